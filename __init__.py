@@ -1,0 +1,5 @@
+"""pyflows: local development for durable Python workflows."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,121 @@
+"""The `pyflows` command: parse → call one thing → render → exit code.
+
+Nothing here imports the server, Starlette, uvicorn or aiosqlite at module level: every command
+pays only for what it uses (see bench/cli_bench.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pyflows import __version__
+from pyflows.runtime.errors import PyflowsError
+
+# Named exit codes (uvicorn style).
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class GlobalOptions:
+    """Options every command honours: where the project is and which config/environment to use."""
+
+    cwd: Path
+    config: Path | None
+    env: str | None
+
+
+app = typer.Typer(
+    name="pyflows",
+    help="Local development for durable Python Workflows, Wrangler-compatible.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"pyflows {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    cwd: Annotated[
+        Path | None,
+        typer.Option("--cwd", help="Run as if pyflows was started in this directory.", show_default=False),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Path to wrangler.jsonc / wrangler.json / wrangler.toml."),
+    ] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="Environment (env.<name> in the config) to use.")
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-v", callback=_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    base = (cwd or Path.cwd()).resolve()
+    if cwd is not None and not base.is_dir():
+        raise PyflowsError(f"--cwd {cwd}: no such directory.")
+    ctx.obj = GlobalOptions(cwd=base, config=config, env=env)
+
+
+def global_options(ctx: typer.Context) -> GlobalOptions:
+    """The root options, for a command several levels down."""
+    root = ctx.find_root()
+    obj = root.obj
+    if not isinstance(obj, GlobalOptions):  # called without the root callback (tests)
+        obj = GlobalOptions(cwd=Path.cwd(), config=None, env=None)
+    return obj
+
+
+def print_error(message: str) -> None:
+    """Wrangler's error line: `✘ [ERROR] <message>` on stderr."""
+    from pyflows.cli.render import error_line
+
+    sys.stderr.write(error_line(message))
+
+
+def _register() -> None:
+    # Sub-apps register here; each module keeps its heavy imports inside its commands.
+    from pyflows.cli import dev, init, workflows
+
+    workflows.register(app)
+    dev.register(app)
+    init.register(app)
+
+
+def main() -> None:
+    """Console-script entry: expected errors become one `✘ [ERROR]` line and exit 1."""
+    _register()
+    try:
+        app(standalone_mode=False)
+    except PyflowsError as exc:
+        print_error(str(exc))
+        sys.exit(EXIT_FAILURE)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.stderr.write("Aborted.\n")
+        sys.exit(EXIT_FAILURE)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
