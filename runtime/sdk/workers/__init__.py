@@ -1,0 +1,46 @@
+"""pyflows' stand-in for Cloudflare's `workers` module (workers-runtime-sdk): re-exports only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyflows.runtime import entrypoints as _ep
+from pyflows.runtime.entrypoints import (
+    DurableObject,
+    NonRetryableError,
+    WorkerEntrypoint,
+    WorkflowEntrypoint,
+    handler,
+)
+from pyflows.runtime.http import Headers, Request, Response, fetch
+from pyflows.runtime.values import JsDict, python_from_rpc, python_to_rpc
+
+from . import workflows
+
+__all__ = [
+    "DurableObject",
+    "Headers",
+    "JsDict",
+    "NonRetryableError",
+    "Request",
+    "Response",
+    "WorkerEntrypoint",
+    "WorkflowEntrypoint",
+    "env",
+    "fetch",
+    "handler",
+    "python_from_rpc",
+    "python_to_rpc",
+    "waitUntil",
+    "wait_until",
+    "workflows",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # `workers.env` and `workers.wait_until` are lazy attributes upstream too.
+    if name == "env":
+        return _ep.current_env
+    if name in ("wait_until", "waitUntil"):
+        return _ep.wait_until
+    raise AttributeError(f"module 'workers' has no attribute {name!r}")

@@ -1,0 +1,66 @@
+"""The base classes user code subclasses, as Cloudflare's `workers` module defines them.
+
+`workers.WorkerEntrypoint`, `workers.WorkflowEntrypoint` and `workers.workflows.NonRetryableError`
+resolve here (runtime/sdk/ re-exports them), so the engine and user code share one class object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class NonRetryableError(Exception):
+    """Raised in a step: no further attempts; it reaches `run` as NonRetryableError(message)."""
+
+
+class _Entrypoint:
+    def __init__(self, ctx: Any = None, env: Any = None) -> None:
+        self.ctx = ctx
+        self.env = env
+
+
+class WorkerEntrypoint(_Entrypoint):
+    """`class Default(WorkerEntrypoint)` with `async def fetch(self, request)`."""
+
+
+class WorkflowEntrypoint(_Entrypoint):
+    """`class MyWorkflow(WorkflowEntrypoint)` with `async def run(self, event, step)`."""
+
+
+class DurableObject(_Entrypoint):
+    """Importable so modules that define Durable Objects load; pyflows does not host them."""
+
+
+class ExecutionContext:
+    """`self.ctx` / the legacy `ctx` argument: `waitUntil` runs a coroutine in the background."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.props: dict[str, Any] = {}
+
+    def waitUntil(self, awaitable: Awaitable[Any]) -> None:  # noqa: N802 - Cloudflare's name
+        task = asyncio.ensure_future(awaitable)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def passThroughOnException(self) -> None:  # noqa: N802 - Cloudflare's name
+        pass
+
+
+def handler(fn: F) -> F:
+    """`@workers.handler` for legacy `on_fetch`: arguments already arrive as Python objects."""
+    return fn
+
+
+# What `workers.env` / `workers.wait_until` return: set by the Worker loader at startup.
+current_env: Any = None
+current_ctx: ExecutionContext | None = None
+
+
+def wait_until(awaitable: Awaitable[Any]) -> None:
+    ctx = current_ctx or ExecutionContext()
+    ctx.waitUntil(awaitable)

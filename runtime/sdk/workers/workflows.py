@@ -1,0 +1,7 @@
+"""`workers.workflows`: exactly one name, as upstream."""
+
+from __future__ import annotations
+
+from pyflows.runtime.entrypoints import NonRetryableError
+
+__all__ = ["NonRetryableError"]
