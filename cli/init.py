@@ -59,9 +59,9 @@ def templates_root() -> Path:
 
 def schema_path() -> Path:
     """The installed `config-schema.json` that generated configs point at."""
-    import pyflows
+    from pyflows.runtime.config_schema import schema_path as installed
 
-    return Path(pyflows.__file__).resolve().parent / "config-schema.json"
+    return installed()
 
 
 def list_templates() -> dict[str, Template]:

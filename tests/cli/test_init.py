@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,8 @@ from typer.testing import CliRunner
 
 from pyflows.cli import init
 from pyflows.cli.app import app
+from pyflows.runtime import config as runtime_config
+from pyflows.runtime.config_formats import parse_jsonc
 
 TEMPLATES = ["hello", "approval", "pipeline", "order"]
 
@@ -26,28 +27,7 @@ def run(*args: str, input: str | None = None):
 
 
 def load_jsonc(text: str) -> dict:
-    """Strip // and /* */ comments (outside strings) and trailing commas, then parse."""
-    out, i, in_str = [], 0, False
-    while i < len(text):
-        c = text[i]
-        if in_str:
-            out.append(c)
-            if c == "\\":
-                out.append(text[i + 1])
-                i += 1
-            elif c == '"':
-                in_str = False
-        elif c == '"':
-            in_str = True
-            out.append(c)
-        elif text.startswith("//", i):
-            i = text.find("\n", i) - 1 if "\n" in text[i:] else len(text)
-        elif text.startswith("/*", i):
-            i = text.index("*/", i) + 1
-        else:
-            out.append(c)
-        i += 1
-    return json.loads(re.sub(r",(\s*[}\]])", r"\1", "".join(out)))
+    return parse_jsonc(text, "wrangler.jsonc")
 
 
 def all_files(root: Path) -> list[Path]:
@@ -77,6 +57,8 @@ def test_template_is_runnable_in_place(name):
         assert f"class {wf['class_name']}(WorkflowEntrypoint)" in (root / "src/entry.py").read_text()
     for rel in ("README.md", "pyproject.toml", "gitignore", f"tests/test_{name}.py", "template.json"):
         assert (root / rel).is_file(), rel
+    loaded = runtime_config.load(root)
+    assert loaded.warnings == ()
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
@@ -100,6 +82,8 @@ def test_each_template_renders_with_the_name_substituted(tmp_path, name):
     schema = Path(config["$schema"])
     assert schema.is_absolute() and schema.is_file(), schema
     assert schema == init.schema_path()
+    loaded = runtime_config.load(dest)
+    assert loaded.name == "my-proj" and loaded.warnings == ()
 
     assert 'name = "my-proj"' in (dest / "pyproject.toml").read_text()
     assert ".pyflows/" in (dest / ".gitignore").read_text().splitlines()
@@ -244,7 +228,9 @@ def test_not_a_terminal_uses_the_default_template(tmp_path):
     assert (tmp_path / "proj/tests/test_hello.py").is_file()
 
 
-@pytest.mark.parametrize(("answer", "chosen"), [("pipeline\n", "pipeline"), ("2\n", "approval"), ("\n", "hello")])
+@pytest.mark.parametrize(
+    ("answer", "chosen"), [("pipeline\n", "pipeline"), ("2\n", "approval"), ("\n", "hello")]
+)
 def test_on_a_terminal_it_asks(tmp_path, monkeypatch, answer, chosen):
     monkeypatch.setattr(init, "_stdin_is_tty", lambda: True)
     result = run("--cwd", str(tmp_path), "init", "proj", input=answer)
@@ -280,7 +266,8 @@ def test_render_skips_caches_state_and_the_manifest(tmp_path, monkeypatch):
     written = init.render(init.get_template("demo"), tmp_path / "out", "shop")
 
     out = tmp_path / "out"
-    assert sorted(p.as_posix() for p in written) == [".gitignore", "logo.bin", "src/entry.py", "wrangler.jsonc"]
+    expected = [".gitignore", "logo.bin", "src/entry.py", "wrangler.jsonc"]
+    assert sorted(p.as_posix() for p in written) == expected
     assert sorted(p.relative_to(out).as_posix() for p in all_files(out)) == sorted(
         p.as_posix() for p in written
     )
