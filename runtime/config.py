@@ -28,7 +28,8 @@ from typing import Any
 
 from pyflows.runtime.config_formats import parse_dotenv, parse_jsonc, parse_toml
 from pyflows.runtime.config_schema import describe_value as _value
-from pyflows.runtime.config_schema import key_path, schema_path, validate  # noqa: F401 (schema_path re-exported)
+from pyflows.runtime.config_schema import key_path, validate
+from pyflows.runtime.config_schema import schema_path as schema_path  # re-exported
 from pyflows.runtime.errors import (
     ConfigError,
     ConfigNotFoundError,
@@ -347,7 +348,8 @@ def _load_secrets(root: Path, env: str | None) -> tuple[dict[str, str], Path | N
             try:
                 text = candidate.read_text(encoding="utf-8-sig")
             except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigParseError(f"{shown}: cannot read it as UTF-8 text ({exc}).", file=shown) from None
+                msg = f"{shown}: cannot read it as UTF-8 text ({exc})."
+                raise ConfigParseError(msg, file=shown) from None
             return parse_dotenv(text, shown), candidate
     return {}, None
 

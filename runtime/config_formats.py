@@ -178,7 +178,7 @@ _TOML_END = re.compile(r"\s*\(at end of document\)\s*$")
 
 
 def _jsonable(value: Any) -> Any:
-    """TOML dates and times become ISO strings, as Wrangler's TOML reader serialises them."""
+    """TOML dates and times become ISO strings, so `compatibility_date = 2025-09-01` (unquoted) works."""
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -197,11 +197,14 @@ def parse_toml(text: str, shown: str) -> dict[str, Any]:
     try:
         return _jsonable(tomllib.loads(text))  # type: ignore[no-any-return]
     except tomllib.TOMLDecodeError as exc:
-        msg = str(exc.args[0]) if exc.args else str(exc)
+        msg = str(exc)  # "<what> (at line L, column C)" in tomllib and tomli, old and new
         m = _TOML_AT.search(msg)
         if m:
             line, col = int(m.group(1)), int(m.group(2))
             msg = msg[: m.start()]
+        elif isinstance(getattr(exc, "lineno", None), int):  # Python 3.14 also has attributes
+            line, col = exc.lineno, exc.colno
+            msg = _TOML_END.sub("", msg)
         else:
             line, col = text.count("\n") + 1, len(text) - text.rfind("\n")
             msg = _TOML_END.sub("", msg) + " (at the end of the file)"

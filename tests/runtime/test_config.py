@@ -108,7 +108,8 @@ def test_jsonc_syntax_errors(project: Path, text: str, where: str, expected: str
 def test_jsonc_columns_count_past_comments_and_multibyte_text(project: Path) -> None:
     text = '{ /* déjà vu */ "name": "ü", // ok\n  "main" "x"}'
     path = write(project, "wrangler.jsonc", text)
-    assert error_of(ConfigParseError, project) == f"{path}:2:10: expected ':' after the property name, found \"x\""
+    expected = f"{path}:2:10: expected ':' after the property name, found \"x\""
+    assert error_of(ConfigParseError, project) == expected
 
 
 def test_toml_syntax_error_reports_file_and_line(project: Path) -> None:
@@ -236,7 +237,8 @@ def test_cpu_ms_over_300000(project: Path) -> None:
 
 def test_compatibility_date_that_is_not_a_date(project: Path) -> None:
     write(project, "wrangler.jsonc", base(compatibility_date="2025-02-30"))
-    assert 'compatibility_date is "2025-02-30", which is not a real date' in error_of(ConfigSchemaError, project)
+    msg = error_of(ConfigSchemaError, project)
+    assert 'compatibility_date is "2025-02-30", which is not a real date' in msg
 
 
 def test_var_with_the_name_of_a_binding(project: Path) -> None:
@@ -389,7 +391,10 @@ def test_strip_jsonc_keeps_every_position() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ['a\\"b', "back\\\\", "\\\\\\\"", "/*", "//", "\\u00e9 \\n \\t", "*/ ,]", ",}"],
+    [
+        'a\\"b', "back\\\\", "\\\\\\\"", "/*", "//", "\\u00e9 \\n \\t", "*/ ,]", ",}",
+        'x\\" // y', 'x\\" /* y', 'x\\" 1,]', "x\\\\", 'x\\\\\\" // y',
+    ],
 )
 def test_jsonc_strings_with_escapes_match_json(value: str) -> None:
     doc = f'{{"k": "{value}", "l": ["{value}",],}}'
@@ -523,7 +528,8 @@ def test_dotenv_syntax() -> None:
 def test_modern_handlers_and_implicit_dependencies(
     project: Path, date: str, flags: list[str], modern: bool, implicit: bool
 ) -> None:
-    write(project, "wrangler.jsonc", base(compatibility_date=date, compatibility_flags=["python_workers", *flags]))
+    cfg_flags = ["python_workers", *flags]
+    write(project, "wrangler.jsonc", base(compatibility_date=date, compatibility_flags=cfg_flags))
     cfg = load(project)
     assert (cfg.modern_handlers, cfg.implicit_dependencies) == (modern, implicit)
 
@@ -593,3 +599,47 @@ def test_importing_config_does_not_import_jsonschema() -> None:
     code = "import sys, pyflows.runtime.config; print('jsonschema' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ------------------------------------------------------------------------------------- docs
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "readme" / "config.md"
+
+
+@pytest.mark.parametrize(("lang", "filename"), [("jsonc", "wrangler.jsonc"), ("toml", "wrangler.toml")])
+def test_documented_examples_load(project: Path, lang: str, filename: str) -> None:
+    text = DOCS.read_text()
+    example = text.split(f"```{lang}\n", 1)[1].split("```", 1)[0]
+    write(project, filename, example)
+    cfg = load(project)
+    assert cfg.name == "my-app" and cfg.cpu_ms == 60_000 and cfg.dev_port == 8787
+    assert cfg.workflows == (WorkflowConfig("orders", "ORDERS", "OrderWorkflow", None, 20_000),)
+    assert dict(cfg.vars) == {"API_HOST": "api.example.com", "FEATURES": {"beta": True}}
+    staging = load(project, env="staging")
+    assert staging.name == "my-app-staging" and staging.vars["API_HOST"] == "staging.example.com"
+    assert [w.name for w in staging.workflows] == ["orders-staging"]
+    assert staging.warnings == ()
+
+
+def test_every_schema_key_is_documented() -> None:
+    text = DOCS.read_text()
+
+    def keys(node: dict[str, object], prefix: str) -> list[str]:
+        out = []
+        for key, sub in node.get("properties", {}).items():  # type: ignore[attr-defined]
+            if isinstance(sub, dict) and "$ref" in sub:
+                sub = schema()["$defs"][sub["$ref"].rsplit("/", 1)[1]]
+            if not (isinstance(sub, dict) and sub.get("properties")):  # containers: their keys count
+                out.append(prefix + key)
+            if isinstance(sub, dict):
+                items = sub.get("items")
+                if isinstance(items, dict) and "$ref" in items:
+                    items = schema()["$defs"][items["$ref"].rsplit("/", 1)[1]]
+                    out += keys(items, f"{prefix}{key}[].")
+                out += keys(sub, f"{prefix}{key}.")
+        return out
+
+    documented = keys(schema(), "")
+    assert "workflows[].limits.steps" in documented and "dev.port" in documented
+    missing = [k for k in documented if f"`{k}`" not in text and not (k == "env" and "`env.<name>`" in text)]
+    assert missing == []
