@@ -1,0 +1,206 @@
+"""One dev server process: import the Worker, open the runtime, serve the app on a bound socket.
+
+Two callers:
+- the reload supervisor (runtime/supervisor.py) forks a child per code version and calls
+  `child_main`, which talks to it over two pipes (below);
+- `pyflows dev --no-reload` calls `serve_in_process` directly.
+
+Child protocol, one JSON object per line on `status_fd`:
+    {"t": "warning", "message"}   something the user should know (e.g. ignored on_fetch)
+    {"t": "loaded"}               user code imported; waiting for "go" on ctl_fd before locking
+                                  the state directory (the previous server may still hold it)
+    {"t": "ready"}                listening: the new code is what answers now
+    {"t": "error", "message"}     could not start; the child exits 1
+EOF on `ctl_fd` after "go" means the supervisor is gone: the child exits too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pyflows.runtime.errors import PyflowsError
+
+if TYPE_CHECKING:
+    from pyflows.runtime.config import Config
+    from pyflows.runtime.worker import Worker
+
+# Imported by the supervisor before it forks, so each child starts with them loaded (and shared).
+PRELOAD = (
+    "asyncio",
+    "ctypes",
+    "sqlite3",
+    "aiosqlite",
+    "starlette.requests",
+    "starlette.responses",
+    "starlette.routing",
+    "uvicorn.config",
+    "uvicorn.server",
+    "uvicorn.lifespan.on",
+    "uvicorn.protocols.http.h11_impl",
+    "pyflows.runtime.binding",
+    "pyflows.runtime.engine",
+    "pyflows.runtime.storage",
+    "pyflows.runtime.server",
+    "pyflows.runtime.worker",
+)
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """How `pyflows dev` serves: where state lives, the concurrency limit, and the address."""
+
+    state_dir: Path
+    max_concurrency: int = 10_000
+    public: bool = False  # listening on a non-loopback address: the Worker answers any Host
+
+
+def preload() -> None:
+    """Import what every server process needs (not user code)."""
+    import importlib
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+
+
+def _uvicorn_server(app: Any, on_ready: Callable[[], None]) -> Any:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if not self.should_exit:
+                on_ready()
+
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        http="h11",
+        ws="none",
+        timeout_graceful_shutdown=3,
+    )
+    return Server(config)
+
+
+async def _serve(
+    config: Config,
+    worker: Worker,
+    options: ServeOptions,
+    sock: socket.socket,
+    on_ready: Callable[[], None],
+    ctl_fd: int | None = None,
+) -> None:
+    from pyflows.runtime.server import Runtime, create_app
+
+    runtime = await Runtime.open(
+        config, worker, state_dir=options.state_dir, max_concurrency=options.max_concurrency,
+        public=options.public,
+    )
+    server = _uvicorn_server(create_app(runtime, close_on_shutdown=True), on_ready)
+    if ctl_fd is not None:
+        loop = asyncio.get_running_loop()
+
+        def supervisor_gone() -> None:
+            try:
+                data = os.read(ctl_fd, 64)
+            except OSError:
+                data = b""
+            if not data:  # the supervisor exited without stopping us: stop now
+                loop.remove_reader(ctl_fd)
+                server.should_exit = True
+                loop.call_later(3, os._exit, 0)
+
+        loop.add_reader(ctl_fd, supervisor_gone)
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        await runtime.close()  # idempotent: normally the lifespan shutdown closed it already
+
+
+def _sigterm_as_interrupt() -> None:
+    # uvicorn re-raises the signal that stopped it after its graceful shutdown; SIGTERM's default
+    # action would end the process with status 143, so make it an ordinary KeyboardInterrupt.
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def serve_in_process(
+    config: Config,
+    options: ServeOptions,
+    sock: socket.socket,
+    *,
+    on_ready: Callable[[], None],
+    on_warning: Callable[[str], None],
+) -> None:
+    """`pyflows dev --no-reload`: serve until Ctrl-C / SIGTERM. Startup errors raise PyflowsError."""
+    from pyflows.runtime.worker import load_worker
+
+    worker = load_worker(config)
+    for warning in worker.warnings:
+        on_warning(warning)
+    _sigterm_as_interrupt()
+    try:
+        asyncio.run(_serve(config, worker, options, sock, on_ready))
+    except KeyboardInterrupt:
+        pass
+
+
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGKILL this process when the supervisor dies, even by SIGKILL."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before prctl took effect
+        os._exit(0)
+
+
+def child_main(config: Config, options: ServeOptions, sock: socket.socket, ctl_fd: int, status_fd: int,
+               parent: int) -> int:
+    """Entry point of a forked server process; returns its exit status (see the module docstring)."""
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def report(kind: str, message: str | None = None) -> None:
+        line = {"t": kind} if message is None else {"t": kind, "message": message}
+        os.write(status_fd, (json.dumps(line) + "\n").encode())
+
+    from pyflows.runtime.worker import load_worker
+
+    try:
+        worker = load_worker(config)
+        for warning in worker.warnings:
+            report("warning", warning)
+        report("loaded")
+        if os.read(ctl_fd, 1) != b"g":
+            return 0  # superseded before it was needed
+        _sigterm_as_interrupt()
+        asyncio.run(_serve(config, worker, options, sock, lambda: report("ready"), ctl_fd))
+    except PyflowsError as exc:
+        report("error", str(exc))
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    except Exception:  # a bug, not a user error: show where
+        import traceback
+
+        report("error", "The server process failed:\n\n" + traceback.format_exc().rstrip())
+        return 1
+    return 0
