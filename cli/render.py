@@ -29,3 +29,114 @@ def warning_line(message: str) -> str:
     if _color(sys.stderr):
         head = f"\x1b[33m{head}\x1b[0m"
     return f"{head} {message}\n\n"
+
+
+# --- Wrangler-style output for `pyflows workflows ...` --------------------------------------------
+#
+# Layout follows `wrangler workflows ...` byte for byte where it can (reference/wrangler-cli-transcript.txt):
+# a banner unless --json, info lines on stdout, warnings and errors on stderr, 4-space JSON, box tables
+# with a rule between rows. Rich is imported only when a table is drawn (it costs ~40 ms to import).
+
+BANNER_ENV = "PYFLOWS_HIDE_BANNER"
+
+
+def banner_text(version: str) -> str:
+    """`\\n ⛅️ pyflows <version>\\n` and a rule as long as the title, like Wrangler's banner."""
+    title = f" ⛅️ pyflows {version}"
+    # Wrangler sizes its rule by JavaScript string length (UTF-16 units): the emoji counts 2.
+    rule = "─" * (len(title.encode("utf-16-le")) // 2)
+    return f"\n{title}\n{rule}\n"
+
+
+def print_banner() -> None:
+    """The banner on stdout, unless PYFLOWS_HIDE_BANNER is set (WRANGLER_HIDE_BANNER's twin)."""
+    if os.environ.get(BANNER_ENV, "").lower() in ("", "0", "false"):
+        from pyflows import __version__
+
+        sys.stdout.write(banner_text(__version__))
+
+
+def info(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(warning_line(message))
+
+
+def json_text(value: object) -> str:
+    """JSON.stringify(value, null, 4): what `--json` prints."""
+    import json
+
+    return json.dumps(value, indent=4, ensure_ascii=False) + "\n"
+
+
+def print_json(value: object) -> None:
+    sys.stdout.write(json_text(value))
+
+
+def red(text: str) -> str:
+    return f"\x1b[31m{text}\x1b[39m" if _color(sys.stdout) else text
+
+
+def labelled(pairs: list[tuple[str, str]], *, indent: int = 0) -> str:
+    """Wrangler's `formatLabelledValues`: `Label:` padded so every value starts in one column.
+
+    Continuation lines of a multi-line value are indented to that column too.
+    """
+    if not pairs:
+        return ""
+    width = max(len(label) for label, _ in pairs) + 3  # the colon and two spaces
+    pad = " " * indent
+    lines = []
+    for label, value in pairs:
+        first, *rest = str(value).split("\n")
+        lines.append(f"{pad}{(label + ':').ljust(width)}{first}")
+        lines.extend(f"{pad}{' ' * width}{line}" for line in rest)
+    return "\n".join(lines)
+
+
+def table(headers: list[str], rows: list[list[str]], *, red_columns: tuple[str, ...] = ()) -> str:
+    """A box-drawn table with a rule between rows (Wrangler's `logger.table`), drawn by rich.
+
+    Colour (blue headers, grey borders, red errors) only when stdout is a terminal.
+    """
+    import io
+
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    color = _color(sys.stdout)
+    grid = Table(
+        box=box.SQUARE,
+        show_lines=True,
+        header_style="blue" if color else "",
+        border_style="bright_black" if color else "",
+    )
+    for header in headers:
+        grid.add_column(header, no_wrap=True)
+    for row in rows:
+        grid.add_row(
+            *(
+                Text(cell, style="red" if color and header in red_columns else "")
+                for header, cell in zip(headers, row, strict=True)
+            )
+        )
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=100_000,  # never wrap: like cli-table3, a wide table stays one line per row
+        color_system="standard" if color else None,
+        force_terminal=color,
+        markup=False,
+        emoji=False,
+        highlight=False,
+    )
+    console.print(grid)
+    return buffer.getvalue()
+
+
+def print_table(headers: list[str], rows: list[list[str]], *, red_columns: tuple[str, ...] = ()) -> None:
+    sys.stdout.write(table(headers, rows, red_columns=red_columns))
