@@ -2,7 +2,8 @@
 
 Input is the API's instance details (`reference/wrangler-local-dev.md` §2.3); output is the exact
 layout of `wrangler workflows instances describe`, plus two things Wrangler leaves out: the
-instance's `Output:` and, for a sleep that has not ended, when it wakes (`Wakes At:`).
+instance's `Output:` and, from pyflows' `wake_at`, when a sleep wakes (`Wakes At:`) or an event
+wait times out (`Times Out At:`).
 """
 
 from __future__ import annotations
@@ -145,12 +146,11 @@ def step_fields(step: Mapping[str, Any], *, show_output: bool, limit: int) -> li
     else:
         fields.append(("Name", str(step.get("name"))))
         fields.append(("Type", step_type_label(kind)))
-    if kind == "sleep" and step.get("end") is None:
-        wakes = parse_iso(step.get("wake_at") or step.get("until"))
-        if wakes is not None:
-            fields.append(
-                ("Wakes At", f"{local_datetime(wakes)} (in {distance_strict(wakes, now())} from now)")
-            )
+    wakes = parse_iso(step.get("wake_at")) if step.get("end") is None else None
+    if wakes is not None and kind in ("sleep", "waitForEvent"):
+        # pyflows' `wake_at`: when a sleep ends, or when an event wait gives up.
+        label = "Wakes At" if kind == "sleep" else "Times Out At"
+        fields.append((label, f"{local_datetime(wakes)} (in {distance_strict(wakes, now())} from now)"))
     if kind == "step":
         success = step.get("success")
         fields.append(("Success", "▶ Running" if success is None else "✅ Yes" if success else "❌ No"))

@@ -33,11 +33,13 @@ NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Name of the workfl
 def prepare(
     ctx: typer.Context, cwd: Path | None, config: Path | None, env: str | None, *, json_: bool
 ) -> None:
-    """Honour global options given after the subcommand, then print the banner (unless --json)."""
+    """Print the banner (unless --json), then honour global options given after the subcommand."""
     from dataclasses import replace
 
     from pyflows.cli.app import GlobalOptions, global_options
 
+    if not json_:
+        render.print_banner()
     if cwd is not None and not cwd.is_dir():
         raise PyflowsError(f"--cwd {cwd}: no such directory. Pass an existing project directory.")
     current = global_options(ctx)
@@ -50,8 +52,6 @@ def prepare(
     root = ctx.find_root()
     if isinstance(root.obj, GlobalOptions) or root.obj is None:
         root.obj = updated
-    if not json_:
-        render.print_banner()
 
 
 def client_for(local: bool, port: int) -> ManagementClient:
