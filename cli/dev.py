@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import json
+import os
+import signal
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from pyflows import __version__
 from pyflows.runtime.errors import PyflowsError
-
-if TYPE_CHECKING:
-    from pyflows.runtime.config import Config
 
 DEFAULT_PORT = 8787
 DEFAULT_IP = "127.0.0.1"
@@ -37,19 +34,19 @@ def dev(
         int | None,
         typer.Option(
             "--port",
-            help="Port to listen on (0 picks a free one). [default: dev.port or 8787]",
+            help="Port to listen on; 0 picks a free one. Default: dev.port in the config, else 8787.",
             show_default=False,
         ),
     ] = None,
     ip: Annotated[
         str | None,
-        typer.Option("--ip", help="Address to listen on. [default: dev.ip or 127.0.0.1]", show_default=False),
+        typer.Option("--ip", help="Address to listen on. Default: dev.ip in the config, else 127.0.0.1 (this machine only).", show_default=False),
     ] = None,
     persist_to: Annotated[
         Path | None,
         typer.Option(
             "--persist-to",
-            help="Directory for local state. [default: <project>/.pyflows/state]",
+            help="Directory for local state. Default: .pyflows/state in the project.",
             show_default=False,
         ),
     ] = None,
@@ -64,18 +61,29 @@ def dev(
     ] = False,
 ) -> None:
     from pyflows.cli.app import global_options
-    from pyflows.runtime import config as config_module
-    from pyflows.runtime.serve import ServeOptions
+    from pyflows.cli.dev_console import Console
 
-    opts = global_options(ctx)
-    cfg = config_module.load(opts.cwd, opts.config, opts.env)
-    host = ip or cfg.dev_ip or DEFAULT_IP
-    wanted = port if port is not None else (cfg.dev_port if cfg.dev_port is not None else DEFAULT_PORT)
-    if persist_to is not None:
-        state_dir = (opts.cwd / persist_to).resolve()
-    else:
-        state_dir = cfg.root / ".pyflows" / "state"
-    sock = bind(host, wanted)
+    reload = not no_reload and hasattr(os, "fork")
+    first = None
+    if reload:  # start the first server now: its imports overlap reading the config
+        from pyflows.runtime.supervisor import fork_first
+
+        first = fork_first()
+    try:
+        from pyflows.runtime import config as config_module
+        from pyflows.runtime.serve import ServeOptions
+
+        opts = global_options(ctx)
+        cfg = config_module.load(opts.cwd, opts.config, opts.env)
+        host = ip or cfg.dev_ip or DEFAULT_IP
+        wanted = port if port is not None else (cfg.dev_port if cfg.dev_port is not None else DEFAULT_PORT)
+        state_dir = (opts.cwd / persist_to).resolve() if persist_to is not None else cfg.root / ".pyflows" / "state"
+        sock = bind(host, wanted)
+    except BaseException:
+        if first is not None:
+            os.kill(first[0], signal.SIGKILL)
+            os.waitpid(first[0], 0)
+        raise
     url = _url(host, sock.getsockname()[1])
     options = ServeOptions(state_dir=state_dir, max_concurrency=max_concurrency, public=not is_loopback(host))
 
@@ -92,20 +100,31 @@ def dev(
             "still only answers requests whose Host is localhost, 127.0.0.1 or [::1]."
         )
 
-    if no_reload:
+    if first is None:
         from pyflows.runtime.serve import serve_in_process
 
         serve_in_process(cfg, options, sock, on_ready=console.ready, on_warning=console.warning)
         return
 
-    from pyflows.runtime.supervisor import Supervisor
+    from pyflows.runtime.serve import send_setup
+    from pyflows.runtime.supervisor import Session
 
-    supervisor = Supervisor(
-        cfg, options, sock, console, reload_config=lambda: config_module.load(opts.cwd, opts.config, opts.env)
+    pid, channel = first
+    send_setup(channel, cfg, options, sock)
+    session = Session(
+        listen_fd=sock.fileno(), url=url, root=str(cfg.root), config_path=str(cfg.path),
+        main_dir=str(cfg.main.parent), state_dir=str(state_dir), max_concurrency=max_concurrency,
+        public=options.public, cwd=str(opts.cwd), config=str(opts.config) if opts.config else None,
+        env=opts.env, first_pid=pid, first_fd=channel.fileno(),
     )
-    code = supervisor.run()
-    if code:
-        raise typer.Exit(code)
+    for fd in (session.listen_fd, session.first_fd):
+        os.set_inheritable(fd, True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Become the supervisor: same pid (Ctrl-C, exit status, the first server stays our child),
+    # without typer's and the config validator's memory.
+    os.execv(sys.executable, [sys.executable, "-c", "from pyflows.cli.dev_console import supervise; supervise()",
+                              session.to_json()])
 
 
 def is_loopback(host: str) -> bool:
@@ -158,58 +177,3 @@ def _url(host: str, port: int) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     return f"http://{host}:{port}"
-
-
-class Console:
-    """Everything `pyflows dev` prints (Wrangler's wording where there is one)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def _out(self, text: str) -> None:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
-
-    def banner(self, cfg: Config) -> None:
-        rows = [(f"env.{w.binding} ({w.class_name})", "Workflow") for w in cfg.workflows]
-        for key, value in cfg.vars.items():
-            if key not in cfg.secrets:
-                rows.append((f"env.{key} ({_short(value)})", "Environment Variable"))
-        rows.extend((f'env.{key} ("(hidden)")', "Environment Variable") for key in cfg.secrets)
-        lines = ["", f" ⎔ pyflows {__version__}", "─" * 20]
-        if rows:
-            width = max(len(r[0]) for r in rows) + 4
-            kind_width = max(len(r[1]) for r in rows) + 4
-            lines.append("Your Worker has access to the following bindings:")
-            lines.append("Binding".ljust(width) + "Resource".ljust(kind_width) + "Mode")
-            lines.extend(name.ljust(width) + kind.ljust(kind_width) + "local" for name, kind in rows)
-        else:
-            lines.append("Your Worker has no bindings.")
-        lines += ["", "⎔ Starting local server..."]
-        self._out("\n".join(lines))
-
-    def ready(self) -> None:
-        self._out(f"[pyflows:info] Ready on {self.url}")
-
-    def reloading(self, what: str) -> None:
-        self._out(f"⎔ Reloading: {what} changed")
-
-    def reloaded(self) -> None:
-        self._out("⎔ Local server updated and ready")
-
-    def error(self, message: str) -> None:
-        from pyflows.cli.render import error_line
-
-        sys.stderr.write(error_line(message))
-        sys.stderr.flush()
-
-    def warning(self, message: str) -> None:
-        from pyflows.cli.render import warning_line
-
-        sys.stderr.write(warning_line(message))
-        sys.stderr.flush()
-
-
-def _short(value: Any, limit: int = 40) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return text if len(text) <= limit else text[: limit - 3] + "..."

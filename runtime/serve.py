@@ -1,22 +1,23 @@
 """One dev server process: import the Worker, open the runtime, serve the app on a bound socket.
 
-Two callers:
-- the reload supervisor (runtime/supervisor.py) forks a child per code version and calls
-  `child_main`, which talks to it over two pipes (below);
-- `pyflows dev --no-reload` calls `serve_in_process` directly.
+Three ways in:
+- `first_server_main`: the first server of a session, forked by `pyflows dev` before it reads the
+  config (so the server's imports run in parallel with that), then handed the config and the
+  listening socket over its channel;
+- `child_main` in a process the reload supervisor forked (runtime/supervisor.py);
+- `serve_in_process` for `pyflows dev --no-reload`.
 
-Child protocol, one JSON object per line on `status_fd`:
-    {"t": "warning", "message"}   something the user should know (e.g. ignored on_fetch)
-    {"t": "loaded"}               user code imported; waiting for "go" on ctl_fd before locking
-                                  the state directory (the previous server may still hold it)
+A server talks to the supervisor over one Unix socket (the channel), one JSON object per line:
+    {"t": "warning", "message"}   something the user should know (e.g. an ignored on_fetch)
+    {"t": "loaded"}               user code imported; now waiting for b"g" on the channel before
+                                  locking the state directory (the previous server may hold it)
     {"t": "ready"}                listening: the new code is what answers now
-    {"t": "error", "message"}     could not start; the child exits 1
-EOF on `ctl_fd` after "go" means the supervisor is gone: the child exits too.
+    {"t": "error", "message"}     could not start; the server exits 1
+EOF on the channel after "go" means the supervisor is gone: the server exits too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -99,8 +100,10 @@ async def _serve(
     options: ServeOptions,
     sock: socket.socket,
     on_ready: Callable[[], None],
-    ctl_fd: int | None = None,
+    channel: int | None = None,
 ) -> None:
+    import asyncio
+
     from pyflows.runtime.server import Runtime, create_app
 
     runtime = await Runtime.open(
@@ -108,20 +111,20 @@ async def _serve(
         public=options.public,
     )
     server = _uvicorn_server(create_app(runtime, close_on_shutdown=True), on_ready)
-    if ctl_fd is not None:
+    if channel is not None:
         loop = asyncio.get_running_loop()
 
         def supervisor_gone() -> None:
             try:
-                data = os.read(ctl_fd, 64)
+                data = os.read(channel, 64)
             except OSError:
                 data = b""
             if not data:  # the supervisor exited without stopping us: stop now
-                loop.remove_reader(ctl_fd)
+                loop.remove_reader(channel)
                 server.should_exit = True
                 loop.call_later(3, os._exit, 0)
 
-        loop.add_reader(ctl_fd, supervisor_gone)
+        loop.add_reader(channel, supervisor_gone)
     try:
         await server.serve(sockets=[sock])
     finally:
@@ -148,6 +151,8 @@ def serve_in_process(
     """`pyflows dev --no-reload`: serve until Ctrl-C / SIGTERM. Startup errors raise PyflowsError."""
     from pyflows.runtime.worker import load_worker
 
+    import asyncio
+
     worker = load_worker(config)
     for warning in worker.warnings:
         on_warning(warning)
@@ -158,7 +163,7 @@ def serve_in_process(
         pass
 
 
-def _die_with_parent(parent: int) -> None:
+def die_with_parent(parent: int) -> None:
     """Linux: SIGKILL this process when the supervisor dies, even by SIGKILL."""
     if sys.platform.startswith("linux"):
         try:
@@ -171,16 +176,16 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-def child_main(config: Config, options: ServeOptions, sock: socket.socket, ctl_fd: int, status_fd: int,
-               parent: int) -> int:
-    """Entry point of a forked server process; returns its exit status (see the module docstring)."""
-    _die_with_parent(parent)
+def child_main(config: Config, options: ServeOptions, sock: socket.socket, channel: int) -> int:
+    """Run one server generation (see the module docstring); returns the process's exit status."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     def report(kind: str, message: str | None = None) -> None:
         line = {"t": kind} if message is None else {"t": kind, "message": message}
-        os.write(status_fd, (json.dumps(line) + "\n").encode())
+        os.write(channel, (json.dumps(line) + "\n").encode())
+
+    import asyncio
 
     from pyflows.runtime.worker import load_worker
 
@@ -189,10 +194,10 @@ def child_main(config: Config, options: ServeOptions, sock: socket.socket, ctl_f
         for warning in worker.warnings:
             report("warning", warning)
         report("loaded")
-        if os.read(ctl_fd, 1) != b"g":
+        if os.read(channel, 1) != b"g":
             return 0  # superseded before it was needed
         _sigterm_as_interrupt()
-        asyncio.run(_serve(config, worker, options, sock, lambda: report("ready"), ctl_fd))
+        asyncio.run(_serve(config, worker, options, sock, lambda: report("ready"), channel))
     except PyflowsError as exc:
         report("error", str(exc))
         return 1
@@ -204,3 +209,40 @@ def child_main(config: Config, options: ServeOptions, sock: socket.socket, ctl_f
         report("error", "The server process failed:\n\n" + traceback.format_exc().rstrip())
         return 1
     return 0
+
+
+# The first server: a fresh interpreter that imports while `pyflows dev` reads the config -------
+
+
+def send_setup(channel: socket.socket, config: Config, options: ServeOptions, listener: socket.socket) -> None:
+    """Hand the first server its config, options and the listening socket (SCM_RIGHTS)."""
+    import pickle
+
+    data = pickle.dumps((config, options))
+    payload = len(data).to_bytes(8, "big") + data
+    sent = socket.send_fds(channel, [payload[:65536]], [listener.fileno()])
+    channel.sendall(payload[sent:])
+
+
+def _receive_setup(channel: socket.socket) -> tuple[Config, ServeOptions, socket.socket]:
+    import pickle
+
+    data, fds, _, _ = socket.recv_fds(channel, 65536, 1)
+    if not fds:  # `pyflows dev` stopped before handing over (a config error, say)
+        raise KeyboardInterrupt
+    while len(data) < 8 or len(data) < 8 + int.from_bytes(data[:8], "big"):
+        chunk = channel.recv(65536)
+        if not chunk:
+            raise KeyboardInterrupt
+        data += chunk
+    config, options = pickle.loads(data[8 : 8 + int.from_bytes(data[:8], "big")])
+    return config, options, socket.socket(fileno=fds[0])
+
+
+def first_server_main(channel_fd: int) -> int:
+    """The first server, forked by `pyflows dev` before it read the config (runtime/supervisor.py):
+    import the server's modules, receive the config and the socket, then run as any server."""
+    channel = socket.socket(fileno=channel_fd)
+    preload()
+    config, options, listener = _receive_setup(channel)
+    return child_main(config, options, listener, channel_fd)

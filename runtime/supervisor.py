@@ -1,20 +1,25 @@
-"""Hot reload for `pyflows dev`: a supervisor that owns the socket and forks a server per version.
+"""Hot reload for `pyflows dev`: a lean supervisor owns the socket and forks a server per version.
 
-DESIGN.md's targets (edit visible ≤ 0.3 s, ≤ 80 MiB in total) rule out uvicorn's stock reloader
-(a fresh interpreter importing the framework on every reload, after a graceful shutdown). Instead:
+DESIGN.md's targets (cold start ≤ 0.35 s, edit visible ≤ 0.3 s, ≤ 80 MiB in total) rule out uvicorn's
+stock reloader (a fresh interpreter importing the framework on every reload, after a graceful
+shutdown). Instead, one session is:
 
-- the supervisor binds the listening socket once and imports the server's modules (uvicorn,
-  starlette, aiosqlite, the engine) but never user code, never an event loop, never a database;
-- each code version runs in a child made with `os.fork()`: it starts with those modules already
-  loaded (pages shared with the supervisor), imports the user's Worker, and serves on the
-  inherited socket. That is a fresh interpreter state for user code, as DESIGN asks;
-- on a change the new child imports the user's code while the old one keeps serving; only when the
-  import succeeded is the old child SIGKILLed (durability makes that safe: the engine resumes
-  every instance from storage), and the new one locks the state directory and starts answering.
-  A syntax error leaves the old version serving and waits for the next save;
-- connections arriving in between wait in the socket's backlog: nothing is refused.
+    pyflows dev (the CLI process)
+      ├─ forks the first server at once (`fork_first`): it imports uvicorn, starlette, aiosqlite
+      │  and the engine while the CLI reads and checks the config (two cores: half the wait);
+      ├─ binds the socket, prints the banner, hands the server the config and the socket;
+      └─ execs itself into the supervisor (same pid; typer/pydantic/jsonschema memory dropped):
+           - relays the first server's "ready", then imports the server modules itself (never
+             user code, never an event loop or a database) and watches the project;
+           - on a change, forks a child: it starts with those modules loaded (pages shared),
+             imports the user's Worker (a fresh interpreter state for user code, as DESIGN asks)
+             while the old server keeps serving; only once that import succeeded is the old server
+             SIGKILLed (durability makes that safe: the engine resumes every instance from
+             storage) and the new one locks the state directory and answers. A syntax error leaves
+             the old version serving and waits for the next save. Connections arriving in between
+             wait in the socket's backlog: none is refused.
 
-The supervisor reports through a `Reporter` (cli/dev.py renders it).
+The supervisor reports through a `Reporter` (cli/dev_console.py renders it).
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import select
 import signal
 import socket
 import sys
@@ -34,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pyflows.runtime.errors import ConfigError
-from pyflows.runtime.serve import ServeOptions, child_main, preload
+from pyflows.runtime.serve import ServeOptions, child_main, die_with_parent, first_server_main, preload
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
@@ -49,7 +53,7 @@ STOP_GRACE_S = 5.0
 
 
 class Reporter(Protocol):
-    """What the supervisor tells the user; cli/dev.py prints it."""
+    """What the supervisor tells the user; cli/dev_console.py prints it."""
 
     def ready(self) -> None: ...
     def reloading(self, what: str) -> None: ...
@@ -58,25 +62,52 @@ class Reporter(Protocol):
     def warning(self, message: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class Session:
+    """What the supervisor needs to know; crosses the exec as JSON (`to_json` / `from_json`)."""
+
+    listen_fd: int
+    url: str
+    root: str  # the project directory (the config's folder)
+    config_path: str
+    main_dir: str
+    state_dir: str
+    max_concurrency: int
+    public: bool
+    cwd: str  # for config.load(cwd, config, env) on changes
+    config: str | None
+    env: str | None
+    first_pid: int
+    first_fd: int
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__)
+
+    @classmethod
+    def from_json(cls, text: str) -> Session:
+        return cls(**json.loads(text))
+
+    @property
+    def options(self) -> ServeOptions:
+        return ServeOptions(state_dir=Path(self.state_dir), max_concurrency=self.max_concurrency, public=self.public)
+
+
 @dataclass
 class _Child:
-    """One forked server process and the pipes to it."""
+    """One server process and the channel to it (a Unix socket, see runtime/serve.py)."""
 
     pid: int
-    ctl: int  # we write b"g" (go); closing it tells the child we are gone
-    status: int  # the child's JSON lines
+    fd: int
     buffer: bytes = b""
     exit_status: int | None = field(default=None)
 
-    def message(self, timeout: float | None = None) -> dict[str, Any] | None:
-        """The next message; None when the child closed the pipe (it exited)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def message(self) -> dict[str, Any] | None:
+        """The next message; None when the server closed the channel (it exited)."""
         while b"\n" not in self.buffer:
-            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ready, _, _ = select.select([self.status], [], [], remaining)
-            if not ready:
-                return {"t": "timeout"}
-            chunk = os.read(self.status, 65536)
+            try:
+                chunk = os.read(self.fd, 65536)
+            except ConnectionResetError:
+                chunk = b""
             if not chunk:
                 return None
             self.buffer += chunk
@@ -84,7 +115,7 @@ class _Child:
         return json.loads(line)
 
     def go(self) -> None:
-        os.write(self.ctl, b"g")
+        os.write(self.fd, b"g")
 
     def poll(self) -> bool:
         """True while the process runs."""
@@ -101,7 +132,7 @@ class _Child:
         if self.poll():
             os.kill(self.pid, signal.SIGKILL)
             _, self.exit_status = os.waitpid(self.pid, 0)
-        self._close()
+        self.close()
 
     def stop(self, grace: float = STOP_GRACE_S) -> None:
         """SIGTERM (uvicorn's graceful shutdown: the engine interrupts running steps), then SIGKILL."""
@@ -112,13 +143,10 @@ class _Child:
                 time.sleep(0.01)
         self.kill()
 
-    def _close(self) -> None:
-        for fd in (self.ctl, self.status):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self.ctl = self.status = -1
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def describe_exit(status: int | None) -> str:
@@ -133,30 +161,56 @@ def describe_exit(status: int | None) -> str:
     return f"exit status {os.WEXITSTATUS(status)}"
 
 
+def fork_first() -> tuple[int, socket.socket]:
+    """Fork the first server now, from the `pyflows dev` process, before it reads the config.
+
+    The child imports the server's modules while the parent reads and checks the config and binds
+    the socket (two cores, half the wait); `serve.send_setup` then hands it both. Returns its pid
+    and our end of its channel.
+    """
+    ours, theirs = socket.socketpair()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            ours.close()
+            die_with_parent(parent)
+            code = first_server_main(theirs.detach())
+        except BaseException:  # noqa: B036 - nothing may escape into the CLI's code
+            import traceback
+
+            traceback.print_exc()
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    theirs.close()
+    return pid, ours
+
+
 class Supervisor:
     """Runs the dev server with hot reload until Ctrl-C / SIGTERM; `run()` returns the exit code."""
 
-    def __init__(
-        self,
-        config: Config,
-        options: ServeOptions,
-        sock: socket.socket,
-        reporter: Reporter,
-        reload_config: Callable[[], Config],
-    ) -> None:
-        self.config = config
-        self.options = options
-        self.sock = sock
+    def __init__(self, session: Session, reporter: Reporter, load_config: Callable[[], Config]) -> None:
+        self.session = session
+        self.options = session.options
+        self.sock = socket.socket(fileno=session.listen_fd)
         self.reporter = reporter
-        self.reload_config = reload_config
-        self.child: _Child | None = None
-        self._open_fds: set[int] = set()
-        self._state_dir = options.state_dir.resolve()
+        self.load_config = load_config
+        self.config: Config | None = None  # read on the first change
+        self.child: _Child | None = _Child(session.first_pid, session.first_fd)
+        self._root = Path(session.root).resolve()
+        self._config_path = Path(session.config_path).resolve()
+        self._state_dir = Path(session.state_dir).resolve()
 
     # Starting servers ---------------------------------------------------------------------------
     def _fork(self, config: Config) -> _Child:
-        ctl_r, ctl_w = os.pipe()
-        st_r, st_w = os.pipe()
+        ours, theirs = socket.socketpair()
         sys.stdout.flush()
         sys.stderr.flush()
         parent = os.getpid()
@@ -167,9 +221,11 @@ class Supervisor:
         if pid == 0:  # the server process
             code = 1
             try:
-                for fd in (ctl_w, st_r, *self._open_fds):
-                    os.close(fd)
-                code = child_main(config, self.options, self.sock, ctl_r, st_w, parent)
+                ours.close()
+                if self.child is not None:
+                    os.close(self.child.fd)
+                die_with_parent(parent)
+                code = child_main(config, self.options, self.sock, theirs.detach())
             except BaseException:  # noqa: B036 - nothing may escape into the supervisor's code
                 import traceback
 
@@ -180,17 +236,11 @@ class Supervisor:
                     sys.stderr.flush()
                 finally:
                     os._exit(code)
-        os.close(ctl_r)
-        os.close(st_w)
-        self._open_fds.update((ctl_w, st_r))
-        return _Child(pid, ctl_w, st_r)
-
-    def _discard(self, child: _Child) -> None:
-        self._open_fds.difference_update((child.ctl, child.status))
-        child.kill()
+        theirs.close()
+        return _Child(pid, ours.detach())
 
     def _await_loaded(self, child: _Child) -> str | None:
-        """Wait until the child imported the user's code; the error text if it could not."""
+        """Wait until the server imported the user's code; the error text if it could not."""
         while True:
             msg = child.message()
             if msg is None:
@@ -212,40 +262,36 @@ class Supervisor:
             return str(msg["message"])
         return None
 
-    def _start(self, config: Config) -> str | None:
-        """Start a server for `config`, replacing the current one only once the new code imported."""
-        new = self._fork(config)
+    def _switch_to(self, new: _Child) -> str | None:
+        """Make `new` the server once its code imported: kill the old one, let the new one start."""
         problem = self._await_loaded(new)
         if problem is not None:
-            self._discard(new)
+            new.kill()
             return problem
-        if self.child is not None:
-            self._discard(self.child)
-            self.child = None
+        if self.child is not None and self.child is not new:
+            self.child.kill()
+        self.child = None
         new.go()
         problem = self._await_ready(new)
         if problem is not None:
-            self._discard(new)
+            new.kill()
             return problem
         self.child = new
-        self.config = config
         return None
 
     # Watching -------------------------------------------------------------------------------------
     def _watch_roots(self) -> list[Path]:
-        root = Path(self.config.root).resolve()
-        roots = [root]
-        main_dir = Path(self.config.main).resolve().parent
-        if not main_dir.is_relative_to(root):
+        roots = [self._root]
+        main_dir = Path(self.session.main_dir).resolve()
+        if not main_dir.is_relative_to(self._root):
             roots.append(main_dir)
         return roots
 
     def _is_config_file(self, path: Path) -> bool:
-        config_path = Path(self.config.path).resolve()
-        if path == config_path:
+        if path == self._config_path:
             return True
         name = path.name
-        return path.parent == config_path.parent and (
+        return path.parent == self._config_path.parent and (
             name in (".dev.vars", ".env") or name.startswith((".dev.vars.", ".env."))
         )
 
@@ -257,8 +303,7 @@ class Supervisor:
         return path.suffix == ".py" or self._is_config_file(path)
 
     def _describe(self, paths: Iterable[Path]) -> str:
-        root = Path(self.config.root).resolve()
-        shown = sorted({str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in paths})
+        shown = sorted({str(p.relative_to(self._root)) if p.is_relative_to(self._root) else str(p) for p in paths})
         if len(shown) > 3:
             return ", ".join(shown[:3]) + f" and {len(shown) - 3} more"
         return ", ".join(shown)
@@ -266,25 +311,36 @@ class Supervisor:
     def _on_change(self, paths: set[Path]) -> None:
         self.reporter.reloading(self._describe(paths))
         config = self.config
-        if any(self._is_config_file(p) for p in paths):
+        if config is None or any(self._is_config_file(p) for p in paths):
             try:
-                config = self.reload_config()
+                config = self.load_config()
             except ConfigError as exc:
-                self.reporter.error(f"{exc}\n\nFix it and save again; the previous version keeps serving.")
+                self.reporter.error(f"{exc}\n\nFix it and save again; {self._still()}.")
                 return
-            for warning in config.warnings:
-                self.reporter.warning(warning)
-        problem = self._start(config)
+            if self.config is not None:
+                for warning in config.warnings:
+                    self.reporter.warning(warning)
+            self.config = config
+        problem = self._switch_to(self._fork(config))
         if problem is not None:
-            still = "the previous version keeps serving" if self.child else "no server is running"
-            self.reporter.error(f"{problem}\n\nFix it and save again; {still}.")
+            self.reporter.error(f"{problem}\n\nFix it and save again; {self._still()}.")
             return
         self.reporter.reloaded()
+
+    def _preload_config(self) -> None:
+        # Read the config once now (its validator is a slow import) so the first reload is fast.
+        try:
+            self.config = self.load_config()
+        except ConfigError:
+            self.config = None  # reported when a change makes us read it again
+
+    def _still(self) -> str:
+        return "the previous version keeps serving" if self.child is not None else "no server is running"
 
     def _check_child(self) -> None:
         if self.child is not None and not self.child.poll():
             status = self.child.exit_status
-            self._discard(self.child)
+            self.child.close()
             self.child = None
             self.reporter.error(
                 f"The server process stopped unexpectedly ({describe_exit(status)}). Save a file to restart it."
@@ -292,17 +348,20 @@ class Supervisor:
 
     # Main loop ------------------------------------------------------------------------------------
     def run(self) -> int:
-        """Serve with hot reload until interrupted. Returns 1 if the first start fails, else 0."""
-        import watchfiles
-
+        """Serve with hot reload until interrupted. Returns 1 if the first server cannot start."""
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
-            preload()
-            problem = self._start(self.config)
+            first = self.child
+            assert first is not None
+            problem = self._switch_to(first)
             if problem is not None:
                 self.reporter.error(problem)
                 return 1
             self.reporter.ready()
+            import watchfiles
+
+            preload()  # after Ready: from now on each reload forks with these loaded
+            self._preload_config()
             for changes in watchfiles.watch(
                 *self._watch_roots(),
                 watch_filter=lambda _change, path: self._relevant(Path(path)),
@@ -330,7 +389,6 @@ class Supervisor:
             child.stop()
         except KeyboardInterrupt:
             child.kill()
-        self._open_fds.difference_update((child.ctl, child.status))
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
