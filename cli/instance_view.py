@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pyflows.cli import render
@@ -104,7 +104,14 @@ def retries_at(step: Mapping[str, Any]) -> str | None:
         if ended is None:
             return None
         moment = ended + timedelta(milliseconds=delay_ms)
-    return f"{local_datetime(moment)} (in {distance_strict(moment, now())} from now)"
+    return when(moment)
+
+
+def when(moment: datetime) -> str:
+    """`11/21/2026, 12:31:43 PM (in 2 seconds from now)`, or `(... ago)` once it has passed."""
+    current = now()
+    gap = distance_strict(moment, current)
+    return f"{local_datetime(moment)} ({f'in {gap} from now' if moment >= current else f'{gap} ago'})"
 
 
 def retry_delay_ms(retries: Mapping[str, Any], *, failures: int) -> int | None:
@@ -150,7 +157,7 @@ def step_fields(step: Mapping[str, Any], *, show_output: bool, limit: int) -> li
     if wakes is not None and kind in ("sleep", "waitForEvent"):
         # pyflows' `wake_at`: when a sleep ends, or when an event wait gives up.
         label = "Wakes At" if kind == "sleep" else "Times Out At"
-        fields.append((label, f"{local_datetime(wakes)} (in {distance_strict(wakes, now())} from now)"))
+        fields.append((label, when(wakes)))
     if kind == "step":
         success = step.get("success")
         fields.append(("Success", "▶ Running" if success is None else "✅ Yes" if success else "❌ No"))

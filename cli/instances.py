@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
 from pyflows.cli import render
 from pyflows.cli.workflow_options import (
     ConfigOpt,

@@ -61,7 +61,7 @@ def _v8_message(text: str, exc: json.JSONDecodeError) -> str:
             return f"Expected ',' or ']' after array element {where}"
         return f"Expected ',' or '}}' after property value {where}"
     if msg == "Extra data":
-        return f"Unexpected non-whitespace character after JSON {where}"
+        return f"Unexpected non-whitespace character after JSON {where.removeprefix('in JSON ')}"
     if msg.startswith("Unterminated string"):
         end = len(text)
         line = text.count("\n") + 1

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from pyflows.cli import render
 from pyflows.runtime.client import DEFAULT_PORT, ManagementClient
 from pyflows.runtime.errors import PyflowsError

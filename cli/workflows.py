@@ -19,6 +19,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+
 from pyflows.cli import instances, render
 from pyflows.cli.workflow_options import (
     ConfigOpt,

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (expected outputs are Wrangler's lines, verbatim)
 """`pyflows workflows ...` as a subprocess against the stand-in management API (tests/cli/standin.py).
 
 Expected outputs are Wrangler 4.164's, from reference/wrangler-cli-transcript.txt, with the banner
