@@ -44,3 +44,608 @@ Methods (workflow = workflow *name*, id = instance id):
 
 Invalid transitions raise InvalidTransitionError naming the current status.
 """
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import inspect
+import itertools
+import json
+import logging
+import sqlite3
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyflows.runtime import storage
+from pyflows.runtime.durations import iso
+from pyflows.runtime.entrypoints import ExecutionContext
+from pyflows.runtime.errors import (
+    InstanceExistsError,
+    InstanceNotFoundError,
+    InvalidTransitionError,
+    PayloadTooLargeError,
+    StepNotFoundError,
+    WorkflowError,
+    WorkflowNotFoundError,
+)
+from pyflows.runtime.limits import MAX_BATCH, check_event_type, check_instance_id
+from pyflows.runtime.run import Run, error_info, now_ms
+from pyflows.runtime.step import Step
+from pyflows.runtime.values import JsDict, ValueTooLargeError, dumps, encode, loads, python_from_rpc, utc_naive
+
+log = logging.getLogger("pyflows.engine")
+
+ALL_STATUSES = ("queued", "running", "paused", "errored", "terminated", "complete", "waiting", "waitingForPause")
+FINAL = frozenset(storage.FINAL_STATUSES)
+_IDLE_CHECK_S = 0.005
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """A workflow binding as the engine needs it (from wrangler config + the loaded class)."""
+
+    name: str
+    binding: str
+    class_name: str
+    script_name: str
+    cls: type | None
+    max_steps: int = 10_000
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    max_concurrency: int = 10_000
+    cpu_ms: int = 30_000
+    implicit_dependencies: bool = True
+    # A run whose only activity is waits ending further away than this is evicted from memory and
+    # replayed when a timer fires or an event arrives (Cloudflare hibernates the same way).
+    hibernate_after_ms: int = 2_000
+
+
+@dataclass(eq=False)
+class _Instance:
+    pk: int
+    spec: WorkflowSpec
+    id: str
+    params: str
+    created: int
+    status: str
+    run: Run | None = None
+    holds_slot: bool = False
+    pause_requested: bool = False
+    hibernated: bool = False
+    wake_at: int | None = None
+    timer_token: int = 0
+    watchers: list[asyncio.Future[None]] = field(default_factory=list)
+
+
+class Engine:
+    """Runs workflow instances durably; see the module docstring for the contract."""
+
+    def __init__(self, store: storage.Store, specs: list[WorkflowSpec], options: EngineOptions | None = None):
+        self.store = store
+        self.specs: dict[str, WorkflowSpec] = {s.name: s for s in specs}
+        self.options = options or EngineOptions()
+        self.env: Any = None
+        self._live: dict[tuple[str, str], _Instance] = {}
+        self._fresh: deque[_Instance] = deque()
+        self._returning: deque[tuple[_Instance, asyncio.Future[None] | None]] = deque()
+        self._running = 0
+        self._heap: list[tuple[int, int, int, _Instance]] = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._closing = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover: resume instances that were queued, running or waiting when the process stopped."""
+        rows = await self.store.read(lambda c: storage.q_instances_by_status(
+            c, ("queued", "running", "waiting", "waitingForPause", "paused")))
+        with_events = set(await self.store.read(lambda c: [r[0] for r in c.execute(
+            "SELECT DISTINCT instance_pk FROM events WHERE consumed_by IS NULL").fetchall()]))
+        now = now_ms()
+        for row in rows:
+            spec = self.specs.get(row["workflow"])
+            if spec is None:  # workflow removed from the config: leave its instances alone
+                continue
+            inst = _Instance(row["pk"], spec, row["id"], row["params"], row["created_at_epoch_ms"], row["status"])
+            self._live[(spec.name, inst.id)] = inst
+            if inst.status == "waitingForPause":
+                self._set_status(inst, "paused")
+            elif inst.status == "queued":
+                self._fresh.append(inst)
+            elif inst.status == "waiting" and row["wake_at_epoch_ms"] and inst.pk not in with_events and \
+                    row["wake_at_epoch_ms"] - now > self.options.hibernate_after_ms:
+                self._hibernate_until(inst, row["wake_at_epoch_ms"])
+            elif inst.status in ("running", "waiting"):
+                self._returning.append((inst, None))
+        self._pump()
+
+    async def close(self) -> None:
+        """Stop every run without changing its stored status: the next start resumes them."""
+        self._closing = True
+        if self._timer:
+            self._timer.cancel()
+        runs = [i.run for i in self._live.values() if i.run is not None]
+        for run in runs:
+            run.stop_reason = "shutdown"
+            if run.task:
+                run.task.cancel()
+        tasks = [r.task for r in runs if r.task]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
+    def spec(self, workflow: str) -> WorkflowSpec:
+        try:
+            return self.specs[workflow]
+        except KeyError:
+            raise WorkflowNotFoundError(workflow, list(self.specs)) from None
+
+    # -- creating --------------------------------------------------------------------------------
+
+    async def create(self, workflow: str, id: str | None = None, params: Any = None) -> str:
+        spec = self.spec(workflow)
+        instance_id = str(uuid.uuid4()) if id is None else check_instance_id(id)
+        params_text = self._encode_payload(params if params is not None else {}, "Instance params")
+        now = now_ms()
+        try:
+            pk = await self.store.write(
+                lambda c: storage.insert_instance_txn(c, workflow, instance_id, params_text, now))
+        except sqlite3.IntegrityError:
+            raise InstanceExistsError(workflow, instance_id) from None
+        inst = _Instance(pk, spec, instance_id, params_text, now, "queued")
+        self._live[(workflow, instance_id)] = inst
+        self._fresh.append(inst)
+        self._pump()
+        return instance_id
+
+    async def create_batch(self, workflow: str, items: list[dict[str, Any]]) -> list[str]:
+        """Create up to 100 instances; ids that already exist are skipped (returned, not created)."""
+        self.spec(workflow)
+        if len(items) > MAX_BATCH:
+            raise WorkflowError(f"create_batch takes at most {MAX_BATCH} instances, got {len(items)}. Split the batch.")
+        ids = []
+        for item in items:
+            item = item or {}
+            try:
+                ids.append(await self.create(workflow, id=item.get("id"), params=item.get("params")))
+            except InstanceExistsError:
+                ids.append(item["id"])
+        return ids
+
+    def _encode_payload(self, value: Any, what: str) -> str:
+        try:
+            return encode(value, what=what)
+        except ValueTooLargeError as exc:
+            raise PayloadTooLargeError(str(exc)) from None
+        except TypeError as exc:
+            raise WorkflowError(f"{what} cannot be stored: {exc}") from None
+
+    # -- scheduling --------------------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        """Start or wake instances while there are free slots: returning ones first, then oldest new."""
+        while self._running < self.options.max_concurrency and not self._closing:
+            if self._returning:
+                inst, fut = self._returning.popleft()
+                if fut is not None:
+                    if fut.done():
+                        continue
+                    self._take_slot(inst)
+                    fut.set_result(None)
+                    continue
+                if self._live.get((inst.spec.name, inst.id)) is not inst or inst.run is not None \
+                        or inst.status not in ("running", "waiting", "queued"):
+                    continue
+            elif self._fresh:
+                inst = self._fresh.popleft()
+                if self._live.get((inst.spec.name, inst.id)) is not inst or inst.status != "queued" \
+                        or inst.run is not None:
+                    continue
+            else:
+                break
+            self._take_slot(inst)
+            self._start_run(inst)
+
+    def _take_slot(self, inst: _Instance) -> None:
+        inst.holds_slot = True
+        self._running += 1
+
+    def _release(self, inst: _Instance) -> None:
+        if inst.holds_slot:
+            inst.holds_slot = False
+            self._running -= 1
+            self._pump()
+
+    def _start_run(self, inst: _Instance) -> None:
+        first = inst.status == "queued"
+        inst.hibernated = False
+        inst.status = "running"
+        fields: dict[str, Any] = {"status": "running", "wake_at_epoch_ms": None}
+        if first:
+            fields["started_at_epoch_ms"] = now_ms()
+        self._persist(inst, fields, only_if_missing_start=first)
+        run = Run(self, inst)
+        inst.run = run
+        run.task = asyncio.ensure_future(self._drive(run))
+
+    async def _drive(self, run: Run) -> None:
+        inst = run.inst
+        try:
+            await run.load()
+            cls = inst.spec.cls
+            if cls is None:
+                raise RuntimeError(f"Workflow class {inst.spec.class_name!r} is not loaded.")
+            workflow = cls(ExecutionContext(), self.env)
+            event = JsDict(
+                payload=python_from_rpc(loads(inst.params)),
+                timestamp=utc_naive(inst.created),
+                instanceId=inst.id,
+                workflowName=inst.spec.name,
+            )
+            step = Step(run, implicit=self.options.implicit_dependencies)
+            result = _call_relaxed(workflow.run, event, step)
+            if inspect.isawaitable(result):
+                result = await result
+            if run.fatal is not None:
+                raise run.fatal
+            output = None if result is None else encode(result, what="The workflow's return value")
+            if run.stop_reason is None:
+                await self._finish(inst, "complete", output=output)
+        except asyncio.CancelledError:
+            if run.stop_reason is None:
+                raise
+        except Exception as exc:
+            if run.stop_reason is None:
+                info = error_info(run.fatal or exc)
+                log.error("Instance %r of %s errored: %s: %s", inst.id, inst.spec.name, info["name"],
+                          info["message"], exc_info=not isinstance(exc, WorkflowError))
+                await self._finish(inst, "errored", error=dumps(info))
+        finally:
+            if inst.run is run:
+                inst.run = None
+            self._release(inst)
+
+    async def _finish(self, inst: _Instance, status: str, *, output: str | None = None, error: str | None = None) -> None:
+        end = now_ms()
+        await self.store.write(lambda c: storage.update_instance_txn(
+            c, inst.pk, status=status, output=output, error=error, ended_at_epoch_ms=end, wake_at_epoch_ms=None))
+        inst.status = status  # only now: readers combine the live status with the stored row
+        self._forget(inst)
+        self._notify(inst)
+
+    def _forget(self, inst: _Instance) -> None:
+        if self._live.get((inst.spec.name, inst.id)) is inst:
+            del self._live[(inst.spec.name, inst.id)]
+        inst.timer_token += 1
+
+    def _persist(self, inst: _Instance, fields: dict[str, Any], only_if_missing_start: bool = False) -> None:
+        """Write status-like fields without waiting (writes stay ordered); wake watchers."""
+        def txn(conn: sqlite3.Connection) -> None:
+            if only_if_missing_start:
+                start = fields.pop("started_at_epoch_ms")
+                conn.execute("UPDATE instances SET started_at_epoch_ms = ? WHERE pk = ? AND started_at_epoch_ms "
+                             "IS NULL", (start, inst.pk))
+            storage.update_instance_txn(conn, inst.pk, **fields)
+        fut = self.store.write_nowait(txn)
+        fut.add_done_callback(_log_write_failure)
+        self._notify(inst)
+
+    def _set_status(self, inst: _Instance, status: str, **fields: Any) -> None:
+        inst.status = status
+        self._persist(inst, {"status": status, **fields})
+
+    def _notify(self, inst: _Instance) -> None:
+        watchers, inst.watchers = inst.watchers, []
+        for fut in watchers:
+            if not fut.done():
+                fut.set_result(None)
+
+    # -- hooks called by Run -----------------------------------------------------------------------
+
+    def on_wait_started(self, run: Run) -> None:
+        asyncio.get_running_loop().call_later(_IDLE_CHECK_S, self._idle_check, run)
+
+    def _idle_check(self, run: Run) -> None:
+        inst = run.inst
+        if inst.run is not run or run.stop_reason or run.active_attempts or not run.waits or self._closing:
+            return
+        deadline = min(w.deadline for w in run.waits)
+        if inst.status == "running":
+            self._set_status(inst, "waiting", wake_at_epoch_ms=deadline)
+            self._release(inst)
+        if inst.status == "waiting" and deadline - now_ms() > self.options.hibernate_after_ms:
+            self._stop(run, "hibernate")
+            self._hibernate_until(inst, deadline)
+
+    async def on_wait_ended(self, run: Run) -> None:
+        inst = run.inst
+        if inst.status == "waiting" and not inst.holds_slot:
+            await self._acquire(inst)
+            self._set_status(inst, "running", wake_at_epoch_ms=None)
+
+    async def on_attempt_started(self, run: Run) -> None:
+        await self.on_wait_ended(run)
+
+    def on_attempt_ended(self, run: Run) -> None:
+        inst = run.inst
+        if inst.pause_requested and run.active_attempts == 0:
+            inst.pause_requested = False
+            self._stop(run, "pause")
+            self._set_status(inst, "paused")
+        elif run.waits and not run.active_attempts:
+            asyncio.get_running_loop().call_later(_IDLE_CHECK_S, self._idle_check, run)
+
+    async def _acquire(self, inst: _Instance) -> None:
+        if self._running < self.options.max_concurrency and not self._returning:
+            self._take_slot(inst)
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._returning.append((inst, fut))
+        self._pump()
+        await fut
+
+    def log_step_error(self, inst: _Instance, name: str, attempt: int, exc: BaseException) -> None:
+        log.warning("Step %r of instance %r (%s) failed on attempt %d: %s: %s", name, inst.id, inst.spec.name,
+                    attempt, type(exc).__name__, exc)
+
+    def _stop(self, run: Run, reason: str) -> asyncio.Task[Any] | None:
+        run.stop_reason = reason
+        if run.inst.run is run:
+            run.inst.run = None
+        task = run.task
+        if task is not None and not task.done():
+            task.cancel()
+        run.inst.pause_requested = False
+        self._release(run.inst)
+        return task
+
+    async def _stop_and_wait(self, inst: _Instance, reason: str) -> None:
+        if inst.run is None:
+            return
+        task = self._stop(inst.run, reason)
+        if task is not None and task is not asyncio.current_task():
+            await asyncio.wait({task}, timeout=5)
+
+    # -- timers for hibernated instances -------------------------------------------------------------
+
+    def _hibernate_until(self, inst: _Instance, wake_at: int) -> None:
+        inst.hibernated = True
+        inst.wake_at = wake_at
+        inst.timer_token += 1
+        heapq.heappush(self._heap, (wake_at, next(self._seq), inst.timer_token, inst))
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        if self._timer:
+            self._timer.cancel()
+            self._timer = None
+        while self._heap and self._heap[0][3].timer_token != self._heap[0][2]:
+            heapq.heappop(self._heap)
+        if self._heap and not self._closing:
+            delay = max(0.0, (self._heap[0][0] - now_ms()) / 1000)
+            self._timer = asyncio.get_running_loop().call_later(min(delay, 3600.0), self._fire_timers)
+
+    def _fire_timers(self) -> None:
+        self._timer = None
+        now = now_ms()
+        while self._heap and self._heap[0][0] <= now:
+            _, _, token, inst = heapq.heappop(self._heap)
+            if token == inst.timer_token and inst.hibernated:
+                self._wake(inst)
+        self._arm_timer()
+
+    def _wake(self, inst: _Instance) -> None:
+        inst.hibernated = False
+        inst.timer_token += 1
+        self._returning.append((inst, None))
+        self._pump()
+
+    # -- operations on instances ---------------------------------------------------------------------
+
+    async def _row(self, workflow: str, instance_id: str) -> Any:
+        self.spec(workflow)
+        row = await self.store.read(lambda c: storage.q_instance(c, workflow, instance_id))
+        if row is None:
+            raise InstanceNotFoundError(workflow, instance_id)
+        return row
+
+    async def _instance(self, workflow: str, instance_id: str) -> tuple[_Instance | None, str]:
+        """The live instance (if not final) and its current status."""
+        self.spec(workflow)
+        inst = self._live.get((workflow, instance_id))
+        if inst is not None:
+            return inst, inst.status
+        row = await self._row(workflow, instance_id)
+        return None, row["status"]
+
+    async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        """`{"status", "error", "output"}`; output as stored (an RPC tree: see runtime/values.py)."""
+        row = await self._row(workflow, instance_id)
+        inst = self._live.get((workflow, instance_id))
+        return {
+            "status": inst.status if inst is not None else row["status"],
+            "error": loads(row["error"]),
+            "output": loads(row["output"]),
+        }
+
+    async def pause(self, workflow: str, instance_id: str) -> str:
+        inst, status = await self._instance(workflow, instance_id)
+        if inst is None or status in ("paused", "waitingForPause"):
+            raise InvalidTransitionError(
+                f"Cannot pause instance '{instance_id}': it is {status}. Only queued, running or waiting "
+                "instances can be paused.")
+        if inst.run is not None and inst.run.active_attempts:
+            inst.pause_requested = True
+            self._set_status(inst, "waitingForPause")
+            return "waitingForPause"
+        if inst.run is not None:
+            await self._stop_and_wait(inst, "pause")
+        inst.hibernated = False
+        inst.timer_token += 1
+        self._set_status(inst, "paused")
+        return "paused"
+
+    async def resume(self, workflow: str, instance_id: str) -> str:
+        inst, status = await self._instance(workflow, instance_id)
+        if inst is not None and status == "waitingForPause":
+            inst.pause_requested = False
+            self._set_status(inst, "running")
+            return "running"
+        if inst is None or status != "paused":
+            raise InvalidTransitionError(
+                f"Cannot resume instance '{instance_id}': it is {status}, not paused. Only paused instances "
+                "can be resumed.")
+        # Continues where it left off (replay), preferred over instances that never started.
+        self._set_status(inst, "queued")
+        self._returning.append((inst, None))
+        self._pump()
+        return inst.status
+
+    async def terminate(self, workflow: str, instance_id: str) -> str:
+        inst, status = await self._instance(workflow, instance_id)
+        if inst is None:
+            raise InvalidTransitionError(
+                f"WorkflowError: (instance.cannot_terminate) Cannot terminate instance '{instance_id}': it is "
+                f"already {status}. Only queued, running, waiting or paused instances can be terminated.")
+        await self._stop_and_wait(inst, "terminate")
+        await self._finish(inst, "terminated")
+        return "terminated"
+
+    async def restart(self, workflow: str, instance_id: str, from_step: dict[str, Any] | None = None) -> str:
+        row = await self._row(workflow, instance_id)
+        position = None
+        if from_step:
+            name = from_step.get("name")
+            count = int(from_step.get("count") or 1)
+            kind = from_step.get("type") or "do"
+            found = await self.store.read(lambda c: c.execute(
+                "SELECT position FROM steps WHERE instance_pk = ? AND kind = ? AND name = ? AND count = ?",
+                (row["pk"], kind, name, count)).fetchone())
+            if found is None:
+                raise StepNotFoundError(
+                    f'WorkflowError: (instance.cannot_restart) Step "{name}" not found in execution history '
+                    f"(type {kind}, count {count}) of instance '{instance_id}'. Check the step names with "
+                    "`pyflows workflows instances describe`.")
+            position = found[0]
+        inst = self._live.get((workflow, instance_id))
+        if inst is not None:
+            await self._stop_and_wait(inst, "restart")
+            inst.hibernated = False
+            inst.timer_token += 1
+        now = now_ms()
+        await self.store.write(lambda c: storage.restart_txn(c, row["pk"], position, now))
+        if inst is None:
+            spec = self.spec(workflow)
+            inst = _Instance(row["pk"], spec, instance_id, row["params"], row["created_at_epoch_ms"], "queued")
+            self._live[(workflow, instance_id)] = inst
+        inst.status = "queued"
+        self._notify(inst)
+        self._fresh.append(inst)
+        self._pump()
+        return inst.status
+
+    async def send_event(self, workflow: str, instance_id: str, event_type: str, payload: Any) -> None:
+        check_event_type(event_type)
+        inst, status = await self._instance(workflow, instance_id)
+        if inst is None:
+            raise InvalidTransitionError(
+                f"Cannot send event '{event_type}' to instance '{instance_id}': it is {status}. Events are "
+                "accepted only while an instance can still run.")
+        payload_text = self._encode_payload(payload, "Event payload")
+        now = now_ms()
+        pk = await self.store.write(lambda c: storage.insert_event_txn(c, inst.pk, event_type, payload_text, now))
+        event = (pk, event_type, payload_text, now)
+        if inst.run is not None:
+            inst.run.deliver_event(event)
+        elif inst.hibernated:
+            self._wake(inst)
+
+    async def delete(self, workflow: str, instance_id: str) -> None:
+        row = await self._row(workflow, instance_id)
+        inst = self._live.get((workflow, instance_id))
+        if inst is not None:
+            await self._stop_and_wait(inst, "delete")
+            self._forget(inst)
+        await self.store.write(lambda c: storage.delete_instance_txn(c, row["pk"]))
+
+    async def delete_all(self, workflow: str) -> int:
+        self.spec(workflow)
+        for inst in [i for (w, _), i in self._live.items() if w == workflow]:
+            await self._stop_and_wait(inst, "delete")
+            self._forget(inst)
+        return await self.store.write(lambda c: storage.delete_workflow_txn(c, workflow))
+
+    async def wait_for(self, workflow: str, instance_id: str,
+                       statuses: set[str] | frozenset[str] = FINAL, timeout: float = 10.0) -> dict[str, Any]:
+        """Wait until the instance reaches one of `statuses`; TimeoutError after `timeout` seconds."""
+        async with asyncio.timeout(timeout):
+            while True:
+                current = await self.status(workflow, instance_id)
+                if current["status"] in statuses:
+                    return current
+                inst = self._live.get((workflow, instance_id))
+                if inst is None:
+                    await asyncio.sleep(0.01)
+                    continue
+                fut = asyncio.get_running_loop().create_future()
+                inst.watchers.append(fut)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.25):
+                        await fut
+
+    # -- reads for the API ----------------------------------------------------------------------------
+
+    async def list_instances(self, workflow: str, status: str | None = None, date_start_ms: int | None = None,
+                             date_end_ms: int | None = None, page: int = 1, per_page: int = 25
+                             ) -> tuple[list[dict[str, Any]], int]:
+        self.spec(workflow)
+        rows, total = await self.store.read(lambda c: storage.q_list(
+            c, workflow, status=status, start_ms=date_start_ms, end_ms=date_end_ms, limit=per_page,
+            offset=(page - 1) * per_page))
+        out = []
+        for instance_id, st, created in rows:
+            inst = self._live.get((workflow, instance_id))
+            out.append({"id": instance_id, "status": inst.status if inst else st, "created_on": iso(created)})
+        return out, total
+
+    async def status_counts(self, workflow: str) -> dict[str, int]:
+        self.spec(workflow)
+        counts = await self.store.read(lambda c: storage.q_status_counts(c, workflow))
+        return {s: counts.get(s, 0) for s in sorted(ALL_STATUSES)}
+
+    async def latest(self, workflow: str) -> str | None:
+        self.spec(workflow)
+        return await self.store.read(lambda c: storage.q_latest(c, workflow))
+
+    async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        from pyflows.runtime.describe import instance_details
+
+        row = await self._row(workflow, instance_id)
+        history = await self.store.read(lambda c: storage.q_history(c, row["pk"]))
+        inst = self._live.get((workflow, instance_id))
+        live = inst.run.live if inst is not None and inst.run is not None else {}
+        status = inst.status if inst is not None else row["status"]
+        return instance_details(row, status, history, live)
+
+
+def _call_relaxed(fn: Any, *args: Any) -> Any:
+    """Call with as many positional arguments as `fn` accepts (Cloudflare calls `run` relaxed)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return fn(*args)
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return fn(*args)
+    n = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+    return fn(*args[:n])
+
+
+def _log_write_failure(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("Could not record an instance status change: %s", fut.exception())

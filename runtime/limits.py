@@ -1,0 +1,42 @@
+"""Cloudflare's naming and size rules, enforced locally with messages that say what to do."""
+
+from __future__ import annotations
+
+import re
+
+from pyflows.runtime.errors import InvalidInstanceIdError
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9\-_]*$")
+MAX_WORKFLOW_NAME = 64
+MAX_INSTANCE_ID = 100
+MAX_EVENT_TYPE = 100
+MAX_BATCH = 100
+
+
+def _check(value: object, what: str, limit: int) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidInstanceIdError(f"WorkflowError: {what} must be a non-empty string, got {value!r}.")
+    if len(value) > limit:
+        raise InvalidInstanceIdError(
+            f"WorkflowError: {what} {value[:40]!r}... is {len(value)} characters; the limit is {limit}."
+        )
+    if not NAME_RE.match(value):
+        raise InvalidInstanceIdError(
+            f"WorkflowError: {what} {value!r} is invalid: use letters, digits, '-' and '_' "
+            "(not starting with '-'), matching ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$."
+        )
+    return value
+
+
+def check_instance_id(value: object) -> str:
+    """Instance ids: ≤ 100 chars matching ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$ (InvalidInstanceIdError)."""
+    return _check(value, "Workflow instance id", MAX_INSTANCE_ID)
+
+
+def check_event_type(value: object) -> str:
+    """Event types: ≤ 100 chars, same pattern as ids."""
+    return _check(value, "Event type", MAX_EVENT_TYPE)
+
+
+def check_workflow_name(value: object) -> str:
+    return _check(value, "Workflow name", MAX_WORKFLOW_NAME)
