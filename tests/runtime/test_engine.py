@@ -1,0 +1,877 @@
+"""The engine and SDK semantics of SPEC §3–4, in-process on a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from engine_helpers import EngineFactory
+from workers import WorkflowEntrypoint
+from workers.workflows import NonRetryableError
+
+from pyflows.runtime.errors import (
+    InstanceExistsError,
+    InstanceNotFoundError,
+    InvalidInstanceIdError,
+    InvalidTransitionError,
+    PayloadTooLargeError,
+    StepNotFoundError,
+    WorkflowNotFoundError,
+)
+
+pytestmark = pytest.mark.anyio
+FAST = {"retries": {"limit": 0, "delay": 0, "backoff": "constant"}}
+
+
+async def finish(engine, workflow, iid, timeout=10.0):
+    return await engine.wait_for(workflow, iid, timeout=timeout)
+
+
+# -- caching and replay ----------------------------------------------------------------------------
+
+
+async def test_completed_steps_are_not_rerun_when_the_engine_restarts(make_engine: EngineFactory):
+    runs = {"a": 0, "b": 0}
+
+    class Cached(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do()
+            async def a():
+                runs["a"] += 1
+                return {"value": 41, "when": datetime(2026, 1, 2, 3, 4, 5)}
+
+            first = await a()
+            await step.wait_for_event("go", "go", timeout="1 minute")
+
+            @step.do()
+            async def b(a):
+                runs["b"] += 1
+                return a["value"] + 1
+
+            return {"b": await b(), "when": first["when"].isoformat(), "attr": first.value}
+
+    engine = await make_engine(Cached)
+    iid = await engine.create("cached")
+    await engine.wait_for("cached", iid, {"waiting"})
+    engine = await make_engine.reopen(engine, Cached)  # a new process would see only the database
+    await engine.send_event("cached", iid, "go", {})
+    status = await finish(engine, "cached", iid)
+    assert status["status"] == "complete"
+    assert status["output"] == {"b": 42, "when": "2026-01-02T03:04:05", "attr": 41}
+    assert runs == {"a": 1, "b": 1}
+
+
+async def test_repeated_step_names_get_counts(make_engine: EngineFactory):
+    seen = []
+
+    class Repeat(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("same")
+            async def once(ctx):
+                seen.append(ctx["step"]["count"])
+                return ctx.step.count
+
+            return [await once(), await once(), await once()]
+
+    engine = await make_engine(Repeat)
+    iid = await engine.create("repeat")
+    assert (await finish(engine, "repeat", iid))["output"] == [1, 2, 3]
+    details = await engine.describe("repeat", iid)
+    assert [s["name"] for s in details["steps"]] == ["same-1", "same-2", "same-3"]
+    assert details["step_count"] == 3
+
+
+# -- retries, timeouts, errors -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("backoff", "expected_delays"),
+    [("constant", [100, 100, 100]), ("linear", [100, 200, 300]), ("exponential", [100, 200, 400])],
+)
+async def test_retries_follow_the_backoff_and_number_attempts(make_engine, backoff, expected_delays):
+    starts: list[tuple[int, float]] = []
+
+    class Flaky(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("flaky", config={"retries": {"limit": 3, "delay": 100, "backoff": backoff}})
+            async def flaky(ctx):
+                starts.append((ctx["attempt"], time.monotonic()))
+                if ctx["attempt"] < 4:
+                    raise RuntimeError(f"fail {ctx['attempt']}")
+                return "ok"
+
+            return await flaky()
+
+    engine = await make_engine(Flaky)
+    iid = await engine.create("flaky")
+    assert (await finish(engine, "flaky", iid))["output"] == "ok"
+    assert [a for a, _ in starts] == [1, 2, 3, 4]
+    gaps = [(starts[i + 1][1] - starts[i][1]) * 1000 for i in range(3)]
+    for gap, want in zip(gaps, expected_delays, strict=True):
+        assert want - 5 <= gap <= want + 150, (gaps, expected_delays)
+    step = (await engine.describe("flaky", iid))["steps"][0]
+    assert [a["success"] for a in step["attempts"]] == [False, False, False, True]
+    assert step["attempts"][0]["error"] == {"name": "RuntimeError", "message": "fail 1"}
+    assert step["config"]["retries"] == {"limit": 3, "delay": 100, "backoff": backoff}
+
+
+async def test_retry_limit_means_limit_plus_one_attempts_then_run_sees_the_error(make_engine):
+    attempts = []
+
+    class Exhaust(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("bad", config={"retries": {"limit": 2, "delay": "0 seconds", "backoff": "constant"}})
+            async def bad(ctx):
+                attempts.append(ctx["attempt"])
+                raise ValueError("nope")
+
+            try:
+                await bad()
+            except ValueError as exc:  # TypeError/ValueError keep their type, with the SDK's prefix
+                return {"caught": str(exc)}
+
+    engine = await make_engine(Exhaust)
+    iid = await engine.create("exhaust")
+    assert (await finish(engine, "exhaust", iid))["output"] == {"caught": "ValueError: nope"}
+    assert attempts == [1, 2, 3]
+
+
+async def test_timeout_bounds_each_attempt(make_engine):
+    attempts = []
+
+    class Slow(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("slow", config={"retries": {"limit": 1, "delay": 0, "backoff": "constant"}, "timeout": 50})
+            async def slow(ctx):
+                attempts.append(ctx["attempt"])
+                await asyncio.sleep(5)
+
+            await slow()
+
+    engine = await make_engine(Slow)
+    t0 = time.monotonic()
+    iid = await engine.create("slow")
+    status = await finish(engine, "slow", iid)
+    assert time.monotonic() - t0 < 2
+    assert attempts == [1, 2]
+    assert status["status"] == "errored"
+    assert status["error"] == {"name": "WorkflowTimeoutError", "message": "Execution timed out after 50ms"}
+
+
+async def test_non_retryable_error_stops_retries_and_reaches_run(make_engine):
+    attempts = []
+
+    class Fatal(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("charge")
+            async def charge(ctx):
+                attempts.append(ctx["attempt"])
+                raise NonRetryableError("card declined")
+
+            try:
+                await charge()
+            except NonRetryableError as exc:
+                return {"caught": str(exc)}
+
+    engine = await make_engine(Fatal)
+    iid = await engine.create("fatal")
+    assert (await finish(engine, "fatal", iid))["output"] == {"caught": "card declined"}
+    assert attempts == [1]
+
+
+async def test_caught_step_failure_lets_run_continue(make_engine):
+    class Recover(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("boom", config=FAST)
+            async def boom():
+                raise KeyError("missing")
+
+            @step.do("after")
+            async def after():
+                return "continued"
+
+            try:
+                await boom()
+            except Exception as exc:  # other exception types: catch Exception, as on Cloudflare
+                note = str(exc)
+            return {"note": note, "after": await after()}
+
+    engine = await make_engine(Recover)
+    iid = await engine.create("recover")
+    assert (await finish(engine, "recover", iid))["output"] == {"note": "KeyError: 'missing'", "after": "continued"}
+
+
+async def test_uncaught_error_ends_errored_with_name_and_message(make_engine):
+    class Crash(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("fine")
+            async def fine():
+                return 1
+
+            await fine()
+            raise RuntimeError(f"bad input {event.payload['x']}")
+
+    engine = await make_engine(Crash)
+    iid = await engine.create("crash", params={"x": 7})
+    status = await finish(engine, "crash", iid)
+    assert status == {"status": "errored", "error": {"name": "RuntimeError", "message": "bad input 7"}, "output": None}
+    details = await engine.describe("crash", iid)
+    assert details["error"] == {"name": "RuntimeError", "message": "bad input 7"}
+    assert details["end"] is not None
+
+
+async def test_unknown_config_keys_are_an_error(make_engine):
+    class BadConfig(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("x", config={"retry": {"limit": 1}})
+            async def x():
+                return 1
+
+            await x()
+
+    engine = await make_engine(BadConfig)
+    iid = await engine.create("bad-config")
+    status = await finish(engine, "bad-config", iid)
+    assert status["status"] == "errored"
+    assert "retry" in status["error"]["message"] and "allowed" in status["error"]["message"]
+
+
+# -- results -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [((1, 2), "<class 'tuple'> cannot be sent over RPC."), (object(), "<class 'object'> cannot be sent over RPC.")],
+)
+async def test_non_json_results_fail_the_step(make_engine, value, needle):
+    attempts = []
+
+    class BadResult(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("bad", config={"retries": {"limit": 1, "delay": 0, "backoff": "constant"}})
+            async def bad():
+                attempts.append(1)
+                return value
+
+            await bad()
+
+    engine = await make_engine(BadResult)
+    iid = await engine.create("bad-result")
+    status = await finish(engine, "bad-result", iid)
+    assert status["status"] == "errored"
+    assert needle in status["error"]["message"]
+    assert len(attempts) == 2  # an ordinary, retryable failure
+
+
+async def test_result_over_one_mib_fails_with_size_and_limit(make_engine):
+    class Huge(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("huge")
+            async def huge():
+                return "x" * (1024 * 1024 + 10)
+
+            await huge()
+
+    engine = await make_engine(Huge)
+    iid = await engine.create("huge")
+    status = await finish(engine, "huge", iid)
+    assert status["status"] == "errored"
+    assert "1,048,588 bytes" in status["error"]["message"] and "1,048,576" in status["error"]["message"]
+    assert len((await engine.describe("huge", iid))["steps"][0]["attempts"]) == 1  # not retried
+
+
+async def test_results_round_trip_as_attribute_dicts_and_ints(make_engine):
+    class Shapes(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("shapes")
+            async def shapes():
+                return {"f": 2.0, "n": None, "nested": {"k": [1, {"d": datetime(2026, 5, 1, 12, 0)}]}}
+
+            r = await shapes()
+            return {
+                "f_is_int": type(r["f"]).__name__,
+                "attr": r.nested.k[0],
+                "date_type": type(r.nested.k[1].d).__name__,
+                "n": r.n,
+            }
+
+    engine = await make_engine(Shapes)
+    iid = await engine.create("shapes")
+    assert (await finish(engine, "shapes", iid))["output"] == {
+        "f_is_int": "int", "attr": 1, "date_type": "datetime", "n": None
+    }
+
+
+async def test_sync_step_functions_run_in_a_thread(make_engine):
+    import threading
+
+    main_thread = threading.get_ident()
+
+    class Sync(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("blocking")
+            def blocking():
+                time.sleep(0.05)
+                return threading.get_ident() != main_thread
+
+            return await blocking()
+
+    engine = await make_engine(Sync)
+    iid = await engine.create("sync")
+    assert (await finish(engine, "sync", iid))["output"] is True
+
+
+# -- sleeping ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("duration", [150, "0.15 seconds", "1 second"])
+async def test_sleep_accepts_ms_numbers_and_strings(make_engine, duration):
+    class Sleepy(WorkflowEntrypoint):
+        async def run(self, event, step):
+            t0 = time.monotonic()
+            await step.sleep("nap", duration)
+            return time.monotonic() - t0
+
+    engine = await make_engine(Sleepy)
+    iid = await engine.create("sleepy")
+    slept = (await finish(engine, "sleepy", iid))["output"]
+    want = 1.0 if duration == "1 second" else 0.15
+    assert want - 0.01 <= slept < want + 0.5
+    step = (await engine.describe("sleepy", iid))["steps"][0]
+    assert step["type"] == "sleep" and step["finished"] is True and step["name"] == "nap-1"
+
+
+@pytest.mark.parametrize("kind", ["naive", "aware", "epoch_ms"])
+async def test_sleep_until_datetime_or_epoch_ms(make_engine, kind):
+    target = datetime.now(UTC) + timedelta(milliseconds=200)
+    when = {
+        "naive": target.replace(tzinfo=None),  # naive means UTC
+        "aware": target,
+        "epoch_ms": int(target.timestamp() * 1000),
+    }[kind]
+
+    class Until(WorkflowEntrypoint):
+        async def run(self, event, step):
+            await step.sleep_until("alarm", when)
+            return time.time()
+
+    engine = await make_engine(Until)
+    iid = await engine.create("until")
+    woke = (await finish(engine, "until", iid))["output"]
+    assert target.timestamp() - 0.01 <= woke < target.timestamp() + 0.5
+
+
+async def test_sleep_until_the_past_is_an_error(make_engine):
+    class Past(WorkflowEntrypoint):
+        async def run(self, event, step):
+            try:
+                await step.sleep_until("late", datetime(2020, 1, 1))
+            except ValueError as exc:
+                return str(exc)
+
+    engine = await make_engine(Past)
+    iid = await engine.create("past")
+    assert "in the past" in (await finish(engine, "past", iid))["output"]
+
+
+async def test_sleep_is_eager(make_engine):
+    class Eager(WorkflowEntrypoint):
+        async def run(self, event, step):
+            t0 = time.monotonic()
+            nap = step.sleep("nap", 200)  # starts now, awaited later
+
+            @step.do("work")
+            async def work():
+                await asyncio.sleep(0.15)
+                return 1
+
+            await work()
+            await nap
+            return time.monotonic() - t0
+
+    engine = await make_engine(Eager)
+    iid = await engine.create("eager")
+    assert (await finish(engine, "eager", iid))["output"] < 0.33
+
+
+# -- events --------------------------------------------------------------------------------------------
+
+
+class Approval(WorkflowEntrypoint):
+    async def run(self, event, step):
+        try:
+            received = await step.wait_for_event("approval", "approve", timeout=event.payload.get("timeout", "1 minute"))
+        except Exception as exc:
+            return {"timed_out": type(exc).__name__, "message": str(exc)}
+        return {"payload": received["payload"], "type": received.type,
+                "ts": type(received["timestamp"]).__name__}
+
+
+async def test_wait_for_event_receives_an_event_sent_later(make_engine):
+    engine = await make_engine(Approval)
+    iid = await engine.create("approval")
+    assert (await engine.wait_for("approval", iid, {"waiting"}))["status"] == "waiting"
+    await engine.send_event("approval", iid, "approve", {"ok": True})
+    assert (await finish(engine, "approval", iid))["output"] == {
+        "payload": {"ok": True}, "type": "approve", "ts": "datetime"
+    }
+    step = (await engine.describe("approval", iid))["steps"][0]
+    assert step["type"] == "waitForEvent" and step["finished"] is True
+    assert step["output"]["type"] == "approve" and step["output"]["payload"] == {"ok": True}
+    assert step["output"]["timestamp"].endswith("Z")
+
+
+async def test_events_sent_before_the_wait_are_buffered_in_order(make_engine):
+    class Two(WorkflowEntrypoint):
+        async def run(self, event, step):
+            await step.sleep("first let them arrive", 200)
+            a = await step.wait_for_event("one", "approve")
+            b = await step.wait_for_event("two", "approve")
+            return [a["payload"]["n"], b["payload"]["n"]]
+
+    engine = await make_engine(Two)
+    iid = await engine.create("two")
+    await engine.send_event("two", iid, "approve", {"n": 1})
+    await engine.send_event("two", iid, "approve", {"n": 2})
+    assert (await finish(engine, "two", iid))["output"] == [1, 2]
+
+
+async def test_wait_for_event_timeout_raises_into_run_and_is_catchable(make_engine):
+    engine = await make_engine(Approval)
+    iid = await engine.create("approval", params={"timeout": "1 second"})
+    out = (await finish(engine, "approval", iid))["output"]
+    assert out == {"timed_out": "WorkflowTimeoutError", "message": "Execution timed out after 1000ms"}
+    step = (await engine.describe("approval", iid))["steps"][0]
+    assert step["error"] == {"name": "WorkflowTimeoutError", "message": "Execution timed out after 1000ms"}
+
+
+async def test_events_are_refused_once_the_instance_is_final_or_for_bad_types(make_engine):
+    engine = await make_engine(Approval)
+    iid = await engine.create("approval")
+    await engine.wait_for("approval", iid, {"waiting"})
+    with pytest.raises(InvalidInstanceIdError, match="bad type"):
+        await engine.send_event("approval", iid, "bad type", {})
+    await engine.terminate("approval", iid)
+    with pytest.raises(InvalidTransitionError, match="it is terminated"):
+        await engine.send_event("approval", iid, "approve", {})
+
+
+# -- DAGs ------------------------------------------------------------------------------------------------
+
+
+async def test_implicit_dependencies_resolve_concurrently_and_run_once(make_engine):
+    spans: dict[str, tuple[float, float]] = {}
+    calls = {"base": 0}
+
+    class Dag(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do()
+            async def base():
+                calls["base"] += 1
+                return 10
+
+            @step.do()
+            async def left(base):
+                t0 = time.monotonic()
+                await asyncio.sleep(0.2)
+                spans["left"] = (t0, time.monotonic())
+                return base + 1
+
+            @step.do()
+            async def right(base, ctx):
+                t0 = time.monotonic()
+                await asyncio.sleep(0.2)
+                spans["right"] = (t0, time.monotonic())
+                return base + ctx["step"]["count"]
+
+            @step.do(concurrent=True)
+            async def total(left, right):
+                return left + right
+
+            return await total()
+
+    engine = await make_engine(Dag)
+    iid = await engine.create("dag")
+    assert (await finish(engine, "dag", iid))["output"] == 22
+    assert calls["base"] == 1  # shared by left and right, run once
+    (l0, l1), (r0, r1) = spans["left"], spans["right"]
+    overlap = min(l1, r1) - max(l0, r0)
+    assert overlap > 0.15, spans  # ran together, not one after the other
+
+
+async def test_legacy_depends_maps_onto_parameters_in_order(make_engine):
+    class Legacy(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("step a")
+            async def a():
+                return "A"
+
+            @step.do("step b")
+            async def b():
+                return "B"
+
+            @step.do("final step", depends=[a, b], concurrent=False)
+            async def final(first=None, ctx=None, second=None):
+                return [first, second, ctx["step"]["name"]]
+
+            return await final()
+
+    engine = await make_engine(Legacy, implicit_dependencies=False)
+    iid = await engine.create("legacy")
+    assert (await finish(engine, "legacy", iid))["output"] == ["A", "B", "final step"]
+
+
+async def test_dependency_errors_are_type_errors_with_the_sdk_messages(make_engine):
+    class Wrong(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("fetch data")
+            async def fetch_data():
+                return 1
+
+            @step.do()
+            async def use(fetch_data):  # implicit dependencies match step *names*
+                return fetch_data
+
+            try:
+                await use()
+            except TypeError as exc:
+                return str(exc)
+
+    engine = await make_engine(Wrong)
+    iid = await engine.create("wrong")
+    assert (await finish(engine, "wrong", iid))["output"] == "Received unexpected parameter fetch_data"
+
+    class WrongLegacy(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("x")
+            async def x(one, two):
+                return 1
+
+            try:
+                await x()
+            except TypeError as exc:
+                return str(exc)
+
+    engine = await make_engine(WrongLegacy, state="legacy", implicit_dependencies=False)
+    iid = await engine.create("wrong-legacy")
+    assert (await finish(engine, "wrong-legacy", iid))["output"] == (
+        "Step has 2 non-ctx parameter(s) but no 'depends' list provided"
+    )
+
+
+# -- lifecycle -----------------------------------------------------------------------------------------
+
+
+class Gate(WorkflowEntrypoint):
+    """One slow step (waits for a file-free asyncio event kept on the class), then a sleep."""
+
+    release: asyncio.Event | None = None
+    runs = 0
+
+    async def run(self, event, step):
+        @step.do("slow step", config=FAST)
+        async def slow():
+            Gate.runs += 1
+            assert Gate.release is not None
+            await Gate.release.wait()
+            return "done"
+
+        out = await slow()
+        await step.sleep("nap", 100)
+        return out
+
+
+async def test_pause_during_a_step_waits_for_it_then_resume_continues(make_engine):
+    Gate.release, Gate.runs = asyncio.Event(), 0
+    engine = await make_engine(Gate)
+    iid = await engine.create("gate")
+    await engine.wait_for("gate", iid, {"running"})
+    await asyncio.sleep(0.05)
+    assert await engine.pause("gate", iid) == "waitingForPause"
+    details = await engine.describe("gate", iid)
+    assert details["status"] == "waitingForPause"
+    assert details["steps"][0]["attempts"][0] == {
+        "start": details["steps"][0]["attempts"][0]["start"], "end": None, "success": None, "error": None
+    }
+    Gate.release.set()
+    assert (await engine.wait_for("gate", iid, {"paused"}))["status"] == "paused"
+    await asyncio.sleep(0.2)
+    assert (await engine.status("gate", iid))["status"] == "paused"  # the sleep did not run while paused
+    with pytest.raises(InvalidTransitionError, match="it is paused"):
+        await engine.pause("gate", iid)
+    await engine.resume("gate", iid)
+    assert (await finish(engine, "gate", iid))["output"] == "done"
+    assert Gate.runs == 1  # the step finished before the pause and was not run again
+
+
+async def test_pause_of_a_waiting_instance_is_immediate(make_engine):
+    engine = await make_engine(Approval)
+    iid = await engine.create("approval")
+    await engine.wait_for("approval", iid, {"waiting"})
+    assert await engine.pause("approval", iid) == "paused"
+    await engine.send_event("approval", iid, "approve", {"ok": 1})  # stored while paused
+    await asyncio.sleep(0.1)
+    assert (await engine.status("approval", iid))["status"] == "paused"
+    await engine.resume("approval", iid)
+    assert (await finish(engine, "approval", iid))["output"]["payload"] == {"ok": 1}
+
+
+async def test_invalid_transitions_name_the_current_status(make_engine):
+    class Quick(WorkflowEntrypoint):
+        async def run(self, event, step):
+            return 1
+
+    engine = await make_engine(Quick)
+    iid = await engine.create("quick")
+    await finish(engine, "quick", iid)
+    with pytest.raises(InvalidTransitionError, match="cannot_terminate.*already complete"):
+        await engine.terminate("quick", iid)
+    with pytest.raises(InvalidTransitionError, match="it is complete, not paused"):
+        await engine.resume("quick", iid)
+    with pytest.raises(InvalidTransitionError, match="it is complete"):
+        await engine.pause("quick", iid)
+
+
+async def test_terminate_stops_the_instance_for_good(make_engine):
+    engine = await make_engine(Approval)
+    iid = await engine.create("approval")
+    await engine.wait_for("approval", iid, {"waiting"})
+    assert await engine.terminate("approval", iid) == "terminated"
+    details = await engine.describe("approval", iid)
+    assert details["status"] == "terminated" and details["end"] is not None and details["error"] is None
+
+
+async def test_restart_discards_history_and_runs_again_with_the_same_params(make_engine):
+    runs = []
+
+    class Again(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("count")
+            async def count():
+                runs.append(event.payload["p"])
+                return len(runs)
+
+            return await count()
+
+    engine = await make_engine(Again)
+    iid = await engine.create("again", params={"p": "x"})
+    assert (await finish(engine, "again", iid))["output"] == 1
+    await engine.restart("again", iid)
+    status = await finish(engine, "again", iid)
+    assert status["output"] == 2 and runs == ["x", "x"]
+    assert len((await engine.describe("again", iid))["steps"]) == 1
+
+
+async def test_restart_from_a_step_keeps_earlier_history(make_engine):
+    runs = {"a": 0, "b": 0}
+
+    class From(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("a")
+            async def a():
+                runs["a"] += 1
+                return 1
+
+            @step.do("b")
+            async def b():
+                runs["b"] += 1
+                return 2
+
+            await a()
+            await step.sleep("nap", 10)
+            return await b()
+
+    engine = await make_engine(From)
+    iid = await engine.create("from")
+    await finish(engine, "from", iid)
+    with pytest.raises(StepNotFoundError, match='Step "nap" not found') as err:
+        await engine.restart("from", iid, {"name": "nap"})  # type defaults to do
+    assert err.value.http_status == 409
+    await engine.restart("from", iid, {"name": "nap", "type": "sleep"})
+    await finish(engine, "from", iid)
+    assert runs == {"a": 1, "b": 2}
+
+
+async def test_delete_removes_the_instance_and_its_history(make_engine):
+    engine = await make_engine(Approval)
+    iid = await engine.create("approval")
+    await engine.wait_for("approval", iid, {"waiting"})
+    await engine.delete("approval", iid)
+    with pytest.raises(InstanceNotFoundError, match=f"Workflow instance '{iid}' not found."):
+        await engine.describe("approval", iid)
+    assert await engine.list_instances("approval") == ([], 0)
+
+
+# -- concurrency ---------------------------------------------------------------------------------------
+
+
+async def test_concurrency_limit_queues_oldest_first_and_waiting_does_not_count(make_engine):
+    order: list[str] = []
+    release = asyncio.Event()
+
+    class Limited(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("work", config=FAST)
+            async def work():
+                order.append(event.instanceId)
+                if event.payload.get("hold"):
+                    await release.wait()
+                return 1
+
+            await work()
+            if event.payload.get("sleep"):
+                await step.sleep("rest", 300)
+            return 1
+
+    engine = await make_engine(Limited, max_concurrency=1)
+    sleeper = await engine.create("limited", id="sleeper", params={"sleep": True})
+    await engine.wait_for("limited", sleeper, {"waiting"})  # waiting: frees its slot
+    holder = await engine.create("limited", id="holder", params={"hold": True})
+    second = await engine.create("limited", id="second")
+    third = await engine.create("limited", id="third")
+    await engine.wait_for("limited", holder, {"running"})
+    await asyncio.sleep(0.1)
+    assert (await engine.status("limited", second))["status"] == "queued"
+    assert (await engine.status("limited", third))["status"] == "queued"
+    await asyncio.sleep(0.3)  # the sleeper wakes while the holder holds the only slot
+    release.set()
+    for iid in (sleeper, holder, second, third):
+        await finish(engine, "limited", iid)
+    assert order == ["sleeper", "holder", "second", "third"]
+
+
+# -- limits ----------------------------------------------------------------------------------------------
+
+
+async def test_step_limit_errors_the_instance_and_sleep_does_not_count(make_engine):
+    class Many(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("s")
+            async def s():
+                return 1
+
+            await step.sleep("free", 1)
+            for _ in range(event.payload["n"]):
+                await s()
+            return "fine"
+
+    engine = await make_engine(Many, max_steps=3)
+    ok = await engine.create("many", params={"n": 3})
+    assert (await finish(engine, "many", ok))["output"] == "fine"
+    over = await engine.create("many", params={"n": 4})
+    status = await finish(engine, "many", over)
+    assert status["status"] == "errored"
+    assert status["error"]["name"] == "StepLimitExceededError"
+    assert "3 steps (limits.steps)" in status["error"]["message"] and "Raise `limits.steps`" in status["error"]["message"]
+
+
+@pytest.mark.parametrize("style", ["async", "sync"])
+async def test_cpu_limit_fails_an_attempt_that_burns_too_much_cpu(make_engine, style):
+    def burn(seconds: float) -> None:
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    class Burn(WorkflowEntrypoint):
+        async def run(self, event, step):
+            if style == "async":
+                @step.do("burn", config=FAST)
+                async def work():
+                    for _ in range(10):
+                        burn(0.03)
+                        await asyncio.sleep(0)
+                    return 1
+            else:
+                @step.do("burn", config=FAST)
+                def work():
+                    burn(0.3)
+                    return 1
+
+            @step.do("idle")
+            async def idle():
+                await asyncio.sleep(0.3)  # waiting is not CPU time
+                return 2
+
+            await idle()
+            return await work()
+
+    engine = await make_engine(Burn, cpu_ms=100)
+    iid = await engine.create("burn")
+    status = await finish(engine, "burn", iid)
+    assert status["status"] == "errored"
+    assert status["error"]["name"] == "CpuLimitExceededError"
+    assert "over the limit of 100 ms" in status["error"]["message"]
+
+
+async def test_ids_params_and_names_are_validated(make_engine):
+    engine = await make_engine(Approval)
+    with pytest.raises(InvalidInstanceIdError, match=r"'bad id!' is invalid"):
+        await engine.create("approval", id="bad id!")
+    with pytest.raises(InvalidInstanceIdError, match="101 characters; the limit is 100"):
+        await engine.create("approval", id="a" * 101)
+    with pytest.raises(PayloadTooLargeError, match="over the limit of 1,048,576 bytes"):
+        await engine.create("approval", params={"blob": "x" * (1024 * 1024)})
+    with pytest.raises(WorkflowNotFoundError, match="Workflow 'nope' not found."):
+        await engine.create("nope")
+    await engine.create("approval", id="taken")
+    with pytest.raises(InstanceExistsError, match='id "taken" already exists'):
+        await engine.create("approval", id="taken")
+    assert [i["id"] for i in (await engine.list_instances("approval"))[0]] == ["taken"]  # nothing half-made
+
+
+async def test_determinism_error_names_expected_and_actual_step(make_engine):
+    class V1(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("charge card")
+            async def a():
+                return 1
+
+            await a()
+            await step.wait_for_event("wait", "go")
+
+    class V2(WorkflowEntrypoint):  # the code changed while an instance was in flight
+        async def run(self, event, step):
+            @step.do("reserve stock")
+            async def a():
+                return 1
+
+            await a()
+            await step.wait_for_event("wait", "go")
+
+    V2.__name__ = "V1"
+    engine = await make_engine(V1)
+    iid = await engine.create("v1")
+    await engine.wait_for("v1", iid, {"waiting"})
+    engine = await make_engine.reopen(engine, V2)
+    await engine.send_event("v1", iid, "go", {})  # wakes it: the replay meets the changed code
+    status = await finish(engine, "v1", iid)
+    assert status["status"] == "errored"
+    assert status["error"]["name"] == "NonDeterminismError"
+    assert "'reserve stock-1'" in status["error"]["message"] and "'charge card-1'" in status["error"]["message"]
+
+
+# -- binding -----------------------------------------------------------------------------------------------
+
+
+async def test_binding_create_forms_batch_get_and_instance_methods(make_engine):
+    engine = await make_engine(Approval)
+    binding = engine.env.APPROVAL
+    a = await binding.create()
+    b = await binding.create({"id": "b-1", "params": {"timeout": "1 minute"}})
+    c = await binding.create(id="c-1", params={"x": 1})
+    assert len(a.id) == 36 and b.id == "b-1" and c.id == "c-1"
+    batch = await binding.create_batch([{"id": "c-1"}, {"id": "d-1"}])  # existing ids are skipped
+    assert [i.id for i in batch] == ["c-1", "d-1"]
+    got = await binding.get("b-1")
+    await engine.wait_for("approval", "b-1", {"waiting"})
+    await got.send_event({"type": "approve", "payload": {"by": "me"}})
+    await engine.wait_for("approval", "b-1")
+    status = await got.status()
+    assert status.status == "complete" and status["output"]["payload"]["by"] == "me"
+    await engine.wait_for("approval", "c-1", {"waiting"})
+    await (await binding.get("c-1")).sendEvent(type="approve", payload={})
+    assert (await engine.wait_for("approval", "c-1"))["status"] == "complete"
+    with pytest.raises(InstanceNotFoundError):
+        await binding.get("missing")
