@@ -1,0 +1,82 @@
+"""The store: locking, permissions, migrations, group commit, and the aiosqlite internal it uses."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import stat
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from pyflows.runtime import storage
+from pyflows.runtime.errors import StateLockedError, StoreClosedError
+from pyflows.runtime.storage import Store
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_state_files_are_user_only(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "state")
+    await store.write(lambda c: storage.insert_instance_txn(c, "wf", "i1", "{}", 1))
+    try:
+        assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
+        for path in (tmp_path / "state").iterdir():
+            assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path
+    finally:
+        await store.close()
+
+
+async def test_a_second_store_on_the_same_dir_is_a_clear_error(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "state")
+    try:
+        with pytest.raises(StateLockedError, match=r"in use by another pyflows dev \(pid \d+\).*--persist-to"):
+            await Store.open(tmp_path / "state")
+    finally:
+        await store.close()
+    again = await Store.open(tmp_path / "state")  # released on close
+    await again.close()
+
+
+async def test_migrations_are_recorded_and_reopen_keeps_data(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s")
+    await store.write(lambda c: storage.insert_instance_txn(c, "wf", "keep", "{}", 1))
+    await store.close()
+    store = await Store.open(tmp_path / "s")
+    try:
+        assert await store.read(lambda c: c.execute("SELECT version FROM schema_version").fetchone()[0]) == len(
+            storage.MIGRATIONS
+        )
+        assert await store.read(lambda c: storage.q_latest(c, "wf")) == "keep"
+    finally:
+        await store.close()
+
+
+async def test_concurrent_writes_share_transactions_and_failures_stay_isolated(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s")
+    try:
+        futures = [store.write(lambda c, i=i: storage.insert_instance_txn(c, "wf", f"i{i}", "{}", i)) for i in range(50)]
+        futures.append(store.write(lambda c: storage.insert_instance_txn(c, "wf", "i3", "{}", 0)))  # duplicate
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        assert all(isinstance(r, int) for r in results[:50])
+        assert isinstance(results[50], sqlite3.IntegrityError)
+        rows, total = await store.read(lambda c: storage.q_list(c, "wf", status=None, start_ms=None, end_ms=None,
+                                                                limit=100, offset=0))
+        assert total == 50
+    finally:
+        await store.close()
+
+
+async def test_using_a_closed_store_is_a_named_error(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "s")
+    await store.close()
+    await store.close()  # idempotent
+    with pytest.raises(StoreClosedError):
+        await store.read(lambda c: 1)
+
+
+def test_aiosqlite_still_has_the_internal_api_the_store_uses() -> None:
+    # Store runs whole transactions in one hop with Connection._execute(fn, *args) and ._conn.
+    assert callable(getattr(aiosqlite.Connection, "_execute", None))
+    assert isinstance(getattr(aiosqlite.Connection, "_conn", None), property)
