@@ -127,7 +127,7 @@ def retry_delay_ms(retries: Mapping[str, Any], *, failures: int) -> int | None:
         return None
     backoff = retries.get("backoff")
     if backoff == "exponential":
-        return base * 2 ** max(failures - 1, 0)
+        return int(base * 2 ** max(failures - 1, 0))
     if backoff == "linear":
         return base * max(failures, 1)
     return base

@@ -107,13 +107,13 @@ class State:
                 "step_count": 1,
             },
         }
-        failed = {
+        failed: dict[str, Any] = {
             "start": iso(started),
             "end": iso(started + timedelta(milliseconds=5)),
             "success": False,
             "error": {"name": "Error", "message": "flaky failure on attempt 1"},
         }
-        retry_step = {
+        retry_step: dict[str, Any] = {
             "name": "flaky step-1",
             "start": iso(started),
             "end": None,
