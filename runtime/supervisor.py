@@ -50,6 +50,7 @@ IGNORED_DIRS = frozenset({
 })
 STEP_MS = 20  # watchfiles yields once nothing changed for this long (an editor's save takes ~1 ms)
 STOP_GRACE_S = 5.0
+CHECK_EVERY_MS = 250  # with no change, this often: is the server process still alive?
 
 
 class Reporter(Protocol):
@@ -351,6 +352,8 @@ class Supervisor:
         """Serve with hot reload until interrupted. Returns 1 if the first server cannot start."""
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
+            import watchfiles
+
             first = self.child
             assert first is not None
             problem = self._switch_to(first)
@@ -358,21 +361,22 @@ class Supervisor:
                 self.reporter.error(problem)
                 return 1
             self.reporter.ready()
-            import watchfiles
-
-            preload()  # after Ready: from now on each reload forks with these loaded
-            self._preload_config()
-            for changes in watchfiles.watch(
+            changes = watchfiles.watch(
                 *self._watch_roots(),
                 watch_filter=lambda _change, path: self._relevant(Path(path)),
                 step=STEP_MS,
-                rust_timeout=1000,
+                rust_timeout=CHECK_EVERY_MS,
                 yield_on_timeout=True,
-            ):
-                if changes:
-                    self._on_change({Path(p) for _, p in changes})
+            )
+            pending = next(changes)  # watching from here on: a save during the preload is kept
+            preload()  # from now on each reload forks with the server's modules already loaded
+            self._preload_config()
+            while True:
+                if pending:
+                    self._on_change({Path(p) for _, p in pending})
                 else:
                     self._check_child()
+                pending = next(changes)
         except KeyboardInterrupt:
             pass
         finally:

@@ -54,11 +54,6 @@ class ApprovalWorkflow(WorkflowEntrypoint):
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     store = await Store.open(tmp_path / "state")
     specs = [

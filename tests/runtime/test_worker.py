@@ -87,11 +87,6 @@ def write_project(root: Path, entry: str, *, config_extra: str = WORKFLOW_CONFIG
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def restore_sys_path():
     saved_path, saved_modules = list(sys.path), set(sys.modules)
     yield

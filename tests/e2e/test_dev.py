@@ -1,0 +1,416 @@
+"""`pyflows dev` as a real process on a free port: serving, durability across SIGKILL, hot reload.
+
+Steps append to a file (`env.COUNTER`) each time they execute, so "no completed step ran twice" is
+checked on what really ran, across processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+API = "/cdn-cgi/local/explorer/api"
+
+ENTRY = '''
+from urllib.parse import parse_qs, urlparse
+
+from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
+
+VERSION = "v1"
+
+
+def mark(env, what):
+    with open(env.COUNTER, "a") as f:
+        f.write(what + "\\n")
+
+
+class SleepyWorkflow(WorkflowEntrypoint):
+    async def run(self, event, step):
+        @step.do("before")
+        async def before():
+            mark(self.env, VERSION + ":before")
+            return 1
+
+        await before()
+        await step.sleep("nap", event["payload"]["nap"])
+
+        @step.do("after")
+        async def after():
+            mark(self.env, VERSION + ":after")
+            return VERSION
+
+        return await after()
+
+
+class FlakyWorkflow(WorkflowEntrypoint):
+    async def run(self, event, step):
+        @step.do("before")
+        async def before():
+            mark(self.env, "before")
+            return 1
+
+        await before()
+
+        @step.do("flaky", config={"retries": {"limit": 3, "delay": event["payload"]["nap"], "backoff": "constant"}})
+        async def flaky(ctx):
+            mark(self.env, f"flaky:{ctx['attempt']}")
+            if ctx["attempt"] < 2:
+                raise ValueError("the first attempt fails")
+            return "ok"
+
+        return await flaky()
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        url = urlparse(request.url)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/create":
+            binding = getattr(self.env, query["binding"])
+            instance = await binding.create(params={"nap": int(query.get("nap", "0"))})
+            return Response.json({"id": instance.id})
+        if url.path == "/status":
+            instance = await getattr(self.env, query["binding"]).get(query["id"])
+            return Response.json(await instance.status())
+        return Response(VERSION)
+'''
+
+
+def write_project(root: Path, entry: str = ENTRY) -> Path:
+    (root / "src").mkdir(parents=True)
+    counter = root / "executions.log"
+    counter.touch()
+    (root / "wrangler.jsonc").write_text(json.dumps({
+        "name": "dev-e2e",
+        "main": "src/entry.py",
+        "compatibility_date": "2026-03-01",
+        "workflows": [
+            {"name": "sleepy", "binding": "SLEEPY", "class_name": "SleepyWorkflow"},
+            {"name": "flaky", "binding": "FLAKY", "class_name": "FlakyWorkflow"},
+        ],
+        "vars": {"COUNTER": str(counter)},
+    }))
+    (root / "src" / "entry.py").write_text(entry)
+    return root
+
+
+class Dev:
+    """A `pyflows dev --port 0` process; its output is collected by threads as it comes."""
+
+    def __init__(self, project: Path, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pyflows", "dev", "--port", "0", *args],
+            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._readers = [threading.Thread(target=self._read, args=(s, b), daemon=True)
+                         for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for reader in self._readers:
+            reader.start()
+        self.url = ""
+
+    @staticmethod
+    def _read(stream: Any, into: list[str]) -> None:
+        for line in stream:
+            into.append(line)
+
+    def output(self) -> str:
+        return "".join(self.out) + "\n--- stderr ---\n" + "".join(self.err)
+
+    def wait_for(self, pattern: str, *, stream: str = "out", timeout: float = 15.0, after: int = 0) -> re.Match[str]:
+        lines = self.out if stream == "out" else self.err
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, "".join(lines[after:]))
+            if found:
+                return found
+            if self.proc.poll() is not None and not any(r.is_alive() for r in self._readers):
+                break
+            time.sleep(0.01)
+        raise AssertionError(f"{pattern!r} did not appear on std{stream}:\n{self.output()}")
+
+    def ready(self) -> Dev:
+        self.url = self.wait_for(r"Ready on (http://\S+)").group(1)
+        return self
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=10) as reply:
+            body = reply.read().decode()
+        return json.loads(body) if body[:1] in "{[" else body
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        for reader in self._readers:
+            reader.join(timeout=5)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+
+    def kill(self) -> None:
+        """SIGKILL the dev server: the supervisor, and with it (PDEATHSIG) its server process."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        time.sleep(0.1)  # let the kernel deliver the server process its parent-death signal
+
+
+def executions(project: Path) -> list[str]:
+    return (project / "executions.log").read_text().split()
+
+
+def wait_until(check: Any, timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def ms(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000
+
+
+def details(dev: Dev, workflow: str, instance: str) -> dict[str, Any]:
+    return dev.get(f"{API}/workflows/{workflow}/instances/{instance}")["result"]  # type: ignore[no-any-return]
+
+
+def finished(dev: Dev, workflow: str, instance: str) -> dict[str, Any] | None:
+    d = details(dev, workflow, instance)
+    return d if d["status"] in ("complete", "errored", "terminated") else None
+
+
+# Fast ------------------------------------------------------------------------------------------
+
+
+def test_dev_serves_the_worker_which_creates_an_instance_and_reports_its_status(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    dev = Dev(project)
+    try:
+        dev.ready()
+        assert dev.url.startswith("http://127.0.0.1:") and not dev.url.endswith(":0")
+        banner = "".join(dev.out)
+        assert "env.SLEEPY (SleepyWorkflow)" in banner and "Workflow" in banner
+        assert dev.get("/") == "v1"
+        instance = dev.get("/create?binding=SLEEPY&nap=0")["id"]
+        status = wait_until(lambda: (s := dev.get(f"/status?binding=SLEEPY&id={instance}"))["status"] == "complete"
+                            and s, what="complete")
+        assert status == {"status": "complete", "error": None, "output": "v1"}
+        listed = dev.get(f"{API}/workflows/sleepy/instances")
+        assert [r["id"] for r in listed["result"]] == [instance]
+        dev.wait_for(r"\[pyflows:info\] GET /create\?binding=SLEEPY&nap=0 200 OK \(\d+ms\)")
+        assert "/cdn-cgi" not in "".join(dev.out)  # API calls are not logged, as in Wrangler
+        state = project / ".pyflows" / "state"
+        assert state.stat().st_mode & 0o777 == 0o700
+        assert all(f.stat().st_mode & 0o077 == 0 for f in state.iterdir() if f.is_file())
+    finally:
+        dev.stop()
+    assert dev.proc.returncode == 0, dev.output()
+
+
+def run_dev(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pyflows", "dev", "--port", "0", *args], cwd=project,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})
+
+
+def test_startup_errors_are_one_clear_message(tmp_path: Path) -> None:
+    bad_config = write_project(tmp_path / "config")
+    (bad_config / "wrangler.jsonc").write_text('{"name": "x", "main": "src/entry.py",\n  "workflows": [}')
+    missing_class = write_project(tmp_path / "class", ENTRY.replace("class FlakyWorkflow", "class Flaky"))
+    import_error = write_project(tmp_path / "import", "import no_such_module_here\n" + ENTRY)
+    cases = [
+        (bad_config, "wrangler.jsonc:2:"),
+        (missing_class, "'FlakyWorkflow'"),
+        (import_error, "No module named 'no_such_module_here'"),
+    ]
+    for project, expected in cases:
+        done = run_dev(project)
+        assert done.returncode == 1, done
+        assert done.stderr.count("✘ [ERROR]") == 1 and expected in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr or "Could not import" in done.stderr
+        assert "Ready on" not in done.stdout
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = subprocess.run([sys.executable, "-m", "pyflows", "dev", "--port", str(taken.getsockname()[1])],
+                              cwd=tmp_path / "class", capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "is already in use" in done.stderr, done.stderr
+
+
+def test_a_second_dev_server_on_the_same_state_is_refused(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    first = Dev(project)
+    try:
+        first.ready()
+        done = run_dev(project)
+        assert done.returncode == 1
+        assert "✘ [ERROR]" in done.stderr and "in use by another pyflows dev" in done.stderr, done.stderr
+        assert first.get("/") == "v1"
+    finally:
+        first.stop()
+
+
+# Slow: real timers, restarts and reloads ---------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_sleep_then_restart_completes_on_time_without_rerunning_steps(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    dev = Dev(project)
+    try:
+        instance = dev.ready().get("/create?binding=SLEEPY&nap=2000")["id"]
+        wait_until(lambda: "v1:before" in executions(project), what="the first step")
+        time.sleep(0.3)
+        dev.kill()
+    finally:
+        dev.stop()
+    assert executions(project) == ["v1:before"]
+
+    dev = Dev(project)
+    try:
+        dev.ready()
+        done = wait_until(lambda: finished(dev, "sleepy", instance), what="completion")
+        assert done["status"] == "complete" and done["output"] == "v1"
+        nap = next(s for s in done["steps"] if s["name"] == "nap-1")
+        slept = ms(nap["end"]) - ms(nap["start"])
+        assert 2000 <= slept < 3500, nap  # the wake time survived the crash
+        assert executions(project) == ["v1:before", "v1:after"]
+    finally:
+        dev.stop()
+
+
+@pytest.mark.slow
+def test_a_sleep_that_ended_while_the_server_was_down_completes_at_startup(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    dev = Dev(project)
+    try:
+        instance = dev.ready().get("/create?binding=SLEEPY&nap=1000")["id"]
+        wait_until(lambda: "v1:before" in executions(project), what="the first step")
+        dev.kill()
+    finally:
+        dev.stop()
+    time.sleep(1.5)
+    dev = Dev(project)
+    try:
+        dev.ready()
+        done = wait_until(lambda: finished(dev, "sleepy", instance), timeout=3, what="completion at startup")
+        assert done["status"] == "complete"
+        assert executions(project) == ["v1:before", "v1:after"]
+    finally:
+        dev.stop()
+
+
+@pytest.mark.slow
+def test_sigkill_during_a_retry_delay_then_restart(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    dev = Dev(project)
+    try:
+        instance = dev.ready().get("/create?binding=FLAKY&nap=2000")["id"]
+        wait_until(lambda: "flaky:1" in executions(project), what="the failed first attempt")
+        waiting = details(dev, "flaky", instance)
+        assert waiting["status"] == "waiting", waiting  # a retry delay is a wait (as in production)
+        time.sleep(0.3)
+        dev.kill()
+    finally:
+        dev.stop()
+
+    dev = Dev(project)
+    try:
+        dev.ready()
+        done = wait_until(lambda: finished(dev, "flaky", instance), what="completion")
+        assert done["status"] == "complete" and done["output"] == "ok"
+        attempts = next(s for s in done["steps"] if s["name"] == "flaky-1")["attempts"]
+        assert [a["success"] for a in attempts] == [False, True]
+        delay = ms(attempts[1]["start"]) - ms(attempts[0]["end"])
+        assert 2000 <= delay < 3500, attempts
+        assert executions(project) == ["before", "flaky:1", "flaky:2"]
+    finally:
+        dev.stop()
+
+
+@pytest.mark.slow
+def test_editing_the_workflow_while_an_instance_sleeps(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    entry = project / "src" / "entry.py"
+    dev = Dev(project)
+    try:
+        instance = dev.ready().get("/create?binding=SLEEPY&nap=1500")["id"]
+        wait_until(lambda: "v1:before" in executions(project), what="the first step")
+        entry.write_text(ENTRY.replace('VERSION = "v1"', 'VERSION = "v2"'))
+        dev.wait_for(r"⎔ Reloading: src/entry\.py changed\n⎔ Local server updated and ready")
+        assert wait_until(lambda: dev.get("/") == "v2", timeout=5, what="the new code")
+
+        done = wait_until(lambda: finished(dev, "sleepy", instance), what="the sleeping instance")
+        assert done["status"] == "complete"
+        assert done["output"] == "v2"  # replay after the reload ran the remaining step with the new code
+        fresh = dev.get("/create?binding=SLEEPY&nap=0")["id"]
+        assert wait_until(lambda: finished(dev, "sleepy", fresh), what="a new instance")["output"] == "v2"
+        assert executions(project) == ["v1:before", "v2:after", "v2:before", "v2:after"]
+    finally:
+        dev.stop()
+    assert dev.proc.returncode == 0
+
+
+@pytest.mark.slow
+def test_a_syntax_error_keeps_the_old_version_serving_until_the_next_save(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    entry = project / "src" / "entry.py"
+    dev = Dev(project)
+    try:
+        dev.ready()
+        entry.write_text(ENTRY + "\ndef broken(:\n")
+        dev.wait_for(r"SyntaxError", stream="err")
+        dev.wait_for(r"the previous version keeps serving", stream="err")
+        assert dev.get("/") == "v1" and dev.proc.poll() is None
+        entry.write_text(ENTRY.replace('VERSION = "v1"', 'VERSION = "v3"'))
+        dev.wait_for(r"Local server updated and ready")
+        assert wait_until(lambda: dev.get("/") == "v3", timeout=5, what="the fixed code")
+    finally:
+        dev.stop()
+    assert dev.proc.returncode == 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_shuts_down_cleanly(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-m", "pyflows", "dev", "--port", "0"], cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        while "Ready on" not in (proc.stdout.readline() if proc.stdout else ""):
+            assert proc.poll() is None
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream:
+                stream.close()
+    again = Dev(project)  # the state lock was released: the server process is gone too
+    try:
+        assert again.ready().get("/") == "v1"
+    finally:
+        again.stop()
