@@ -51,7 +51,8 @@ class Dev:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        threading.Thread(target=self._drain, daemon=True).start()
+        self.reader = threading.Thread(target=self._drain, daemon=True)
+        self.reader.start()
         self.url = ""
         self.port = 0
         self.http = httpx.Client(timeout=10)
@@ -81,6 +82,9 @@ class Dev:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.reader.join(timeout=5)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
 
     # -- the Worker's fetch handler ------------------------------------------------------------
 
@@ -209,14 +213,9 @@ def test_approval(make_dev):
         '{"title": "Expense report", "decision": "approved", "comment": "Looks good"}}'
     )
 
-    # reject through the fetch handler
-    rejected_id = dev.fetch("POST", "/", {"title": "Pay rise"}).json()["instanceId"]
-    dev.fetch("POST", f"/reject?instanceId={rejected_id}")
-    output = dev.wait_for(rejected_id, FINAL).json()["output"]
-    assert output == {"title": "Pay rise", "decision": "rejected", "comment": ""}
-
     # reject with the CLI, as in the README (send-event to `latest`)
     cli_id = dev.cli("trigger", dev.name, '{"title": "New laptop"}')["id"]
+    dev.wait_for(cli_id, {"waiting"})
     dev.cli(
         "instances", "send-event", dev.name, "latest",
         "--type", "approval", "--payload", '{"approved": false, "comment": "Over budget"}',
@@ -248,6 +247,19 @@ def test_approval(make_dev):
 
     # the endpoints' guard rails
     assert "POST / to submit a request" in dev.fetch("GET", "/", status=400).text
+
+
+def test_approval_event_sent_before_the_wait_is_buffered(make_dev):
+    """SPEC §3.6: an event that arrives before the instance reaches its wait is kept for it."""
+    dev = make_dev("approval")
+    ids = []
+    for n in range(10):
+        instance_id = dev.fetch("POST", "/", {"title": f"Pay rise {n}"}).json()["instanceId"]
+        dev.fetch("POST", f"/reject?instanceId={instance_id}")  # at once: the instance is just starting
+        ids.append(instance_id)
+    for n, instance_id in enumerate(ids):
+        final = dev.wait_for(instance_id, FINAL, timeout=10).json()
+        assert final["output"] == {"title": f"Pay rise {n}", "decision": "rejected", "comment": ""}, final
 
 
 def test_pipeline(make_dev):

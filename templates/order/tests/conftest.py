@@ -98,7 +98,8 @@ def dev() -> Iterator[DevServer]:
         text=True,
     )
     lines: list[str] = []
-    threading.Thread(target=_drain, args=(proc, lines), daemon=True).start()
+    reader = threading.Thread(target=_drain, args=(proc, lines), daemon=True)
+    reader.start()
     server = DevServer(proc, lines)
     try:
         deadline = time.monotonic() + 30
@@ -115,3 +116,6 @@ def dev() -> Iterator[DevServer]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        reader.join(timeout=5)
+        assert proc.stdout is not None
+        proc.stdout.close()
