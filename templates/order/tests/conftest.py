@@ -86,10 +86,12 @@ def _drain(proc: subprocess.Popen[str], lines: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def dev() -> Iterator[DevServer]:
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    # A fresh state directory, so the tests neither see nor lock the one `pyflows dev` uses.
+    state = tmp_path_factory.mktemp("state")
     env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pyflows", "dev", "--port", "0"],
+        [sys.executable, "-m", "pyflows", "dev", "--port", "0", "--persist-to", str(state), "--no-reload"],
         cwd=PROJECT,
         env=env,
         stdin=subprocess.DEVNULL,
