@@ -30,6 +30,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -328,7 +329,8 @@ class Supervisor:
             return
         self.reporter.reloaded()
 
-    def _preload_config(self) -> None:
+    def _warm_up(self) -> None:
+        preload()
         # Read the config once now (its validator is a slow import) so the first reload is fast.
         try:
             self.config = self.load_config()
@@ -361,22 +363,22 @@ class Supervisor:
                 self.reporter.error(problem)
                 return 1
             self.reporter.ready()
-            changes = watchfiles.watch(
+            # Import the server's modules (and read the config) while already watching, so each
+            # reload forks with them loaded; a fork waits for this (no Python thread may run then).
+            warm_up = threading.Thread(target=self._warm_up, name="pyflows-warm-up", daemon=True)
+            warm_up.start()
+            for changes in watchfiles.watch(
                 *self._watch_roots(),
                 watch_filter=lambda _change, path: self._relevant(Path(path)),
                 step=STEP_MS,
                 rust_timeout=CHECK_EVERY_MS,
                 yield_on_timeout=True,
-            )
-            pending = next(changes)  # watching from here on: a save during the preload is kept
-            preload()  # from now on each reload forks with the server's modules already loaded
-            self._preload_config()
-            while True:
-                if pending:
-                    self._on_change({Path(p) for _, p in pending})
+            ):
+                if changes:
+                    warm_up.join()
+                    self._on_change({Path(p) for _, p in changes})
                 else:
                     self._check_child()
-                pending = next(changes)
         except KeyboardInterrupt:
             pass
         finally:
