@@ -194,6 +194,7 @@ def init_command(
     directory: Annotated[
         Path | None,
         typer.Argument(
+            metavar="[DIR]",
             help="Folder to create the project in. Default: a new folder named after the project.",
             show_default=False,
         ),
@@ -221,6 +222,15 @@ def init_command(
         bool, typer.Option("--force", "-f", help="Write into a non-empty folder, overwriting files.")
     ] = False,
     list_: Annotated[bool, typer.Option("--list", "-l", help="List the templates and exit.")] = False,
+    cwd: Annotated[
+        Path | None,
+        typer.Option(
+            "--cwd",
+            help="Run as if pyflows was started in this directory.",
+            rich_help_panel="Global options",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Create a new project from a template (hello, approval, pipeline, order)."""
     from pyflows.cli.app import global_options
@@ -234,7 +244,9 @@ def init_command(
         template = _ask_template(templates) if _stdin_is_tty() else DEFAULT_TEMPLATE
     chosen = get_template(template)
 
-    base = global_options(ctx).cwd
+    if cwd is not None and not cwd.is_dir():
+        raise InitError(f"--cwd {cwd}: no such directory. Pass an existing directory.")
+    base = cwd.resolve() if cwd is not None else global_options(ctx).cwd
     if name is not None:
         project = validate_name(name)
     elif directory is not None:

@@ -203,6 +203,16 @@ def test_without_dir_or_name_the_folder_is_template_workflow(tmp_path):
     assert "cd approval-workflow" in result.output
 
 
+def test_cwd_after_the_command_works_too(tmp_path):
+    result = run("init", "proj", "-t", "hello", "--cwd", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "proj/wrangler.jsonc").is_file()
+
+    result = run("init", "proj", "-t", "hello", "--cwd", str(tmp_path / "missing"))
+    assert isinstance(result.exception, init.InitError)
+    assert "--cwd" in str(result.exception) and "missing" in str(result.exception)
+
+
 def test_name_without_dir_creates_a_folder_of_that_name(tmp_path):
     result = run("--cwd", str(tmp_path), "init", "--name", "my-app", "-t", "hello")
     assert result.exit_code == 0, result.output
