@@ -276,9 +276,12 @@ class Run:
             self.records[key] = rec
             self.unreplayed.add(key)
             self.next_position = max(self.next_position, rec.position + 1)
-        self.pending_events = [
+        stored = [
             (e["pk"], e["type"], e["payload"], e["received_at_epoch_ms"]) for e in events if e["consumed_by"] is None
         ]
+        # Events delivered while the history was being read are already in the buffer; keep both.
+        known = {e[0] for e in stored}
+        self.pending_events = stored + [e for e in self.pending_events if e[0] not in known]
 
     # -- bookkeeping -----------------------------------------------------------------------------
 
@@ -540,7 +543,8 @@ class Run:
                 await self._save(lambda c: storage.save_step_txn(
                     c, self.inst.pk, position=position, kind=kind, name=name, count=key[2], state="waiting",
                     started=started, wake_at=deadline, event_type=event_type))
-            if deadline > now_ms():
+                event = self._take_event(event_type)  # it may have arrived while the record was saved
+            if event is None and deadline > now_ms():
                 event = await self._wait(deadline, "event", event_type)
         ended = now_ms()
         if event is None:

@@ -875,3 +875,19 @@ async def test_binding_create_forms_batch_get_and_instance_methods(make_engine):
     assert (await engine.wait_for("approval", "c-1"))["status"] == "complete"
     with pytest.raises(InstanceNotFoundError):
         await binding.get("missing")
+
+
+async def test_an_event_sent_right_after_create_is_never_lost(make_engine):
+    """Events racing the start of the wait (or the history load) are buffered, not dropped."""
+    engine = await make_engine(Approval)
+
+    async def one(n: int) -> str:
+        iid = await engine.create("approval")
+        for _ in range(n % 9):
+            await asyncio.sleep(0)  # land at every point of the run's start-up
+        await engine.send_event("approval", iid, "approve", {"n": n})
+        return iid
+
+    ids = await asyncio.gather(*(one(n) for n in range(60)))
+    for n, iid in enumerate(ids):
+        assert (await engine.wait_for("approval", iid, timeout=5))["output"]["payload"] == {"n": n}
