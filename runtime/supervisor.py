@@ -195,6 +195,34 @@ def fork_first() -> tuple[int, socket.socket]:
     return pid, ours
 
 
+class _Watcher:
+    """watchfiles' Rust watcher, running from construction on.
+
+    `watchfiles.watch()` only starts watching at its first iteration; the supervisor needs the
+    watch to start before it prints Ready, so a save made right after Ready is never missed.
+    """
+
+    def __init__(self, roots: list[Path], accept: Callable[[Path], bool]) -> None:
+        from watchfiles._rust_notify import RustNotify  # what watchfiles.watch() itself drives
+
+        force_polling = os.environ.get("WATCHFILES_FORCE_POLLING", "").lower() in ("1", "true", "yes")
+        # (paths, debug, force_polling, poll_delay_ms, recursive, ignore_permission_denied)
+        self._notify = RustNotify([str(r) for r in roots], False, force_polling, 300, True, True)
+        self._accept = accept
+
+    def next(self) -> set[Path]:
+        """The relevant paths changed since the last call; empty after CHECK_EVERY_MS of quiet."""
+        raw = self._notify.watch(1600, STEP_MS, CHECK_EVERY_MS, None)
+        if raw == "signal":  # a signal handler raised (Ctrl-C, or SIGTERM via _raise_interrupt)
+            raise KeyboardInterrupt
+        if isinstance(raw, str):  # "timeout" / "stop"
+            return set()
+        return {path for _, p in raw if self._accept(path := Path(p))}
+
+    def close(self) -> None:
+        self._notify.close()
+
+
 class Supervisor:
     """Runs the dev server with hot reload until Ctrl-C / SIGTERM; `run()` returns the exit code."""
 
@@ -353,9 +381,9 @@ class Supervisor:
     def run(self) -> int:
         """Serve with hot reload until interrupted. Returns 1 if the first server cannot start."""
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        watcher = None
         try:
-            import watchfiles
-
+            watcher = _Watcher(self._watch_roots(), self._relevant)  # from now on no save is missed
             first = self.child
             assert first is not None
             problem = self._switch_to(first)
@@ -367,22 +395,19 @@ class Supervisor:
             # reload forks with them loaded; a fork waits for this (no Python thread may run then).
             warm_up = threading.Thread(target=self._warm_up, name="pyflows-warm-up", daemon=True)
             warm_up.start()
-            for changes in watchfiles.watch(
-                *self._watch_roots(),
-                watch_filter=lambda _change, path: self._relevant(Path(path)),
-                step=STEP_MS,
-                rust_timeout=CHECK_EVERY_MS,
-                yield_on_timeout=True,
-            ):
+            while True:
+                changes = watcher.next()
                 if changes:
                     warm_up.join()
-                    self._on_change({Path(p) for _, p in changes})
+                    self._on_change(changes)
                 else:
                     self._check_child()
         except KeyboardInterrupt:
             pass
         finally:
             signal.signal(signal.SIGTERM, previous)
+            if watcher is not None:
+                watcher.close()
             self.shutdown()
         return 0
 
