@@ -196,6 +196,12 @@ def details(dev: Dev, workflow: str, instance: str) -> dict[str, Any]:
     return dev.get(f"{API}/workflows/{workflow}/instances/{instance}")["result"]  # type: ignore[no-any-return]
 
 
+def sleeping(dev: Dev, workflow: str, instance: str) -> bool:
+    """The first step's result is stored (what the API shows is committed) and the nap began."""
+    steps = {s["name"]: s for s in details(dev, workflow, instance)["steps"]}
+    return steps.get("before-1", {}).get("success") is True and "nap-1" in steps
+
+
 def finished(dev: Dev, workflow: str, instance: str) -> dict[str, Any] | None:
     d = details(dev, workflow, instance)
     return d if d["status"] in ("complete", "errored", "terminated") else None
@@ -281,7 +287,7 @@ def test_sigkill_during_a_sleep_then_restart_completes_on_time_without_rerunning
     dev = Dev(project)
     try:
         instance = dev.ready().get("/create?binding=SLEEPY&nap=2000")["id"]
-        wait_until(lambda: "v1:before" in executions(project), what="the first step")
+        wait_until(lambda: sleeping(dev, "sleepy", instance), what="the sleep")
         time.sleep(0.3)
         dev.kill()
     finally:
@@ -307,7 +313,7 @@ def test_a_sleep_that_ended_while_the_server_was_down_completes_at_startup(tmp_p
     dev = Dev(project)
     try:
         instance = dev.ready().get("/create?binding=SLEEPY&nap=1000")["id"]
-        wait_until(lambda: "v1:before" in executions(project), what="the first step")
+        wait_until(lambda: sleeping(dev, "sleepy", instance), what="the sleep")
         dev.kill()
     finally:
         dev.stop()
@@ -328,9 +334,10 @@ def test_sigkill_during_a_retry_delay_then_restart(tmp_path: Path) -> None:
     dev = Dev(project)
     try:
         instance = dev.ready().get("/create?binding=FLAKY&nap=2000")["id"]
-        wait_until(lambda: "flaky:1" in executions(project), what="the failed first attempt")
-        waiting = details(dev, "flaky", instance)
-        assert waiting["status"] == "waiting", waiting  # a retry delay is a wait (as in production)
+        wait_until(lambda: details(dev, "flaky", instance)["status"] == "waiting", what="the retry delay")
+        # A retry delay is a wait (as in production); the failed attempt is stored.
+        attempts = next(s for s in details(dev, "flaky", instance)["steps"] if s["name"] == "flaky-1")["attempts"]
+        assert [a["success"] for a in attempts] == [False]
         time.sleep(0.3)
         dev.kill()
     finally:
@@ -357,7 +364,7 @@ def test_editing_the_workflow_while_an_instance_sleeps(tmp_path: Path) -> None:
     dev = Dev(project)
     try:
         instance = dev.ready().get("/create?binding=SLEEPY&nap=1500")["id"]
-        wait_until(lambda: "v1:before" in executions(project), what="the first step")
+        wait_until(lambda: sleeping(dev, "sleepy", instance), what="the sleep")
         entry.write_text(ENTRY.replace('VERSION = "v1"', 'VERSION = "v2"'))
         dev.wait_for(r"⎔ Reloading: src/entry\.py changed\n⎔ Local server updated and ready")
         assert wait_until(lambda: dev.get("/") == "v2", timeout=5, what="the new code")
