@@ -13,7 +13,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -103,9 +103,21 @@ def dev(
     if first is None:
         from pyflows.runtime.serve import serve_in_process
 
+        if not no_reload:
+            console.warning("Hot reload needs os.fork(), which this platform lacks: serving without reload.")
         serve_in_process(cfg, options, sock, on_ready=console.ready, on_warning=console.warning)
         return
 
+    _become_supervisor(first, cfg, options, sock, url, opts)
+
+
+def _become_supervisor(first: tuple[int, socket.socket], cfg: Any, options: Any, sock: socket.socket, url: str,
+                       opts: Any) -> None:
+    """Hand the first server its config and socket, then exec into the reload supervisor.
+
+    Same pid (Ctrl-C, the exit status, the first server stays our child), without typer's and
+    the config validator's memory: every later server is forked from the lean supervisor.
+    """
     from pyflows.runtime.serve import send_setup
     from pyflows.runtime.supervisor import Session
 
@@ -113,7 +125,7 @@ def dev(
     send_setup(channel, cfg, options, sock)
     session = Session(
         listen_fd=sock.fileno(), url=url, root=str(cfg.root), config_path=str(cfg.path),
-        main_dir=str(cfg.main.parent), state_dir=str(state_dir), max_concurrency=max_concurrency,
+        main_dir=str(cfg.main.parent), state_dir=str(options.state_dir), max_concurrency=options.max_concurrency,
         public=options.public, cwd=str(opts.cwd), config=str(opts.config) if opts.config else None,
         env=opts.env, first_pid=pid, first_fd=channel.fileno(),
     )
@@ -121,8 +133,6 @@ def dev(
         os.set_inheritable(fd, True)
     sys.stdout.flush()
     sys.stderr.flush()
-    # Become the supervisor: same pid (Ctrl-C, exit status, the first server stays our child),
-    # without typer's and the config validator's memory.
     os.execv(sys.executable, [sys.executable, "-c", "from pyflows.cli.dev_console import supervise; supervise()",
                               session.to_json()])
 
