@@ -40,7 +40,11 @@ def dev(
     ] = None,
     ip: Annotated[
         str | None,
-        typer.Option("--ip", help="Address to listen on. Default: dev.ip in the config, else 127.0.0.1 (this machine only).", show_default=False),
+        typer.Option(
+            "--ip",
+            help="Address to listen on. Default: dev.ip in the config, else 127.0.0.1 (this machine only).",
+            show_default=False,
+        ),
     ] = None,
     persist_to: Annotated[
         Path | None,
@@ -77,7 +81,9 @@ def dev(
         cfg = config_module.load(opts.cwd, opts.config, opts.env)
         host = ip or cfg.dev_ip or DEFAULT_IP
         wanted = port if port is not None else (cfg.dev_port if cfg.dev_port is not None else DEFAULT_PORT)
-        state_dir = (opts.cwd / persist_to).resolve() if persist_to is not None else cfg.root / ".pyflows" / "state"
+        state_dir = (
+            (opts.cwd / persist_to).resolve() if persist_to is not None else cfg.root / ".pyflows" / "state"
+        )
         sock = bind(host, wanted)
     except BaseException:
         if first is not None:
@@ -111,8 +117,9 @@ def dev(
     _become_supervisor(first, cfg, options, sock, url, opts)
 
 
-def _become_supervisor(first: tuple[int, socket.socket], cfg: Any, options: Any, sock: socket.socket, url: str,
-                       opts: Any) -> None:
+def _become_supervisor(
+    first: tuple[int, socket.socket], cfg: Any, options: Any, sock: socket.socket, url: str, opts: Any
+) -> None:
     """Hand the first server its config and socket, then exec into the reload supervisor.
 
     Same pid (Ctrl-C, the exit status, the first server stays our child), without typer's and
@@ -124,17 +131,33 @@ def _become_supervisor(first: tuple[int, socket.socket], cfg: Any, options: Any,
     pid, channel = first
     send_setup(channel, cfg, options, sock)
     session = Session(
-        listen_fd=sock.fileno(), url=url, root=str(cfg.root), config_path=str(cfg.path),
-        main_dir=str(cfg.main.parent), state_dir=str(options.state_dir), max_concurrency=options.max_concurrency,
-        public=options.public, cwd=str(opts.cwd), config=str(opts.config) if opts.config else None,
-        env=opts.env, first_pid=pid, first_fd=channel.fileno(),
+        listen_fd=sock.fileno(),
+        url=url,
+        root=str(cfg.root),
+        config_path=str(cfg.path),
+        main_dir=str(cfg.main.parent),
+        state_dir=str(options.state_dir),
+        max_concurrency=options.max_concurrency,
+        public=options.public,
+        cwd=str(opts.cwd),
+        config=str(opts.config) if opts.config else None,
+        env=opts.env,
+        first_pid=pid,
+        first_fd=channel.fileno(),
     )
     for fd in (session.listen_fd, session.first_fd):
         os.set_inheritable(fd, True)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(sys.executable, [sys.executable, "-c", "from pyflows.cli.dev_console import supervise; supervise()",
-                              session.to_json()])
+    os.execv(
+        sys.executable,
+        [
+            sys.executable,
+            "-c",
+            "from pyflows.cli.dev_console import supervise; supervise()",
+            session.to_json(),
+        ],
+    )
 
 
 def is_loopback(host: str) -> bool:

@@ -206,7 +206,9 @@ class Request(_Body):
             self.url: str = base.url
             self.method = _method(method or base.method)
             self.headers = Headers(headers if headers is not None else base.headers)
-            self._body = (body.encode() if isinstance(body, str) else body) if body is not None else base._body
+            self._body = (
+                (body.encode() if isinstance(body, str) else body) if body is not None else base._body
+            )
             self.cf = cf if cf is not None else base.cf
             self.redirect = redirect or base.redirect
         else:
@@ -246,9 +248,7 @@ class _DualJson:
     def __get__(self, obj: Response | None, objtype: type[Response]) -> Any:
         if obj is None:
 
-            def json(
-                data: Any, status: int = 200, status_text: str = "", headers: Any = None
-            ) -> Response:
+            def json(data: Any, status: int = 200, status_text: str = "", headers: Any = None) -> Response:
                 """A JSON response: `json.dumps(data)`, content-type application/json."""
                 return objtype._from_json(data, status=status, status_text=status_text, headers=headers)
 
@@ -282,7 +282,9 @@ class Response(_Body):
         self.type = "default"
 
     @classmethod
-    def _from_json(cls, data: Any, *, status: int = 200, status_text: str = "", headers: Any = None) -> Response:
+    def _from_json(
+        cls, data: Any, *, status: int = 200, status_text: str = "", headers: Any = None
+    ) -> Response:
         hdrs = Headers(headers)
         hdrs._setdefault("content-type", _JSON)
         return cls(_json.dumps(data), status=status, status_text=status_text, headers=hdrs)
@@ -296,7 +298,9 @@ class Response(_Body):
     def redirect(url: str, status: int = 302) -> Response:
         """A redirect to `url` (301, 302, 303, 307 or 308)."""
         if status not in _REDIRECT_STATUSES:
-            raise ValueError(f"Invalid redirect status {status}: use one of {', '.join(map(str, _REDIRECT_STATUSES))}.")
+            raise ValueError(
+                f"Invalid redirect status {status}: use one of {', '.join(map(str, _REDIRECT_STATUSES))}."
+            )
         return Response(None, status=status, headers={"location": str(url)})
 
     @property
@@ -337,9 +341,7 @@ async def fetch(resource: str | Request, **kwargs: Any) -> Response:
 
     req = Request(resource, **kwargs) if kwargs or not isinstance(resource, Request) else resource
     async with httpx.AsyncClient(follow_redirects=req.redirect != "manual") as client:
-        reply = await client.request(
-            str(req.method), req.url, headers=req.headers.raw(), content=req._body
-        )
+        reply = await client.request(str(req.method), req.url, headers=req.headers.raw(), content=req._body)
     out = Response(
         reply.content,
         status=reply.status_code,

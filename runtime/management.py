@@ -46,11 +46,22 @@ from pyflows.runtime.errors import InstanceNotFoundError, WorkflowError
 API_PREFIX = "/cdn-cgi/local/explorer/api"
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 STATUSES = ("queued", "running", "paused", "errored", "terminated", "complete", "waitingForPause", "waiting")
-_COUNT_ORDER = ("complete", "errored", "paused", "queued", "running", "terminated", "waiting", "waitingForPause")
+_COUNT_ORDER = (
+    "complete",
+    "errored",
+    "paused",
+    "queued",
+    "running",
+    "terminated",
+    "waiting",
+    "waitingForPause",
+)
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 _CORS_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type, cf-metadata-only, cf-r2-custom-metadata, X-Miniflare-Explorer-Refresh",
+    "Access-Control-Allow-Headers": (
+        "Content-Type, cf-metadata-only, cf-r2-custom-metadata, X-Miniflare-Explorer-Refresh"
+    ),
     "Access-Control-Max-Age": "86400",
 }
 # zod's z.iso.datetime(): UTC with a Z, seconds and fraction optional.
@@ -126,7 +137,12 @@ def envelope(result: Any, *, result_info: dict[str, Any] | None = None, status: 
 def error_envelope(status: int, code: int, *messages: str) -> JSONResponse:
     """A failure envelope: one error per message, all with `code`."""
     return JSONResponse(
-        {"success": False, "errors": [{"code": code, "message": m} for m in messages], "messages": [], "result": None},
+        {
+            "success": False,
+            "errors": [{"code": code, "message": m} for m in messages],
+            "messages": [],
+            "result": None,
+        },
         status_code=status,
     )
 
@@ -223,8 +239,11 @@ def _list_query(params: Any) -> tuple[int, int, str | None, int | None, int | No
         )
     page, per_page = numbers["page"], numbers["per_page"]
     if page != int(page) or per_page != int(per_page):
-        raise _Invalid(f"page: Expected an integer but received {page:g}" if page != int(page)
-                       else f"per_page: Expected an integer but received {per_page:g}")
+        raise _Invalid(
+            f"page: Expected an integer but received {page:g}"
+            if page != int(page)
+            else f"per_page: Expected an integer but received {per_page:g}"
+        )
     return int(page), int(per_page), status, start, end
 
 
@@ -263,11 +282,16 @@ def _status_body(body: Any) -> tuple[str, dict[str, Any] | None]:
     from_step = None
     if action == "restart" and body.get("from") is not None:
         raw = body["from"]
-        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not 1 <= len(raw["name"]) <= 256:
+        if (
+            not isinstance(raw, dict)
+            or not isinstance(raw.get("name"), str)
+            or not 1 <= len(raw["name"]) <= 256
+        ):
             raise _Invalid("Invalid input")
         count = raw.get("count")
-        if count is not None and (isinstance(count, bool) or not isinstance(count, int | float)
-                                  or count != int(count) or count <= 0):
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int | float) or count != int(count) or count <= 0
+        ):
             raise _Invalid("Invalid input")
         kind = raw.get("type")
         if kind is not None and kind not in ("do", "sleep", "waitForEvent"):
@@ -342,7 +366,9 @@ async def batch_delete(request: Request, engine: Any) -> Response:
             await engine.delete(workflow, instance_id)
             deleted.append({"id": instance_id})
         except InstanceNotFoundError:
-            errors.append({"id": instance_id, "code": 10400, "message": "workflows.api.error.instance.not_found"})
+            errors.append(
+                {"id": instance_id, "code": 10400, "message": "workflows.api.error.instance.not_found"}
+            )
         except WorkflowError as exc:
             errors.append({"id": instance_id, "code": 10400, "message": exc.message})
     return envelope({"deleted": deleted, "errors": errors})
@@ -442,9 +468,9 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
             return
         origin = headers.get("origin")
         if scope["method"] == "OPTIONS":
-            await Response(status_code=204, headers={"Access-Control-Allow-Origin": origin or "*", **_CORS_HEADERS})(
-                scope, receive, send
-            )
+            await Response(
+                status_code=204, headers={"Access-Control-Allow-Origin": origin or "*", **_CORS_HEADERS}
+            )(scope, receive, send)
             return
         if origin is None:
             await router(scope, receive, send)
@@ -452,8 +478,13 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
 
         async def send_with_cors(message: Any) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []),
-                                                  (b"access-control-allow-origin", origin.encode("latin-1"))]}
+                message = {
+                    **message,
+                    "headers": [
+                        *message.get("headers", []),
+                        (b"access-control-allow-origin", origin.encode("latin-1")),
+                    ],
+                }
             await send(message)
 
         await router(scope, receive, send_with_cors)

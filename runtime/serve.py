@@ -107,7 +107,10 @@ async def _serve(
     from pyflows.runtime.server import Runtime, create_app
 
     runtime = await Runtime.open(
-        config, worker, state_dir=options.state_dir, max_concurrency=options.max_concurrency,
+        config,
+        worker,
+        state_dir=options.state_dir,
+        max_concurrency=options.max_concurrency,
         public=options.public,
     )
     server = _uvicorn_server(create_app(runtime, close_on_shutdown=True), on_ready)
@@ -149,9 +152,9 @@ def serve_in_process(
     on_warning: Callable[[str], None],
 ) -> None:
     """`pyflows dev --no-reload`: serve until Ctrl-C / SIGTERM. Startup errors raise PyflowsError."""
-    from pyflows.runtime.worker import load_worker
-
     import asyncio
+
+    from pyflows.runtime.worker import load_worker
 
     worker = load_worker(config)
     for warning in worker.warnings:
@@ -214,7 +217,9 @@ def child_main(config: Config, options: ServeOptions, sock: socket.socket, chann
 # The first server: a fresh interpreter that imports while `pyflows dev` reads the config -------
 
 
-def send_setup(channel: socket.socket, config: Config, options: ServeOptions, listener: socket.socket) -> None:
+def send_setup(
+    channel: socket.socket, config: Config, options: ServeOptions, listener: socket.socket
+) -> None:
     """Hand the first server its config, options and the listening socket (SCM_RIGHTS)."""
     import pickle
 

@@ -19,8 +19,8 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyflows.runtime.management import API_PREFIX, create_management_app, forbidden_reason
 from pyflows.runtime.http import Request
+from pyflows.runtime.management import API_PREFIX, create_management_app, forbidden_reason
 from pyflows.runtime.worker import Env, Worker, build_env
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["API_PREFIX", "Runtime", "create_app"]
 
-_PYFLOWS_DIR = str(Path(__file__).resolve().parent.parent)
+_RUNTIME_DIR = str(Path(__file__).resolve().parent) + "/"  # pyflows' own frames, hidden in tracebacks
 
 
 class Runtime:
@@ -187,25 +187,39 @@ class _DevApp:
                 return
         body = await _read_body(receive)
         path = scope.get("raw_path") or scope["path"].encode()
-        target = path.decode("latin-1") + (("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else "")
+        target = path.decode("latin-1") + (
+            ("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else ""
+        )
         host = next((v for k, v in headers if k.lower() == "host"), None) or _server_host(scope)
-        request = Request(f"{scope.get('scheme', 'http')}://{host}{target}", method=scope["method"],
-                          headers=headers, body=body or None)
+        request = Request(
+            f"{scope.get('scheme', 'http')}://{host}{target}",
+            method=scope["method"],
+            headers=headers,
+            body=body or None,
+        )
         try:
             if runtime.worker is None:
                 raise RuntimeError("No Worker module is loaded.")
             response = await runtime.worker.fetch(request, runtime.env)
             status = response.status
-            out_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw()]
+            out_headers = [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw()
+            ]
             out_body = response.body or b""
         except Exception as exc:
-            status, out_headers, out_body = 500, [(b"content-type", b"text/plain;charset=UTF-8")], _report(exc, scope, target)
+            status, out_headers, out_body = (
+                500,
+                [(b"content-type", b"text/plain;charset=UTF-8")],
+                _report(exc, scope, target),
+            )
         if not any(k == b"content-length" for k, _ in out_headers):
             out_headers.append((b"content-length", str(len(out_body)).encode()))
         await _send(send, status, out_headers, b"" if scope["method"] == "HEAD" else out_body)
         if not scope["path"].startswith("/cdn-cgi/"):
             ms = round((time.perf_counter() - started) * 1000)
-            sys.stdout.write(f"[pyflows:info] {scope['method']} {target} {status} {_phrase(status)} ({ms}ms)\n")
+            sys.stdout.write(
+                f"[pyflows:info] {scope['method']} {target} {status} {_phrase(status)} ({ms}ms)\n"
+            )
             sys.stdout.flush()
 
 
@@ -241,7 +255,7 @@ async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], bod
 def _report(exc: BaseException, scope: Scope, target: str) -> bytes:
     """Print an uncaught handler error like Wrangler (`✘ [ERROR] Uncaught ...`) and return the page."""
     tbe = traceback.TracebackException.from_exception(exc)
-    user = [f for f in tbe.stack if not f.filename.startswith(_PYFLOWS_DIR)]
+    user = [f for f in tbe.stack if not f.filename.startswith(_RUNTIME_DIR)]
     if user:  # the user's frames; pyflows' own plumbing is noise here
         tbe.stack = traceback.StackSummary.from_list(user)
     text = "".join(tbe.format()).rstrip()

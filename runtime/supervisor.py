@@ -45,10 +45,26 @@ if TYPE_CHECKING:
     from pyflows.runtime.config import Config
 
 # Directories never watched: tool caches, virtualenvs, vendored packages and pyflows' own state.
-IGNORED_DIRS = frozenset({
-    ".git", ".hg", ".svn", ".pyflows", ".wrangler", "__pycache__", ".venv", "venv", ".venv-workers",
-    "python_modules", "node_modules", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox", ".idea",
-})
+IGNORED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".pyflows",
+        ".wrangler",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".venv-workers",
+        "python_modules",
+        "node_modules",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".tox",
+        ".idea",
+    }
+)
 STEP_MS = 20  # watchfiles yields once nothing changed for this long (an editor's save takes ~1 ms)
 STOP_GRACE_S = 5.0
 CHECK_EVERY_MS = 250  # with no change, this often: is the server process still alive?
@@ -91,7 +107,9 @@ class Session:
 
     @property
     def options(self) -> ServeOptions:
-        return ServeOptions(state_dir=Path(self.state_dir), max_concurrency=self.max_concurrency, public=self.public)
+        return ServeOptions(
+            state_dir=Path(self.state_dir), max_concurrency=self.max_concurrency, public=self.public
+        )
 
 
 @dataclass
@@ -275,7 +293,8 @@ class Supervisor:
             msg = child.message()
             if msg is None:
                 child.poll()
-                return f"The server process exited while loading the Worker ({describe_exit(child.exit_status)})."
+                how = describe_exit(child.exit_status)
+                return f"The server process exited while loading the Worker ({how})."
             if msg["t"] == "warning":
                 self.reporter.warning(msg["message"])
             elif msg["t"] == "error":
@@ -333,7 +352,9 @@ class Supervisor:
         return path.suffix == ".py" or self._is_config_file(path)
 
     def _describe(self, paths: Iterable[Path]) -> str:
-        shown = sorted({str(p.relative_to(self._root)) if p.is_relative_to(self._root) else str(p) for p in paths})
+        shown = sorted(
+            {str(p.relative_to(self._root)) if p.is_relative_to(self._root) else str(p) for p in paths}
+        )
         if len(shown) > 3:
             return ", ".join(shown[:3]) + f" and {len(shown) - 3} more"
         return ", ".join(shown)
@@ -374,7 +395,8 @@ class Supervisor:
             self.child.close()
             self.child = None
             self.reporter.error(
-                f"The server process stopped unexpectedly ({describe_exit(status)}). Save a file to restart it."
+                f"The server process stopped unexpectedly ({describe_exit(status)}). "
+                "Save a file to restart it."
             )
 
     # Main loop ------------------------------------------------------------------------------------

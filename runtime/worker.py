@@ -142,7 +142,9 @@ class Worker:
 
     def _missing_class_message(self, config: Config, index: int) -> str:
         wf = config.workflows[index]
-        where = f"workflows[{index}].class_name is {wf.class_name!r} (workflow {wf.name!r}, binding {wf.binding})"
+        where = (
+            f"workflows[{index}].class_name is {wf.class_name!r} (workflow {wf.name!r}, binding {wf.binding})"
+        )
         found = ", ".join(sorted(self.workflow_classes)) or "none"
         obj = getattr(self.module, wf.class_name, None)
         if isinstance(obj, type) and issubclass(obj, WorkflowEntrypoint):
@@ -150,10 +152,16 @@ class Worker:
             fix = f"add {wf.class_name!r} to __all__"
         elif obj is not None:
             why = f"{wf.class_name} in {self.shown_main} is not a WorkflowEntrypoint subclass"
-            fix = f"declare it as `class {wf.class_name}(WorkflowEntrypoint)` (from workers import WorkflowEntrypoint)"
+            fix = (
+                f"declare it as `class {wf.class_name}(WorkflowEntrypoint)` "
+                "(from workers import WorkflowEntrypoint)"
+            )
         else:
             why = f"module {self.module.__name__} ({self.shown_main}) defines no class {wf.class_name}"
-            fix = f"define `class {wf.class_name}(WorkflowEntrypoint)` there, or fix class_name in {config.path.name}"
+            fix = (
+                f"define `class {wf.class_name}(WorkflowEntrypoint)` there, "
+                f"or fix class_name in {config.path.name}"
+            )
         return f"{where}, but {why}. WorkflowEntrypoint classes found: {found}. To fix: {fix}."
 
     async def fetch(self, request: Request, env: Any, ctx: ExecutionContext | None = None) -> Response:
@@ -166,15 +174,22 @@ class Worker:
             if not self.modern:  # legacy mode renames fetch to on_fetch on entrypoint classes
                 method = getattr(instance, "on_fetch", None) or method
             if method is None:
-                return _no_handler(f"class Default in {self.shown_main} has no `async def fetch(self, request)`.")
+                return _no_handler(
+                    f"class Default in {self.shown_main} has no `async def fetch(self, request)`."
+                )
             result = call_relaxed(method, request)
         elif self._on_fetch is not None:
             result = call_relaxed(self._on_fetch, request, env, ctx)
         else:
-            hint = self.warnings[0] if self.warnings else (
-                f"{self.shown_main} has no fetch handler: define `class Default(WorkerEntrypoint)` with "
-                "`async def fetch(self, request)`" + ("" if self.modern else " or a global `on_fetch(request, env, ctx)`")
-                + "."
+            hint = (
+                self.warnings[0]
+                if self.warnings
+                else (
+                    f"{self.shown_main} has no fetch handler: define `class Default(WorkerEntrypoint)` with "
+                    "`async def fetch(self, request)`"
+                    + ("" if self.modern else " or a global `on_fetch(request, env, ctx)`")
+                    + "."
+                )
             )
             return _no_handler(hint)
         if inspect.isawaitable(result):

@@ -17,7 +17,18 @@ from pyflows.runtime.http import Headers as _Headers
 from pyflows.runtime.http import Response as _Response
 from pyflows.runtime.http import fetch
 
-__all__ = ["JSON", "Date", "Headers", "Object", "Response", "Uint8Array", "console", "fetch", "null", "undefined"]
+__all__ = [
+    "JSON",
+    "Date",
+    "Headers",
+    "Object",
+    "Response",
+    "Uint8Array",
+    "console",
+    "fetch",
+    "null",
+    "undefined",
+]
 
 null = None
 undefined = None
@@ -70,8 +81,12 @@ class Response:
 
     @staticmethod
     def new(body: Any = None, init: Any = None) -> _Response:
-        return _Response(body, status=_get(init, "status", 200), status_text=_get(init, "statusText", ""),
-                         headers=_get(init, "headers"))
+        return _Response(
+            body,
+            status=_get(init, "status", 200),
+            status_text=_get(init, "statusText", ""),
+            headers=_get(init, "headers"),
+        )
 
     @staticmethod
     def json(data: Any, init: Any = None) -> _Response:

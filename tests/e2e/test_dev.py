@@ -24,7 +24,7 @@ import pytest
 
 API = "/cdn-cgi/local/explorer/api"
 
-ENTRY = '''
+ENTRY = """
 from urllib.parse import parse_qs, urlparse
 
 from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
@@ -64,7 +64,9 @@ class FlakyWorkflow(WorkflowEntrypoint):
 
         await before()
 
-        @step.do("flaky", config={"retries": {"limit": 3, "delay": event["payload"]["nap"], "backoff": "constant"}})
+        retries = {"limit": 3, "delay": event["payload"]["nap"], "backoff": "constant"}
+
+        @step.do("flaky", config={"retries": retries})
         async def flaky(ctx):
             mark(self.env, f"flaky:{ctx['attempt']}")
             if ctx["attempt"] < 2:
@@ -86,23 +88,27 @@ class Default(WorkerEntrypoint):
             instance = await getattr(self.env, query["binding"]).get(query["id"])
             return Response.json(await instance.status())
         return Response(VERSION)
-'''
+"""
 
 
 def write_project(root: Path, entry: str = ENTRY) -> Path:
     (root / "src").mkdir(parents=True)
     counter = root / "executions.log"
     counter.touch()
-    (root / "wrangler.jsonc").write_text(json.dumps({
-        "name": "dev-e2e",
-        "main": "src/entry.py",
-        "compatibility_date": "2026-03-01",
-        "workflows": [
-            {"name": "sleepy", "binding": "SLEEPY", "class_name": "SleepyWorkflow"},
-            {"name": "flaky", "binding": "FLAKY", "class_name": "FlakyWorkflow"},
-        ],
-        "vars": {"COUNTER": str(counter)},
-    }))
+    (root / "wrangler.jsonc").write_text(
+        json.dumps(
+            {
+                "name": "dev-e2e",
+                "main": "src/entry.py",
+                "compatibility_date": "2026-03-01",
+                "workflows": [
+                    {"name": "sleepy", "binding": "SLEEPY", "class_name": "SleepyWorkflow"},
+                    {"name": "flaky", "binding": "FLAKY", "class_name": "FlakyWorkflow"},
+                ],
+                "vars": {"COUNTER": str(counter)},
+            }
+        )
+    )
     (root / "src" / "entry.py").write_text(entry)
     return root
 
@@ -113,13 +119,18 @@ class Dev:
     def __init__(self, project: Path, *args: str) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "pyflows", "dev", "--port", "0", *args],
-            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=project,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
             env={**os.environ, "NO_COLOR": "1"},
         )
         self.out: list[str] = []
         self.err: list[str] = []
-        self._readers = [threading.Thread(target=self._read, args=(s, b), daemon=True)
-                         for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        self._readers = [
+            threading.Thread(target=self._read, args=(s, b), daemon=True)
+            for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))
+        ]
         for reader in self._readers:
             reader.start()
         self.url = ""
@@ -132,7 +143,9 @@ class Dev:
     def output(self) -> str:
         return "".join(self.out) + "\n--- stderr ---\n" + "".join(self.err)
 
-    def wait_for(self, pattern: str, *, stream: str = "out", timeout: float = 15.0, after: int = 0) -> re.Match[str]:
+    def wait_for(
+        self, pattern: str, *, stream: str = "out", timeout: float = 15.0, after: int = 0
+    ) -> re.Match[str]:
         lines = self.out if stream == "out" else self.err
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -220,8 +233,10 @@ def test_dev_serves_the_worker_which_creates_an_instance_and_reports_its_status(
         assert "env.SLEEPY (SleepyWorkflow)" in banner and "Workflow" in banner
         assert dev.get("/") == "v1"
         instance = dev.get("/create?binding=SLEEPY&nap=0")["id"]
-        status = wait_until(lambda: (s := dev.get(f"/status?binding=SLEEPY&id={instance}"))["status"] == "complete"
-                            and s, what="complete")
+        status = wait_until(
+            lambda: (s := dev.get(f"/status?binding=SLEEPY&id={instance}"))["status"] == "complete" and s,
+            what="complete",
+        )
         assert status == {"status": "complete", "error": None, "output": "v1"}
         listed = dev.get(f"{API}/workflows/sleepy/instances")
         assert [r["id"] for r in listed["result"]] == [instance]
@@ -236,8 +251,14 @@ def test_dev_serves_the_worker_which_creates_an_instance_and_reports_its_status(
 
 
 def run_dev(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pyflows", "dev", "--port", "0", *args], cwd=project,
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "NO_COLOR": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "pyflows", "dev", "--port", "0", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
 
 
 def test_startup_errors_are_one_clear_message(tmp_path: Path) -> None:
@@ -260,8 +281,13 @@ def test_startup_errors_are_one_clear_message(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        done = subprocess.run([sys.executable, "-m", "pyflows", "dev", "--port", str(taken.getsockname()[1])],
-                              cwd=tmp_path / "class", capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "pyflows", "dev", "--port", str(taken.getsockname()[1])],
+            cwd=tmp_path / "class",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode == 1 and "is already in use" in done.stderr, done.stderr
 
 
@@ -282,7 +308,9 @@ def test_a_second_dev_server_on_the_same_state_is_refused(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-def test_sigkill_during_a_sleep_then_restart_completes_on_time_without_rerunning_steps(tmp_path: Path) -> None:
+def test_sigkill_during_a_sleep_then_restart_completes_on_time_without_rerunning_steps(
+    tmp_path: Path,
+) -> None:
     project = write_project(tmp_path)
     dev = Dev(project)
     try:
@@ -336,7 +364,9 @@ def test_sigkill_during_a_retry_delay_then_restart(tmp_path: Path) -> None:
         instance = dev.ready().get("/create?binding=FLAKY&nap=2000")["id"]
         wait_until(lambda: details(dev, "flaky", instance)["status"] == "waiting", what="the retry delay")
         # A retry delay is a wait (as in production); the failed attempt is stored.
-        attempts = next(s for s in details(dev, "flaky", instance)["steps"] if s["name"] == "flaky-1")["attempts"]
+        attempts = next(s for s in details(dev, "flaky", instance)["steps"] if s["name"] == "flaky-1")[
+            "attempts"
+        ]
         assert [a["success"] for a in attempts] == [False]
         time.sleep(0.3)
         dev.kill()
@@ -402,8 +432,14 @@ def test_a_syntax_error_keeps_the_old_version_serving_until_the_next_save(tmp_pa
 @pytest.mark.slow
 def test_ctrl_c_shuts_down_cleanly(tmp_path: Path) -> None:
     project = write_project(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "pyflows", "dev", "--port", "0"], cwd=project,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyflows", "dev", "--port", "0"],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         while "Ready on" not in (proc.stdout.readline() if proc.stdout else ""):
             assert proc.poll() is None

@@ -29,7 +29,16 @@ ENVELOPE_KEYS = ["success", "errors", "messages", "result"]
 DETAIL_KEYS = ["status", "params", "queued", "start", "end", "output", "error", "steps", "step_count"]
 STEP_KEYS = ["name", "start", "end", "success", "type", "output", "config", "attempts"]
 WAIT_KEYS = ["name", "start", "end", "finished", "type", "error", "output"]
-COUNT_KEYS = ["complete", "errored", "paused", "queued", "running", "terminated", "waiting", "waitingForPause"]
+COUNT_KEYS = [
+    "complete",
+    "errored",
+    "paused",
+    "queued",
+    "running",
+    "terminated",
+    "waiting",
+    "waitingForPause",
+]
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -57,10 +66,20 @@ class ApprovalWorkflow(WorkflowEntrypoint):
 async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
     store = await Store.open(tmp_path / "state")
     specs = [
-        WorkflowSpec(name="my-workflow", binding="MY_WORKFLOW", class_name="QuickWorkflow", script_name="wf-test",
-                     cls=QuickWorkflow),
-        WorkflowSpec(name="approval-workflow", binding="APPROVAL", class_name="ApprovalWorkflow",
-                     script_name="wf-test", cls=ApprovalWorkflow),
+        WorkflowSpec(
+            name="my-workflow",
+            binding="MY_WORKFLOW",
+            class_name="QuickWorkflow",
+            script_name="wf-test",
+            cls=QuickWorkflow,
+        ),
+        WorkflowSpec(
+            name="approval-workflow",
+            binding="APPROVAL",
+            class_name="ApprovalWorkflow",
+            script_name="wf-test",
+            cls=ApprovalWorkflow,
+        ),
     ]
     engine = Engine(store, specs, EngineOptions())
     env = Env({})
@@ -75,7 +94,9 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
 async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     # What the wrangler CLI sends: host localhost:<port>, JSON bodies with a content type.
     transport = httpx.ASGITransport(app=create_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url=f"http://localhost:8787{API_PREFIX}") as client:
+    async with httpx.AsyncClient(
+        transport=transport, base_url=f"http://localhost:8787{API_PREFIX}"
+    ) as client:
         yield client
 
 
@@ -90,8 +111,12 @@ def ok(reply: httpx.Response) -> Any:
 def failed(reply: httpx.Response, status: int, code: int) -> str:
     assert reply.status_code == status, reply.text
     body = reply.json()
-    assert body == {"success": False, "errors": [{"code": code, "message": body["errors"][0]["message"]}],
-                    "messages": [], "result": None}
+    assert body == {
+        "success": False,
+        "errors": [{"code": code, "message": body["errors"][0]["message"]}],
+        "messages": [],
+        "result": None,
+    }
     return str(body["errors"][0]["message"])
 
 
@@ -132,7 +157,9 @@ async def test_delete_workflow_removes_its_instances(api: httpx.AsyncClient) -> 
 
 
 async def test_create_describe_and_list(api: httpx.AsyncClient) -> None:
-    created = ok(await api.post("/workflows/my-workflow/instances", json={"id": "my-custom-id-1", "params": {"a": 2}}))
+    created = ok(
+        await api.post("/workflows/my-workflow/instances", json={"id": "my-custom-id-1", "params": {"a": 2}})
+    )
     assert created == {"id": "my-custom-id-1"}
     details = await wait_status(api, "my-workflow", "my-custom-id-1", "complete")
     assert list(details) == DETAIL_KEYS
@@ -143,32 +170,47 @@ async def test_create_describe_and_list(api: httpx.AsyncClient) -> None:
     step = details["steps"][0]
     assert [k for k in STEP_KEYS if k in step] == STEP_KEYS  # extra engine keys allowed after these
     assert step["name"] == "first step-1" and step["type"] == "step" and step["success"] is True
-    assert step["config"] == {"retries": {"limit": 5, "delay": 1000, "backoff": "exponential"}, "timeout": "10 minutes"}
+    assert step["config"] == {
+        "retries": {"limit": 5, "delay": 1000, "backoff": "exponential"},
+        "timeout": "10 minutes",
+    }
     assert [list(a) for a in step["attempts"]] == [["start", "end", "success", "error"]]
 
     # No body, or a body that is not JSON: a new instance with a random id (as Wrangler).
     random_id = ok(await api.post("/workflows/my-workflow/instances"))["id"]
     assert re.fullmatch(r"[0-9a-f-]{36}", random_id)
-    ok(await api.post("/workflows/my-workflow/instances", content=b"{bad", headers={"content-type": "application/json"}))
+    ok(
+        await api.post(
+            "/workflows/my-workflow/instances", content=b"{bad", headers={"content-type": "application/json"}
+        )
+    )
 
     reply = await api.get("/workflows/my-workflow/instances", params={"per_page": 2})
     rows = ok(reply)
     assert len(rows) == 2 and all(list(r) == ["id", "status", "created_on"] for r in rows)
     info = reply.json()["result_info"]
     assert {k: info[k] for k in ("page", "per_page", "total_count", "total_pages")} == {
-        "page": 1, "per_page": 2, "total_count": 3, "total_pages": 2}
+        "page": 1,
+        "per_page": 2,
+        "total_count": 3,
+        "total_pages": 2,
+    }
     assert sum(info["status_counts"].values()) == 3 and 0 not in info["status_counts"].values()
     assert ok(await api.get("/workflows/my-workflow/instances", params={"page": 99})) == []
     done = ok(await api.get("/workflows/my-workflow/instances", params={"status": "complete"}))
     assert "my-custom-id-1" in {r["id"] for r in done}
-    future = ok(await api.get("/workflows/my-workflow/instances", params={"date_start": "2999-01-01T00:00:00Z"}))
+    future = ok(
+        await api.get("/workflows/my-workflow/instances", params={"date_start": "2999-01-01T00:00:00Z"})
+    )
     assert future == []
 
 
 async def test_create_errors(api: httpx.AsyncClient) -> None:
     ok(await api.post("/workflows/my-workflow/instances", json={"id": "dup"}))
     message = failed(await api.post("/workflows/my-workflow/instances", json={"id": "dup"}), 500, 10001)
-    assert message.startswith('WorkflowError: (instance.already_exists) Workflow instance with id "dup" already exists')
+    assert message.startswith(
+        'WorkflowError: (instance.already_exists) Workflow instance with id "dup" already exists'
+    )
     message = failed(await api.post("/workflows/my-workflow/instances", json={"id": "bad id!"}), 500, 10001)
     # Wrangler: "WorkflowError: Workflow instance has invalid id"; the engine says which rule too.
     assert message.startswith("WorkflowError: Workflow instance") and "invalid" in message
@@ -184,21 +226,40 @@ async def test_create_errors(api: httpx.AsyncClient) -> None:
         ({"page": "abc"}, 10001, ['page: Expected query param to be number but received "abc"']),
         ({"date_start": "2026-02-30T00:00:00Z"}, 10001, ["date_start: Invalid ISO datetime"]),
         ({"date_end": "yesterday"}, 10001, ["date_end: Invalid ISO datetime"]),
-        ({"status": "bogus"}, 10001, ['status: Invalid option: expected one of "queued"|"running"|"paused"|'
-                                      '"errored"|"terminated"|"complete"|"waitingForPause"|"waiting"']),
-        ({"page": "0", "per_page": "101"}, 10001, ["page: Too small: expected number to be >=1",
-                                                   "per_page: Too big: expected number to be <=100"]),
-        ({"date_start": "2026-11-22T00:00:00Z", "date_end": "2026-11-21T23:59:59.999Z"}, 10502,
-         ["'date_start' must not be after 'date_end'. Update 'date_start' or 'date_end' so 'date_start' is "
-          "before or equal to 'date_end'."]),
+        (
+            {"status": "bogus"},
+            10001,
+            [
+                'status: Invalid option: expected one of "queued"|"running"|"paused"|'
+                '"errored"|"terminated"|"complete"|"waitingForPause"|"waiting"'
+            ],
+        ),
+        (
+            {"page": "0", "per_page": "101"},
+            10001,
+            ["page: Too small: expected number to be >=1", "per_page: Too big: expected number to be <=100"],
+        ),
+        (
+            {"date_start": "2026-11-22T00:00:00Z", "date_end": "2026-11-21T23:59:59.999Z"},
+            10502,
+            [
+                "'date_start' must not be after 'date_end'. Update 'date_start' or 'date_end' "
+                "so 'date_start' is before or equal to 'date_end'."
+            ],
+        ),
     ],
 )
-async def test_list_query_validation(api: httpx.AsyncClient, query: dict[str, str], code: int,
-                                     messages: list[str]) -> None:
+async def test_list_query_validation(
+    api: httpx.AsyncClient, query: dict[str, str], code: int, messages: list[str]
+) -> None:
     reply = await api.get("/workflows/my-workflow/instances", params=query)
     assert reply.status_code == 400
-    assert reply.json() == {"success": False, "errors": [{"code": code, "message": m} for m in messages],
-                            "messages": [], "result": None}
+    assert reply.json() == {
+        "success": False,
+        "errors": [{"code": code, "message": m} for m in messages],
+        "messages": [],
+        "result": None,
+    }
 
 
 async def test_unknown_instance(api: httpx.AsyncClient) -> None:
@@ -220,8 +281,16 @@ async def test_events_and_status_changes(api: httpx.AsyncClient) -> None:
     assert waiting["steps"][-1]["type"] == "waitForEvent"
 
     paused = ok(await api.patch(f"{wf}/appr-1/status", json={"status": "pause"}))
-    assert list(paused) == ["status", "timestamp"] and paused["status"] == "paused" and ISO.match(paused["timestamp"])
-    assert ok(await api.patch(f"{wf}/appr-1/status", json={"status": "resume"}))["status"] in ("running", "queued", "waiting")
+    assert (
+        list(paused) == ["status", "timestamp"]
+        and paused["status"] == "paused"
+        and ISO.match(paused["timestamp"])
+    )
+    assert ok(await api.patch(f"{wf}/appr-1/status", json={"status": "resume"}))["status"] in (
+        "running",
+        "queued",
+        "waiting",
+    )
 
     assert ok(await api.post(f"{wf}/appr-1/events/approve", json={"ok": True})) == {"success": True}
     done = await wait_status(api, "approval-workflow", "appr-1", "complete")
@@ -234,13 +303,20 @@ async def test_events_and_status_changes(api: httpx.AsyncClient) -> None:
     message = failed(await api.patch(f"{wf}/appr-1/status", json={"status": "terminate"}), 500, 10001)
     assert message.startswith("WorkflowError: (instance.cannot_terminate)")
 
-    restarted = ok(await api.patch(f"{wf}/appr-1/status", json={"status": "restart", "from": {"name": "prepare"}}))
+    restarted = ok(
+        await api.patch(f"{wf}/appr-1/status", json={"status": "restart", "from": {"name": "prepare"}})
+    )
     assert restarted["status"] in ("queued", "running", "waiting")
-    reply = await api.patch(f"{wf}/appr-1/status", json={"status": "restart", "from": {"name": "nap", "type": "sleep"}})
+    reply = await api.patch(
+        f"{wf}/appr-1/status", json={"status": "restart", "from": {"name": "nap", "type": "sleep"}}
+    )
     assert "nap" in failed(reply, 409, 10001)
 
     ok(await api.post(wf, json={"id": "appr-2"}))
-    assert ok(await api.patch(f"{wf}/appr-2/status", json={"status": "terminate", "rollback": True}))["status"] == "terminated"
+    assert (
+        ok(await api.patch(f"{wf}/appr-2/status", json={"status": "terminate", "rollback": True}))["status"]
+        == "terminated"
+    )
 
 
 @pytest.mark.parametrize(
@@ -256,8 +332,9 @@ async def test_events_and_status_changes(api: httpx.AsyncClient) -> None:
         (b"{not json", {"content-type": "application/json"}, "Invalid JSON request body"),
     ],
 )
-async def test_status_body_validation(api: httpx.AsyncClient, body: Any, headers: dict[str, str] | None,
-                                      message: str) -> None:
+async def test_status_body_validation(
+    api: httpx.AsyncClient, body: Any, headers: dict[str, str] | None, message: str
+) -> None:
     ok(await api.post("/workflows/my-workflow/instances", json={"id": "x1"}))
     url = "/workflows/my-workflow/instances/x1/status"
     if isinstance(body, bytes):
@@ -275,9 +352,15 @@ async def test_delete_one_and_batch(api: httpx.AsyncClient) -> None:
     assert ok(await api.delete("/workflows/my-workflow/instances/d1")) == {"success": True}
     failed(await api.get("/workflows/my-workflow/instances/d1"), 404, 10501)
 
-    result = ok(await api.post("/workflows/my-workflow/instances/batch/delete", json={"instances": ["d2", "nope", "d3"]}))
-    assert result == {"deleted": [{"id": "d2"}, {"id": "d3"}],
-                      "errors": [{"id": "nope", "code": 10400, "message": "workflows.api.error.instance.not_found"}]}
+    result = ok(
+        await api.post(
+            "/workflows/my-workflow/instances/batch/delete", json={"instances": ["d2", "nope", "d3"]}
+        )
+    )
+    assert result == {
+        "deleted": [{"id": "d2"}, {"id": "d3"}],
+        "errors": [{"id": "nope", "code": 10400, "message": "workflows.api.error.instance.not_found"}],
+    }
     failed(await api.post("/workflows/my-workflow/instances/batch/delete", json={"ids": ["x"]}), 400, 10001)
 
 
@@ -289,8 +372,11 @@ async def test_openapi_document_describes_what_is_served(api: httpx.AsyncClient)
     assert doc["info"]["title"] == "Local Explorer API"
     assert doc["servers"] == [{"description": "Local Explorer", "url": API_PREFIX}]
     served = {
-        ("get", "/workflows"), ("get", "/workflows/{workflow_name}"), ("delete", "/workflows/{workflow_name}"),
-        ("get", "/workflows/{workflow_name}/instances"), ("post", "/workflows/{workflow_name}/instances"),
+        ("get", "/workflows"),
+        ("get", "/workflows/{workflow_name}"),
+        ("delete", "/workflows/{workflow_name}"),
+        ("get", "/workflows/{workflow_name}/instances"),
+        ("post", "/workflows/{workflow_name}/instances"),
         ("post", "/workflows/{workflow_name}/instances/batch/delete"),
         ("get", "/workflows/{workflow_name}/instances/{instance_id}"),
         ("delete", "/workflows/{workflow_name}/instances/{instance_id}"),
@@ -304,22 +390,44 @@ async def test_openapi_document_describes_what_is_served(api: httpx.AsyncClient)
 
 async def test_local_workers(api: httpx.AsyncClient) -> None:
     workers = ok(await api.get("/local/workers"))
-    assert workers == [{"isSelf": True, "name": "wf-test", "bindings": {"workflows": [
-        {"id": "my-workflow", "bindingName": "MY_WORKFLOW", "className": "QuickWorkflow", "scriptName": "wf-test"},
-        {"id": "approval-workflow", "bindingName": "APPROVAL", "className": "ApprovalWorkflow",
-         "scriptName": "wf-test"},
-    ]}}]
+    assert workers == [
+        {
+            "isSelf": True,
+            "name": "wf-test",
+            "bindings": {
+                "workflows": [
+                    {
+                        "id": "my-workflow",
+                        "bindingName": "MY_WORKFLOW",
+                        "className": "QuickWorkflow",
+                        "scriptName": "wf-test",
+                    },
+                    {
+                        "id": "approval-workflow",
+                        "bindingName": "APPROVAL",
+                        "className": "ApprovalWorkflow",
+                        "scriptName": "wf-test",
+                    },
+                ]
+            },
+        }
+    ]
 
 
 async def test_unknown_paths_and_methods_are_plain_404(api: httpx.AsyncClient) -> None:
-    for method, path in (("GET", "/nope"), ("PUT", "/workflows"), ("GET", "/workflows/"),
-                         ("POST", "/workflows/my-workflow")):
+    for method, path in (
+        ("GET", "/nope"),
+        ("PUT", "/workflows"),
+        ("GET", "/workflows/"),
+        ("POST", "/workflows/my-workflow"),
+    ):
         reply = await api.request(method, path)
         assert (reply.status_code, reply.text) == (404, "404 Not Found")
 
 
-async def test_unexpected_errors_are_500_10000(api: httpx.AsyncClient, runtime: Runtime,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unexpected_errors_are_500_10000(
+    api: httpx.AsyncClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk on fire")
 
@@ -330,7 +438,9 @@ async def test_unexpected_errors_are_500_10000(api: httpx.AsyncClient, runtime: 
 # Host / Origin / CORS ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("host", ["evil.example", "evil.example:8787", "localhost.evil.example", "10.0.0.1:8787"])
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:8787", "localhost.evil.example", "10.0.0.1:8787"]
+)
 async def test_foreign_host_is_refused(api: httpx.AsyncClient, host: str) -> None:
     reply = await api.get("/workflows", headers={"host": host})
     assert (reply.status_code, reply.text) == (403, "Invalid Host header")
@@ -345,9 +455,13 @@ async def test_origin_check_and_cors(api: httpx.AsyncClient) -> None:
     reply = await api.get("/workflows", headers={"origin": "https://evil.example"})
     assert (reply.status_code, reply.text) == (403, "Invalid Origin header")
     reply = await api.get("/workflows", headers={"origin": "http://localhost:5173"})
-    assert reply.status_code == 200 and reply.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert (
+        reply.status_code == 200 and reply.headers["access-control-allow-origin"] == "http://localhost:5173"
+    )
 
-    preflight = await api.options("/workflows/my-workflow/instances", headers={"origin": "http://127.0.0.1:3000"})
+    preflight = await api.options(
+        "/workflows/my-workflow/instances", headers={"origin": "http://127.0.0.1:3000"}
+    )
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:3000"
     assert preflight.headers["access-control-allow-methods"] == "GET, POST, PUT, PATCH, DELETE, OPTIONS"

@@ -25,7 +25,9 @@ from pyflows.runtime.worker import Env, call_relaxed, load_worker
 
 pytestmark = pytest.mark.anyio
 
-WORKFLOW_CONFIG = '"workflows": [{"name": "my-workflow", "binding": "MY_WORKFLOW", "class_name": "MyWorkflow"}]'
+WORKFLOW_CONFIG = (
+    '"workflows": [{"name": "my-workflow", "binding": "MY_WORKFLOW", "class_name": "MyWorkflow"}]'
+)
 
 # Cloudflare's own example style: `js`, `pyodide.ffi.to_js`, `workers`, `Response.json(status)`.
 CLOUDFLARE_STYLE = """
@@ -60,8 +62,9 @@ CLOUDFLARE_STYLE = """
                 return Response.json(await instance.status())
             if path == "/echo":
                 body = await request.json()
+                headers = request.headers
                 return Response.json({"method": str(request.method), "is_post": request.method == "POST",
-                                      "ct": request.headers["content-type"], "missing": request.headers["x-nope"],
+                                      "ct": headers["content-type"], "missing": headers["x-nope"],
                                       "body": body, "var": self.env.GREETING})
             if path == "/boom":
                 raise ValueError("boom from the handler")
@@ -71,8 +74,14 @@ CLOUDFLARE_STYLE = """
 """
 
 
-def write_project(root: Path, entry: str, *, config_extra: str = WORKFLOW_CONFIG, date: str = "2026-03-01",
-                  files: dict[str, str] | None = None) -> Path:
+def write_project(
+    root: Path,
+    entry: str,
+    *,
+    config_extra: str = WORKFLOW_CONFIG,
+    date: str = "2026-03-01",
+    files: dict[str, str] | None = None,
+) -> Path:
     (root / "src").mkdir(parents=True, exist_ok=True)
     extra = f", {config_extra}" if config_extra else ""
     (root / "wrangler.jsonc").write_text(
@@ -98,12 +107,18 @@ def restore_sys_path():
 
 async def open_app(root: Path, *, public: bool = False) -> tuple[Runtime, httpx.AsyncClient]:
     config = load(root)
-    runtime = await Runtime.open(config, load_worker(config), state_dir=root / ".pyflows" / "state", public=public)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://localhost:8787")
+    runtime = await Runtime.open(
+        config, load_worker(config), state_dir=root / ".pyflows" / "state", public=public
+    )
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://localhost:8787"
+    )
     return runtime, client
 
 
-async def test_cloudflare_style_worker_creates_an_instance_and_reports_status(tmp_path: Path, restore_sys_path) -> None:
+async def test_cloudflare_style_worker_creates_an_instance_and_reports_status(
+    tmp_path: Path, restore_sys_path
+) -> None:
     runtime, client = await open_app(write_project(tmp_path, CLOUDFLARE_STYLE))
     async with client:
         created = await client.get("/create")
@@ -115,8 +130,11 @@ async def test_cloudflare_style_worker_creates_an_instance_and_reports_status(tm
             if status["status"] == "complete":
                 break
             await asyncio.sleep(0.01)
-        assert status == {"status": "complete", "error": None,
-                          "output": {"greeting": "hello", "params": {"a": 1}}}
+        assert status == {
+            "status": "complete",
+            "error": None,
+            "output": {"greeting": "hello", "params": {"a": 1}},
+        }
         plain = await client.get("/")
         assert plain.text == "hello hi"
         assert plain.headers["content-type"] == "text/plain;charset=UTF-8"
@@ -127,8 +145,14 @@ async def test_request_object_as_the_sdk_gives_it(tmp_path: Path, restore_sys_pa
     runtime, client = await open_app(write_project(tmp_path, CLOUDFLARE_STYLE))
     async with client:
         reply = await client.post("/echo", json={"x": [1, 2]})
-        assert reply.json() == {"method": "POST", "is_post": True, "ct": "application/json", "missing": None,
-                                "body": {"x": [1, 2]}, "var": "hi"}
+        assert reply.json() == {
+            "method": "POST",
+            "is_post": True,
+            "ct": "application/json",
+            "missing": None,
+            "body": {"x": [1, 2]},
+            "var": "hi",
+        }
         redirect = await client.get("/redirect")
         assert (redirect.status_code, redirect.headers["location"]) == (301, "https://example.com/")
     await runtime.close()
@@ -159,8 +183,9 @@ async def test_worker_refuses_a_foreign_host_unless_public(tmp_path: Path, resto
         reply = await client.get("/", headers={"origin": "https://evil.example"})
         assert (reply.status_code, reply.text) == (403, "Invalid Origin header")
     runtime.public = True
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)),
-                                 base_url="http://192.168.1.20:8787") as remote:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://192.168.1.20:8787"
+    ) as remote:
         assert (await remote.get("/")).text == "hello hi"
     await runtime.close()
 
@@ -212,7 +237,9 @@ def test_global_on_fetch_under_a_modern_date_is_explained(tmp_path: Path, restor
     assert "disable_python_no_global_handlers" in asyncio.run(reply.text())
 
 
-def test_missing_workflow_class_names_the_class_the_module_and_what_exists(tmp_path: Path, restore_sys_path) -> None:
+def test_missing_workflow_class_names_the_class_the_module_and_what_exists(
+    tmp_path: Path, restore_sys_path
+) -> None:
     entry = """
         from workers import WorkflowEntrypoint
         class OtherWorkflow(WorkflowEntrypoint):
@@ -232,7 +259,9 @@ def test_import_errors_carry_the_traceback(tmp_path: Path, restore_sys_path) -> 
         helpers.explode()
     """
     with pytest.raises(UserCodeError) as err:
-        load_worker(load(write_project(tmp_path, entry, files={"src/helpers.py": "def explode():\n    1 / 0\n"})))
+        load_worker(
+            load(write_project(tmp_path, entry, files={"src/helpers.py": "def explode():\n    1 / 0\n"}))
+        )
     text = str(err.value)
     assert text.startswith("Could not import the Worker module src/entry.py:")
     assert 'src/helpers.py", line 2, in explode' in text and "ZeroDivisionError" in text
@@ -241,7 +270,7 @@ def test_import_errors_carry_the_traceback(tmp_path: Path, restore_sys_path) -> 
     write_project(tmp_path, "def broken(:\n    pass\n")
     with pytest.raises(UserCodeError) as err:
         load_worker(load(tmp_path))
-    assert "SyntaxError" in str(err.value) and "entry.py\", line 1" in str(err.value)
+    assert "SyntaxError" in str(err.value) and 'entry.py", line 1' in str(err.value)
 
     write_project(tmp_path, "from src.helpers import greeting\n")
     with pytest.raises(UserCodeError) as err:
@@ -282,8 +311,9 @@ def test_response_bodies_and_content_types() -> None:
 
 
 def test_request_and_headers() -> None:
-    request = Request("http://localhost/x?y=1", method="post", headers=[("X-Thing", "a"), ("x-thing", "b")],
-                      body='{"k": 1}')
+    request = Request(
+        "http://localhost/x?y=1", method="post", headers=[("X-Thing", "a"), ("x-thing", "b")], body='{"k": 1}'
+    )
     assert request.method == "POST" and str(request.method) == "POST"
     assert request.headers["X-THING"] == "a, b" and request.headers.get_all("x-thing") == ["a", "b"]
     assert request.headers["missing"] is None and "x-thing" in request.headers
@@ -328,13 +358,17 @@ async def test_asgi_fetch_runs_an_asgi_app_with_env_in_scope(tmp_path: Path, res
 
     async def hello(request: StarletteRequest) -> JSONResponse:
         body = await request.json()
-        return JSONResponse({"env": request.scope["env"]["GREETING"], "q": request.query_params["q"],
-                             "body": body}, status_code=201)
+        return JSONResponse(
+            {"env": request.scope["env"]["GREETING"], "q": request.query_params["q"], "body": body},
+            status_code=201,
+        )
 
     app = Starlette(routes=[Route("/hello", hello, methods=["POST"])], lifespan=lifespan)
     env = Env({"GREETING": "hi"})
     for _ in range(2):
-        reply = await asgi.fetch(app, Request("http://localhost/hello?q=1", method="POST", body='{"b": 2}'), env)
+        reply = await asgi.fetch(
+            app, Request("http://localhost/hello?q=1", method="POST", body='{"b": 2}'), env
+        )
         assert reply.status == 201
         assert await reply.json() == {"env": "hi", "q": "1", "body": {"b": 2}}
     assert started == ["up"]  # lifespan startup ran once
