@@ -251,6 +251,7 @@ class Run:
         self.counters: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.next_position = 0
         self.pending_events: list[tuple[int, str, str, int]] = []
+        self.known_events: set[int] = set()  # event pks already buffered or consumed by this run
         self.event_waiters: defaultdict[str, deque[_Wait]] = defaultdict(deque)
         self.waits: set[_Wait] = set()
         self.active_attempts = 0
@@ -279,9 +280,11 @@ class Run:
         stored = [
             (e["pk"], e["type"], e["payload"], e["received_at_epoch_ms"]) for e in events if e["consumed_by"] is None
         ]
-        # Events delivered while the history was being read are already in the buffer; keep both.
-        known = {e[0] for e in stored}
-        self.pending_events = stored + [e for e in self.pending_events if e[0] not in known]
+        # Events delivered while the history was being read are already in the buffer; keep both,
+        # once each. An event the read already saw may still be delivered after it: ignore it then.
+        self.known_events.update(e["pk"] for e in events)
+        stored_pks = {e[0] for e in stored}
+        self.pending_events = stored + [e for e in self.pending_events if e[0] not in stored_pks]
 
     # -- bookkeeping -----------------------------------------------------------------------------
 
@@ -355,6 +358,9 @@ class Run:
 
     def deliver_event(self, event: tuple[int, str, str, int]) -> None:
         """A new event for this live run: hand it to the first waiter of its type, else buffer it."""
+        if event[0] in self.known_events:
+            return
+        self.known_events.add(event[0])
         for w in self.event_waiters.get(event[1], ()):
             if not w.fut.done():
                 w.fut.set_result(event)
