@@ -67,6 +67,9 @@ def dev(
     from pyflows.cli.app import global_options
     from pyflows.cli.dev_console import Console
 
+    # Request logs and user prints must reach a pipe (tests, `| tee`) as they happen.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
     reload = not no_reload and hasattr(os, "fork")
     first = None
     if reload:  # start the first server now: its imports overlap reading the config
@@ -93,9 +96,6 @@ def dev(
     url = _url(host, sock.getsockname()[1])
     options = ServeOptions(state_dir=state_dir, max_concurrency=max_concurrency, public=not is_loopback(host))
 
-    # Request logs and user prints must reach a pipe (tests, `| tee`) as they happen.
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(line_buffering=True)
     console = Console(url)
     console.banner(cfg)
     for warning in cfg.warnings:
@@ -153,6 +153,7 @@ def _become_supervisor(
         sys.executable,
         [
             sys.executable,
+            "-P",  # the project directory stays off sys.path: its logging.py must not shadow the stdlib
             "-c",
             "from pyflows.cli.dev_console import supervise; supervise()",
             session.to_json(),

@@ -87,6 +87,8 @@ class Default(WorkerEntrypoint):
         if url.path == "/status":
             instance = await getattr(self.env, query["binding"]).get(query["id"])
             return Response.json(await instance.status())
+        if url.path == "/var":
+            return Response(str(getattr(self.env, query["name"], None)))
         return Response(VERSION)
 """
 
@@ -408,6 +410,22 @@ def test_editing_the_workflow_while_an_instance_sleeps(tmp_path: Path) -> None:
     finally:
         dev.stop()
     assert dev.proc.returncode == 0
+
+
+@pytest.mark.slow
+def test_editing_dev_vars_reloads_with_the_new_secret(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    (project / ".dev.vars").write_text("TOKEN=first\n")
+    dev = Dev(project)
+    try:
+        dev.ready()
+        assert 'env.TOKEN ("(hidden)")' in "".join(dev.out) and "first" not in "".join(dev.out)
+        assert dev.get("/var?name=TOKEN") == "first"
+        (project / ".dev.vars").write_text("TOKEN=second\n")
+        dev.wait_for(r"⎔ Reloading: \.dev\.vars changed\n⎔ Local server updated and ready")
+        assert wait_until(lambda: dev.get("/var?name=TOKEN") == "second", timeout=5, what="the new secret")
+    finally:
+        dev.stop()
 
 
 @pytest.mark.slow

@@ -372,3 +372,36 @@ async def test_asgi_fetch_runs_an_asgi_app_with_env_in_scope(tmp_path: Path, res
         assert reply.status == 201
         assert await reply.json() == {"env": "hi", "q": "1", "body": {"b": 2}}
     assert started == ["up"]  # lifespan startup ran once
+
+
+async def test_create_app_with_a_factory_opens_and_closes_the_runtime_in_the_lifespan(
+    tmp_path: Path, restore_sys_path
+) -> None:
+    config = load(write_project(tmp_path, CLOUDFLARE_STYLE))
+    worker = load_worker(config)
+    opened: list[Runtime] = []
+
+    async def factory() -> Runtime:
+        opened.append(await Runtime.open(config, worker, state_dir=tmp_path / "state"))
+        return opened[-1]
+
+    app = create_app(factory)
+    inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    sent: list[str] = []
+
+    async def send(message: dict[str, str]) -> None:
+        sent.append(message["type"])
+
+    lifespan = asyncio.ensure_future(app({"type": "lifespan"}, inbox.get, send))
+    await inbox.put({"type": "lifespan.startup"})
+    while not sent:
+        await asyncio.sleep(0.001)
+    assert sent == ["lifespan.startup.complete"]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+    ) as client:
+        assert (await client.get("/")).text == "hello hi"
+    await inbox.put({"type": "lifespan.shutdown"})
+    await lifespan
+    assert sent[-1] == "lifespan.shutdown.complete"
+    assert len(opened) == 1 and opened[0]._closed
