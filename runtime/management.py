@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -42,10 +40,16 @@ from starlette.types import Receive, Scope, Send
 
 from pyflows.runtime.durations import iso
 from pyflows.runtime.errors import InstanceNotFoundError, WorkflowError
+from pyflows.runtime.management_input import (
+    InvalidRequestError,
+    json_body,
+    lenient_json,
+    list_query,
+    status_body,
+)
 
 API_PREFIX = "/cdn-cgi/local/explorer/api"
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
-STATUSES = ("queued", "running", "paused", "errored", "terminated", "complete", "waitingForPause", "waiting")
 _COUNT_ORDER = (
     "complete",
     "errored",
@@ -64,8 +68,6 @@ _CORS_HEADERS = {
     ),
     "Access-Control-Max-Age": "86400",
 }
-# zod's z.iso.datetime(): UTC with a Z, seconds and fraction optional.
-_ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?Z$")
 log = logging.getLogger("pyflows.management")
 
 
@@ -77,15 +79,6 @@ class _Runtime(Protocol):
 
     @property
     def name(self) -> str: ...
-
-
-class _Invalid(Exception):
-    """A request failed validation: 400 with one `{"code", "message"}` per problem."""
-
-    def __init__(self, *messages: str, code: int = 10001) -> None:
-        super().__init__(messages[0])
-        self.messages = messages
-        self.code = code
 
 
 # Host / Origin ---------------------------------------------------------------------------------
@@ -156,7 +149,7 @@ def _api(handler: Handler, runtime: _Runtime) -> Callable[[Request], Awaitable[R
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request, runtime.engine)
-        except _Invalid as exc:
+        except InvalidRequestError as exc:
             return error_envelope(400, exc.code, *exc.messages)
         except WorkflowError as exc:
             return error_envelope(exc.http_status, exc.code, exc.message)
@@ -165,143 +158,6 @@ def _api(handler: Handler, runtime: _Runtime) -> Callable[[Request], Awaitable[R
             return error_envelope(500, 10000, str(exc) or type(exc).__name__)
 
     return endpoint
-
-
-# Request parsing ---------------------------------------------------------------------------------
-
-
-def _js_number(text: str) -> float | None:
-    """`Number(text)` as JavaScript reads a query parameter; None for NaN."""
-    s = text.strip()
-    if s == "":
-        return 0.0
-    if s in ("Infinity", "+Infinity", "-Infinity"):
-        return float(s.replace("Infinity", "inf"))
-    if s.lower() in ("inf", "+inf", "-inf", "nan", "infinity", "+infinity", "-infinity"):
-        return None
-    try:
-        if s[:2].lower() in ("0x", "0o", "0b"):
-            return float(int(s, 0))
-        return float(s)
-    except ValueError:
-        return None
-
-
-def _iso_ms(text: str) -> int | None:
-    m = _ISO_RE.match(text)
-    if not m:
-        return None
-    year, month, day, hour, minute, sec, frac = m.groups()
-    try:
-        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(sec or 0), tzinfo=UTC)
-    except ValueError:
-        return None
-    ms = int(float(frac) * 1000) if frac else 0
-    return int(dt.timestamp()) * 1000 + ms
-
-
-def _list_query(params: Any) -> tuple[int, int, str | None, int | None, int | None]:
-    numbers: dict[str, float] = {}
-    for key, default in (("page", 1), ("per_page", 25)):
-        raw = params.get(key)
-        if raw is None:
-            numbers[key] = default
-            continue
-        value = _js_number(raw)
-        if value is None:  # coercion stops at the first bad number, as miniflare's does
-            raise _Invalid(f'{key}: Expected query param to be number but received "{raw}"')
-        numbers[key] = value
-    problems: list[str] = []
-    if numbers["page"] < 1:
-        problems.append("page: Too small: expected number to be >=1")
-    if numbers["per_page"] < 1:
-        problems.append("per_page: Too small: expected number to be >=1")
-    elif numbers["per_page"] > 100:
-        problems.append("per_page: Too big: expected number to be <=100")
-    status = params.get("status")
-    if status is not None and status not in STATUSES:
-        expected = "|".join(f'"{s}"' for s in STATUSES)
-        problems.append(f"status: Invalid option: expected one of {expected}")
-    dates: dict[str, int | None] = {}
-    for key in ("date_start", "date_end"):
-        raw = params.get(key)
-        dates[key] = None if raw is None else _iso_ms(raw)
-        if raw is not None and dates[key] is None:
-            problems.append(f"{key}: Invalid ISO datetime")
-    if problems:
-        raise _Invalid(*problems)
-    start, end = dates["date_start"], dates["date_end"]
-    if start is not None and end is not None and start > end:
-        raise _Invalid(
-            "'date_start' must not be after 'date_end'. Update 'date_start' or 'date_end' so "
-            "'date_start' is before or equal to 'date_end'.",
-            code=10502,
-        )
-    page, per_page = numbers["page"], numbers["per_page"]
-    if page != int(page) or per_page != int(per_page):
-        raise _Invalid(
-            f"page: Expected an integer but received {page:g}"
-            if page != int(page)
-            else f"per_page: Expected an integer but received {per_page:g}"
-        )
-    return int(page), int(per_page), status, start, end
-
-
-async def _json_body(request: Request) -> Any:
-    """The JSON body, as Hono's json validator reads it: not JSON content → `{}`."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.split(";", 1)[0].strip().lower().endswith("json"):
-        return {}
-    raw = await request.body()
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise _Invalid("Invalid JSON request body") from None
-
-
-async def _lenient_json(request: Request) -> Any:
-    """The body as JSON, or None when it is empty or not JSON (create and send-event ignore it)."""
-    raw = await request.body()
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError:
-        return None
-
-
-def _status_body(body: Any) -> tuple[str, dict[str, Any] | None]:
-    if not isinstance(body, dict) or body.get("status") not in ("pause", "resume", "terminate", "restart"):
-        raise _Invalid("Invalid input")
-    action = body["status"]
-    if "rollback" in body:
-        if action != "terminate":
-            raise _Invalid("'rollback' is only valid when terminating.")
-        if not isinstance(body["rollback"], bool):
-            raise _Invalid("Invalid input")
-    from_step = None
-    if action == "restart" and body.get("from") is not None:
-        raw = body["from"]
-        if (
-            not isinstance(raw, dict)
-            or not isinstance(raw.get("name"), str)
-            or not 1 <= len(raw["name"]) <= 256
-        ):
-            raise _Invalid("Invalid input")
-        count = raw.get("count")
-        if count is not None and (
-            isinstance(count, bool) or not isinstance(count, int | float) or count != int(count) or count <= 0
-        ):
-            raise _Invalid("Invalid input")
-        kind = raw.get("type")
-        if kind is not None and kind not in ("do", "sleep", "waitForEvent"):
-            raise _Invalid("Invalid input")
-        from_step = {"name": raw["name"]}
-        if count is not None:
-            from_step["count"] = int(count)
-        if kind is not None:
-            from_step["type"] = kind
-    return action, from_step
 
 
 # Endpoints ------------------------------------------------------------------------------------------
@@ -328,7 +184,7 @@ async def delete_workflow(request: Request, engine: Any) -> Response:
 
 
 async def list_instances(request: Request, engine: Any) -> Response:
-    page, per_page, status, start, end = _list_query(request.query_params)
+    page, per_page, status, start, end = list_query(request.query_params)
     workflow = engine.spec(request.path_params["workflow"]).name
     rows, total = await engine.list_instances(
         workflow, status=status, date_start_ms=start, date_end_ms=end, page=page, per_page=per_page
@@ -346,7 +202,7 @@ async def list_instances(request: Request, engine: Any) -> Response:
 
 async def create_instance(request: Request, engine: Any) -> Response:
     workflow = engine.spec(request.path_params["workflow"]).name
-    body = await _lenient_json(request)
+    body = await lenient_json(request)
     if not isinstance(body, dict):
         body = {}
     instance_id = await engine.create(workflow, id=body.get("id"), params=body.get("params"))
@@ -354,10 +210,10 @@ async def create_instance(request: Request, engine: Any) -> Response:
 
 
 async def batch_delete(request: Request, engine: Any) -> Response:
-    body = await _json_body(request)
+    body = await json_body(request)
     ids = body.get("instances") if isinstance(body, dict) else None
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise _Invalid("Invalid input")
+        raise InvalidRequestError("Invalid input")
     workflow = engine.spec(request.path_params["workflow"]).name
     deleted: list[dict[str, str]] = []
     errors: list[dict[str, Any]] = []
@@ -386,7 +242,7 @@ async def delete_instance(request: Request, engine: Any) -> Response:
 
 
 async def change_status(request: Request, engine: Any) -> Response:
-    action, from_step = _status_body(await _json_body(request))
+    action, from_step = status_body(await json_body(request))
     p = request.path_params
     workflow, instance_id = engine.spec(p["workflow"]).name, p["instance"]
     if action == "restart":
@@ -399,7 +255,7 @@ async def change_status(request: Request, engine: Any) -> Response:
 async def send_event(request: Request, engine: Any) -> Response:
     p = request.path_params
     workflow = engine.spec(p["workflow"]).name
-    await engine.send_event(workflow, p["instance"], p["event_type"], await _lenient_json(request))
+    await engine.send_event(workflow, p["instance"], p["event_type"], await lenient_json(request))
     return envelope({"success": True})
 
 

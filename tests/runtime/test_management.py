@@ -224,6 +224,8 @@ async def test_create_errors(api: httpx.AsyncClient) -> None:
         ({"per_page": "0"}, 10001, ["per_page: Too small: expected number to be >=1"]),
         ({"page": "0"}, 10001, ["page: Too small: expected number to be >=1"]),
         ({"page": "abc"}, 10001, ['page: Expected query param to be number but received "abc"']),
+        ({"page": "Infinity"}, 10001, ["page: Expected an integer but received inf"]),
+        ({"page": "1.5"}, 10001, ["page: Expected an integer but received 1.5"]),
         ({"date_start": "2026-02-30T00:00:00Z"}, 10001, ["date_start: Invalid ISO datetime"]),
         ({"date_end": "yesterday"}, 10001, ["date_end: Invalid ISO datetime"]),
         (
