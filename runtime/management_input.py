@@ -65,7 +65,7 @@ def list_query(params: Any) -> tuple[int, int, str | None, int | None, int | Non
     Raises InvalidRequestError: 10001 per problem, or 10502 when date_start is after date_end.
     """
     numbers: dict[str, float] = {}
-    for key, default in (("page", 1), ("per_page", 25)):
+    for key, default in (("page", 1.0), ("per_page", 25.0)):
         raw = params.get(key)
         if raw is None:
             numbers[key] = default
