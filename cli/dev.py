@@ -149,6 +149,8 @@ def _become_supervisor(
         os.set_inheritable(fd, True)
     sys.stdout.flush()
     sys.stderr.flush()
+    # Hold Ctrl-C/SIGTERM across the exec: the supervisor takes them once it can stop cleanly.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     os.execv(
         sys.executable,
         [

@@ -71,25 +71,32 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def supervise() -> None:
     """`pyflows dev` after exec: run the reload supervisor for the session in argv[1]."""
-    from pathlib import Path
-
-    from pyflows.runtime.supervisor import Session, Supervisor
-
-    session = Session.from_json(sys.argv[1])
     # Ctrl-C stops the session even when started from a shell that ignores SIGINT for background jobs.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
-
-    def load_config() -> Config:
-        from pyflows.runtime.config import load
-
-        return load(Path(session.cwd), Path(session.config) if session.config else None, session.env)
-
     try:
+        # `pyflows dev` blocked these across its exec; a signal sent meanwhile is delivered here.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        from pathlib import Path
+
+        from pyflows.runtime.supervisor import Session, Supervisor
+
+        session = Session.from_json(sys.argv[1])
+
+        def load_config() -> Config:
+            from pyflows.runtime.config import load
+
+            return load(Path(session.cwd), Path(session.config) if session.config else None, session.env)
+
         code = Supervisor(session, Console(session.url), load_config).run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # also while still importing: the server dies with us (PDEATHSIG)
         code = 0
     sys.exit(code)

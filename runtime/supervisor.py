@@ -199,6 +199,8 @@ def fork_first() -> tuple[int, socket.socket]:
             ours.close()
             die_with_parent(parent)
             code = first_server_main(theirs.detach())
+        except KeyboardInterrupt:  # Ctrl-C while `pyflows dev` was still starting
+            code = 0
         except BaseException:  # noqa: B036 - nothing may escape into the CLI's code
             import traceback
 
@@ -274,6 +276,8 @@ class Supervisor:
                     os.close(self.child.fd)
                 die_with_parent(parent)
                 code = child_main(config, self.options, self.sock, theirs.detach())
+            except KeyboardInterrupt:
+                code = 0
             except BaseException:  # noqa: B036 - nothing may escape into the supervisor's code
                 import traceback
 
