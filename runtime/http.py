@@ -276,7 +276,7 @@ class Response(_Body):
         if not 200 <= code <= 599:
             raise ValueError(f"Response status {code} is out of range: use 200-599.")
         self.status = code
-        self.status_text = status_text or _phrase(code)
+        self.status_text = status_text or status_phrase(code)
         self.url = ""
         self.redirected = False
         self.type = "default"
@@ -325,7 +325,8 @@ class Response(_Body):
         return f"<Response [{self.status}]>"
 
 
-def _phrase(code: int) -> str:
+def status_phrase(code: int) -> str:
+    """The standard reason phrase ("Not Found"), or "" for a code without one."""
     try:
         return http.HTTPStatus(code).phrase
     except ValueError:

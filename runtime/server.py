@@ -15,11 +15,10 @@ import sys
 import time
 import traceback
 from collections.abc import Awaitable, Callable
-from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyflows.runtime.http import Request
+from pyflows.runtime.http import Request, status_phrase
 from pyflows.runtime.management import API_PREFIX, create_management_app, forbidden_reason
 from pyflows.runtime.worker import Env, Worker, build_env
 
@@ -218,16 +217,9 @@ class _DevApp:
         if not scope["path"].startswith("/cdn-cgi/"):
             ms = round((time.perf_counter() - started) * 1000)
             sys.stdout.write(
-                f"[pyflows:info] {scope['method']} {target} {status} {_phrase(status)} ({ms}ms)\n"
+                f"[pyflows:info] {scope['method']} {target} {status} {status_phrase(status)} ({ms}ms)\n"
             )
             sys.stdout.flush()
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
 
 
 def _server_host(scope: Scope) -> str:
