@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from pyflows import __version__
-from pyflows.cli.render import error_line, warning_line
+from pyflows.cli.render import banner_text, error_line, warning_line
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
@@ -36,7 +36,7 @@ class Console:
             if key not in cfg.secrets:
                 rows.append((f"env.{key} ({_short(value)})", "Environment Variable"))
         rows.extend((f'env.{key} ("(hidden)")', "Environment Variable") for key in cfg.secrets)
-        lines = ["", f" ⎔ pyflows {__version__}", "─" * 20]
+        lines = banner_text(__version__).rstrip("\n").split("\n")  # the banner every command prints
         if rows:
             width = max(len(r[0]) for r in rows) + 4
             kind_width = max(len(r[1]) for r in rows) + 4
