@@ -39,7 +39,7 @@ from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
 from pyflows.runtime.durations import iso
-from pyflows.runtime.errors import InstanceNotFoundError, WorkflowError
+from pyflows.runtime.errors import InstanceNotFoundError, InvalidTransitionError, WorkflowError
 from pyflows.runtime.management_input import (
     InvalidRequestError,
     json_body,
@@ -60,6 +60,7 @@ _COUNT_ORDER = (
     "waiting",
     "waitingForPause",
 )
+FINISHED = frozenset({"complete", "errored", "terminated"})
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 _CORS_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
@@ -248,14 +249,32 @@ async def change_status(request: Request, engine: Any) -> Response:
     if action == "restart":
         status = await engine.restart(workflow, instance_id, from_step=from_step)
     else:
-        status = await getattr(engine, action)(workflow, instance_id)
+        try:
+            status = await getattr(engine, action)(workflow, instance_id)
+        except InvalidTransitionError:
+            # Wrangler's API: pausing or resuming a finished instance is a no-op that reports its
+            # status (reference §2.2 "Not errors"); the binding raises, as SPEC §4.2 asks.
+            status = await _finished(engine, workflow, instance_id)
+            if action == "terminate" or status is None:
+                raise
     return envelope({"status": status, "timestamp": iso(int(time.time() * 1000))})
+
+
+async def _finished(engine: Any, workflow: str, instance_id: str) -> str | None:
+    """The instance's status if it is complete, errored or terminated, else None."""
+    status = str((await engine.status(workflow, instance_id))["status"])
+    return status if status in FINISHED else None
 
 
 async def send_event(request: Request, engine: Any) -> Response:
     p = request.path_params
     workflow = engine.spec(p["workflow"]).name
-    await engine.send_event(workflow, p["instance"], p["event_type"], await lenient_json(request))
+    try:
+        await engine.send_event(workflow, p["instance"], p["event_type"], await lenient_json(request))
+    except InvalidTransitionError:
+        # Wrangler's API accepts (and drops) an event for a finished instance (§2.2 "Not errors").
+        if await _finished(engine, workflow, p["instance"]) is None:
+            raise
     return envelope({"success": True})
 
 

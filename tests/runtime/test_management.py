@@ -302,6 +302,14 @@ async def test_events_and_status_changes(api: httpx.AsyncClient) -> None:
     assert event_step["name"] == "approval-1" and event_step["finished"] is True
     assert event_step["output"]["type"] == "approve" and event_step["output"]["payload"] == {"ok": True}
 
+    # Not errors in Wrangler's API: pause/resume of a finished instance, an event sent to it.
+    for action in ("pause", "resume"):
+        assert ok(await api.patch(f"{wf}/appr-1/status", json={"status": action}))["status"] == "complete"
+    assert ok(await api.post(f"{wf}/appr-1/events/approve", json={"late": True})) == {"success": True}
+    assert (await wait_status(api, "approval-workflow", "appr-1", "complete"))["output"] == {
+        "approved": {"ok": True}
+    }
+
     message = failed(await api.patch(f"{wf}/appr-1/status", json={"status": "terminate"}), 500, 10001)
     assert message.startswith("WorkflowError: (instance.cannot_terminate)")
 
