@@ -475,3 +475,50 @@ def test_ctrl_c_shuts_down_cleanly(tmp_path: Path) -> None:
         assert again.ready().get("/") == "v1"
     finally:
         again.stop()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.environ.get("PYFLOWS_TEST_WRANGLER"),
+    reason="PYFLOWS_TEST_WRANGLER is not set (a wrangler command, e.g. 'node …/wrangler/bin/wrangler.js')",
+)
+def test_the_real_wrangler_cli_drives_pyflows_dev(tmp_path: Path) -> None:
+    wrangler = os.environ["PYFLOWS_TEST_WRANGLER"].split()
+    env = {
+        **os.environ,
+        "WRANGLER_SEND_METRICS": "false",
+        "CI": "1",
+        "NO_COLOR": "1",
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg"),
+        "WRANGLER_LOG_PATH": str(tmp_path / "logs"),
+    }
+    project = write_project(tmp_path / "proj")
+    dev = Dev(project).ready()
+    port = dev.url.rsplit(":", 1)[1]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*wrangler, "workflows", *args, "--local", "--port", port],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+
+    try:
+        assert "SleepyWorkflow" in run("list").stdout
+        assert (
+            'Workflow instance "w1" has been triggered'
+            in run("trigger", "sleepy", '{"nap": 0}', "--id", "w1").stdout
+        )
+        wait_until(lambda: finished(dev, "sleepy", "w1"), what="completion")
+        described = run("instances", "describe", "sleepy", "latest")
+        assert "Completed" in described.stdout and "before-1" in described.stdout
+        assert "paused successfully" in run("instances", "pause", "sleepy", "w1").stdout
+        unknown = run("instances", "describe", "sleepy", "nope")
+        assert unknown.returncode == 1 and "Workflow instance 'nope' not found." in unknown.stderr
+        deleted = run("instances", "delete", "sleepy", "w1")
+        assert 'Deleted workflow instances from "sleepy": "w1"' in deleted.stdout
+    finally:
+        dev.stop()
