@@ -196,6 +196,12 @@ def send_event(
     parsed = parse_json_argument(payload, "event payload")
     with client_for(local, port) as client:
         instance_id = resolve_id(client, name, id_, quiet=json_)
+        status = (client.get_instance(name, instance_id) or {}).get("status")
+        if status in _FINISHED:  # the API accepts and drops it (as Wrangler's); say so instead
+            raise PyflowsError(
+                f'Cannot send the event "{type_}" to the instance "{instance_id}" from {name}: it is '
+                f"already {status}, and events are accepted only while an instance can still run."
+            )
         result = client.send_event(name, instance_id, type_, payload)
     if json_:
         render.print_json(result)
@@ -207,6 +213,7 @@ def send_event(
     )
 
 
+_FINISHED = frozenset({"complete", "errored", "terminated"})
 _DONE = {
     "pause": ("⏸️", "paused"),
     "resume": ("🔄", "resumed"),
@@ -235,6 +242,14 @@ def _change_status(
     with client_for(local, port) as client:
         instance_id = resolve_id(client, name, id_, quiet=json_)
         result = client.change_status(name, instance_id, action, restart_from=restart_from, rollback=rollback)
+    if action in ("pause", "resume") and (result or {}).get("status") in _FINISHED:
+        # The API answers a no-op here, as Wrangler's does (so the real wrangler CLI behaves the
+        # same against pyflows dev); our CLI does not claim a pause or resume that did not happen.
+        raise PyflowsError(
+            f'Cannot {action} the instance "{instance_id}" from {name}: it is already {result["status"]}. '
+            + ("Only queued, running or waiting instances can be paused."
+               if action == "pause" else "Only paused instances can be resumed.")
+        )
     if json_:
         render.print_json(result)
         return

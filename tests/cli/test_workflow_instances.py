@@ -368,24 +368,34 @@ def test_send_event(api: StandIn) -> None:
         BANNER + '📤 The event with type "approve" and payload "{"ok":true}" was sent to the instance '
         '"ea2921da-82be-452c-b2fc-721e8c0d49d3" from my-workflow\n',
     )  # fmt: skip
-    (request,) = api.state.requests
+    check, request = api.state.requests  # the status is checked first: see the next tests
+    assert check.method == "GET" and check.path.endswith("/instances/ea2921da-82be-452c-b2fc-721e8c0d49d3")
     assert request.path.endswith("/instances/ea2921da-82be-452c-b2fc-721e8c0d49d3/events/approve")
     assert request.body == b'{"ok":true}'
 
 
-def test_send_event_default_payload_latest_and_json(api: StandIn) -> None:
+def test_send_event_default_payload_and_json(api: StandIn) -> None:
+    running = "ea2921da-82be-452c-b2fc-721e8c0d49d3"
     ok(
-        local(api, "instances", "send-event", "my-workflow", "latest", "--type", "needs space"),
-        BANNER
-        + 'Latest instance is "pr-1"\n📤 The event with type "needs space" was sent to the instance "pr-1" '
-        "from my-workflow\n",
+        local(api, "instances", "send-event", "my-workflow", running, "--type", "needs space"),
+        BANNER + f'📤 The event with type "needs space" was sent to the instance "{running}" from my-workflow\n',
     )
-    assert api.state.requests[-1].path.endswith("/instances/pr-1/events/needs%20space")
+    assert api.state.requests[-1].path.endswith(f"/instances/{running}/events/needs%20space")
     assert api.state.requests[-1].body == b"{}"
     ok(
-        local(api, "instances", "send-event", "my-workflow", "pr-1", "--type", "x", "--json"),
+        local(api, "instances", "send-event", "my-workflow", running, "--type", "x", "--json"),
         '{\n    "success": true\n}\n',
     )
+
+
+def test_send_event_to_a_finished_instance_is_an_error_not_a_silent_drop(api: StandIn) -> None:
+    # Wrangler's API accepts and drops it (and so does ours, for the wrangler CLI); our CLI says so.
+    error(
+        local(api, "instances", "send-event", "my-workflow", "pr-1", "--type", "approve"),
+        'Cannot send the event "approve" to the instance "pr-1" from my-workflow: it is already terminated, '
+        "and events are accepted only while an instance can still run.",
+    )
+    assert not any(r.method == "POST" for r in api.state.requests)
 
 
 def test_send_event_errors(api: StandIn) -> None:

@@ -305,6 +305,13 @@ def test_pause_resume_terminate_restart(dev: Dev) -> None:
     )
     assert dev.data("instances", "describe", "my-workflow", "pr-1")["status"] == "terminated"
     assert "cannot_terminate" in error_of(dev.cli("instances", "terminate", "my-workflow", "pr-1"))
+    for action in ("pause", "resume"):  # the API says nothing happened; the CLI says so as an error
+        assert error_of(dev.cli("instances", action, "my-workflow", "pr-1")).startswith(
+            f'Cannot {action} the instance "pr-1" from my-workflow: it is already terminated.'
+        )
+    assert "events are accepted only while an instance can still run" in error_of(
+        dev.cli("instances", "send-event", "my-workflow", "pr-1", "--type", "approve")
+    )
     assert error_of(dev.cli("instances", "restart", "my-workflow", "pr-1", "--from-step-count", "2")) == (
         "--from-step-name is required when using --from-step-count or --from-step-type"
     )
