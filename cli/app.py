@@ -72,6 +72,35 @@ def _root(
     ctx.obj = GlobalOptions(cwd=base, config=config, env=env)
 
 
+# The global options again, for use after a subcommand (`pyflows dev --cwd DIR`), as Wrangler allows.
+_GLOBAL = "Global options"
+CwdOpt = Annotated[
+    Path | None,
+    typer.Option("--cwd", help="Run as if pyflows was started in this directory.", rich_help_panel=_GLOBAL),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Path to the wrangler config file.", rich_help_panel=_GLOBAL),
+]
+EnvOpt = Annotated[str | None, typer.Option("--env", "-e", help="Environment to use.", rich_help_panel=_GLOBAL)]
+
+
+def override_globals(ctx: typer.Context, cwd: Path | None, config: Path | None, env: str | None) -> GlobalOptions:
+    """Apply global options given after the subcommand; they win over the ones given before it."""
+    from dataclasses import replace
+
+    if cwd is not None and not cwd.is_dir():
+        raise PyflowsError(f"--cwd {cwd}: no such directory. Pass an existing project directory.")
+    updated = replace(
+        global_options(ctx),
+        cwd=cwd.resolve() if cwd is not None else global_options(ctx).cwd,
+        config=config if config is not None else global_options(ctx).config,
+        env=env if env is not None else global_options(ctx).env,
+    )
+    ctx.find_root().obj = updated
+    return updated
+
+
 def global_options(ctx: typer.Context) -> GlobalOptions:
     """The root options, for a command several levels down."""
     root = ctx.find_root()

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pyflows.cli.app import ConfigOpt, CwdOpt, EnvOpt
 from pyflows.runtime.errors import PyflowsError
 
 DEFAULT_PORT = 8787
@@ -63,8 +64,11 @@ def dev(
     no_reload: Annotated[
         bool, typer.Option("--no-reload", help="Do not restart the server when files change.")
     ] = False,
+    cwd: CwdOpt = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
 ) -> None:
-    from pyflows.cli.app import global_options
+    from pyflows.cli.app import override_globals
     from pyflows.cli.dev_console import Console
 
     # Request logs and user prints must reach a pipe (tests, `| tee`) as they happen.
@@ -80,7 +84,7 @@ def dev(
         from pyflows.runtime import config as config_module
         from pyflows.runtime.serve import ServeOptions
 
-        opts = global_options(ctx)
+        opts = override_globals(ctx, cwd, config, env)
         cfg = config_module.load(opts.cwd, opts.config, opts.env)
         host = ip or cfg.dev_ip or DEFAULT_IP
         wanted = port if port is not None else (cfg.dev_port if cfg.dev_port is not None else DEFAULT_PORT)

@@ -26,6 +26,7 @@ from typing import Annotated
 
 import typer
 
+from pyflows.cli.app import CwdOpt
 from pyflows.runtime.errors import PyflowsError
 
 DEFAULT_TEMPLATE = "hello"
@@ -222,19 +223,12 @@ def init_command(
         bool, typer.Option("--force", "-f", help="Write into a non-empty folder, overwriting files.")
     ] = False,
     list_: Annotated[bool, typer.Option("--list", "-l", help="List the templates and exit.")] = False,
-    cwd: Annotated[
-        Path | None,
-        typer.Option(
-            "--cwd",
-            help="Run as if pyflows was started in this directory.",
-            rich_help_panel="Global options",
-            show_default=False,
-        ),
-    ] = None,
+    cwd: CwdOpt = None,
 ) -> None:
     """Create a new project from a template (hello, approval, pipeline, order)."""
-    from pyflows.cli.app import global_options
+    from pyflows.cli.app import override_globals
 
+    base = override_globals(ctx, cwd, None, None).cwd
     templates = list_templates()
     if list_:
         _print_list(templates)
@@ -244,9 +238,6 @@ def init_command(
         template = _ask_template(templates) if _stdin_is_tty() else DEFAULT_TEMPLATE
     chosen = get_template(template)
 
-    if cwd is not None and not cwd.is_dir():
-        raise InitError(f"--cwd {cwd}: no such directory. Pass an existing directory.")
-    base = cwd.resolve() if cwd is not None else global_options(ctx).cwd
     if name is not None:
         project = validate_name(name)
     elif directory is not None:

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from pyflows.cli import init
 from pyflows.cli.app import app
 from pyflows.runtime import config as runtime_config
+from pyflows.runtime.errors import PyflowsError
 from pyflows.runtime.config_formats import parse_jsonc
 
 TEMPLATES = ["hello", "approval", "pipeline", "order"]
@@ -209,7 +210,7 @@ def test_cwd_after_the_command_works_too(tmp_path):
     assert (tmp_path / "proj/wrangler.jsonc").is_file()
 
     result = run("init", "proj", "-t", "hello", "--cwd", str(tmp_path / "missing"))
-    assert isinstance(result.exception, init.InitError)
+    assert isinstance(result.exception, PyflowsError)
     assert "--cwd" in str(result.exception) and "missing" in str(result.exception)
 
 

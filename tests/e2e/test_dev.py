@@ -252,6 +252,17 @@ def test_dev_serves_the_worker_which_creates_an_instance_and_reports_its_status(
     assert dev.proc.returncode == 0, dev.output()
 
 
+def test_cwd_after_the_command_serves_that_project(tmp_path: Path) -> None:
+    """The README's `pyflows dev --cwd templates/hello`: global options also after `dev`."""
+    project = write_project(tmp_path / "app")
+    dev = Dev(tmp_path, "--cwd", str(project), "--no-reload")
+    try:
+        assert dev.ready().get("/") == "v1"
+        assert (project / ".pyflows" / "state").is_dir() and not (tmp_path / ".pyflows").exists()
+    finally:
+        dev.stop()
+
+
 def run_dev(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pyflows", "dev", "--port", "0", *args],
