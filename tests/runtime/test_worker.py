@@ -405,3 +405,25 @@ async def test_create_app_with_a_factory_opens_and_closes_the_runtime_in_the_lif
     await lifespan
     assert sent[-1] == "lifespan.shutdown.complete"
     assert len(opened) == 1 and opened[0]._closed
+
+
+def test_a_reload_never_runs_a_stale_pyc(tmp_path: Path, restore_sys_path) -> None:
+    """CPython trusts a .pyc when the source's size and mtime second match; a same-length edit in
+    the same second as the last load must still run the new code (for main and for its imports)."""
+    import importlib.util
+    import os
+    import py_compile
+
+    entry = "from helpers import greeting\n\nVERSION = 'v1'\n"
+    root = write_project(tmp_path, entry, config_extra="")
+    src = root / "src"
+    for path, new in ((src / "entry.py", entry.replace("'v1'", "'v2'")),
+                      (src / "helpers.py", "def greeting():\n    return 'HELLO'\n")):
+        stat = path.stat()
+        py_compile.compile(str(path), cfile=importlib.util.cache_from_source(str(path)), doraise=True)
+        path.write_text(new)  # same length as before
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime: the .pyc looks valid
+        assert path.stat().st_size == stat.st_size
+    worker = load_worker(load(root))
+    assert worker.module.VERSION == "v2"
+    assert worker.module.greeting() == "HELLO"
