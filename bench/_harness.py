@@ -156,9 +156,7 @@ class CpuMeter:
     def _sample() -> tuple[float, float, float]:
         try:
             fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-            busy = (sum(fields[:3]) + sum(fields[5:8])) / os.sysconf(
-                "SC_CLK_TCK"
-            )  # user nice system irq softirq steal
+            busy = (sum(fields[:3]) + sum(fields[5:8])) / os.sysconf("SC_CLK_TCK")  # user nice system irq softirq steal
         except (OSError, ValueError):
             busy = float("nan")
         t = os.times()

@@ -69,9 +69,7 @@ def count_instances(client: Http, workflow: str, status: str | None = None) -> i
     return int(body["result_info"]["total_count"])
 
 
-def create_through_fetch(
-    url: str, path: str, count: int, clients: int = 16, timeout: float = 120.0
-) -> list[str]:
+def create_through_fetch(url: str, path: str, count: int, clients: int = 16, timeout: float = 120.0) -> list[str]:
     """`count` POSTs to the Worker's `path` from `clients` threads (keep-alive each); the ids returned."""
     from concurrent.futures import ThreadPoolExecutor
 

@@ -116,10 +116,7 @@ async def _concurrent(state: Path) -> float:
     try:
         started = time.perf_counter()
         await asyncio.gather(
-            *(
-                engine.create("many-steps", params={"steps": CONCURRENT_STEPS})
-                for _ in range(CONCURRENT_INSTANCES)
-            )
+            *(engine.create("many-steps", params={"steps": CONCURRENT_STEPS}) for _ in range(CONCURRENT_INSTANCES))
         )
         await _until_complete(engine, "many-steps", CONCURRENT_INSTANCES, 120)
         return CONCURRENT_INSTANCES * CONCURRENT_STEPS / (time.perf_counter() - started)
@@ -154,15 +151,11 @@ async def _floor(state: Path, steps: int) -> float:
     async with aiosqlite.connect(state / "floor.sqlite") as conn:
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute(
-            "CREATE TABLE steps (pk INTEGER PRIMARY KEY, instance INTEGER, name TEXT, output TEXT)"
-        )
+        await conn.execute("CREATE TABLE steps (pk INTEGER PRIMARY KEY, instance INTEGER, name TEXT, output TEXT)")
         await conn.commit()
         started = time.perf_counter()
         for i in range(steps):
-            await conn.execute(
-                "INSERT INTO steps (instance, name, output) VALUES (?, ?, ?)", (1, f"step {i}", str(i))
-            )
+            await conn.execute("INSERT INTO steps (instance, name, output) VALUES (?, ?, ?)", (1, f"step {i}", str(i)))
             await conn.commit()
         return steps / (time.perf_counter() - started)
 
@@ -179,9 +172,7 @@ def _runs(runs: int, make: Any) -> list[float]:
 
 
 def engine(runs: int, sink: list[Result], *, steps: int = 2000) -> None:
-    emit(
-        result("engine_steps_one_instance", _runs(runs, lambda s: _one_instance(s, steps)), steps=steps), sink
-    )
+    emit(result("engine_steps_one_instance", _runs(runs, lambda s: _one_instance(s, steps)), steps=steps), sink)
     emit(
         result(
             "engine_steps_concurrent",

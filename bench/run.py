@@ -60,9 +60,7 @@ def _ratio(res: Result) -> str:
 
 
 def table(results: list[Result]) -> str:
-    rows = [
-        ("measurement", "median", "min–max", "runs", "Wrangler", "vs Wrangler", "target", "", "other load")
-    ]
+    rows = [("measurement", "median", "min–max", "runs", "Wrangler", "vs Wrangler", "target", "", "other load")]
     for r in results:
         verdict = "" if r.passed is None else ("PASS" if r.passed else "MISS")
         rows.append(
@@ -93,8 +91,7 @@ def wait_quiet(limit_s: float, threshold: float = 0.3) -> None:
         other = meter.other_cores()
         if other <= threshold or time.perf_counter() - started >= limit_s:
             print(
-                f"# waited {time.perf_counter() - started:.0f} s for a quiet machine: "
-                f"other work {other:.2f} cores",
+                f"# waited {time.perf_counter() - started:.0f} s for a quiet machine: other work {other:.2f} cores",
                 file=sys.stderr,
                 flush=True,
             )

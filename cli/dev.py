@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
 from pyflows.cli.app import ConfigOpt, CwdOpt, EnvOpt
 from pyflows.runtime.errors import PyflowsError
 
@@ -57,9 +56,7 @@ def dev(
     ] = None,
     max_concurrency: Annotated[
         int,
-        typer.Option(
-            "--max-concurrency", min=1, help="Most workflow instances running at once; the rest queue."
-        ),
+        typer.Option("--max-concurrency", min=1, help="Most workflow instances running at once; the rest queue."),
     ] = 10_000,
     no_reload: Annotated[
         bool, typer.Option("--no-reload", help="Do not restart the server when files change.")
@@ -88,9 +85,7 @@ def dev(
         cfg = config_module.load(opts.cwd, opts.config, opts.env)
         host = ip or cfg.dev_ip or DEFAULT_IP
         wanted = port if port is not None else (cfg.dev_port if cfg.dev_port is not None else DEFAULT_PORT)
-        state_dir = (
-            (opts.cwd / persist_to).resolve() if persist_to is not None else cfg.root / ".pyflows" / "state"
-        )
+        state_dir = (opts.cwd / persist_to).resolve() if persist_to is not None else cfg.root / ".pyflows" / "state"
         sock = bind(host, wanted)
     except BaseException:
         if first is not None:
@@ -199,13 +194,10 @@ def bind(host: str, port: int) -> socket.socket:
                 "`wrangler dev`?), or pass --port <n> (--port 0 picks a free port)."
             ) from None
         if exc.errno == errno.EADDRNOTAVAIL:
-            raise PyflowsError(
-                f"--ip {host} is not an address of this machine. Use 127.0.0.1 or 0.0.0.0."
-            ) from None
+            raise PyflowsError(f"--ip {host} is not an address of this machine. Use 127.0.0.1 or 0.0.0.0.") from None
         if exc.errno == errno.EACCES:
             raise PyflowsError(
-                f"Not allowed to listen on port {port}: ports below 1024 need privileges. "
-                "Use a port such as 8787."
+                f"Not allowed to listen on port {port}: ports below 1024 need privileges. Use a port such as 8787."
             ) from None
         raise PyflowsError(f"Cannot listen on {host}:{port}: {exc.strerror}.") from None
     sock.listen(2048)

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
 from pyflows.cli.app import CwdOpt
 from pyflows.runtime.errors import PyflowsError
 

@@ -206,9 +206,7 @@ def describe_text(
     parts.append("Steps:")
     text = "\n".join(parts) + "\n"
     for step in instance.get("steps") or []:
-        text += (
-            "\n" + render.labelled(step_fields(step, show_output=show_output, limit=limit), indent=2) + "\n"
-        )
+        text += "\n" + render.labelled(step_fields(step, show_output=show_output, limit=limit), indent=2) + "\n"
         if step.get("type") == "step" and step.get("attempts"):
             text += attempts_table(step["attempts"])
     return text

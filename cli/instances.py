@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
 from pyflows.cli import render
 from pyflows.cli.workflow_options import (
     ConfigOpt,
@@ -38,13 +37,10 @@ def list_instances(
     status: Annotated[
         str | None,
         typer.Option(
-            help="Filter by status: queued, running, paused, errored, terminated, complete, waiting or "
-            "waitingForPause."
+            help="Filter by status: queued, running, paused, errored, terminated, complete, waiting or waitingForPause."
         ),
     ] = None,
-    page: Annotated[
-        int, typer.Option(help='Show a specific page from the listing (size set by "--per-page").')
-    ] = 1,
+    page: Annotated[int, typer.Option(help='Show a specific page from the listing (size set by "--per-page").')] = 1,
     per_page: Annotated[
         int | None, typer.Option(help="Maximum number of instances per page (1-100, default 25).")
     ] = None,
@@ -57,8 +53,7 @@ def list_instances(
     date_end: Annotated[
         str | None,
         typer.Option(
-            help="Only instances created at or before this ISO 8601 date; a bare date covers the whole "
-            "UTC day."
+            help="Only instances created at or before this ISO 8601 date; a bare date covers the whole UTC day."
         ),
     ] = None,
     local: LocalOpt = False,
@@ -71,9 +66,7 @@ def list_instances(
     from pyflows.cli import validation
 
     prepare(ctx, cwd, config, env, json_=json_)
-    since = (
-        None if date_start is None else validation.check_date(date_start, "--date-start", end_of_day=False)
-    )
+    since = None if date_start is None else validation.check_date(date_start, "--date-start", end_of_day=False)
     until = None if date_end is None else validation.check_date(date_end, "--date-end", end_of_day=True)
     validation.check_date_range(since, until)
     if status is not None:
@@ -108,9 +101,7 @@ def instance_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
 
     remote = any("version_id" in row or "modified_on" in row for row in rows)
     headers = (
-        ["Instance ID", "Version", "Created", "Modified", "Status"]
-        if remote
-        else ["Instance ID", "Created", "Status"]
+        ["Instance ID", "Version", "Created", "Modified", "Status"] if remote else ["Instance ID", "Created", "Status"]
     )
     cells = []
     for row in rows:
@@ -138,9 +129,7 @@ def describe_instance(
             help="Show each step's output (`--step-output false` also works, as in Wrangler).",
         ),
     ] = True,
-    truncate_output_limit: Annotated[
-        int, typer.Option(help="Truncate step output after this many characters.")
-    ] = 5000,
+    truncate_output_limit: Annotated[int, typer.Option(help="Truncate step output after this many characters.")] = 5000,
     local: LocalOpt = False,
     port: PortOpt = DEFAULT_PORT,
     json_: JsonOpt = False,
@@ -161,16 +150,12 @@ def describe_instance(
         return
     from pyflows.cli.instance_view import describe_text
 
-    sys.stdout.write(
-        describe_text(name, instance_id, instance, show_output=step_output, limit=truncate_output_limit)
-    )
+    sys.stdout.write(describe_text(name, instance_id, instance, show_output=step_output, limit=truncate_output_limit))
 
 
 IdArg = Annotated[
     str,
-    typer.Argument(
-        metavar="ID", help="ID of the instance, or 'latest' for the newest one.", show_default=False
-    ),
+    typer.Argument(metavar="ID", help="ID of the instance, or 'latest' for the newest one.", show_default=False),
 ]
 
 
@@ -180,9 +165,7 @@ def send_event(
     name: NameArg,
     id_: IdArg,
     type_: Annotated[str, typer.Option("--type", help="Type of the workflow event.", show_default=False)],
-    payload: Annotated[
-        str, typer.Option(help='JSON string for the workflow event, e.g. \'{"key": "value"}\'.')
-    ] = "{}",
+    payload: Annotated[str, typer.Option(help='JSON string for the workflow event, e.g. \'{"key": "value"}\'.')] = "{}",
     local: LocalOpt = False,
     port: PortOpt = DEFAULT_PORT,
     json_: JsonOpt = False,
@@ -208,9 +191,7 @@ def send_event(
         return
     # Wrangler names the payload only when it has keys (Object.keys(payload).length > 0).
     shown = f' and payload "{payload}"' if isinstance(parsed, dict | list | str) and parsed else ""
-    render.info(
-        f'📤 The event with type "{type_}"{shown} was sent to the instance "{instance_id}" from {name}'
-    )
+    render.info(f'📤 The event with type "{type_}"{shown} was sent to the instance "{instance_id}" from {name}')
 
 
 _FINISHED = frozenset({"complete", "errored", "terminated"})
@@ -247,8 +228,11 @@ def _change_status(
         # same against pyflows dev); our CLI does not claim a pause or resume that did not happen.
         raise PyflowsError(
             f'Cannot {action} the instance "{instance_id}" from {name}: it is already {result["status"]}. '
-            + ("Only queued, running or waiting instances can be paused."
-               if action == "pause" else "Only paused instances can be resumed.")
+            + (
+                "Only queued, running or waiting instances can be paused."
+                if action == "pause"
+                else "Only paused instances can be resumed."
+            )
         )
     if json_:
         render.print_json(result)
@@ -355,13 +339,9 @@ def delete_instances(
     name: NameArg,
     ids: Annotated[
         list[str] | None,
-        typer.Argument(
-            metavar="[ID]...", help="IDs of the instances ('latest' for the newest).", show_default=False
-        ),
+        typer.Argument(metavar="[ID]...", help="IDs of the instances ('latest' for the newest).", show_default=False),
     ] = None,
-    filename: Annotated[
-        str | None, typer.Option(help="Path to a JSON file holding an array of instance IDs.")
-    ] = None,
+    filename: Annotated[str | None, typer.Option(help="Path to a JSON file holding an array of instance IDs.")] = None,
     local: LocalOpt = False,
     port: PortOpt = DEFAULT_PORT,
     json_: JsonOpt = False,

@@ -182,15 +182,11 @@ def check_date_range(start: str | None, end: str | None) -> None:
         )
 
 
-def check_restart_from(
-    name: str | None, count: int | None, step_type: str | None
-) -> dict[str, object] | None:
+def check_restart_from(name: str | None, count: int | None, step_type: str | None) -> dict[str, object] | None:
     """The `from` object of a restart, or None for a restart from the beginning."""
     if name is None:
         if count is not None or step_type is not None:
-            raise PyflowsError(
-                "--from-step-name is required when using --from-step-count or --from-step-type"
-            )
+            raise PyflowsError("--from-step-name is required when using --from-step-count or --from-step-type")
         return None
     if count is not None and count < 1:
         raise PyflowsError(
@@ -227,9 +223,7 @@ def read_ids_file(path: str) -> list[str]:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except OSError as exc:
-        raise PyflowsError(
-            f'Could not read "{path}": {exc.strerror or exc}. Check the --filename path.'
-        ) from None
+        raise PyflowsError(f'Could not read "{path}": {exc.strerror or exc}. Check the --filename path.') from None
     try:
         parsed = json.loads(text)
     except ValueError as exc:

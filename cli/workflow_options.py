@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
 from pyflows.cli import render
 from pyflows.cli.app import ConfigOpt, CwdOpt, EnvOpt  # noqa: F401 - the commands import them from here
 from pyflows.runtime.client import DEFAULT_PORT, ManagementClient
@@ -19,9 +18,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API result as J
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Name of the workflow.", show_default=False)]
 
 
-def prepare(
-    ctx: typer.Context, cwd: Path | None, config: Path | None, env: str | None, *, json_: bool
-) -> None:
+def prepare(ctx: typer.Context, cwd: Path | None, config: Path | None, env: str | None, *, json_: bool) -> None:
     """Print the banner (unless --json), then honour global options given after the subcommand."""
     from pyflows.cli.app import override_globals
 

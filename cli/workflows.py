@@ -19,7 +19,6 @@ import sys
 from typing import Annotated, Any
 
 import typer
-
 from pyflows.cli import instances, render
 from pyflows.cli.workflow_options import (
     ConfigOpt,
@@ -70,9 +69,7 @@ def normalize_argv(args: list[str]) -> list[str]:
 @workflows_app.command("list", help="List Workflows associated to account")
 def list_workflows(
     ctx: typer.Context,
-    page: Annotated[
-        int, typer.Option(help='Show a specific page from the listing (size set by "--per-page").')
-    ] = 1,
+    page: Annotated[int, typer.Option(help='Show a specific page from the listing (size set by "--per-page").')] = 1,
     per_page: Annotated[int | None, typer.Option(help="Maximum number of workflows per page.")] = None,
     local: LocalOpt = False,
     port: PortOpt = DEFAULT_PORT,
@@ -184,9 +181,7 @@ def trigger(
     name: NameArg,
     params: Annotated[
         str,
-        typer.Argument(
-            help="Params for the workflow instance, encoded as a JSON string.", show_default=False
-        ),
+        typer.Argument(help="Params for the workflow instance, encoded as a JSON string.", show_default=False),
     ] = "",
     id_: Annotated[
         str | None,

@@ -46,8 +46,8 @@ class WorkflowInstance:
     def status(self) -> asyncio.Future[JsDict]:
         async def go() -> JsDict:
             st = await self._engine.status(self._workflow, self.id)
-            return JsDict(status=st["status"], error=python_from_rpc(st["error"]),
-                          output=python_from_rpc(st["output"]))
+            return JsDict(status=st["status"], error=python_from_rpc(st["error"]), output=python_from_rpc(st["output"]))
+
         return _eager(go())
 
     def pause(self) -> asyncio.Future[None]:
@@ -95,6 +95,7 @@ class WorkflowBinding:
         async def go() -> WorkflowInstance:
             instance_id = await self._engine.create(self._workflow, id=opts.get("id"), params=opts.get("params"))
             return WorkflowInstance(self._engine, self._workflow, instance_id)
+
         return _eager(go())
 
     def create_batch(self, batch: list[Any]) -> asyncio.Future[list[WorkflowInstance]]:
@@ -103,6 +104,7 @@ class WorkflowBinding:
         async def go() -> list[WorkflowInstance]:
             ids = await self._engine.create_batch(self._workflow, items)
             return [WorkflowInstance(self._engine, self._workflow, i) for i in ids]
+
         return _eager(go())
 
     createBatch = create_batch  # noqa: N815
@@ -111,4 +113,5 @@ class WorkflowBinding:
         async def go() -> WorkflowInstance:
             await self._engine.status(self._workflow, instance_id)  # raises when unknown
             return WorkflowInstance(self._engine, self._workflow, instance_id)
+
         return _eager(go())

@@ -85,9 +85,7 @@ class LoopbackTransport:
         parts = urlsplit(url)
         if self._conn is None or self._netloc != parts.netloc:
             self.close()
-            self._conn = http.client.HTTPConnection(
-                parts.hostname or "localhost", parts.port, timeout=self._timeout
-            )
+            self._conn = http.client.HTTPConnection(parts.hostname or "localhost", parts.port, timeout=self._timeout)
             self._netloc = parts.netloc
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         try:
@@ -178,9 +176,7 @@ class ManagementClient:
     def for_local(cls, port: int = DEFAULT_PORT, *, transport: Transport | None = None) -> ManagementClient:
         """A client for the dev session on `localhost:<port>` (what `--local --port N` means)."""
         if not 0 < port < 65536:
-            raise ClientError(
-                f"--port {port} is not a TCP port: use a number from 1 to 65535 (default 8787)."
-            )
+            raise ClientError(f"--port {port} is not a TCP port: use a number from 1 to 65535 (default 8787).")
         return cls(
             base_url=f"http://localhost:{port}{LOCAL_API_PATH}",
             transport=transport or LoopbackTransport(),
@@ -320,9 +316,7 @@ class ManagementClient:
             parts.append(f"{json.dumps(key)}:{json.dumps(instance_id, ensure_ascii=False)}")
         if params_json is not None:
             parts.append(f'"params":{params_json}')
-        return self.call(
-            "POST", f"/workflows/{_segment(name)}/instances", raw_body="{" + ",".join(parts) + "}"
-        ).result
+        return self.call("POST", f"/workflows/{_segment(name)}/instances", raw_body="{" + ",".join(parts) + "}").result
 
     def list_instances(
         self,

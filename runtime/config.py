@@ -229,9 +229,7 @@ def _read(path: Path) -> Any:
 # ---------------------------------------------------------------------------------- env + checks
 
 
-def _apply_env(
-    raw: dict[str, Any], env: str | None, shown: str
-) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+def _apply_env(raw: dict[str, Any], env: str | None, shown: str) -> tuple[dict[str, Any], dict[str, str], list[str]]:
     """The effective settings, where each key came from (key-path prefix), and warnings."""
     envs: dict[str, Any] = raw.get("env") or {}
     if env is None:
@@ -276,28 +274,36 @@ def _workflows(items: list[dict[str, Any]], where: str, shown: str) -> tuple[Wor
             raise ConfigSchemaError(
                 f"{shown}: {where}[{seen_names[name]}] and {where}[{i}] both have name {_value(name)}. "
                 "Workflow names must be unique: rename one of them.",
-                file=shown, key_path=f"{where}[{i}].name", value=name,
+                file=shown,
+                key_path=f"{where}[{i}].name",
+                value=name,
             )
         if binding in seen_bindings:
             raise ConfigSchemaError(
                 f"{shown}: {where}[{seen_bindings[binding]}] and {where}[{i}] both have binding "
                 f"{_value(binding)}. Bindings must be unique (each is one self.env attribute): "
                 "rename one of them.",
-                file=shown, key_path=f"{where}[{i}].binding", value=binding,
+                file=shown,
+                key_path=f"{where}[{i}].binding",
+                value=binding,
             )
         for key in ("binding", "class_name"):
             if not item[key].isidentifier() or keyword.iskeyword(item[key]):
                 raise ConfigSchemaError(
                     f"{shown}: {where}[{i}].{key} is {_value(item[key])}, which is a Python keyword, "
                     "not a usable identifier. Choose another name, e.g. MY_WORKFLOW.",
-                    file=shown, key_path=f"{where}[{i}].{key}", value=item[key],
+                    file=shown,
+                    key_path=f"{where}[{i}].{key}",
+                    value=item[key],
                 )
         seen_names[name], seen_bindings[binding] = i, i
         steps = (item.get("limits") or {}).get("steps", DEFAULT_MAX_STEPS)
         if steps > MAX_STEPS:  # also in the schema; kept for configs built without it
             raise ConfigSchemaError(
                 f"{shown}: {where}[{i}].limits.steps is {steps}, expected at most {MAX_STEPS}.",
-                file=shown, key_path=f"{where}[{i}].limits.steps", value=steps,
+                file=shown,
+                key_path=f"{where}[{i}].limits.steps",
+                value=steps,
             )
         result.append(
             WorkflowConfig(
@@ -316,22 +322,26 @@ def _main(effective: dict[str, Any], where: str, root: Path, shown: str) -> Path
     example = '"main": "src/entry.py"' if not shown.endswith(".toml") else 'main = "src/entry.py"'
     if main is None:
         raise ConfigSchemaError(
-            f"{shown}: main is missing. Set it to the Worker's Python module, relative to the config "
-            f"file: {example}.",
-            file=shown, key_path="main",
+            f"{shown}: main is missing. Set it to the Worker's Python module, relative to the config file: {example}.",
+            file=shown,
+            key_path="main",
         )
     if not main.endswith(".py"):
         raise ConfigSchemaError(
             f"{shown}: {where} is {_value(main)}, which is not a Python module: pyflows runs Python "
             f"Workers, so main must end in .py (e.g. {example}).",
-            file=shown, key_path=where, value=main,
+            file=shown,
+            key_path=where,
+            value=main,
         )
     path = (root / main).resolve()
     if not path.is_file():
         raise ConfigError(
             f"{shown}: {where} is {_value(main)}, but {path} does not exist. Create it, or fix the "
             "path (it is relative to the config file).",
-            file=shown, key_path=where, value=main,
+            file=shown,
+            key_path=where,
+            value=main,
         )
     return path
 
@@ -399,7 +409,8 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
     if name is None:
         raise ConfigSchemaError(
             f'{shown}: name is missing. Set the Worker\'s name, e.g. "name": "{root.name or "my-worker"}".',
-            file=shown, key_path="name",
+            file=shown,
+            key_path="name",
         )
     main = _main(effective, origin.get("main", "") + "main", root, shown)
 
@@ -411,7 +422,9 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
             where = origin.get("compatibility_date", "") + "compatibility_date"
             raise ConfigSchemaError(
                 f"{shown}: {where} is {_value(date)}, which is not a real date. Use YYYY-MM-DD.",
-                file=shown, key_path=where, value=date,
+                file=shown,
+                key_path=where,
+                value=date,
             ) from None
     flags = tuple(effective.get("compatibility_flags") or ())
 
@@ -430,7 +443,8 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
             raise ConfigSchemaError(
                 f"{shown}: {where}.{var} and the workflow binding "
                 f"{var!r} have the same name; self.env.{var} can only be one of them. Rename one.",
-                file=shown, key_path=f"{where}.{var}",
+                file=shown,
+                key_path=f"{where}.{var}",
             )
 
     secrets, secrets_file = _load_secrets(root, env)
@@ -439,7 +453,8 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
             raise ConfigError(
                 f"{_shown(secrets_file)}: {key} has the name of the workflow binding {key!r} in "
                 f"{shown}; self.env.{key} can only be one of them. Rename the secret or the binding.",
-                file=_shown(secrets_file), key=key,
+                file=_shown(secrets_file),
+                key=key,
             )
     warnings.extend(_flag_warnings(flags, date, bool(workflows)))
 
@@ -461,4 +476,3 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
         env_name=env,
         warnings=tuple(warnings),
     )
-

@@ -140,11 +140,11 @@ def _explain(msg: str, clean: str, pos: int) -> str:
         closer = "}" if _innermost_open(clean, pos) == "{" else "]"
         what = f"expected ',' or '{closer}'"
     elif msg.startswith("Unterminated string"):
-        return 'unterminated string: expected a closing \'"\' on the same line'
+        return "unterminated string: expected a closing '\"' on the same line"
     elif msg.startswith("Invalid control character"):
         return "invalid control character in a string: write newlines and tabs as \\n and \\t"
     elif msg.startswith("Invalid \\escape") or msg.startswith("Invalid \\u"):
-        return "invalid escape in a string: expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX"
+        return 'invalid escape in a string: expected one of \\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX'
     elif msg.startswith("Extra data"):
         what = "expected the end of the file after the top-level value"
     else:
@@ -160,7 +160,9 @@ def parse_jsonc(text: str, shown: str) -> Any:
         line, col = _line_col(text, exc.pos)
         raise ConfigParseError(
             f"{shown}:{line}:{col}: unterminated /* comment: expected a closing */",
-            file=shown, line=line, column=col,
+            file=shown,
+            line=line,
+            column=col,
         ) from None
     try:
         return json.loads(clean)
@@ -244,9 +246,9 @@ def parse_dotenv(text: str, shown: str) -> dict[str, str]:
         if not m:
             hint = "a KEY=VALUE line (KEY is letters, digits and _, not starting with a digit)"
             raise ConfigParseError(
-                f"{shown}:{lineno}: expected {hint}, found {stripped[:20]!r}. "
-                "Fix the line or comment it out with #.",
-                file=shown, line=lineno,
+                f"{shown}:{lineno}: expected {hint}, found {stripped[:20]!r}. Fix the line or comment it out with #.",
+                file=shown,
+                line=lineno,
             )
         key, rest = m.group(1), m.group(2).strip()
         if rest[:1] in ("'", '"', "`"):
@@ -260,7 +262,8 @@ def parse_dotenv(text: str, shown: str) -> dict[str, str]:
                     raise ConfigParseError(
                         f"{shown}:{lineno}: unterminated quoted value for {key}: expected a closing {quote} "
                         "before the end of the file",
-                        file=shown, line=lineno,
+                        file=shown,
+                        line=lineno,
                     )
                 body += "\n" + lines[i]
                 i += 1
@@ -269,7 +272,8 @@ def parse_dotenv(text: str, shown: str) -> dict[str, str]:
                 raise ConfigParseError(
                     f"{shown}:{lineno}: unexpected text {tail[:40]!r} after the quoted value of {key}: "
                     "expected the end of the line or a # comment",
-                    file=shown, line=lineno,
+                    file=shown,
+                    line=lineno,
                 )
             result[key] = _unescape_double(value) if quote == '"' else value
         else:

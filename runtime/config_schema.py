@@ -53,8 +53,13 @@ def describe_value(value: Any) -> str:
 
 
 _JSON_TYPES = {
-    dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
-    float: "a number", type(None): "null",
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
 }
 
 
@@ -68,8 +73,7 @@ def _describe_error(err: Any) -> str:
         missing = [k for k in rule if k not in value]
         props = schema.get("properties", {})
         items = [
-            f"{key_path([*parts, k])} is missing. {props.get(k, {}).get('description', '')}".strip()
-            for k in missing
+            f"{key_path([*parts, k])} is missing. {props.get(k, {}).get('description', '')}".strip() for k in missing
         ]
         return "; ".join(items)
     where = key_path(parts)
@@ -78,8 +82,14 @@ def _describe_error(err: Any) -> str:
     shown = f"{where} is {describe_value(value)}"
     if kind == "type":
         expected = " or ".join(
-            {"object": "an object", "array": "an array", "string": "a string", "integer": "an integer",
-             "number": "a number", "boolean": "true or false"}.get(t, t)
+            {
+                "object": "an object",
+                "array": "an array",
+                "string": "a string",
+                "integer": "an integer",
+                "number": "a number",
+                "boolean": "true or false",
+            }.get(t, t)
             for t in ([rule] if isinstance(rule, str) else rule)
         )
         found = _JSON_TYPES.get(type(value), type(value).__name__)

@@ -71,15 +71,20 @@ def instance_details(row: Any, status: str, history: Any, live: dict[Any, Any]) 
     for key, running in live.items():
         if key in seen:
             continue
-        items.append((running.position, {
-            "name": f"{running.name}-{running.count}",
-            "start": iso(running.step_started),
-            "end": None,
-            "success": None,
-            "type": "step",
-            "config": running.config,
-            "attempts": [{"start": iso(running.attempt_started), "end": None, "success": None, "error": None}],
-        }))
+        items.append(
+            (
+                running.position,
+                {
+                    "name": f"{running.name}-{running.count}",
+                    "start": iso(running.step_started),
+                    "end": None,
+                    "success": None,
+                    "type": "step",
+                    "config": running.config,
+                    "attempts": [{"start": iso(running.attempt_started), "end": None, "success": None, "error": None}],
+                },
+            )
+        )
     items.sort(key=lambda item: item[0])
     return {
         "status": status,

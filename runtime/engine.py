@@ -52,7 +52,6 @@ import contextlib
 import heapq
 import inspect
 import itertools
-import json
 import logging
 import sqlite3
 import uuid
@@ -62,7 +61,7 @@ from typing import Any
 
 from pyflows.runtime import storage
 from pyflows.runtime.durations import iso
-from pyflows.runtime.entrypoints import ExecutionContext
+from pyflows.runtime.entrypoints import ExecutionContext, call_relaxed
 from pyflows.runtime.errors import (
     InstanceExistsError,
     InstanceNotFoundError,
@@ -75,11 +74,28 @@ from pyflows.runtime.errors import (
 from pyflows.runtime.limits import MAX_BATCH, check_event_type, check_instance_id
 from pyflows.runtime.run import Run, error_info, now_ms
 from pyflows.runtime.step import Step
-from pyflows.runtime.values import JsDict, ValueTooLargeError, dumps, encode, loads, python_from_rpc, utc_naive
+from pyflows.runtime.values import (
+    JsDict,
+    ValueTooLargeError,
+    dumps,
+    encode,
+    loads,
+    python_from_rpc,
+    utc_naive,
+)
 
 log = logging.getLogger("pyflows.engine")
 
-ALL_STATUSES = ("queued", "running", "paused", "errored", "terminated", "complete", "waiting", "waitingForPause")
+ALL_STATUSES = (
+    "queued",
+    "running",
+    "paused",
+    "errored",
+    "terminated",
+    "complete",
+    "waiting",
+    "waitingForPause",
+)
 FINAL = frozenset(storage.FINAL_STATUSES)
 _IDLE_CHECK_S = 0.005
 
@@ -144,10 +160,17 @@ class Engine:
 
     async def start(self) -> None:
         """Recover: resume instances that were queued, running or waiting when the process stopped."""
-        rows = await self.store.read(lambda c: storage.q_instances_by_status(
-            c, ("queued", "running", "waiting", "waitingForPause", "paused")))
-        with_events = set(await self.store.read(lambda c: [r[0] for r in c.execute(
-            "SELECT DISTINCT instance_pk FROM events WHERE consumed_by IS NULL").fetchall()]))
+        rows = await self.store.read(
+            lambda c: storage.q_instances_by_status(c, ("queued", "running", "waiting", "waitingForPause", "paused"))
+        )
+        with_events = set(
+            await self.store.read(
+                lambda c: [
+                    r[0]
+                    for r in c.execute("SELECT DISTINCT instance_pk FROM events WHERE consumed_by IS NULL").fetchall()
+                ]
+            )
+        )
         now = now_ms()
         for row in rows:
             spec = self.specs.get(row["workflow"])
@@ -159,8 +182,12 @@ class Engine:
                 self._set_status(inst, "paused")
             elif inst.status == "queued":
                 self._fresh.append(inst)
-            elif inst.status == "waiting" and row["wake_at_epoch_ms"] and inst.pk not in with_events and \
-                    row["wake_at_epoch_ms"] - now > self.options.hibernate_after_ms:
+            elif (
+                inst.status == "waiting"
+                and row["wake_at_epoch_ms"]
+                and inst.pk not in with_events
+                and row["wake_at_epoch_ms"] - now > self.options.hibernate_after_ms
+            ):
                 self._hibernate_until(inst, row["wake_at_epoch_ms"])
             elif inst.status in ("running", "waiting"):
                 self._returning.append((inst, None))
@@ -195,7 +222,8 @@ class Engine:
         now = now_ms()
         try:
             pk = await self.store.write(
-                lambda c: storage.insert_instance_txn(c, workflow, instance_id, params_text, now))
+                lambda c: storage.insert_instance_txn(c, workflow, instance_id, params_text, now)
+            )
         except sqlite3.IntegrityError:
             raise InstanceExistsError(workflow, instance_id) from None
         inst = _Instance(pk, spec, instance_id, params_text, now, "queued")
@@ -239,13 +267,19 @@ class Engine:
                     self._take_slot(inst)
                     fut.set_result(None)
                     continue
-                if self._live.get((inst.spec.name, inst.id)) is not inst or inst.run is not None \
-                        or inst.status not in ("running", "waiting", "queued"):
+                if (
+                    self._live.get((inst.spec.name, inst.id)) is not inst
+                    or inst.run is not None
+                    or inst.status not in ("running", "waiting", "queued")
+                ):
                     continue
             elif self._fresh:
                 inst = self._fresh.popleft()
-                if self._live.get((inst.spec.name, inst.id)) is not inst or inst.status != "queued" \
-                        or inst.run is not None:
+                if (
+                    self._live.get((inst.spec.name, inst.id)) is not inst
+                    or inst.status != "queued"
+                    or inst.run is not None
+                ):
                     continue
             else:
                 break
@@ -289,7 +323,7 @@ class Engine:
                 workflowName=inst.spec.name,
             )
             step = Step(run, implicit=self.options.implicit_dependencies)
-            result = _call_relaxed(workflow.run, event, step)
+            result = call_relaxed(workflow.run, event, step)
             if inspect.isawaitable(result):
                 result = await result
             if run.fatal is not None:
@@ -303,18 +337,35 @@ class Engine:
         except Exception as exc:
             if run.stop_reason is None:
                 info = error_info(run.fatal or exc)
-                log.error("Instance %r of %s errored: %s: %s", inst.id, inst.spec.name, info["name"],
-                          info["message"], exc_info=not isinstance(exc, WorkflowError))
+                log.error(
+                    "Instance %r of %s errored: %s: %s",
+                    inst.id,
+                    inst.spec.name,
+                    info["name"],
+                    info["message"],
+                    exc_info=not isinstance(exc, WorkflowError),
+                )
                 await self._finish(inst, "errored", error=dumps(info))
         finally:
             if inst.run is run:
                 inst.run = None
             self._release(inst)
 
-    async def _finish(self, inst: _Instance, status: str, *, output: str | None = None, error: str | None = None) -> None:
+    async def _finish(
+        self, inst: _Instance, status: str, *, output: str | None = None, error: str | None = None
+    ) -> None:
         end = now_ms()
-        await self.store.write(lambda c: storage.update_instance_txn(
-            c, inst.pk, status=status, output=output, error=error, ended_at_epoch_ms=end, wake_at_epoch_ms=None))
+        await self.store.write(
+            lambda c: storage.update_instance_txn(
+                c,
+                inst.pk,
+                status=status,
+                output=output,
+                error=error,
+                ended_at_epoch_ms=end,
+                wake_at_epoch_ms=None,
+            )
+        )
         inst.status = status  # only now: readers combine the live status with the stored row
         self._forget(inst)
         self._notify(inst)
@@ -326,12 +377,16 @@ class Engine:
 
     def _persist(self, inst: _Instance, fields: dict[str, Any], only_if_missing_start: bool = False) -> None:
         """Write status-like fields without waiting (writes stay ordered); wake watchers."""
+
         def txn(conn: sqlite3.Connection) -> None:
             if only_if_missing_start:
                 start = fields.pop("started_at_epoch_ms")
-                conn.execute("UPDATE instances SET started_at_epoch_ms = ? WHERE pk = ? AND started_at_epoch_ms "
-                             "IS NULL", (start, inst.pk))
+                conn.execute(
+                    "UPDATE instances SET started_at_epoch_ms = ? WHERE pk = ? AND started_at_epoch_ms IS NULL",
+                    (start, inst.pk),
+                )
             storage.update_instance_txn(conn, inst.pk, **fields)
+
         fut = self.store.write_nowait(txn)
         fut.add_done_callback(_log_write_failure)
         self._notify(inst)
@@ -391,8 +446,15 @@ class Engine:
         await fut
 
     def log_step_error(self, inst: _Instance, name: str, attempt: int, exc: BaseException) -> None:
-        log.warning("Step %r of instance %r (%s) failed on attempt %d: %s: %s", name, inst.id, inst.spec.name,
-                    attempt, type(exc).__name__, exc)
+        log.warning(
+            "Step %r of instance %r (%s) failed on attempt %d: %s: %s",
+            name,
+            inst.id,
+            inst.spec.name,
+            attempt,
+            type(exc).__name__,
+            exc,
+        )
 
     def _stop(self, run: Run, reason: str) -> asyncio.Task[Any] | None:
         run.stop_reason = reason
@@ -479,7 +541,8 @@ class Engine:
         if inst is None or status in ("paused", "waitingForPause"):
             raise InvalidTransitionError(
                 f"Cannot pause instance '{instance_id}': it is {status}. Only queued, running or waiting "
-                "instances can be paused.")
+                "instances can be paused."
+            )
         if inst.run is not None and inst.run.active_attempts:
             inst.pause_requested = True
             self._set_status(inst, "waitingForPause")
@@ -500,7 +563,8 @@ class Engine:
         if inst is None or status != "paused":
             raise InvalidTransitionError(
                 f"Cannot resume instance '{instance_id}': it is {status}, not paused. Only paused instances "
-                "can be resumed.")
+                "can be resumed."
+            )
         # Continues where it left off (replay), preferred over instances that never started.
         self._set_status(inst, "queued")
         self._returning.append((inst, None))
@@ -512,7 +576,8 @@ class Engine:
         if inst is None:
             raise InvalidTransitionError(
                 f"WorkflowError: (instance.cannot_terminate) Cannot terminate instance '{instance_id}': it is "
-                f"already {status}. Only queued, running, waiting or paused instances can be terminated.")
+                f"already {status}. Only queued, running, waiting or paused instances can be terminated."
+            )
         await self._stop_and_wait(inst, "terminate")
         await self._finish(inst, "terminated")
         return "terminated"
@@ -524,14 +589,18 @@ class Engine:
             name = from_step.get("name")
             count = int(from_step.get("count") or 1)
             kind = from_step.get("type") or "do"
-            found = await self.store.read(lambda c: c.execute(
-                "SELECT position FROM steps WHERE instance_pk = ? AND kind = ? AND name = ? AND count = ?",
-                (row["pk"], kind, name, count)).fetchone())
+            found = await self.store.read(
+                lambda c: c.execute(
+                    "SELECT position FROM steps WHERE instance_pk = ? AND kind = ? AND name = ? AND count = ?",
+                    (row["pk"], kind, name, count),
+                ).fetchone()
+            )
             if found is None:
                 raise StepNotFoundError(
                     f'WorkflowError: (instance.cannot_restart) Step "{name}" not found in execution history '
                     f"(type {kind}, count {count}) of instance '{instance_id}'. Check the step names with "
-                    "`pyflows workflows instances describe`.")
+                    "`pyflows workflows instances describe`."
+                )
             position = found[0]
         inst = self._live.get((workflow, instance_id))
         if inst is not None:
@@ -556,7 +625,8 @@ class Engine:
         if inst is None:
             raise InvalidTransitionError(
                 f"Cannot send event '{event_type}' to instance '{instance_id}': it is {status}. Events are "
-                "accepted only while an instance can still run.")
+                "accepted only while an instance can still run."
+            )
         payload_text = self._encode_payload(payload, "Event payload")
         now = now_ms()
         pk = await self.store.write(lambda c: storage.insert_event_txn(c, inst.pk, event_type, payload_text, now))
@@ -581,8 +651,13 @@ class Engine:
             self._forget(inst)
         return await self.store.write(lambda c: storage.delete_workflow_txn(c, workflow))
 
-    async def wait_for(self, workflow: str, instance_id: str,
-                       statuses: set[str] | frozenset[str] = FINAL, timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_for(
+        self,
+        workflow: str,
+        instance_id: str,
+        statuses: set[str] | frozenset[str] = FINAL,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
         """Wait until the instance reaches one of `statuses`; TimeoutError after `timeout` seconds."""
         async with asyncio.timeout(timeout):
             while True:
@@ -601,13 +676,27 @@ class Engine:
 
     # -- reads for the API ----------------------------------------------------------------------------
 
-    async def list_instances(self, workflow: str, status: str | None = None, date_start_ms: int | None = None,
-                             date_end_ms: int | None = None, page: int = 1, per_page: int = 25
-                             ) -> tuple[list[dict[str, Any]], int]:
+    async def list_instances(
+        self,
+        workflow: str,
+        status: str | None = None,
+        date_start_ms: int | None = None,
+        date_end_ms: int | None = None,
+        page: int = 1,
+        per_page: int = 25,
+    ) -> tuple[list[dict[str, Any]], int]:
         self.spec(workflow)
-        rows, total = await self.store.read(lambda c: storage.q_list(
-            c, workflow, status=status, start_ms=date_start_ms, end_ms=date_end_ms, limit=per_page,
-            offset=(page - 1) * per_page))
+        rows, total = await self.store.read(
+            lambda c: storage.q_list(
+                c,
+                workflow,
+                status=status,
+                start_ms=date_start_ms,
+                end_ms=date_end_ms,
+                limit=per_page,
+                offset=(page - 1) * per_page,
+            )
+        )
         out = []
         for instance_id, st, created in rows:
             inst = self._live.get((workflow, instance_id))
@@ -632,18 +721,6 @@ class Engine:
         live = inst.run.live if inst is not None and inst.run is not None else {}
         status = inst.status if inst is not None else row["status"]
         return instance_details(row, status, history, live)
-
-
-def _call_relaxed(fn: Any, *args: Any) -> Any:
-    """Call with as many positional arguments as `fn` accepts (Cloudflare calls `run` relaxed)."""
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return fn(*args)
-    if any(p.kind is p.VAR_POSITIONAL for p in params):
-        return fn(*args)
-    n = sum(1 for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
-    return fn(*args[:n])
 
 
 def _log_write_failure(fut: asyncio.Future[Any]) -> None:

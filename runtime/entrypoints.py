@@ -7,6 +7,7 @@ resolve here (runtime/sdk/ re-exports them), so the engine and user code share o
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -49,6 +50,25 @@ class ExecutionContext:
 
     def passThroughOnException(self) -> None:  # noqa: N802 - Cloudflare's name
         pass
+
+
+def call_relaxed(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call `fn` with as many leading positional `args` as it accepts.
+
+    Workers call `fetch` and `run` "relaxed": `async def fetch(self)` and `on_fetch(request)` are
+    legal, extra arguments are dropped.
+    """
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature
+        return fn(*args)
+    count = 0
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            return fn(*args)
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return fn(*args[:count])
 
 
 def handler(fn: F) -> F:

@@ -100,9 +100,7 @@ class InstanceNotFoundError(WorkflowError):
     code = 10501
 
     def __init__(self, workflow: str, instance_id: str) -> None:
-        super().__init__(
-            f"Workflow instance '{instance_id}' not found.", workflow=workflow, instance_id=instance_id
-        )
+        super().__init__(f"Workflow instance '{instance_id}' not found.", workflow=workflow, instance_id=instance_id)
         self.workflow = workflow
         self.instance_id = instance_id
 

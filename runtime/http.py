@@ -206,9 +206,7 @@ class Request(_Body):
             self.url: str = base.url
             self.method = _method(method or base.method)
             self.headers = Headers(headers if headers is not None else base.headers)
-            self._body = (
-                (body.encode() if isinstance(body, str) else body) if body is not None else base._body
-            )
+            self._body = (body.encode() if isinstance(body, str) else body) if body is not None else base._body
             self.cf = cf if cf is not None else base.cf
             self.redirect = redirect or base.redirect
         else:
@@ -282,9 +280,7 @@ class Response(_Body):
         self.type = "default"
 
     @classmethod
-    def _from_json(
-        cls, data: Any, *, status: int = 200, status_text: str = "", headers: Any = None
-    ) -> Response:
+    def _from_json(cls, data: Any, *, status: int = 200, status_text: str = "", headers: Any = None) -> Response:
         hdrs = Headers(headers)
         hdrs._setdefault("content-type", _JSON)
         return cls(_json.dumps(data), status=status, status_text=status_text, headers=hdrs)
@@ -298,9 +294,7 @@ class Response(_Body):
     def redirect(url: str, status: int = 302) -> Response:
         """A redirect to `url` (301, 302, 303, 307 or 308)."""
         if status not in _REDIRECT_STATUSES:
-            raise ValueError(
-                f"Invalid redirect status {status}: use one of {', '.join(map(str, _REDIRECT_STATUSES))}."
-            )
+            raise ValueError(f"Invalid redirect status {status}: use one of {', '.join(map(str, _REDIRECT_STATUSES))}.")
         return Response(None, status=status, headers={"location": str(url)})
 
     @property

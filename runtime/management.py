@@ -33,11 +33,6 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, Router
-from starlette.types import Receive, Scope, Send
-
 from pyflows.runtime.durations import iso
 from pyflows.runtime.errors import InstanceNotFoundError, InvalidTransitionError, WorkflowError
 from pyflows.runtime.management_input import (
@@ -47,6 +42,10 @@ from pyflows.runtime.management_input import (
     list_query,
     status_body,
 )
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
 
 API_PREFIX = "/cdn-cgi/local/explorer/api"
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
@@ -223,9 +222,7 @@ async def batch_delete(request: Request, engine: Any) -> Response:
             await engine.delete(workflow, instance_id)
             deleted.append({"id": instance_id})
         except InstanceNotFoundError:
-            errors.append(
-                {"id": instance_id, "code": 10400, "message": "workflows.api.error.instance.not_found"}
-            )
+            errors.append({"id": instance_id, "code": 10400, "message": "workflows.api.error.instance.not_found"})
         except WorkflowError as exc:
             errors.append({"id": instance_id, "code": 10400, "message": exc.message})
     return envelope({"deleted": deleted, "errors": errors})
@@ -343,9 +340,9 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
             return
         origin = headers.get("origin")
         if scope["method"] == "OPTIONS":
-            await Response(
-                status_code=204, headers={"Access-Control-Allow-Origin": origin or "*", **_CORS_HEADERS}
-            )(scope, receive, send)
+            await Response(status_code=204, headers={"Access-Control-Allow-Origin": origin or "*", **_CORS_HEADERS})(
+                scope, receive, send
+            )
             return
         if origin is None:
             await router(scope, receive, send)

@@ -142,11 +142,7 @@ def status_body(body: Any) -> tuple[str, dict[str, Any] | None]:
     from_step = None
     if action == "restart" and body.get("from") is not None:
         raw = body["from"]
-        if (
-            not isinstance(raw, dict)
-            or not isinstance(raw.get("name"), str)
-            or not 1 <= len(raw["name"]) <= 256
-        ):
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not 1 <= len(raw["name"]) <= 256:
             raise InvalidRequestError("Invalid input")
         count = raw.get("count")
         if count is not None and (

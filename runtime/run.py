@@ -18,7 +18,7 @@ import json
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyflows.runtime import storage
@@ -126,7 +126,9 @@ def resolve_config(config: Any) -> dict[str, Any]:
         raise TypeError("step config 'retries' must be a dict with 'limit', 'delay' and 'backoff'.")
     unknown = set(user_retries) - {"limit", "delay", "backoff"}
     if unknown:
-        raise ValueError(f"Unknown key(s) {sorted(unknown)} in step config 'retries': allowed are limit, delay, backoff.")
+        raise ValueError(
+            f"Unknown key(s) {sorted(unknown)} in step config 'retries': allowed are limit, delay, backoff."
+        )
     retries.update(user_retries)
     limit = retries["limit"]
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
@@ -268,10 +270,20 @@ class Run:
             counts[a["step_pk"]] = max(counts[a["step_pk"]], a["attempt"])
         for s in steps:
             rec = StepRecord(
-                pk=s["pk"], position=s["position"], kind=s["kind"], name=s["name"], count=s["count"],
-                state=s["state"], started=s["started_at_epoch_ms"], ended=s["ended_at_epoch_ms"],
-                wake_at=s["wake_at_epoch_ms"], config=s["config"], output=s["output"], error=s["error"],
-                event_type=s["event_type"], attempts=counts[s["pk"]],
+                pk=s["pk"],
+                position=s["position"],
+                kind=s["kind"],
+                name=s["name"],
+                count=s["count"],
+                state=s["state"],
+                started=s["started_at_epoch_ms"],
+                ended=s["ended_at_epoch_ms"],
+                wake_at=s["wake_at_epoch_ms"],
+                config=s["config"],
+                output=s["output"],
+                error=s["error"],
+                event_type=s["event_type"],
+                attempts=counts[s["pk"]],
             )
             key = (rec.kind, rec.name, rec.count)
             self.records[key] = rec
@@ -415,12 +427,31 @@ class Run:
             output = text if ok else None
             success = ok
 
-            def txn(conn: Any, a: int = attempt, st: str = state, out: str | None = output, err: str | None = error,
-                    w: int | None = wake_at, s: bool = success, a0: int = attempt_started, e: int = ended) -> int:
+            def txn(
+                conn: Any,
+                a: int = attempt,
+                st: str = state,
+                out: str | None = output,
+                err: str | None = error,
+                w: int | None = wake_at,
+                s: bool = success,
+                a0: int = attempt_started,
+                e: int = ended,
+            ) -> int:
                 pk = storage.save_step_txn(
-                    conn, self.inst.pk, position=position, kind=kind, name=name, count=key[2], state=st,
-                    started=started, ended=e if st in ("complete", "errored") else None, wake_at=w,
-                    config=config_text, output=out, error=err,
+                    conn,
+                    self.inst.pk,
+                    position=position,
+                    kind=kind,
+                    name=name,
+                    count=key[2],
+                    state=st,
+                    started=started,
+                    ended=e if st in ("complete", "errored") else None,
+                    wake_at=w,
+                    config=config_text,
+                    output=out,
+                    error=err,
                 )
                 storage.save_attempt_txn(conn, pk, a, a0, e, s, err)
                 return pk
@@ -440,8 +471,14 @@ class Run:
             attempt += 1
 
     async def _attempt(
-        self, name: str, count: int, attempt: int, config: dict[str, Any], timeout_s: float,
-        callback: Callable[[JsDict], Any], is_async: bool,
+        self,
+        name: str,
+        count: int,
+        attempt: int,
+        config: dict[str, Any],
+        timeout_s: float,
+        callback: Callable[[JsDict], Any],
+        is_async: bool,
     ) -> tuple[bool, Any]:
         ctx = JsDict(step=JsDict(name=name, count=count), attempt=attempt, config=python_from_rpc(config))
         limit_s = self.engine.options.cpu_ms / 1000
@@ -459,8 +496,13 @@ class Run:
                         value = await _Metered(value, meter, limit_s, name)
             return True, encode(value, what=f"The result of step '{name}'")
         except TimeoutError:
-            return False, ({"name": "WorkflowTimeoutError",
-                            "message": f"Execution timed out after {int(timeout_s * 1000)}ms"}, False)
+            return False, (
+                {
+                    "name": "WorkflowTimeoutError",
+                    "message": f"Execution timed out after {int(timeout_s * 1000)}ms",
+                },
+                False,
+            )
         except NonRetryableError as exc:
             return False, ({"name": "NonRetryableError", "message": str(exc)}, True)
         except ValueTooLargeError as exc:
@@ -503,19 +545,53 @@ class Run:
             await self._check_determinism(*key)
             position, started = self._position(), now_ms()
             deadline = deadline_of(started)
-            rec = StepRecord(0, position, "sleep", key[1], key[2], "waiting", started, None, deadline,
-                             None, None, None, None)
+            rec = StepRecord(
+                0,
+                position,
+                "sleep",
+                key[1],
+                key[2],
+                "waiting",
+                started,
+                None,
+                deadline,
+                None,
+                None,
+                None,
+                None,
+            )
             self.records[key] = rec
-            await self._save(lambda c: storage.save_step_txn(
-                c, self.inst.pk, position=position, kind="sleep", name=key[1], count=key[2], state="waiting",
-                started=started, wake_at=deadline))
+            await self._save(
+                lambda c: storage.save_step_txn(
+                    c,
+                    self.inst.pk,
+                    position=position,
+                    kind="sleep",
+                    name=key[1],
+                    count=key[2],
+                    state="waiting",
+                    started=started,
+                    wake_at=deadline,
+                )
+            )
         if deadline > now_ms():
             await self._wait(deadline, "sleep")
         ended = max(now_ms(), deadline)
         rec.state = "complete"
-        await self._save(lambda c: storage.save_step_txn(
-            c, self.inst.pk, position=position, kind="sleep", name=key[1], count=key[2], state="complete",
-            started=started, ended=ended, wake_at=deadline))
+        await self._save(
+            lambda c: storage.save_step_txn(
+                c,
+                self.inst.pk,
+                position=position,
+                kind="sleep",
+                name=key[1],
+                count=key[2],
+                state="complete",
+                started=started,
+                ended=ended,
+                wake_at=deadline,
+            )
+        )
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -543,21 +619,58 @@ class Run:
         event = self._take_event(event_type)
         if event is None:
             if rec is None:
-                rec = StepRecord(0, position, kind, name, key[2], "waiting", started, None, deadline, None, None,
-                                 None, event_type)
+                rec = StepRecord(
+                    0,
+                    position,
+                    kind,
+                    name,
+                    key[2],
+                    "waiting",
+                    started,
+                    None,
+                    deadline,
+                    None,
+                    None,
+                    None,
+                    event_type,
+                )
                 self.records[key] = rec
-                await self._save(lambda c: storage.save_step_txn(
-                    c, self.inst.pk, position=position, kind=kind, name=name, count=key[2], state="waiting",
-                    started=started, wake_at=deadline, event_type=event_type))
+                await self._save(
+                    lambda c: storage.save_step_txn(
+                        c,
+                        self.inst.pk,
+                        position=position,
+                        kind=kind,
+                        name=name,
+                        count=key[2],
+                        state="waiting",
+                        started=started,
+                        wake_at=deadline,
+                        event_type=event_type,
+                    )
+                )
                 event = self._take_event(event_type)  # it may have arrived while the record was saved
             if event is None and deadline > now_ms():
                 event = await self._wait(deadline, "event", event_type)
         ended = now_ms()
         if event is None:
             info = {"name": "WorkflowTimeoutError", "message": f"Execution timed out after {timeout_ms}ms"}
-            await self._save(lambda c: storage.save_step_txn(
-                c, self.inst.pk, position=position, kind=kind, name=name, count=key[2], state="errored",
-                started=started, ended=ended, wake_at=deadline, error=dumps(info), event_type=event_type))
+            await self._save(
+                lambda c: storage.save_step_txn(
+                    c,
+                    self.inst.pk,
+                    position=position,
+                    kind=kind,
+                    name=name,
+                    count=key[2],
+                    state="errored",
+                    started=started,
+                    ended=ended,
+                    wake_at=deadline,
+                    error=dumps(info),
+                    event_type=event_type,
+                )
+            )
             raise rebuild_error(info)
         event_pk, etype, payload, received = event
         received_iso = python_to_rpc(utc_naive(received))
@@ -565,8 +678,19 @@ class Run:
 
         def txn(conn: Any) -> None:
             step_pk = storage.save_step_txn(
-                conn, self.inst.pk, position=position, kind=kind, name=name, count=key[2], state="complete",
-                started=started, ended=ended, wake_at=deadline, output=output, event_type=event_type)
+                conn,
+                self.inst.pk,
+                position=position,
+                kind=kind,
+                name=name,
+                count=key[2],
+                state="complete",
+                started=started,
+                ended=ended,
+                wake_at=deadline,
+                output=output,
+                event_type=event_type,
+            )
             storage.consume_event_txn(conn, event_pk, step_pk)
 
         await self._save(txn)

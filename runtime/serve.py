@@ -217,9 +217,7 @@ def child_main(config: Config, options: ServeOptions, sock: socket.socket, chann
 # The first server: a fresh interpreter that imports while `pyflows dev` reads the config -------
 
 
-def send_setup(
-    channel: socket.socket, config: Config, options: ServeOptions, listener: socket.socket
-) -> None:
+def send_setup(channel: socket.socket, config: Config, options: ServeOptions, listener: socket.socket) -> None:
     """Hand the first server its config, options and the listening socket (SCM_RIGHTS)."""
     import pickle
 

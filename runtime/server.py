@@ -23,11 +23,10 @@ from pyflows.runtime.management import API_PREFIX, create_management_app, forbid
 from pyflows.runtime.worker import Env, Worker, build_env
 
 if TYPE_CHECKING:
-    from starlette.types import Receive, Scope, Send
-
     from pyflows.runtime.config import Config
     from pyflows.runtime.engine import Engine
     from pyflows.runtime.storage import Store
+    from starlette.types import Receive, Scope, Send
 
 __all__ = ["API_PREFIX", "Runtime", "create_app"]
 
@@ -201,9 +200,7 @@ class _DevApp:
                 raise RuntimeError("No Worker module is loaded.")
             response = await runtime.worker.fetch(request, runtime.env)
             status = response.status
-            out_headers = [
-                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw()
-            ]
+            out_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw()]
             out_body = response.body or b""
         except Exception as exc:
             status, out_headers, out_body = (
@@ -216,9 +213,7 @@ class _DevApp:
         await _send(send, status, out_headers, b"" if scope["method"] == "HEAD" else out_body)
         if not scope["path"].startswith("/cdn-cgi/"):
             ms = round((time.perf_counter() - started) * 1000)
-            sys.stdout.write(
-                f"[pyflows:info] {scope['method']} {target} {status} {status_phrase(status)} ({ms}ms)\n"
-            )
+            sys.stdout.write(f"[pyflows:info] {scope['method']} {target} {status} {status_phrase(status)} ({ms}ms)\n")
             sys.stdout.flush()
 
 

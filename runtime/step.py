@@ -40,8 +40,9 @@ class Step:
             return self._decorator(None, None, concurrent, config, implicit=True)(name)
         return self._decorator(name, None, concurrent, config, implicit=True)
 
-    def _do_legacy(self, name: str, depends: list[Any] | None = None, concurrent: bool = False,
-                   config: Any = None) -> Any:
+    def _do_legacy(
+        self, name: str, depends: list[Any] | None = None, concurrent: bool = False, config: Any = None
+    ) -> Any:
         return self._decorator(name, depends, concurrent, config, implicit=False)
 
     def sleep(self, name: str, duration: Any) -> asyncio.Future[None]:
@@ -58,8 +59,9 @@ class Step:
 
     # -- decorator machinery ------------------------------------------------------------------------
 
-    def _decorator(self, name: Any, depends: list[Any] | None, concurrent: bool, config: Any,
-                   *, implicit: bool) -> Callable[[Callable[..., Any]], Any]:
+    def _decorator(
+        self, name: Any, depends: list[Any] | None, concurrent: bool, config: Any, *, implicit: bool
+    ) -> Callable[[Callable[..., Any]], Any]:
         def decorator(func: Callable[..., Any]) -> Any:
             step_name = func.__name__ if name is None else name
             is_async = inspect.iscoroutinefunction(func)
@@ -105,9 +107,7 @@ class Step:
             raise TypeError(f"Step has {len(non_ctx)} non-ctx parameter(s) but no 'depends' list provided")
         deps = list(depends or [])
         if len(deps) != len(non_ctx):
-            raise TypeError(
-                f"Step declares {len(non_ctx)} non-ctx parameter(s) but 'depends' has {len(deps)} item(s)"
-            )
+            raise TypeError(f"Step declares {len(non_ctx)} non-ctx parameter(s) but 'depends' has {len(deps)} item(s)")
         for p, d in zip(non_ctx, deps, strict=True):
             if not hasattr(d, "_step_name"):
                 raise TypeError(f"'depends' entry for parameter '{p.name}' is not a function decorated with step.do")
@@ -121,8 +121,9 @@ class Step:
             return await asyncio.shield(self._in_flight[closure])
         return await closure()
 
-    async def _do_call(self, closure: Any, name: str, config: Any, callback: Callable[[Any], Any],
-                       is_async: bool) -> Any:
+    async def _do_call(
+        self, closure: Any, name: str, config: Any, callback: Callable[[Any], Any], is_async: bool
+    ) -> Any:
         task = asyncio.ensure_future(self._run.do(name, config, callback, is_async))
         self._in_flight[closure] = task
         try:

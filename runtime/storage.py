@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-
 from pyflows.runtime.errors import StateLockedError, StoreClosedError
 
 T = TypeVar("T")
@@ -369,8 +368,15 @@ def restart_txn(conn: sqlite3.Connection, pk: int, from_position: int | None, no
         conn.execute("DELETE FROM steps WHERE instance_pk = ?", (pk,))
         conn.execute("DELETE FROM events WHERE instance_pk = ?", (pk,))
         update_instance_txn(
-            conn, pk, status="queued", output=None, error=None, queued_at_epoch_ms=now,
-            started_at_epoch_ms=None, ended_at_epoch_ms=None, wake_at_epoch_ms=None,
+            conn,
+            pk,
+            status="queued",
+            output=None,
+            error=None,
+            queued_at_epoch_ms=now,
+            started_at_epoch_ms=None,
+            ended_at_epoch_ms=None,
+            wake_at_epoch_ms=None,
         )
         return
     # Events consumed by the discarded steps go with them (ON DELETE CASCADE); so do the buffered
@@ -416,8 +422,21 @@ def save_step_txn(
         "ON CONFLICT (instance_pk, kind, name, count) DO UPDATE SET state = excluded.state, "
         "ended_at_epoch_ms = excluded.ended_at_epoch_ms, wake_at_epoch_ms = excluded.wake_at_epoch_ms, "
         "output = excluded.output, error = excluded.error",
-        (instance_pk, position, kind, name, count, state, started, ended, wake_at, config, output, error,
-         event_type),
+        (
+            instance_pk,
+            position,
+            kind,
+            name,
+            count,
+            state,
+            started,
+            ended,
+            wake_at,
+            config,
+            output,
+            error,
+            event_type,
+        ),
     )
     row = conn.execute(
         "SELECT pk FROM steps WHERE instance_pk = ? AND kind = ? AND name = ? AND count = ?",
@@ -427,7 +446,12 @@ def save_step_txn(
 
 
 def save_attempt_txn(
-    conn: sqlite3.Connection, step_pk: int, attempt: int, started: int, ended: int, success: bool,
+    conn: sqlite3.Connection,
+    step_pk: int,
+    attempt: int,
+    started: int,
+    ended: int,
+    success: bool,
     error: str | None,
 ) -> None:
     conn.execute(
@@ -450,7 +474,9 @@ def consume_event_txn(conn: sqlite3.Connection, event_pk: int, step_pk: int) -> 
     conn.execute("UPDATE events SET consumed_by = ? WHERE pk = ?", (step_pk, event_pk))
 
 
-def q_history(conn: sqlite3.Connection, instance_pk: int) -> tuple[list[sqlite3.Row], list[sqlite3.Row], list[sqlite3.Row]]:
+def q_history(
+    conn: sqlite3.Connection, instance_pk: int
+) -> tuple[list[sqlite3.Row], list[sqlite3.Row], list[sqlite3.Row]]:
     """Steps (by position), attempts (by step, attempt) and events (by arrival) of one instance."""
     conn.row_factory = sqlite3.Row
     steps = conn.execute(

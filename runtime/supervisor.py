@@ -107,9 +107,7 @@ class Session:
 
     @property
     def options(self) -> ServeOptions:
-        return ServeOptions(
-            state_dir=Path(self.state_dir), max_concurrency=self.max_concurrency, public=self.public
-        )
+        return ServeOptions(state_dir=Path(self.state_dir), max_concurrency=self.max_concurrency, public=self.public)
 
 
 @dataclass
@@ -356,9 +354,7 @@ class Supervisor:
         return path.suffix == ".py" or self._is_config_file(path)
 
     def _describe(self, paths: Iterable[Path]) -> str:
-        shown = sorted(
-            {str(p.relative_to(self._root)) if p.is_relative_to(self._root) else str(p) for p in paths}
-        )
+        shown = sorted({str(p.relative_to(self._root)) if p.is_relative_to(self._root) else str(p) for p in paths})
         if len(shown) > 3:
             return ", ".join(shown[:3]) + f" and {len(shown) - 3} more"
         return ", ".join(shown)
@@ -399,8 +395,7 @@ class Supervisor:
             self.child.close()
             self.child = None
             self.reporter.error(
-                f"The server process stopped unexpectedly ({describe_exit(status)}). "
-                "Save a file to restart it."
+                f"The server process stopped unexpectedly ({describe_exit(status)}). Save a file to restart it."
             )
 
     # Main loop ------------------------------------------------------------------------------------

@@ -67,9 +67,7 @@ def python_to_rpc(value: Any) -> Any:
         out: dict[str, Any] = {}
         for k, v in value.items():
             if not isinstance(k, str):
-                raise TypeError(
-                    f"dict key {k!r} ({type(k).__name__}) cannot be sent over RPC: keys must be str."
-                )
+                raise TypeError(f"dict key {k!r} ({type(k).__name__}) cannot be sent over RPC: keys must be str.")
             out[k] = python_to_rpc(v)
         return out
     if isinstance(value, list):

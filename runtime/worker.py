@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pyflows.runtime import entrypoints
-from pyflows.runtime.entrypoints import ExecutionContext, WorkerEntrypoint, WorkflowEntrypoint
+from pyflows.runtime.entrypoints import ExecutionContext, WorkerEntrypoint, WorkflowEntrypoint, call_relaxed
 from pyflows.runtime.errors import UserCodeError
 from pyflows.runtime.http import Request, Response
 from pyflows.runtime.sdk import SHIM_DIR
@@ -73,21 +73,6 @@ class Env(JsDict):
         secret: frozenset[str] = dict.__getattribute__(self, "_secret_names")
         shown = ", ".join(f"{k}=<hidden>" if k in secret else f"{k}={v!r}" for k, v in self.items())
         return f"Env({shown})"
-
-
-def call_relaxed(fn: Callable[..., Any], *args: Any) -> Any:
-    """Call `fn` with as many leading positional `args` as it accepts (Workers' relaxed calls)."""
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):  # builtins without a signature
-        return fn(*args)
-    count = 0
-    for p in params:
-        if p.kind is p.VAR_POSITIONAL:
-            return fn(*args)
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            count += 1
-    return fn(*args[:count])
 
 
 class Worker:
@@ -144,9 +129,7 @@ class Worker:
 
     def _missing_class_message(self, config: Config, index: int) -> str:
         wf = config.workflows[index]
-        where = (
-            f"workflows[{index}].class_name is {wf.class_name!r} (workflow {wf.name!r}, binding {wf.binding})"
-        )
+        where = f"workflows[{index}].class_name is {wf.class_name!r} (workflow {wf.name!r}, binding {wf.binding})"
         found = ", ".join(sorted(self.workflow_classes)) or "none"
         obj = getattr(self.module, wf.class_name, None)
         if isinstance(obj, type) and issubclass(obj, WorkflowEntrypoint):
@@ -154,16 +137,10 @@ class Worker:
             fix = f"add {wf.class_name!r} to __all__"
         elif obj is not None:
             why = f"{wf.class_name} in {self.shown_main} is not a WorkflowEntrypoint subclass"
-            fix = (
-                f"declare it as `class {wf.class_name}(WorkflowEntrypoint)` "
-                "(from workers import WorkflowEntrypoint)"
-            )
+            fix = f"declare it as `class {wf.class_name}(WorkflowEntrypoint)` (from workers import WorkflowEntrypoint)"
         else:
             why = f"module {self.module.__name__} ({self.shown_main}) defines no class {wf.class_name}"
-            fix = (
-                f"define `class {wf.class_name}(WorkflowEntrypoint)` there, "
-                f"or fix class_name in {config.path.name}"
-            )
+            fix = f"define `class {wf.class_name}(WorkflowEntrypoint)` there, or fix class_name in {config.path.name}"
         return f"{where}, but {why}. WorkflowEntrypoint classes found: {found}. To fix: {fix}."
 
     async def fetch(self, request: Request, env: Any, ctx: ExecutionContext | None = None) -> Response:
@@ -176,9 +153,7 @@ class Worker:
             if not self.modern:  # legacy mode renames fetch to on_fetch on entrypoint classes
                 method = getattr(instance, "on_fetch", None) or method
             if method is None:
-                return _no_handler(
-                    f"class Default in {self.shown_main} has no `async def fetch(self, request)`."
-                )
+                return _no_handler(f"class Default in {self.shown_main} has no `async def fetch(self, request)`.")
             result = call_relaxed(method, request)
         elif self._on_fetch is not None:
             result = call_relaxed(self._on_fetch, request, env, ctx)

@@ -85,9 +85,7 @@ def _scope(request: Request, env: Any, ctx: Any, state: dict[str, Any]) -> dict[
         "raw_path": (url.path or "/").encode("latin-1", "replace"),
         "query_string": url.query.encode("latin-1", "replace"),
         "root_path": "",
-        "headers": [
-            (k.lower().encode("latin-1"), v.encode("latin-1", "replace")) for k, v in request.headers.raw()
-        ],
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1", "replace")) for k, v in request.headers.raw()],
         "server": (url.hostname or "localhost", port),
         "client": ("127.0.0.1", 0),
         "state": dict(state),

@@ -352,8 +352,7 @@ def build_app(state: State) -> Starlette:
                 return fail(
                     500,
                     10001,
-                    "WorkflowError: (instance.cannot_terminate) Cannot terminate instance since its on a "
-                    "finite state",
+                    "WorkflowError: (instance.cannot_terminate) Cannot terminate instance since its on a finite state",
                 )
             details["status"] = "terminated"
         elif action == "pause" and not finite:
@@ -467,13 +466,9 @@ class StandIn:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(
-            build_app(self.state), log_level="warning", lifespan="off", ws="none", http="h11"
-        )
+        config = uvicorn.Config(build_app(self.state), log_level="warning", lifespan="off", ws="none", http="h11")
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
     @property
     def remote_base(self) -> str:

@@ -9,13 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from pyflows.cli import init
 from pyflows.cli.app import app
 from pyflows.runtime import config as runtime_config
-from pyflows.runtime.errors import PyflowsError
 from pyflows.runtime.config_formats import parse_jsonc
+from pyflows.runtime.errors import PyflowsError
+from typer.testing import CliRunner
 
 TEMPLATES = ["hello", "approval", "pipeline", "order"]
 
@@ -239,9 +238,7 @@ def test_not_a_terminal_uses_the_default_template(tmp_path):
     assert (tmp_path / "proj/tests/test_hello.py").is_file()
 
 
-@pytest.mark.parametrize(
-    ("answer", "chosen"), [("pipeline\n", "pipeline"), ("2\n", "approval"), ("\n", "hello")]
-)
+@pytest.mark.parametrize(("answer", "chosen"), [("pipeline\n", "pipeline"), ("2\n", "approval"), ("\n", "hello")])
 def test_on_a_terminal_it_asks(tmp_path, monkeypatch, answer, chosen):
     monkeypatch.setattr(init, "_stdin_is_tty", lambda: True)
     result = run("--cwd", str(tmp_path), "init", "proj", input=answer)
@@ -279,9 +276,7 @@ def test_render_skips_caches_state_and_the_manifest(tmp_path, monkeypatch):
     out = tmp_path / "out"
     expected = [".gitignore", "logo.bin", "src/entry.py", "wrangler.jsonc"]
     assert sorted(p.as_posix() for p in written) == expected
-    assert sorted(p.relative_to(out).as_posix() for p in all_files(out)) == sorted(
-        p.as_posix() for p in written
-    )
+    assert sorted(p.relative_to(out).as_posix() for p in all_files(out)) == sorted(p.as_posix() for p in written)
     assert (out / "src/entry.py").read_text() == "NAME = 'shop'\n"
     assert (out / "logo.bin").read_bytes() == b"\xff\xfepyflows-demo\x00"  # binary: untouched
     config = json.loads((out / "wrangler.jsonc").read_text())

@@ -71,21 +71,16 @@ def test_instances_list_filters(api: StandIn) -> None:
     run = local(api, "instances", "list", "my-workflow", "--status", "errored")
     assert (run.code, run.out) == (0, BANNER)
     assert run.err == '▲ [WARNING] No instances in workflow "my-workflow" matched the provided filters.\n\n'
-    run = local(
-        api, "instances", "list", "my-workflow", "--date-start", "2020-01-01", "--date-end", "2999-12-31"
-    )
+    run = local(api, "instances", "list", "my-workflow", "--date-start", "2020-01-01", "--date-end", "2999-12-31")
     ok(run, BANNER + "Showing 4 instances from page 1:\n" + instances_table("pr-1", "ea", "mc", "e6"))
     run = local(
         api, "instances", "list", "my-workflow", "--status", "running", "--date-start", "2026-11-21T12:31:25Z",
         "--date-end", "2026-11-21", "--per-page", "5",
     )  # fmt: skip
-    assert (
-        run.code == 0 and "│ ea2921da-82be-452c-b2fc-721e8c0d49d3 │" in run.out and "e6e597f3" not in run.out
-    )
+    assert run.code == 0 and "│ ea2921da-82be-452c-b2fc-721e8c0d49d3 │" in run.out and "e6e597f3" not in run.out
     # Wrangler's order and format: status, date_start, date_end (whole UTC day), per_page, page.
     assert requests_to(api)[-1].split("?")[1] == (
-        "status=running&date_start=2026-11-21T12%3A31%3A25.000Z&date_end=2026-11-21T23%3A59%3A59.999Z"
-        "&per_page=5&page=1"
+        "status=running&date_start=2026-11-21T12%3A31%3A25.000Z&date_end=2026-11-21T23%3A59%3A59.999Z&per_page=5&page=1"
     )
 
 
@@ -215,9 +210,7 @@ Last Successful Step:  nap-1
 
 
 def test_describe_instance_truncated(api: StandIn) -> None:
-    run = local(
-        api, "instances", "describe", "my-workflow", "my-custom-id-1", "--truncate-output-limit", "10"
-    )
+    run = local(api, "instances", "describe", "my-workflow", "my-custom-id-1", "--truncate-output-limit", "10")
     # Wrangler's output, plus the instance's own Output (truncated by the same limit).
     ok(
         run,
@@ -228,9 +221,7 @@ def test_describe_instance_truncated(api: StandIn) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "flag", [("--step-output", "false"), ("--no-step-output",), ("--step-output=false",)]
-)
+@pytest.mark.parametrize("flag", [("--step-output", "false"), ("--no-step-output",), ("--step-output=false",)])
 def test_describe_instance_without_step_output(api: StandIn, flag: tuple[str, ...]) -> None:
     run = local(api, "instances", "describe", "my-workflow", "my-custom-id-1", *flag)
     assert run.code == 0, run
@@ -286,13 +277,9 @@ Steps:
 
 
 def test_describe_json_has_the_id_first_and_is_never_truncated(api: StandIn) -> None:
-    run = local(
-        api, "instances", "describe", "failing-workflow", "fail-1", "--json", "--truncate-output-limit", "1"
-    )
+    run = local(api, "instances", "describe", "failing-workflow", "fail-1", "--json", "--truncate-output-limit", "1")
     ok(run, run.out)
-    assert run.out.startswith(
-        '{\n    "id": "fail-1",\n    "status": "errored",\n    "params": {\n        "x": 1\n'
-    )
+    assert run.out.startswith('{\n    "id": "fail-1",\n    "status": "errored",\n    "params": {\n        "x": 1\n')
     data = json.loads(run.out)
     assert list(data) == [
         "id",
@@ -400,9 +387,7 @@ def test_send_event_to_a_finished_instance_is_an_error_not_a_silent_drop(api: St
 
 def test_send_event_errors(api: StandIn) -> None:
     error(
-        local(
-            api, "instances", "send-event", "my-workflow", "pr-1", "--type", "approve", "--payload", "{bad"
-        ),
+        local(api, "instances", "send-event", "my-workflow", "pr-1", "--type", "approve", "--payload", "{bad"),
         "Error while parsing event payload: \"{bad\" with SyntaxError: Expected property name or '}' in JSON at "
         "position 1 (line 1 column 2)' ",
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from pyflows.cli import humanize, instance_view, render, validation
 from pyflows.cli.workflows import normalize_argv
 from pyflows.runtime.errors import PyflowsError
@@ -115,9 +114,7 @@ def test_impossible_dates(value: str) -> None:
         validation.check_date(value, "--date-start", end_of_day=False)
 
 
-@pytest.mark.parametrize(
-    "value", ["2026-13-01", "2026-01-32", "January 1, 2026", "2026-01-01 10:00", "2026-1-1"]
-)
+@pytest.mark.parametrize("value", ["2026-13-01", "2026-01-32", "January 1, 2026", "2026-01-01 10:00", "2026-1-1"])
 def test_invalid_dates(value: str) -> None:
     with pytest.raises(PyflowsError, match=f'invalid date "{value}" for --date-end'):
         validation.check_date(value, "--date-end", end_of_day=True)
@@ -156,9 +153,9 @@ def test_retries_at_cases() -> None:
     step = {"type": "step", "success": None, "config": {"retries": {"delay": 1000}}, "attempts": [failed]}
     assert instance_view.retries_at(step) == "unknown"  # the failed attempt has no end
     ended = dict(failed, end="2026-01-01T00:00:01.000Z")
-    assert instance_view.retries_at(
-        dict(step, attempts=[ended], config={"retries": {"delay": "[dynamic]"}})
-    ) == ("unknown (dynamic delay)")
+    assert instance_view.retries_at(dict(step, attempts=[ended], config={"retries": {"delay": "[dynamic]"}})) == (
+        "unknown (dynamic delay)"
+    )
     assert instance_view.retries_at(dict(step, success=True, attempts=[ended])) is None
     working = dict(ended, success=None)
     assert instance_view.retries_at(dict(step, attempts=[ended, working])) is None  # an attempt is running
@@ -181,7 +178,6 @@ def test_every_command_and_flag_is_documented() -> None:
     from pathlib import Path
 
     import typer.main
-
     from pyflows.cli.workflows import workflows_app
 
     doc = (Path(__file__).parents[2] / "docs" / "readme" / "cli.md").read_text(encoding="utf-8")

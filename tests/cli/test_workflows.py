@@ -209,9 +209,7 @@ def test_remote_mode_sends_the_token(api: StandIn) -> None:
     assert run.code == 0, run
     assert run.out == BANNER + WORKFLOWS_TABLE.replace("from local dev session", "from page 1")
     (request,) = api.state.requests
-    assert f"{request.method} {request.path}?{request.query}" == (
-        f"GET /client/v4/accounts/{ACCOUNT}/workflows?page=1"
-    )
+    assert f"{request.method} {request.path}?{request.query}" == (f"GET /client/v4/accounts/{ACCOUNT}/workflows?page=1")
     assert request.headers["authorization"] == f"Bearer {TOKEN}"
     run = pyflows("workflows", "trigger", "my-workflow", '{"a":1}', "--id", "r-1", env=remote_env(api))
     assert run.out == BANNER + '🚀 Workflow instance "r-1" has been queued successfully\n'
@@ -225,9 +223,7 @@ def test_remote_mode_errors(api: StandIn) -> None:
     )
     run = pyflows("workflows", "list", env=remote_env(api, CLOUDFLARE_API_TOKEN=""))
     assert run.code == 1 and run.out == BANNER
-    assert run.err.startswith(
-        "✘ [ERROR] No Cloudflare API token: without --local, pyflows talks to the Cloudflare API"
-    )
+    assert run.err.startswith("✘ [ERROR] No Cloudflare API token: without --local, pyflows talks to the Cloudflare API")
     assert "CLOUDFLARE_API_TOKEN" in run.err and "pass --local" in run.err
     run = pyflows("workflows", "list", env=remote_env(api, CLOUDFLARE_ACCOUNT_ID=""))
     assert run.code == 1 and "CLOUDFLARE_ACCOUNT_ID" in run.err and "pass --local" in run.err
@@ -270,9 +266,7 @@ def test_imports_of_instances_list_local(api: StandIn) -> None:
         capture_output=True, text=True, encoding="utf-8", env=ENV, timeout=60,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    imported = {
-        line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")
-    }
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "pyflows.runtime.client" in imported
     leaked = sorted(m for m in imported if m.split(".")[0] in HEAVY or m in SERVER_SIDE)
     assert leaked == [], f"a management command imported {leaked}"

@@ -8,10 +8,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from standin import StandIn
-
 from pyflows import __version__
 from pyflows.cli.render import banner_text
+from standin import StandIn
 
 BANNER = banner_text(__version__)
 ENV = {
@@ -58,8 +57,4 @@ def error(run: Run, message: str, *, json_: bool = False) -> None:
 
 
 def requests_to(api: StandIn, suffix: str = "") -> list[str]:
-    return [
-        f"{r.method} {r.path}" + (f"?{r.query}" if r.query else "")
-        for r in api.state.requests
-        if suffix in r.path
-    ]
+    return [f"{r.method} {r.path}" + (f"?{r.query}" if r.query else "") for r in api.state.requests if suffix in r.path]

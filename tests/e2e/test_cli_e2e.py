@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from pyflows import __version__
 from pyflows.cli.render import banner_text
 
@@ -215,8 +214,7 @@ def test_list_and_describe_workflows(dev: Dev) -> None:
     ]
     described = dev.ok("describe", "my-workflow")
     assert described.startswith(
-        BANNER
-        + "Name:         my-workflow\nScript Name:  wf-peer\nClass Name:   MyWorkflow\nInstance Status Counts:\n"
+        BANNER + "Name:         my-workflow\nScript Name:  wf-peer\nClass Name:   MyWorkflow\nInstance Status Counts:\n"
     )
     assert "  waiting:          " in described
     assert error_of(dev.cli("describe", "no-such-wf")) == "Local API error: Workflow 'no-such-wf' not found."
@@ -266,9 +264,7 @@ def test_trigger_wait_for_event_and_complete(dev: Dev) -> None:
         "done": True,
     }
     assert [step["name"] for step in details["steps"]] == ["first step-1", "nap-1", "approval-1"]
-    truncated = dev.ok(
-        "instances", "describe", "my-workflow", "my-custom-id-1", "--truncate-output-limit", "10"
-    )
+    truncated = dev.ok("instances", "describe", "my-workflow", "my-custom-id-1", "--truncate-output-limit", "10")
     assert "Status:                ✅ Completed\n" in truncated
     assert 'Output:                {"first":{[...output truncated]\n' in truncated
     assert '  Output:    {"type":"a[...output truncated]\n' in truncated
@@ -280,9 +276,7 @@ def test_retries_show_attempts_and_retry_time(dev: Dev) -> None:
                  and d["steps"][1]["attempts"][0]["success"] is False)  # fmt: skip
     retrying = dev.ok("instances", "describe", "my-workflow", "flaky-1")
     assert "  Success:     ▶ Running\n" in retrying
-    assert re.search(
-        r"  Retries At:  \d+/\d+/\d{4}, .* \((in \d+ seconds? from now|\d+ seconds? ago)\)\n", retrying
-    )
+    assert re.search(r"  Retries At:  \d+/\d+/\d{4}, .* \((in \d+ seconds? from now|\d+ seconds? ago)\)\n", retrying)
     assert "│ Exception: flaky failure on attempt 1 │" in retrying or "flaky failure on attempt 1" in retrying
     details = dev.wait_for("my-workflow", "flaky-1", waiting_for_approval)
     assert details["steps"][1]["output"] == {"succeededOnAttempt": 3}
@@ -361,13 +355,8 @@ def test_delete_instances_and_workflow(dev: Dev) -> None:
     done = dev.cli("instances", "delete", "failing-workflow", "del-1", "no-such-instance")
     assert done.returncode == 1
     assert done.stdout == BANNER + '🗑️  Deleted workflow instances from "failing-workflow": "del-1"\n'
-    assert done.stderr.startswith(
-        "✘ [ERROR] Failed to delete 1 workflow instance(s):\n\n    - no-such-instance: "
-    )
-    assert (
-        error_of(dev.cli("instances", "delete", "failing-workflow"))
-        == "Provide at least one workflow instance ID"
-    )
+    assert done.stderr.startswith("✘ [ERROR] Failed to delete 1 workflow instance(s):\n\n    - no-such-instance: ")
+    assert error_of(dev.cli("instances", "delete", "failing-workflow")) == "Provide at least one workflow instance ID"
     assert dev.ok("delete", "failing-workflow") == (
         BANNER + '✅ Workflow "failing-workflow" instances removed successfully from local dev session.\n'
     )

@@ -145,9 +145,7 @@ class Dev:
     def output(self) -> str:
         return "".join(self.out) + "\n--- stderr ---\n" + "".join(self.err)
 
-    def wait_for(
-        self, pattern: str, *, stream: str = "out", timeout: float = 15.0, after: int = 0
-    ) -> re.Match[str]:
+    def wait_for(self, pattern: str, *, stream: str = "out", timeout: float = 15.0, after: int = 0) -> re.Match[str]:
         lines = self.out if stream == "out" else self.err
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -377,9 +375,7 @@ def test_sigkill_during_a_retry_delay_then_restart(tmp_path: Path) -> None:
         instance = dev.ready().get("/create?binding=FLAKY&nap=2000")["id"]
         wait_until(lambda: details(dev, "flaky", instance)["status"] == "waiting", what="the retry delay")
         # A retry delay is a wait (as in production); the failed attempt is stored.
-        attempts = next(s for s in details(dev, "flaky", instance)["steps"] if s["name"] == "flaky-1")[
-            "attempts"
-        ]
+        attempts = next(s for s in details(dev, "flaky", instance)["steps"] if s["name"] == "flaky-1")["attempts"]
         assert [a["success"] for a in attempts] == [False]
         time.sleep(0.3)
         dev.kill()
@@ -520,8 +516,7 @@ def test_the_real_wrangler_cli_drives_pyflows_dev(tmp_path: Path) -> None:
     try:
         assert "SleepyWorkflow" in run("list").stdout
         assert (
-            'Workflow instance "w1" has been triggered'
-            in run("trigger", "sleepy", '{"nap": 0}', "--id", "w1").stdout
+            'Workflow instance "w1" has been triggered' in run("trigger", "sleepy", '{"nap": 0}', "--id", "w1").stdout
         )
         wait_until(lambda: finished(dev, "sleepy", "w1"), what="completion")
         described = run("instances", "describe", "sleepy", "latest")

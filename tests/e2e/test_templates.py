@@ -204,9 +204,7 @@ def test_approval(make_dev):
     assert waiting.text == '{"status": "waiting", "error": null, "output": null}'
 
     sent = dev.fetch("POST", f"/approve?instanceId={instance_id}", {"comment": "Looks good"})
-    assert sent.text == json.dumps(
-        {"instanceId": instance_id, "sent": {"approved": True, "comment": "Looks good"}}
-    )
+    assert sent.text == json.dumps({"instanceId": instance_id, "sent": {"approved": True, "comment": "Looks good"}})
     final = dev.wait_for(instance_id, FINAL)
     assert final.text == (
         '{"status": "complete", "error": null, "output": '

@@ -32,8 +32,14 @@ class EngineFactory:
     async def __call__(self, *classes: type, state: str = "state", max_steps: int = 10_000, **options: Any) -> Engine:
         store = await Store.open(self.tmp_path / state)
         specs = [
-            WorkflowSpec(name=kebab(c.__name__), binding=kebab(c.__name__).upper().replace("-", "_"),
-                         class_name=c.__name__, script_name="test-worker", cls=c, max_steps=max_steps)
+            WorkflowSpec(
+                name=kebab(c.__name__),
+                binding=kebab(c.__name__).upper().replace("-", "_"),
+                class_name=c.__name__,
+                script_name="test-worker",
+                cls=c,
+                max_steps=max_steps,
+            )
             for c in classes
         ]
         options.setdefault("hibernate_after_ms", 60_000)

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-
 from pyflows.runtime.client import (
     LOCAL_API_PATH,
     HttpxTransport,
@@ -36,9 +35,7 @@ class FakeTransport:
         pass
 
 
-def envelope(
-    result: Any = None, *, success: bool = True, errors: list[dict[str, Any]] | None = None
-) -> bytes:
+def envelope(result: Any = None, *, success: bool = True, errors: list[dict[str, Any]] | None = None) -> bytes:
     return json.dumps({"success": success, "errors": errors or [], "messages": [], "result": result}).encode()
 
 
@@ -215,9 +212,7 @@ def test_an_injected_httpx_client() -> None:
 
     with httpx.Client(transport=httpx.MockTransport(handler)) as http:
         client = ManagementClient.for_local(8787, transport=HttpxTransport(http))
-        assert client.list_workflows().result == [
-            {"host": "localhost:8787", "path": f"{LOCAL_API_PATH}/workflows"}
-        ]
+        assert client.list_workflows().result == [{"host": "localhost:8787", "path": f"{LOCAL_API_PATH}/workflows"}]
 
 
 def test_httpx_transport_failures_become_the_no_session_message() -> None:

@@ -10,7 +10,6 @@ from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
-
 from pyflows.runtime.config import Config, WorkflowConfig, find_config, load
 from pyflows.runtime.config_formats import parse_dotenv, parse_jsonc, strip_jsonc
 from pyflows.runtime.config_schema import key_path, schema, schema_path
@@ -392,8 +391,19 @@ def test_strip_jsonc_keeps_every_position() -> None:
 @pytest.mark.parametrize(
     "value",
     [
-        'a\\"b', "back\\\\", "\\\\\\\"", "/*", "//", "\\u00e9 \\n \\t", "*/ ,]", ",}",
-        'x\\" // y', 'x\\" /* y', 'x\\" 1,]', "x\\\\", 'x\\\\\\" // y',
+        'a\\"b',
+        "back\\\\",
+        '\\\\\\"',
+        "/*",
+        "//",
+        "\\u00e9 \\n \\t",
+        "*/ ,]",
+        ",}",
+        'x\\" // y',
+        'x\\" /* y',
+        'x\\" 1,]',
+        "x\\\\",
+        'x\\\\\\" // y',
     ],
 )
 def test_jsonc_strings_with_escapes_match_json(value: str) -> None:

@@ -8,9 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from engine_helpers import EngineFactory
-from workers import WorkflowEntrypoint
-from workers.workflows import NonRetryableError
-
 from pyflows.runtime.errors import (
     InstanceExistsError,
     InstanceNotFoundError,
@@ -20,6 +17,8 @@ from pyflows.runtime.errors import (
     StepNotFoundError,
     WorkflowNotFoundError,
 )
+from workers import WorkflowEntrypoint
+from workers.workflows import NonRetryableError
 
 pytestmark = pytest.mark.anyio
 FAST = {"retries": {"limit": 0, "delay": 0, "backoff": "constant"}}
@@ -200,7 +199,10 @@ async def test_caught_step_failure_lets_run_continue(make_engine):
 
     engine = await make_engine(Recover)
     iid = await engine.create("recover")
-    assert (await finish(engine, "recover", iid))["output"] == {"note": "KeyError: 'missing'", "after": "continued"}
+    assert (await finish(engine, "recover", iid))["output"] == {
+        "note": "KeyError: 'missing'",
+        "after": "continued",
+    }
 
 
 async def test_uncaught_error_ends_errored_with_name_and_message(make_engine):
@@ -216,7 +218,11 @@ async def test_uncaught_error_ends_errored_with_name_and_message(make_engine):
     engine = await make_engine(Crash)
     iid = await engine.create("crash", params={"x": 7})
     status = await finish(engine, "crash", iid)
-    assert status == {"status": "errored", "error": {"name": "RuntimeError", "message": "bad input 7"}, "output": None}
+    assert status == {
+        "status": "errored",
+        "error": {"name": "RuntimeError", "message": "bad input 7"},
+        "output": None,
+    }
     details = await engine.describe("crash", iid)
     assert details["error"] == {"name": "RuntimeError", "message": "bad input 7"}
     assert details["end"] is not None
@@ -243,7 +249,10 @@ async def test_unknown_config_keys_are_an_error(make_engine):
 
 @pytest.mark.parametrize(
     ("value", "needle"),
-    [((1, 2), "<class 'tuple'> cannot be sent over RPC."), (object(), "<class 'object'> cannot be sent over RPC.")],
+    [
+        ((1, 2), "<class 'tuple'> cannot be sent over RPC."),
+        (object(), "<class 'object'> cannot be sent over RPC."),
+    ],
 )
 async def test_non_json_results_fail_the_step(make_engine, value, needle):
     attempts = []
@@ -300,7 +309,10 @@ async def test_results_round_trip_as_attribute_dicts_and_ints(make_engine):
     engine = await make_engine(Shapes)
     iid = await engine.create("shapes")
     assert (await finish(engine, "shapes", iid))["output"] == {
-        "f_is_int": "int", "attr": 1, "date_type": "datetime", "n": None
+        "f_is_int": "int",
+        "attr": 1,
+        "date_type": "datetime",
+        "n": None,
     }
 
 
@@ -402,11 +414,16 @@ async def test_sleep_is_eager(make_engine):
 class Approval(WorkflowEntrypoint):
     async def run(self, event, step):
         try:
-            received = await step.wait_for_event("approval", "approve", timeout=event.payload.get("timeout", "1 minute"))
+            received = await step.wait_for_event(
+                "approval", "approve", timeout=event.payload.get("timeout", "1 minute")
+            )
         except Exception as exc:
             return {"timed_out": type(exc).__name__, "message": str(exc)}
-        return {"payload": received["payload"], "type": received.type,
-                "ts": type(received["timestamp"]).__name__}
+        return {
+            "payload": received["payload"],
+            "type": received.type,
+            "ts": type(received["timestamp"]).__name__,
+        }
 
 
 async def test_wait_for_event_receives_an_event_sent_later(make_engine):
@@ -415,7 +432,9 @@ async def test_wait_for_event_receives_an_event_sent_later(make_engine):
     assert (await engine.wait_for("approval", iid, {"waiting"}))["status"] == "waiting"
     await engine.send_event("approval", iid, "approve", {"ok": True})
     assert (await finish(engine, "approval", iid))["output"] == {
-        "payload": {"ok": True}, "type": "approve", "ts": "datetime"
+        "payload": {"ok": True},
+        "type": "approve",
+        "ts": "datetime",
     }
     step = (await engine.describe("approval", iid))["steps"][0]
     assert step["type"] == "waitForEvent" and step["finished"] is True
@@ -593,7 +612,10 @@ async def test_pause_during_a_step_waits_for_it_then_resume_continues(make_engin
     details = await engine.describe("gate", iid)
     assert details["status"] == "waitingForPause"
     assert details["steps"][0]["attempts"][0] == {
-        "start": details["steps"][0]["attempts"][0]["start"], "end": None, "success": None, "error": None
+        "start": details["steps"][0]["attempts"][0]["start"],
+        "end": None,
+        "success": None,
+        "error": None,
     }
     Gate.release.set()
     assert (await engine.wait_for("gate", iid, {"paused"}))["status"] == "paused"
@@ -764,7 +786,9 @@ async def test_step_limit_errors_the_instance_and_sleep_does_not_count(make_engi
     status = await finish(engine, "many", over)
     assert status["status"] == "errored"
     assert status["error"]["name"] == "StepLimitExceededError"
-    assert "3 steps (limits.steps)" in status["error"]["message"] and "Raise `limits.steps`" in status["error"]["message"]
+    assert (
+        "3 steps (limits.steps)" in status["error"]["message"] and "Raise `limits.steps`" in status["error"]["message"]
+    )
 
 
 @pytest.mark.parametrize("style", ["async", "sync"])
@@ -777,6 +801,7 @@ async def test_cpu_limit_fails_an_attempt_that_burns_too_much_cpu(make_engine, s
     class Burn(WorkflowEntrypoint):
         async def run(self, event, step):
             if style == "async":
+
                 @step.do("burn", config=FAST)
                 async def work():
                     for _ in range(10):
@@ -784,6 +809,7 @@ async def test_cpu_limit_fails_an_attempt_that_burns_too_much_cpu(make_engine, s
                         await asyncio.sleep(0)
                     return 1
             else:
+
                 @step.do("burn", config=FAST)
                 def work():
                     burn(0.3)

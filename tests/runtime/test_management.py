@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from pyflows.runtime.engine import Engine, EngineOptions, WorkflowSpec
 from pyflows.runtime.entrypoints import WorkflowEntrypoint
 from pyflows.runtime.management import API_PREFIX, OPENAPI_PATH
@@ -94,9 +93,7 @@ async def runtime(tmp_path: Path) -> AsyncIterator[Runtime]:
 async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     # What the wrangler CLI sends: host localhost:<port>, JSON bodies with a content type.
     transport = httpx.ASGITransport(app=create_app(runtime))
-    async with httpx.AsyncClient(
-        transport=transport, base_url=f"http://localhost:8787{API_PREFIX}"
-    ) as client:
+    async with httpx.AsyncClient(transport=transport, base_url=f"http://localhost:8787{API_PREFIX}") as client:
         yield client
 
 
@@ -157,9 +154,7 @@ async def test_delete_workflow_removes_its_instances(api: httpx.AsyncClient) -> 
 
 
 async def test_create_describe_and_list(api: httpx.AsyncClient) -> None:
-    created = ok(
-        await api.post("/workflows/my-workflow/instances", json={"id": "my-custom-id-1", "params": {"a": 2}})
-    )
+    created = ok(await api.post("/workflows/my-workflow/instances", json={"id": "my-custom-id-1", "params": {"a": 2}}))
     assert created == {"id": "my-custom-id-1"}
     details = await wait_status(api, "my-workflow", "my-custom-id-1", "complete")
     assert list(details) == DETAIL_KEYS
@@ -199,18 +194,14 @@ async def test_create_describe_and_list(api: httpx.AsyncClient) -> None:
     assert ok(await api.get("/workflows/my-workflow/instances", params={"page": 99})) == []
     done = ok(await api.get("/workflows/my-workflow/instances", params={"status": "complete"}))
     assert "my-custom-id-1" in {r["id"] for r in done}
-    future = ok(
-        await api.get("/workflows/my-workflow/instances", params={"date_start": "2999-01-01T00:00:00Z"})
-    )
+    future = ok(await api.get("/workflows/my-workflow/instances", params={"date_start": "2999-01-01T00:00:00Z"}))
     assert future == []
 
 
 async def test_create_errors(api: httpx.AsyncClient) -> None:
     ok(await api.post("/workflows/my-workflow/instances", json={"id": "dup"}))
     message = failed(await api.post("/workflows/my-workflow/instances", json={"id": "dup"}), 500, 10001)
-    assert message.startswith(
-        'WorkflowError: (instance.already_exists) Workflow instance with id "dup" already exists'
-    )
+    assert message.startswith('WorkflowError: (instance.already_exists) Workflow instance with id "dup" already exists')
     message = failed(await api.post("/workflows/my-workflow/instances", json={"id": "bad id!"}), 500, 10001)
     # Wrangler: "WorkflowError: Workflow instance has invalid id"; the engine says which rule too.
     assert message.startswith("WorkflowError: Workflow instance") and "invalid" in message
@@ -283,11 +274,7 @@ async def test_events_and_status_changes(api: httpx.AsyncClient) -> None:
     assert waiting["steps"][-1]["type"] == "waitForEvent"
 
     paused = ok(await api.patch(f"{wf}/appr-1/status", json={"status": "pause"}))
-    assert (
-        list(paused) == ["status", "timestamp"]
-        and paused["status"] == "paused"
-        and ISO.match(paused["timestamp"])
-    )
+    assert list(paused) == ["status", "timestamp"] and paused["status"] == "paused" and ISO.match(paused["timestamp"])
     assert ok(await api.patch(f"{wf}/appr-1/status", json={"status": "resume"}))["status"] in (
         "running",
         "queued",
@@ -306,20 +293,14 @@ async def test_events_and_status_changes(api: httpx.AsyncClient) -> None:
     for action in ("pause", "resume"):
         assert ok(await api.patch(f"{wf}/appr-1/status", json={"status": action}))["status"] == "complete"
     assert ok(await api.post(f"{wf}/appr-1/events/approve", json={"late": True})) == {"success": True}
-    assert (await wait_status(api, "approval-workflow", "appr-1", "complete"))["output"] == {
-        "approved": {"ok": True}
-    }
+    assert (await wait_status(api, "approval-workflow", "appr-1", "complete"))["output"] == {"approved": {"ok": True}}
 
     message = failed(await api.patch(f"{wf}/appr-1/status", json={"status": "terminate"}), 500, 10001)
     assert message.startswith("WorkflowError: (instance.cannot_terminate)")
 
-    restarted = ok(
-        await api.patch(f"{wf}/appr-1/status", json={"status": "restart", "from": {"name": "prepare"}})
-    )
+    restarted = ok(await api.patch(f"{wf}/appr-1/status", json={"status": "restart", "from": {"name": "prepare"}}))
     assert restarted["status"] in ("queued", "running", "waiting")
-    reply = await api.patch(
-        f"{wf}/appr-1/status", json={"status": "restart", "from": {"name": "nap", "type": "sleep"}}
-    )
+    reply = await api.patch(f"{wf}/appr-1/status", json={"status": "restart", "from": {"name": "nap", "type": "sleep"}})
     assert "nap" in failed(reply, 409, 10001)
 
     ok(await api.post(wf, json={"id": "appr-2"}))
@@ -363,9 +344,7 @@ async def test_delete_one_and_batch(api: httpx.AsyncClient) -> None:
     failed(await api.get("/workflows/my-workflow/instances/d1"), 404, 10501)
 
     result = ok(
-        await api.post(
-            "/workflows/my-workflow/instances/batch/delete", json={"instances": ["d2", "nope", "d3"]}
-        )
+        await api.post("/workflows/my-workflow/instances/batch/delete", json={"instances": ["d2", "nope", "d3"]})
     )
     assert result == {
         "deleted": [{"id": "d2"}, {"id": "d3"}],
@@ -448,9 +427,7 @@ async def test_unexpected_errors_are_500_10000(
 # Host / Origin / CORS ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "host", ["evil.example", "evil.example:8787", "localhost.evil.example", "10.0.0.1:8787"]
-)
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8787", "localhost.evil.example", "10.0.0.1:8787"])
 async def test_foreign_host_is_refused(api: httpx.AsyncClient, host: str) -> None:
     reply = await api.get("/workflows", headers={"host": host})
     assert (reply.status_code, reply.text) == (403, "Invalid Host header")
@@ -465,13 +442,9 @@ async def test_origin_check_and_cors(api: httpx.AsyncClient) -> None:
     reply = await api.get("/workflows", headers={"origin": "https://evil.example"})
     assert (reply.status_code, reply.text) == (403, "Invalid Origin header")
     reply = await api.get("/workflows", headers={"origin": "http://localhost:5173"})
-    assert (
-        reply.status_code == 200 and reply.headers["access-control-allow-origin"] == "http://localhost:5173"
-    )
+    assert reply.status_code == 200 and reply.headers["access-control-allow-origin"] == "http://localhost:5173"
 
-    preflight = await api.options(
-        "/workflows/my-workflow/instances", headers={"origin": "http://127.0.0.1:3000"}
-    )
+    preflight = await api.options("/workflows/my-workflow/instances", headers={"origin": "http://127.0.0.1:3000"})
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == "http://127.0.0.1:3000"
     assert preflight.headers["access-control-allow-methods"] == "GET, POST, PUT, PATCH, DELETE, OPTIONS"

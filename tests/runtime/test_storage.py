@@ -9,7 +9,6 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
-
 from pyflows.runtime import storage
 from pyflows.runtime.errors import StateLockedError, StoreClosedError
 from pyflows.runtime.storage import Store
@@ -56,13 +55,16 @@ async def test_migrations_are_recorded_and_reopen_keeps_data(tmp_path: Path) -> 
 async def test_concurrent_writes_share_transactions_and_failures_stay_isolated(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "s")
     try:
-        futures = [store.write(lambda c, i=i: storage.insert_instance_txn(c, "wf", f"i{i}", "{}", i)) for i in range(50)]
+        futures = [
+            store.write(lambda c, i=i: storage.insert_instance_txn(c, "wf", f"i{i}", "{}", i)) for i in range(50)
+        ]
         futures.append(store.write(lambda c: storage.insert_instance_txn(c, "wf", "i3", "{}", 0)))  # duplicate
         results = await asyncio.gather(*futures, return_exceptions=True)
         assert all(isinstance(r, int) for r in results[:50])
         assert isinstance(results[50], sqlite3.IntegrityError)
-        rows, total = await store.read(lambda c: storage.q_list(c, "wf", status=None, start_ms=None, end_ms=None,
-                                                                limit=100, offset=0))
+        rows, total = await store.read(
+            lambda c: storage.q_list(c, "wf", status=None, start_ms=None, end_ms=None, limit=100, offset=0)
+        )
         assert total == 50
     finally:
         await store.close()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timezone, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-
 from pyflows.runtime.durations import epoch_ms, iso, to_ms
 from pyflows.runtime.values import (
     JsDict,
@@ -46,7 +45,9 @@ def test_datetimes_round_trip_and_show_as_iso_in_the_api():
 
 @pytest.mark.parametrize("bad", [(1, 2), bytearray(b"x"), {1, 2}, object()])
 def test_non_transferable_values_are_type_errors(bad):
-    with pytest.raises(TypeError, match=rf"^{type(bad)!r} cannot be sent over RPC\.$".replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        TypeError, match=rf"^{type(bad)!r} cannot be sent over RPC\.$".replace("(", r"\(").replace(")", r"\)")
+    ):
         python_to_rpc({"nested": [bad]})
 
 
@@ -80,8 +81,17 @@ def test_size_limit_names_the_size_and_the_limit():
 
 @pytest.mark.parametrize(
     ("value", "ms"),
-    [(1500, 1500), ("10 seconds", 10_000), ("1 second", 1000), ("2 hours", 7_200_000), ("3 days", 259_200_000),
-     ("1 week", 604_800_000), ("1 minute", 60_000), ("1 year", 31_536_000_000), ("2 months", 5_184_000_000)],
+    [
+        (1500, 1500),
+        ("10 seconds", 10_000),
+        ("1 second", 1000),
+        ("2 hours", 7_200_000),
+        ("3 days", 259_200_000),
+        ("1 week", 604_800_000),
+        ("1 minute", 60_000),
+        ("1 year", 31_536_000_000),
+        ("2 months", 5_184_000_000),
+    ],
 )
 def test_durations(value, ms):
     assert to_ms(value) == ms

@@ -16,7 +16,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from pyflows.runtime.config import load
 from pyflows.runtime.errors import UserCodeError
 from pyflows.runtime.http import Headers, Request, Response
@@ -25,9 +24,7 @@ from pyflows.runtime.worker import Env, call_relaxed, load_worker
 
 pytestmark = pytest.mark.anyio
 
-WORKFLOW_CONFIG = (
-    '"workflows": [{"name": "my-workflow", "binding": "MY_WORKFLOW", "class_name": "MyWorkflow"}]'
-)
+WORKFLOW_CONFIG = '"workflows": [{"name": "my-workflow", "binding": "MY_WORKFLOW", "class_name": "MyWorkflow"}]'
 
 # Cloudflare's own example style: `js`, `pyodide.ffi.to_js`, `workers`, `Response.json(status)`.
 CLOUDFLARE_STYLE = """
@@ -107,18 +104,12 @@ def restore_sys_path():
 
 async def open_app(root: Path, *, public: bool = False) -> tuple[Runtime, httpx.AsyncClient]:
     config = load(root)
-    runtime = await Runtime.open(
-        config, load_worker(config), state_dir=root / ".pyflows" / "state", public=public
-    )
-    client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://localhost:8787"
-    )
+    runtime = await Runtime.open(config, load_worker(config), state_dir=root / ".pyflows" / "state", public=public)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(runtime)), base_url="http://localhost:8787")
     return runtime, client
 
 
-async def test_cloudflare_style_worker_creates_an_instance_and_reports_status(
-    tmp_path: Path, restore_sys_path
-) -> None:
+async def test_cloudflare_style_worker_creates_an_instance_and_reports_status(tmp_path: Path, restore_sys_path) -> None:
     runtime, client = await open_app(write_project(tmp_path, CLOUDFLARE_STYLE))
     async with client:
         created = await client.get("/create")
@@ -237,9 +228,7 @@ def test_global_on_fetch_under_a_modern_date_is_explained(tmp_path: Path, restor
     assert "disable_python_no_global_handlers" in asyncio.run(reply.text())
 
 
-def test_missing_workflow_class_names_the_class_the_module_and_what_exists(
-    tmp_path: Path, restore_sys_path
-) -> None:
+def test_missing_workflow_class_names_the_class_the_module_and_what_exists(tmp_path: Path, restore_sys_path) -> None:
     entry = """
         from workers import WorkflowEntrypoint
         class OtherWorkflow(WorkflowEntrypoint):
@@ -259,9 +248,7 @@ def test_import_errors_carry_the_traceback(tmp_path: Path, restore_sys_path) -> 
         helpers.explode()
     """
     with pytest.raises(UserCodeError) as err:
-        load_worker(
-            load(write_project(tmp_path, entry, files={"src/helpers.py": "def explode():\n    1 / 0\n"}))
-        )
+        load_worker(load(write_project(tmp_path, entry, files={"src/helpers.py": "def explode():\n    1 / 0\n"})))
     text = str(err.value)
     assert text.startswith("Could not import the Worker module src/entry.py:")
     assert 'src/helpers.py", line 2, in explode' in text and "ZeroDivisionError" in text
@@ -342,12 +329,11 @@ def test_js_and_pyodide_shims_are_identities_on_plain_data(restore_sys_path) -> 
 
 
 async def test_asgi_fetch_runs_an_asgi_app_with_env_in_scope(tmp_path: Path, restore_sys_path) -> None:
+    from pyflows.runtime.sdk import asgi
     from starlette.applications import Starlette
     from starlette.requests import Request as StarletteRequest
     from starlette.responses import JSONResponse
     from starlette.routing import Route
-
-    from pyflows.runtime.sdk import asgi
 
     started: list[str] = []
 
@@ -366,9 +352,7 @@ async def test_asgi_fetch_runs_an_asgi_app_with_env_in_scope(tmp_path: Path, res
     app = Starlette(routes=[Route("/hello", hello, methods=["POST"])], lifespan=lifespan)
     env = Env({"GREETING": "hi"})
     for _ in range(2):
-        reply = await asgi.fetch(
-            app, Request("http://localhost/hello?q=1", method="POST", body='{"b": 2}'), env
-        )
+        reply = await asgi.fetch(app, Request("http://localhost/hello?q=1", method="POST", body='{"b": 2}'), env)
         assert reply.status == 201
         assert await reply.json() == {"env": "hi", "q": "1", "body": {"b": 2}}
     assert started == ["up"]  # lifespan startup ran once
@@ -397,9 +381,7 @@ async def test_create_app_with_a_factory_opens_and_closes_the_runtime_in_the_lif
     while not sent:
         await asyncio.sleep(0.001)
     assert sent == ["lifespan.startup.complete"]
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://localhost"
-    ) as client:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as client:
         assert (await client.get("/")).text == "hello hi"
     await inbox.put({"type": "lifespan.shutdown"})
     await lifespan
@@ -417,8 +399,10 @@ def test_a_reload_never_runs_a_stale_pyc(tmp_path: Path, restore_sys_path) -> No
     entry = "from helpers import greeting\n\nVERSION = 'v1'\n"
     root = write_project(tmp_path, entry, config_extra="")
     src = root / "src"
-    for path, new in ((src / "entry.py", entry.replace("'v1'", "'v2'")),
-                      (src / "helpers.py", "def greeting():\n    return 'HELLO'\n")):
+    for path, new in (
+        (src / "entry.py", entry.replace("'v1'", "'v2'")),
+        (src / "helpers.py", "def greeting():\n    return 'HELLO'\n"),
+    ):
         stat = path.stat()
         py_compile.compile(str(path), cfile=importlib.util.cache_from_source(str(path)), doraise=True)
         path.write_text(new)  # same length as before

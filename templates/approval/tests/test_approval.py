@@ -26,8 +26,14 @@ def test_reject_with_the_cli(dev):
     instance_id = triggered["id"]
 
     dev.cli(
-        "instances", "send-event", WORKFLOW, instance_id,
-        "--type", "approval", "--payload", '{"approved": false, "comment": "Over budget"}',
+        "instances",
+        "send-event",
+        WORKFLOW,
+        instance_id,
+        "--type",
+        "approval",
+        "--payload",
+        '{"approved": false, "comment": "Over budget"}',
     )
 
     final = dev.wait_for(instance_id, FINAL)

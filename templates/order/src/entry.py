@@ -1,5 +1,5 @@
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlparse
 
 from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
@@ -87,7 +87,7 @@ class OrderProcessingWorkflow(WorkflowEntrypoint):
         async def update_database():
             print(f"Updating database for order {order['orderId']}")
             # Mock: write the order's new status to your database here.
-            return {"dbUpdated": True, "processedAt": datetime.now(timezone.utc).isoformat()}
+            return {"dbUpdated": True, "processedAt": datetime.now(UTC).isoformat()}
 
         db = await update_database()
 

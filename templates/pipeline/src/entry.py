@@ -8,9 +8,9 @@ from workers.workflows import NonRetryableError
 class PipelineWorkflow(WorkflowEntrypoint):
     """Summarise a list of numbers with a DAG of steps.
 
-        extract ──┬──> total ──┐
-                  ├──> mean  ──┼──> load
-                  └──> spread ─┘
+    extract ──┬──> total ──┐
+              ├──> mean  ──┼──> load
+              └──> spread ─┘
     """
 
     async def run(self, event, step):
@@ -23,9 +23,7 @@ class PipelineWorkflow(WorkflowEntrypoint):
             numbers = event["payload"].get("numbers")
             if not _is_list_of_numbers(numbers):
                 # Retrying cannot fix bad input: fail now, without further attempts.
-                raise NonRetryableError(
-                    f"'numbers' must be a non-empty list of numbers, got {numbers!r}"
-                )
+                raise NonRetryableError(f"'numbers' must be a non-empty list of numbers, got {numbers!r}")
             return numbers
 
         @step.do()
@@ -94,7 +92,6 @@ class Default(WorkerEntrypoint):
             return Response.json(await instance.status())
 
         return Response(
-            'POST / with {"numbers": [3, 1, 4, 1, 5]} to start a run, '
-            "then GET /?instanceId=<id>\n",
+            'POST / with {"numbers": [3, 1, 4, 1, 5]} to start a run, then GET /?instanceId=<id>\n',
             status=400,
         )

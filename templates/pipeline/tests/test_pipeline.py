@@ -13,7 +13,12 @@ def test_dag_completes_after_one_retry(dev):
     final = dev.wait_for(instance_id, FINAL)
     assert final["status"] == "complete", final
     assert final["output"] == {
-        "count": 5, "total": 14, "mean": 2.8, "min": 1, "max": 5, "loadedOnAttempt": 2,
+        "count": 5,
+        "total": 14,
+        "mean": 2.8,
+        "min": 1,
+        "max": 5,
+        "loadedOnAttempt": 2,
     }
 
     details = dev.cli("instances", "describe", WORKFLOW, instance_id)
