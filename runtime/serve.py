@@ -19,10 +19,12 @@ EOF on the channel after "go" means the supervisor is gone: the server exits too
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
 import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +96,31 @@ def _uvicorn_server(app: Any, on_ready: Callable[[], None]) -> Any:
     return Server(config)
 
 
+class _ConsoleLogHandler(logging.Handler):
+    """Engine logs in the dev console's form: `▲ [WARNING] …` / `✘ [ERROR] …` (+ traceback), stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            head = "✘ [ERROR]" if record.levelno >= logging.ERROR else "▲ [WARNING]"
+            if sys.stderr.isatty() and not os.environ.get("NO_COLOR"):
+                head = f"\x1b[{31 if record.levelno >= logging.ERROR else 33}m{head}\x1b[0m"
+            text = record.getMessage()
+            if record.exc_info:
+                text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+            sys.stderr.write(f"{head} {text}\n")
+            sys.stderr.flush()
+        except Exception:  # logging must never take the server down
+            self.handleError(record)
+
+
+def configure_logging() -> None:
+    """Route `pyflows.*` warnings and errors (step failures, errored instances) to the console."""
+    logger = logging.getLogger("pyflows")
+    if not any(isinstance(h, _ConsoleLogHandler) for h in logger.handlers):
+        logger.addHandler(_ConsoleLogHandler(logging.WARNING))
+        logger.propagate = False
+
+
 async def _serve(
     config: Config,
     worker: Worker,
@@ -106,6 +133,7 @@ async def _serve(
 
     from pyflows.runtime.server import Runtime, create_app
 
+    configure_logging()
     runtime = await Runtime.open(
         config,
         worker,

@@ -250,6 +250,21 @@ def test_dev_serves_the_worker_which_creates_an_instance_and_reports_its_status(
     assert dev.proc.returncode == 0, dev.output()
 
 
+def test_step_failures_show_in_the_terminal(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    dev = Dev(project, "--no-reload")
+    try:
+        dev.ready()
+        dev.get("/create?binding=FLAKY&nap=10")
+        dev.wait_for(
+            r"▲ \[WARNING\] Step 'flaky' of instance '[\w-]+' \(flaky\) failed on attempt 1: "
+            r"ValueError: the first attempt fails",
+            stream="err",
+        )
+    finally:
+        dev.stop()
+
+
 def test_cwd_after_the_command_serves_that_project(tmp_path: Path) -> None:
     """The README's `pyflows dev --cwd templates/hello`: global options also after `dev`."""
     project = write_project(tmp_path / "app")
