@@ -171,30 +171,3 @@ def test_labelled_values() -> None:
 def test_banner_rule_matches_the_title_in_utf16_units() -> None:
     # Wrangler's " ⛅️ wrangler 4.164.0" is 20 UTF-16 units over a rule of 20; ours is 19.
     assert render.banner_text("4.164.0") == "\n ⛅️ pyflows 4.164.0\n" + "─" * 19 + "\n"
-
-
-def test_every_command_and_flag_is_documented() -> None:
-    """docs/readme/cli.md names every `workflows` command and every one of its flags."""
-    from pathlib import Path
-
-    import typer.main
-    from pyflows.cli.workflows import workflows_app
-
-    doc = (Path(__file__).parents[2] / "docs" / "readme" / "cli.md").read_text(encoding="utf-8")
-    missing = []
-
-    def walk(command: object, path: str) -> None:
-        subcommands = getattr(command, "commands", None)
-        if subcommands:
-            for name, sub in subcommands.items():
-                walk(sub, f"{path} {name}")
-            return
-        if f"`{path.strip()} " not in doc and f"`{path.strip()}`" not in doc:
-            missing.append(path.strip())
-        for param in getattr(command, "params", []):
-            for flag in [*param.opts, *getattr(param, "secondary_opts", [])]:
-                if flag.startswith("-") and flag not in ("--help", "-h") and flag not in doc:
-                    missing.append(f"{path.strip()} {flag}")
-
-    walk(typer.main.get_command(workflows_app), "workflows")
-    assert missing == []

@@ -613,7 +613,7 @@ def test_importing_config_does_not_import_jsonschema() -> None:
 
 # ------------------------------------------------------------------------------------- docs
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "readme" / "config.md"
+DOCS = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.mark.parametrize(("lang", "filename"), [("jsonc", "wrangler.jsonc"), ("toml", "wrangler.toml")])

@@ -1,0 +1,41 @@
+"""The README documents every command and flag (config keys: tests/runtime/test_config.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer.main
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_command_and_flag_is_in_the_readme() -> None:
+    from pyflows.cli.app import _register, app
+
+    _register()
+    missing: list[str] = []
+
+    def walk(command: object, path: str) -> None:
+        for param in getattr(command, "params", []):
+            for flag in [*param.opts, *getattr(param, "secondary_opts", [])]:
+                if flag.startswith("-") and flag not in ("--help", "-h") and flag not in README:
+                    missing.append(f"{path or 'pyflows'} {flag}")
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            for name, sub in subcommands.items():
+                walk(sub, f"{path} {name}".strip())
+        elif f"`{path} " not in README and f"`{path}`" not in README and f"`pyflows {path}" not in README:
+            missing.append(path)
+
+    walk(typer.main.get_command(app), "")
+    assert missing == []
+
+
+def test_the_first_lines_give_the_run_and_test_commands_and_ci_runs_the_test_one() -> None:
+    head = README.splitlines()[:20]
+    run = [line for line in head if line.startswith("python3 -m venv") and "pyflows dev" in line]
+    test = [line for line in head if line.startswith("python3 -m venv") and "pytest" in line]
+    assert run == ["python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/pyflows dev --cwd templates/hello"]
+    assert len(test) == 1
+    ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text().splitlines()
+    assert test[0] in ci
