@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pyflows.runtime.statuses import STATUSES
+
 _STATUS_LABELS = {
     "complete": "✅ Completed",
     "errored": "❌ Errored",
@@ -26,16 +28,7 @@ _STEP_TYPE_LABELS = {
 _TRIGGER_LABELS = {"api": "🌎 API", "binding": "🔗 Binding", "cron": "⌛ Cron", "event": "📩 Event"}
 
 # The statuses `--status` accepts, in the order Wrangler lists them.
-INSTANCE_STATUSES = (
-    "queued",
-    "running",
-    "paused",
-    "errored",
-    "terminated",
-    "complete",
-    "waiting",
-    "waitingForPause",
-)
+INSTANCE_STATUSES = STATUSES
 
 
 def status_label(status: object) -> str:

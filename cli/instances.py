@@ -23,6 +23,7 @@ from pyflows.cli.workflow_options import (
 )
 from pyflows.runtime.client import DEFAULT_PORT, StatusAction
 from pyflows.runtime.errors import PyflowsError
+from pyflows.runtime.statuses import FINISHED
 
 instances_app = typer.Typer(
     name="instances", help="Manage Workflow instances", no_args_is_help=True, pretty_exceptions_enable=False
@@ -180,7 +181,7 @@ def send_event(
     with client_for(local, port) as client:
         instance_id = resolve_id(client, name, id_, quiet=json_)
         status = (client.get_instance(name, instance_id) or {}).get("status")
-        if status in _FINISHED:  # the API accepts and drops it (as Wrangler's); say so instead
+        if status in FINISHED:  # the API accepts and drops it (as Wrangler's); say so instead
             raise PyflowsError(
                 f'Cannot send the event "{type_}" to the instance "{instance_id}" from {name}: it is '
                 f"already {status}, and events are accepted only while an instance can still run."
@@ -194,7 +195,6 @@ def send_event(
     render.info(f'📤 The event with type "{type_}"{shown} was sent to the instance "{instance_id}" from {name}')
 
 
-_FINISHED = frozenset({"complete", "errored", "terminated"})
 _DONE = {
     "pause": ("⏸️", "paused"),
     "resume": ("🔄", "resumed"),
@@ -223,7 +223,7 @@ def _change_status(
     with client_for(local, port) as client:
         instance_id = resolve_id(client, name, id_, quiet=json_)
         result = client.change_status(name, instance_id, action, restart_from=restart_from, rollback=rollback)
-    if action in ("pause", "resume") and (result or {}).get("status") in _FINISHED:
+    if action in ("pause", "resume") and (result or {}).get("status") in FINISHED:
         # The API answers a no-op here, as Wrangler's does (so the real wrangler CLI behaves the
         # same against pyflows dev); our CLI does not claim a pause or resume that did not happen.
         raise PyflowsError(

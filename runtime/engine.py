@@ -49,13 +49,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import inspect
-import itertools
 import logging
 import sqlite3
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,8 +69,11 @@ from pyflows.runtime.errors import (
     WorkflowNotFoundError,
 )
 from pyflows.runtime.limits import MAX_BATCH, check_event_type, check_instance_id
-from pyflows.runtime.run import Run, error_info, now_ms
+from pyflows.runtime.run import Run, now_ms
+from pyflows.runtime.scheduler import Scheduler
+from pyflows.runtime.statuses import COUNT_ORDER, FINISHED, UNFINISHED
 from pyflows.runtime.step import Step
+from pyflows.runtime.step_errors import error_info
 from pyflows.runtime.values import (
     JsDict,
     ValueTooLargeError,
@@ -86,17 +86,6 @@ from pyflows.runtime.values import (
 
 log = logging.getLogger("pyflows.engine")
 
-ALL_STATUSES = (
-    "queued",
-    "running",
-    "paused",
-    "errored",
-    "terminated",
-    "complete",
-    "waiting",
-    "waitingForPause",
-)
-FINAL = frozenset(storage.FINAL_STATUSES)
 _IDLE_CHECK_S = 0.005
 
 
@@ -148,21 +137,14 @@ class Engine:
         self.options = options or EngineOptions()
         self.env: Any = None
         self._live: dict[tuple[str, str], _Instance] = {}
-        self._fresh: deque[_Instance] = deque()
-        self._returning: deque[tuple[_Instance, asyncio.Future[None] | None]] = deque()
-        self._running = 0
-        self._heap: list[tuple[int, int, int, _Instance]] = []
-        self._seq = itertools.count()
-        self._timer: asyncio.TimerHandle | None = None
         self._closing = False
+        self.scheduler = Scheduler(self.options.max_concurrency, start=self._start_run, startable=self._startable)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Recover: resume instances that were queued, running or waiting when the process stopped."""
-        rows = await self.store.read(
-            lambda c: storage.q_instances_by_status(c, ("queued", "running", "waiting", "waitingForPause", "paused"))
-        )
+        rows = await self.store.read(lambda c: storage.q_instances_by_status(c, UNFINISHED))
         with_events = set(
             await self.store.read(
                 lambda c: [
@@ -181,23 +163,21 @@ class Engine:
             if inst.status == "waitingForPause":
                 self._set_status(inst, "paused")
             elif inst.status == "queued":
-                self._fresh.append(inst)
+                self.scheduler.add_new(inst)
             elif (
                 inst.status == "waiting"
                 and row["wake_at_epoch_ms"]
                 and inst.pk not in with_events
                 and row["wake_at_epoch_ms"] - now > self.options.hibernate_after_ms
             ):
-                self._hibernate_until(inst, row["wake_at_epoch_ms"])
+                self.scheduler.hibernate_until(inst, row["wake_at_epoch_ms"])
             elif inst.status in ("running", "waiting"):
-                self._returning.append((inst, None))
-        self._pump()
+                self.scheduler.add_returning(inst)
 
     async def close(self) -> None:
         """Stop every run without changing its stored status: the next start resumes them."""
         self._closing = True
-        if self._timer:
-            self._timer.cancel()
+        self.scheduler.close()
         runs = [i.run for i in self._live.values() if i.run is not None]
         for run in runs:
             run.stop_reason = "shutdown"
@@ -228,8 +208,7 @@ class Engine:
             raise InstanceExistsError(workflow, instance_id) from None
         inst = _Instance(pk, spec, instance_id, params_text, now, "queued")
         self._live[(workflow, instance_id)] = inst
-        self._fresh.append(inst)
-        self._pump()
+        self.scheduler.add_new(inst)
         return instance_id
 
     async def create_batch(self, workflow: str, items: list[dict[str, Any]]) -> list[str]:
@@ -254,51 +233,15 @@ class Engine:
         except TypeError as exc:
             raise WorkflowError(f"{what} cannot be stored: {exc}") from None
 
-    # -- scheduling --------------------------------------------------------------------------------
-
-    def _pump(self) -> None:
-        """Start or wake instances while there are free slots: returning ones first, then oldest new."""
-        while self._running < self.options.max_concurrency and not self._closing:
-            if self._returning:
-                inst, fut = self._returning.popleft()
-                if fut is not None:
-                    if fut.done():
-                        continue
-                    self._take_slot(inst)
-                    fut.set_result(None)
-                    continue
-                if (
-                    self._live.get((inst.spec.name, inst.id)) is not inst
-                    or inst.run is not None
-                    or inst.status not in ("running", "waiting", "queued")
-                ):
-                    continue
-            elif self._fresh:
-                inst = self._fresh.popleft()
-                if (
-                    self._live.get((inst.spec.name, inst.id)) is not inst
-                    or inst.status != "queued"
-                    or inst.run is not None
-                ):
-                    continue
-            else:
-                break
-            self._take_slot(inst)
-            self._start_run(inst)
-
-    def _take_slot(self, inst: _Instance) -> None:
-        inst.holds_slot = True
-        self._running += 1
-
-    def _release(self, inst: _Instance) -> None:
-        if inst.holds_slot:
-            inst.holds_slot = False
-            self._running -= 1
-            self._pump()
+    def _startable(self, inst: _Instance, returning: bool) -> bool:
+        """Is a queued entry still due? (It may have been paused, deleted or started since.)"""
+        if self._live.get((inst.spec.name, inst.id)) is not inst or inst.run is not None:
+            return False
+        return inst.status in ("running", "waiting", "queued") if returning else inst.status == "queued"
 
     def _start_run(self, inst: _Instance) -> None:
         first = inst.status == "queued"
-        inst.hibernated = False
+        self.scheduler.forget_timer(inst)
         inst.status = "running"
         fields: dict[str, Any] = {"status": "running", "wake_at_epoch_ms": None}
         if first:
@@ -349,7 +292,7 @@ class Engine:
         finally:
             if inst.run is run:
                 inst.run = None
-            self._release(inst)
+            self.scheduler.release(inst)
 
     async def _finish(
         self, inst: _Instance, status: str, *, output: str | None = None, error: str | None = None
@@ -373,7 +316,7 @@ class Engine:
     def _forget(self, inst: _Instance) -> None:
         if self._live.get((inst.spec.name, inst.id)) is inst:
             del self._live[(inst.spec.name, inst.id)]
-        inst.timer_token += 1
+        self.scheduler.forget_timer(inst)
 
     def _persist(self, inst: _Instance, fields: dict[str, Any], only_if_missing_start: bool = False) -> None:
         """Write status-like fields without waiting (writes stay ordered); wake watchers."""
@@ -413,15 +356,15 @@ class Engine:
         deadline = min(w.deadline for w in run.waits)
         if inst.status == "running":
             self._set_status(inst, "waiting", wake_at_epoch_ms=deadline)
-            self._release(inst)
+            self.scheduler.release(inst)
         if inst.status == "waiting" and deadline - now_ms() > self.options.hibernate_after_ms:
             self._stop(run, "hibernate")
-            self._hibernate_until(inst, deadline)
+            self.scheduler.hibernate_until(inst, deadline)
 
     async def on_wait_ended(self, run: Run) -> None:
         inst = run.inst
         if inst.status == "waiting" and not inst.holds_slot:
-            await self._acquire(inst)
+            await self.scheduler.acquire(inst)
             self._set_status(inst, "running", wake_at_epoch_ms=None)
 
     async def on_attempt_started(self, run: Run) -> None:
@@ -435,15 +378,6 @@ class Engine:
             self._set_status(inst, "paused")
         elif run.waits and not run.active_attempts:
             asyncio.get_running_loop().call_later(_IDLE_CHECK_S, self._idle_check, run)
-
-    async def _acquire(self, inst: _Instance) -> None:
-        if self._running < self.options.max_concurrency and not self._returning:
-            self._take_slot(inst)
-            return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._returning.append((inst, fut))
-        self._pump()
-        await fut
 
     def log_step_error(self, inst: _Instance, name: str, attempt: int, exc: BaseException) -> None:
         log.warning(
@@ -464,7 +398,7 @@ class Engine:
         if task is not None and not task.done():
             task.cancel()
         run.inst.pause_requested = False
-        self._release(run.inst)
+        self.scheduler.release(run.inst)
         return task
 
     async def _stop_and_wait(self, inst: _Instance, reason: str) -> None:
@@ -473,40 +407,6 @@ class Engine:
         task = self._stop(inst.run, reason)
         if task is not None and task is not asyncio.current_task():
             await asyncio.wait({task}, timeout=5)
-
-    # -- timers for hibernated instances -------------------------------------------------------------
-
-    def _hibernate_until(self, inst: _Instance, wake_at: int) -> None:
-        inst.hibernated = True
-        inst.wake_at = wake_at
-        inst.timer_token += 1
-        heapq.heappush(self._heap, (wake_at, next(self._seq), inst.timer_token, inst))
-        self._arm_timer()
-
-    def _arm_timer(self) -> None:
-        if self._timer:
-            self._timer.cancel()
-            self._timer = None
-        while self._heap and self._heap[0][3].timer_token != self._heap[0][2]:
-            heapq.heappop(self._heap)
-        if self._heap and not self._closing:
-            delay = max(0.0, (self._heap[0][0] - now_ms()) / 1000)
-            self._timer = asyncio.get_running_loop().call_later(min(delay, 3600.0), self._fire_timers)
-
-    def _fire_timers(self) -> None:
-        self._timer = None
-        now = now_ms()
-        while self._heap and self._heap[0][0] <= now:
-            _, _, token, inst = heapq.heappop(self._heap)
-            if token == inst.timer_token and inst.hibernated:
-                self._wake(inst)
-        self._arm_timer()
-
-    def _wake(self, inst: _Instance) -> None:
-        inst.hibernated = False
-        inst.timer_token += 1
-        self._returning.append((inst, None))
-        self._pump()
 
     # -- operations on instances ---------------------------------------------------------------------
 
@@ -549,8 +449,7 @@ class Engine:
             return "waitingForPause"
         if inst.run is not None:
             await self._stop_and_wait(inst, "pause")
-        inst.hibernated = False
-        inst.timer_token += 1
+        self.scheduler.forget_timer(inst)
         self._set_status(inst, "paused")
         return "paused"
 
@@ -567,8 +466,7 @@ class Engine:
             )
         # Continues where it left off (replay), preferred over instances that never started.
         self._set_status(inst, "queued")
-        self._returning.append((inst, None))
-        self._pump()
+        self.scheduler.add_returning(inst)
         return inst.status
 
     async def terminate(self, workflow: str, instance_id: str) -> str:
@@ -605,8 +503,7 @@ class Engine:
         inst = self._live.get((workflow, instance_id))
         if inst is not None:
             await self._stop_and_wait(inst, "restart")
-            inst.hibernated = False
-            inst.timer_token += 1
+            self.scheduler.forget_timer(inst)
         now = now_ms()
         await self.store.write(lambda c: storage.restart_txn(c, row["pk"], position, now))
         if inst is None:
@@ -615,8 +512,7 @@ class Engine:
             self._live[(workflow, instance_id)] = inst
         inst.status = "queued"
         self._notify(inst)
-        self._fresh.append(inst)
-        self._pump()
+        self.scheduler.add_new(inst)
         return inst.status
 
     async def send_event(self, workflow: str, instance_id: str, event_type: str, payload: Any) -> None:
@@ -634,7 +530,7 @@ class Engine:
         if inst.run is not None:
             inst.run.deliver_event(event)
         elif inst.hibernated:
-            self._wake(inst)
+            self.scheduler.wake(inst)
 
     async def delete(self, workflow: str, instance_id: str) -> None:
         row = await self._row(workflow, instance_id)
@@ -655,7 +551,7 @@ class Engine:
         self,
         workflow: str,
         instance_id: str,
-        statuses: set[str] | frozenset[str] = FINAL,
+        statuses: set[str] | frozenset[str] = FINISHED,
         timeout: float = 10.0,
     ) -> dict[str, Any]:
         """Wait until the instance reaches one of `statuses`; TimeoutError after `timeout` seconds."""
@@ -706,7 +602,7 @@ class Engine:
     async def status_counts(self, workflow: str) -> dict[str, int]:
         self.spec(workflow)
         counts = await self.store.read(lambda c: storage.q_status_counts(c, workflow))
-        return {s: counts.get(s, 0) for s in sorted(ALL_STATUSES)}
+        return {s: counts.get(s, 0) for s in COUNT_ORDER}
 
     async def latest(self, workflow: str) -> str | None:
         self.spec(workflow)

@@ -42,6 +42,7 @@ from pyflows.runtime.management_input import (
     list_query,
     status_body,
 )
+from pyflows.runtime.statuses import COUNT_ORDER, FINISHED
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, Router
@@ -49,17 +50,6 @@ from starlette.types import Receive, Scope, Send
 
 API_PREFIX = "/cdn-cgi/local/explorer/api"
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
-_COUNT_ORDER = (
-    "complete",
-    "errored",
-    "paused",
-    "queued",
-    "running",
-    "terminated",
-    "waiting",
-    "waitingForPause",
-)
-FINISHED = frozenset({"complete", "errored", "terminated"})
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 _CORS_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
@@ -175,7 +165,7 @@ async def list_workflows(request: Request, engine: Any) -> Response:
 async def workflow_details(request: Request, engine: Any) -> Response:
     spec = engine.spec(request.path_params["workflow"])
     counts = await engine.status_counts(spec.name)
-    return envelope({**_workflow_row(spec), "instances": {k: counts.get(k, 0) for k in _COUNT_ORDER}})
+    return envelope({**_workflow_row(spec), "instances": {k: counts.get(k, 0) for k in COUNT_ORDER}})
 
 
 async def delete_workflow(request: Request, engine: Any) -> Response:

@@ -25,6 +25,14 @@ from pyflows.runtime import storage
 from pyflows.runtime.durations import MAX_SLEEP_MS, epoch_ms, to_ms
 from pyflows.runtime.entrypoints import NonRetryableError
 from pyflows.runtime.limits import check_event_type
+from pyflows.runtime.step_config import check_step_name, resolve_config, retry_delay_ms
+from pyflows.runtime.step_errors import (
+    CpuLimitExceededError,
+    NonDeterminismError,
+    StepLimitExceededError,
+    error_info,
+    rebuild_error,
+)
 from pyflows.runtime.values import (
     JsDict,
     ValueTooLargeError,
@@ -39,128 +47,9 @@ from pyflows.runtime.values import (
 if TYPE_CHECKING:
     from pyflows.runtime.engine import Engine, _Instance
 
-DEFAULT_CONFIG: dict[str, Any] = {
-    "retries": {"limit": 5, "delay": 1000, "backoff": "exponential"},
-    "timeout": "10 minutes",
-}
-_BACKOFFS = ("constant", "linear", "exponential")
-MAX_STEP_NAME = 256
-DAY_MS = 86_400_000
-
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-class WorkflowTimeoutError(Exception):
-    """A `wait_for_event` timed out, or a step attempt exceeded its `timeout`."""
-
-
-class CpuLimitExceededError(Exception):
-    """A step attempt used more CPU time than `limits.cpu_ms` allows."""
-
-
-class NonDeterminismError(Exception):
-    """On replay, the workflow called a different step than its history recorded."""
-
-
-class StepLimitExceededError(Exception):
-    """The instance called more steps than `limits.steps` allows."""
-
-
-class StepFailedError(Exception):
-    """A step's final error, as `run` sees it for error types that do not cross the boundary.
-
-    Cloudflare's SDK gives `run` an opaque JsException for these; catch `Exception`. `.name` and
-    `.message` hold the original error's type name and message.
-    """
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(f"{name}: {message}" if message else name)
-        self.name = name
-        self.message = message
-
-
-def error_info(exc: BaseException) -> dict[str, str]:
-    """`{"name", "message"}` for an exception, unwrapping errors rebuilt from step records."""
-    info = getattr(exc, "_pyflows_error", None)
-    if isinstance(info, dict):
-        return dict(info)
-    if isinstance(exc, StepFailedError):
-        return {"name": exc.name, "message": exc.message}
-    return {"name": type(exc).__name__, "message": str(exc)}
-
-
-def rebuild_error(info: dict[str, str]) -> Exception:
-    """The exception `run` receives for a step's final error (deterministic across replays)."""
-    name, message = info.get("name", "Error"), info.get("message", "")
-    exc: Exception
-    if name == "NonRetryableError":
-        exc = NonRetryableError(message)
-    elif name in ("TypeError", "ValueError"):
-        # The SDK keeps the type and prefixes the message: str(e) == "TypeError: msg".
-        exc = (TypeError if name == "TypeError" else ValueError)(f"{name}: {message}")
-    elif name == "WorkflowTimeoutError":
-        exc = WorkflowTimeoutError(message)
-    else:
-        exc = StepFailedError(name, message)
-    exc._pyflows_error = {"name": name, "message": message}  # type: ignore[attr-defined]
-    return exc
-
-
-def resolve_config(config: Any) -> dict[str, Any]:
-    """Merge a step's `config` over the defaults, validating it strictly (unknown keys are errors)."""
-    if config is None:
-        return json.loads(json.dumps(DEFAULT_CONFIG))
-    if not isinstance(config, dict):
-        raise TypeError(f"step config must be a dict like {DEFAULT_CONFIG}, got {type(config).__name__}.")
-    unknown = set(config) - {"retries", "timeout"}
-    if unknown:
-        raise ValueError(
-            f"Unknown step config key(s) {sorted(unknown)}: allowed are 'retries' "
-            "({'limit', 'delay', 'backoff'}) and 'timeout'."
-        )
-    retries = dict(DEFAULT_CONFIG["retries"])
-    user_retries = config.get("retries") or {}
-    if not isinstance(user_retries, dict):
-        raise TypeError("step config 'retries' must be a dict with 'limit', 'delay' and 'backoff'.")
-    unknown = set(user_retries) - {"limit", "delay", "backoff"}
-    if unknown:
-        raise ValueError(
-            f"Unknown key(s) {sorted(unknown)} in step config 'retries': allowed are limit, delay, backoff."
-        )
-    retries.update(user_retries)
-    limit = retries["limit"]
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-        raise ValueError(f"step config retries.limit must be a whole number >= 0, got {limit!r}.")
-    if retries["backoff"] not in _BACKOFFS:
-        raise ValueError(f"step config retries.backoff {retries['backoff']!r} is not one of {', '.join(_BACKOFFS)}.")
-    to_ms(retries["delay"], what="step config retries.delay")
-    timeout = config.get("timeout", DEFAULT_CONFIG["timeout"])
-    if to_ms(timeout, what="step config timeout") == 0:
-        raise ValueError("step config timeout must be greater than 0.")
-    return {"retries": retries, "timeout": timeout}
-
-
-def retry_delay_ms(config: dict[str, Any], retry: int) -> int:
-    """Delay before retry number `retry` (from 1): constant d, linear d·n, exponential d·2^(n-1)."""
-    d = to_ms(config["retries"]["delay"])
-    backoff = config["retries"]["backoff"]
-    if backoff == "constant":
-        return d
-    if backoff == "linear":
-        return d * retry
-    return d * 2 ** (retry - 1)
-
-
-def check_step_name(name: Any) -> str:
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"A step name must be a non-empty str, got {name!r}.")
-    if len(name) > MAX_STEP_NAME:
-        raise ValueError(f"Step name {name[:40]!r}... is {len(name)} characters; the limit is {MAX_STEP_NAME}.")
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise ValueError(f"Step name {name!r} contains control characters, which are not allowed.")
-    return name
 
 
 @dataclass
@@ -172,12 +61,12 @@ class StepRecord:
     count: int
     state: str  # running | waiting | retrying | complete | errored
     started: int
-    ended: int | None
-    wake_at: int | None
-    config: str | None
-    output: str | None
-    error: str | None
-    event_type: str | None
+    ended: int | None = None
+    wake_at: int | None = None
+    config: str | None = None
+    output: str | None = None
+    error: str | None = None
+    event_type: str | None = None
     attempts: int = 0
 
 
@@ -540,58 +429,16 @@ class Run:
             self.unreplayed.discard(key)
             if rec.state == "complete":
                 return
-            position, started, deadline = rec.position, rec.started, rec.wake_at or rec.started
+            deadline = rec.wake_at or rec.started
         else:
             await self._check_determinism(*key)
-            position, started = self._position(), now_ms()
+            started = now_ms()
             deadline = deadline_of(started)
-            rec = StepRecord(
-                0,
-                position,
-                "sleep",
-                key[1],
-                key[2],
-                "waiting",
-                started,
-                None,
-                deadline,
-                None,
-                None,
-                None,
-                None,
-            )
-            self.records[key] = rec
-            await self._save(
-                lambda c: storage.save_step_txn(
-                    c,
-                    self.inst.pk,
-                    position=position,
-                    kind="sleep",
-                    name=key[1],
-                    count=key[2],
-                    state="waiting",
-                    started=started,
-                    wake_at=deadline,
-                )
-            )
+            rec = await self._begin_wait(key, started, deadline)
         if deadline > now_ms():
             await self._wait(deadline, "sleep")
-        ended = max(now_ms(), deadline)
         rec.state = "complete"
-        await self._save(
-            lambda c: storage.save_step_txn(
-                c,
-                self.inst.pk,
-                position=position,
-                kind="sleep",
-                name=key[1],
-                count=key[2],
-                state="complete",
-                started=started,
-                ended=ended,
-                wake_at=deadline,
-            )
-        )
+        await self._save_step(rec, "complete", ended=max(now_ms(), deadline), wake_at=deadline)
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -602,8 +449,7 @@ class Run:
             raise ValueError(
                 f"step.wait_for_event('{name}') timeout of {timeout_ms} ms is out of range: use 1 second to 365 days."
             )
-        kind = "waitForEvent"
-        key = self._key(kind, name)
+        key = self._key("waitForEvent", name)
         rec = self.records.get(key)
         if rec is not None:
             self.unreplayed.discard(key)
@@ -611,90 +457,63 @@ class Run:
                 return python_from_rpc(loads(rec.output))
             if rec.state == "errored":
                 raise rebuild_error(loads(rec.error))
-            position, started, deadline = rec.position, rec.started, rec.wake_at or (rec.started + timeout_ms)
+            deadline = rec.wake_at or (rec.started + timeout_ms)
         else:
-            await self._check_determinism(kind, name, key[2])
-            position, started = self._position(), now_ms()
+            await self._check_determinism(*key)
+            started = now_ms()
             deadline = started + timeout_ms
         event = self._take_event(event_type)
         if event is None:
             if rec is None:
-                rec = StepRecord(
-                    0,
-                    position,
-                    kind,
-                    name,
-                    key[2],
-                    "waiting",
-                    started,
-                    None,
-                    deadline,
-                    None,
-                    None,
-                    None,
-                    event_type,
-                )
-                self.records[key] = rec
-                await self._save(
-                    lambda c: storage.save_step_txn(
-                        c,
-                        self.inst.pk,
-                        position=position,
-                        kind=kind,
-                        name=name,
-                        count=key[2],
-                        state="waiting",
-                        started=started,
-                        wake_at=deadline,
-                        event_type=event_type,
-                    )
-                )
+                rec = await self._begin_wait(key, started, deadline, event_type)
                 event = self._take_event(event_type)  # it may have arrived while the record was saved
             if event is None and deadline > now_ms():
                 event = await self._wait(deadline, "event", event_type)
+        elif rec is None:
+            rec = self._new_record(key, started, deadline, event_type)
         ended = now_ms()
         if event is None:
             info = {"name": "WorkflowTimeoutError", "message": f"Execution timed out after {timeout_ms}ms"}
-            await self._save(
-                lambda c: storage.save_step_txn(
-                    c,
-                    self.inst.pk,
-                    position=position,
-                    kind=kind,
-                    name=name,
-                    count=key[2],
-                    state="errored",
-                    started=started,
-                    ended=ended,
-                    wake_at=deadline,
-                    error=dumps(info),
-                    event_type=event_type,
-                )
-            )
+            await self._save_step(rec, "errored", ended=ended, wake_at=deadline, error=dumps(info))
             raise rebuild_error(info)
         event_pk, etype, payload, received = event
         received_iso = python_to_rpc(utc_naive(received))
         output = dumps({"type": etype, "payload": loads(payload), "timestamp": received_iso})
+        await self._save_step(rec, "complete", ended=ended, wake_at=deadline, output=output, consume=event_pk)
+        return python_from_rpc(loads(output))
+
+    # -- step records ----------------------------------------------------------------------------
+
+    def _new_record(
+        self, key: tuple[str, str, int], started: int, deadline: int, event_type: str | None = None
+    ) -> StepRecord:
+        rec = StepRecord(
+            pk=0, position=self._position(), kind=key[0], name=key[1], count=key[2], state="waiting",
+            started=started, wake_at=deadline, event_type=event_type,
+        )  # fmt: skip
+        self.records[key] = rec
+        return rec
+
+    async def _begin_wait(
+        self, key: tuple[str, str, int], started: int, deadline: int, event_type: str | None = None
+    ) -> StepRecord:
+        """Record a sleep or event wait (with its deadline) before waiting, so it survives a restart."""
+        rec = self._new_record(key, started, deadline, event_type)
+        await self._save_step(rec, "waiting", wake_at=deadline)
+        return rec
+
+    def _save_step(self, rec: StepRecord, state: str, *, consume: int | None = None, **fields: Any) -> Awaitable[Any]:
+        """Save a sleep/event step row (and mark the event it consumed) in one transaction."""
 
         def txn(conn: Any) -> None:
-            step_pk = storage.save_step_txn(
-                conn,
-                self.inst.pk,
-                position=position,
-                kind=kind,
-                name=name,
-                count=key[2],
-                state="complete",
-                started=started,
-                ended=ended,
-                wake_at=deadline,
-                output=output,
-                event_type=event_type,
-            )
-            storage.consume_event_txn(conn, event_pk, step_pk)
+            pk = storage.save_step_txn(
+                conn, self.inst.pk, position=rec.position, kind=rec.kind, name=rec.name, count=rec.count,
+                state=state, started=rec.started, event_type=rec.event_type, **fields,
+            )  # fmt: skip
+            if consume is not None:
+                storage.consume_event_txn(conn, consume, pk)
 
-        await self._save(txn)
-        return python_from_rpc(loads(output))
+        return self._save(txn)
 
 
 def _timed_call(callback: Callable[[JsDict], Any], ctx: JsDict) -> tuple[Any, float]:

@@ -87,9 +87,6 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-ACTIVE_STATUSES = ("queued", "running", "waiting", "waitingForPause")
-FINAL_STATUSES = ("complete", "errored", "terminated")
-
 
 def _configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode=WAL")
