@@ -53,7 +53,13 @@ def _v8_message(text: str, exc: json.JSONDecodeError) -> str:
             return f"Expected double-quoted property name {where}"
         return f"Expected property name or '}}' {where}"
     if msg.startswith("Illegal trailing comma"):
-        return f"Expected double-quoted property name {where}"
+        # Python 3.13+ reports the comma; V8 (and Python <= 3.12) the character after it.
+        after = pos + 1 + len(text[pos + 1 :]) - len(text[pos + 1 :].lstrip())
+        if msg.endswith("array"):
+            return _v8_unexpected_token(text, after)
+        line = text.count("\n", 0, after) + 1
+        column = after - text.rfind("\n", 0, after)
+        return f"Expected double-quoted property name in JSON at position {after} (line {line} column {column})"
     if msg == "Expecting ':' delimiter":
         return f"Expected ':' after property name {where}"
     if msg == "Expecting ',' delimiter":

@@ -67,6 +67,8 @@ def test_labels() -> None:
     [
         ("{bad json", "Expected property name or '}' in JSON at position 1 (line 1 column 2)"),
         ('{"a":1,}', "Expected double-quoted property name in JSON at position 7 (line 1 column 8)"),
+        ('{"a":1,\n }', "Expected double-quoted property name in JSON at position 9 (line 2 column 2)"),
+        ("[1, ]", "Unexpected token ']', \"[1, ]\" is not valid JSON"),
         ('{"a" 1}', "Expected ':' after property name in JSON at position 5 (line 1 column 6)"),
         ('{"a":1 "b":2}', "Expected ',' or '}' after property value in JSON at position 7 (line 1 column 8)"),
         ("[1 2]", "Expected ',' or ']' after array element in JSON at position 3 (line 1 column 4)"),
