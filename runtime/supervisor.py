@@ -36,7 +36,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from pyflows.runtime.errors import ConfigError
 from pyflows.runtime.serve import ServeOptions, child_main, die_with_parent, first_server_main, preload
@@ -192,25 +192,37 @@ def fork_first() -> tuple[int, socket.socket]:
     parent = os.getpid()
     pid = os.fork()
     if pid == 0:
-        code = 1
-        try:
+
+        def first() -> int:
             ours.close()
             die_with_parent(parent)
-            code = first_server_main(theirs.detach())
-        except KeyboardInterrupt:  # Ctrl-C while `pyflows dev` was still starting
-            code = 0
-        except BaseException:  # noqa: B036 - nothing may escape into the CLI's code
-            import traceback
+            return first_server_main(theirs.detach())
 
-            traceback.print_exc()
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
+        _child_exit(first)
     theirs.close()
     return pid, ours
+
+
+def _child_exit(run: Callable[[], int]) -> NoReturn:
+    """In a forked server process: run it, then `_exit` — never return into the parent's code.
+
+    Ctrl-C (during start-up too) exits 0; anything unexpected is printed and exits 1.
+    """
+    code = 1
+    try:
+        code = run()
+    except KeyboardInterrupt:
+        code = 0
+    except BaseException:  # noqa: B036 - nothing may escape into the CLI's or supervisor's code
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
 
 
 class _Watcher:
@@ -267,25 +279,15 @@ class Supervisor:
             warnings.simplefilter("ignore", DeprecationWarning)  # 3.12+: "multi-threaded fork"
             pid = os.fork()
         if pid == 0:  # the server process
-            code = 1
-            try:
+
+            def server() -> int:
                 ours.close()
                 if self.child is not None:
                     os.close(self.child.fd)
                 die_with_parent(parent)
-                code = child_main(config, self.options, self.sock, theirs.detach())
-            except KeyboardInterrupt:
-                code = 0
-            except BaseException:  # noqa: B036 - nothing may escape into the supervisor's code
-                import traceback
+                return child_main(config, self.options, self.sock, theirs.detach())
 
-                traceback.print_exc()
-            finally:
-                try:
-                    sys.stdout.flush()
-                    sys.stderr.flush()
-                finally:
-                    os._exit(code)
+            _child_exit(server)
         theirs.close()
         return _Child(pid, ours.detach())
 
