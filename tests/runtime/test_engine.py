@@ -15,6 +15,7 @@ from pyflows.runtime.errors import (
     InvalidTransitionError,
     PayloadTooLargeError,
     StepNotFoundError,
+    WorkflowError,
     WorkflowNotFoundError,
 )
 from workers import WorkflowEntrypoint
@@ -917,3 +918,48 @@ async def test_an_event_sent_right_after_create_is_never_lost(make_engine):
     ids = await asyncio.gather(*(one(n) for n in range(60)))
     for n, iid in enumerate(ids):
         assert (await engine.wait_for("approval", iid, timeout=5))["output"]["payload"] == {"n": n}
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ("step_name_too_long", "is 257 characters; the limit is 256"),
+        ("step_name_control", "contains control characters"),
+        ("sleep_too_long", "longer than the limit of 365 days"),
+        ("wait_timeout_too_short", "timeout of 500 ms is out of range: use 1 second to 365 days"),
+        ("step_timeout_zero", "step config timeout must be greater than 0"),
+        ("bad_backoff", "retries.backoff 'fibonacci' is not one of constant, linear, exponential"),
+    ],
+)
+async def test_limits_inside_run_are_clear_catchable_errors(make_engine, call, message):
+    class Limits(WorkflowEntrypoint):
+        async def run(self, event, step):
+            async def one():
+                return 1
+
+            try:
+                if call == "step_name_too_long":
+                    await step.do("x" * 257)(one)()
+                elif call == "step_name_control":
+                    await step.do("bad\nname")(one)()
+                elif call == "sleep_too_long":
+                    await step.sleep("forever", "366 days")
+                elif call == "wait_timeout_too_short":
+                    await step.wait_for_event("quick", "go", timeout=500)
+                elif call == "step_timeout_zero":
+                    await step.do("t", config={"timeout": 0})(one)()
+                else:
+                    await step.do("b", config={"retries": {"backoff": "fibonacci"}})(one)()
+            except (TypeError, ValueError) as exc:
+                return str(exc)
+
+    engine = await make_engine(Limits)
+    iid = await engine.create("limits")
+    assert message in (await finish(engine, "limits", iid))["output"]
+
+
+async def test_create_batch_takes_at_most_100(make_engine):
+    engine = await make_engine(Approval)
+    with pytest.raises(WorkflowError, match="at most 100 instances, got 101"):
+        await engine.env.APPROVAL.create_batch([{} for _ in range(101)])
+    assert await engine.list_instances("approval") == ([], 0)
