@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyflows.runtime import storage
+from pyflows.runtime.describe import instance_details
 from pyflows.runtime.durations import iso
 from pyflows.runtime.entrypoints import ExecutionContext, call_relaxed
 from pyflows.runtime.errors import (
@@ -123,7 +124,6 @@ class _Instance:
     holds_slot: bool = False
     pause_requested: bool = False
     hibernated: bool = False
-    wake_at: int | None = None
     timer_token: int = 0
     watchers: list[asyncio.Future[None]] = field(default_factory=list)
 
@@ -145,14 +145,7 @@ class Engine:
     async def start(self) -> None:
         """Recover: resume instances that were queued, running or waiting when the process stopped."""
         rows = await self.store.read(lambda c: storage.q_instances_by_status(c, UNFINISHED))
-        with_events = set(
-            await self.store.read(
-                lambda c: [
-                    r[0]
-                    for r in c.execute("SELECT DISTINCT instance_pk FROM events WHERE consumed_by IS NULL").fetchall()
-                ]
-            )
-        )
+        with_events = await self.store.read(storage.q_with_pending_events)
         now = now_ms()
         for row in rows:
             spec = self.specs.get(row["workflow"])
@@ -240,13 +233,13 @@ class Engine:
         return inst.status in ("running", "waiting", "queued") if returning else inst.status == "queued"
 
     def _start_run(self, inst: _Instance) -> None:
-        first = inst.status == "queued"
         self.scheduler.forget_timer(inst)
         inst.status = "running"
-        fields: dict[str, Any] = {"status": "running", "wake_at_epoch_ms": None}
-        if first:
-            fields["started_at_epoch_ms"] = now_ms()
-        self._persist(inst, fields, only_if_missing_start=first)
+        now = now_ms()
+        self.store.write_nowait(lambda c: storage.mark_running_txn(c, inst.pk, now)).add_done_callback(
+            _log_write_failure
+        )
+        self._notify(inst)
         run = Run(self, inst)
         inst.run = run
         run.task = asyncio.ensure_future(self._drive(run))
@@ -318,25 +311,12 @@ class Engine:
             del self._live[(inst.spec.name, inst.id)]
         self.scheduler.forget_timer(inst)
 
-    def _persist(self, inst: _Instance, fields: dict[str, Any], only_if_missing_start: bool = False) -> None:
-        """Write status-like fields without waiting (writes stay ordered); wake watchers."""
-
-        def txn(conn: sqlite3.Connection) -> None:
-            if only_if_missing_start:
-                start = fields.pop("started_at_epoch_ms")
-                conn.execute(
-                    "UPDATE instances SET started_at_epoch_ms = ? WHERE pk = ? AND started_at_epoch_ms IS NULL",
-                    (start, inst.pk),
-                )
-            storage.update_instance_txn(conn, inst.pk, **fields)
-
-        fut = self.store.write_nowait(txn)
+    def _set_status(self, inst: _Instance, status: str, **fields: Any) -> None:
+        """Record a status change without waiting (writes stay ordered), and wake watchers."""
+        inst.status = status
+        fut = self.store.write_nowait(lambda c: storage.update_instance_txn(c, inst.pk, status=status, **fields))
         fut.add_done_callback(_log_write_failure)
         self._notify(inst)
-
-    def _set_status(self, inst: _Instance, status: str, **fields: Any) -> None:
-        inst.status = status
-        self._persist(inst, {"status": status, **fields})
 
     def _notify(self, inst: _Instance) -> None:
         watchers, inst.watchers = inst.watchers, []
@@ -487,19 +467,13 @@ class Engine:
             name = from_step.get("name")
             count = int(from_step.get("count") or 1)
             kind = from_step.get("type") or "do"
-            found = await self.store.read(
-                lambda c: c.execute(
-                    "SELECT position FROM steps WHERE instance_pk = ? AND kind = ? AND name = ? AND count = ?",
-                    (row["pk"], kind, name, count),
-                ).fetchone()
-            )
-            if found is None:
+            position = await self.store.read(lambda c: storage.q_step_position(c, row["pk"], kind, name, count))
+            if position is None:
                 raise StepNotFoundError(
                     f'WorkflowError: (instance.cannot_restart) Step "{name}" not found in execution history '
                     f"(type {kind}, count {count}) of instance '{instance_id}'. Check the step names with "
                     "`pyflows workflows instances describe`."
                 )
-            position = found[0]
         inst = self._live.get((workflow, instance_id))
         if inst is not None:
             await self._stop_and_wait(inst, "restart")
@@ -609,8 +583,6 @@ class Engine:
         return await self.store.read(lambda c: storage.q_latest(c, workflow))
 
     async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
-        from pyflows.runtime.describe import instance_details
-
         row = await self._row(workflow, instance_id)
         history = await self.store.read(lambda c: storage.q_history(c, row["pk"]))
         inst = self._live.get((workflow, instance_id))

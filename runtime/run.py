@@ -54,14 +54,12 @@ def now_ms() -> int:
 
 @dataclass
 class StepRecord:
-    pk: int
     position: int
     kind: str
     name: str
     count: int
     state: str  # running | waiting | retrying | complete | errored
     started: int
-    ended: int | None = None
     wake_at: int | None = None
     config: str | None = None
     output: str | None = None
@@ -74,7 +72,6 @@ class StepRecord:
 class _Wait:
     fut: asyncio.Future[Any]
     deadline: int
-    kind: str  # sleep | retry | event
     event_type: str | None = None
     handle: asyncio.TimerHandle | None = None
 
@@ -88,8 +85,14 @@ class LiveAttempt:
     count: int
     config: dict[str, Any]
     step_started: int
-    attempt: int
     attempt_started: int
+
+
+def cpu_limit_error(name: str, used_s: float, limit_s: float) -> CpuLimitExceededError:
+    return CpuLimitExceededError(
+        f"Step '{name}' used {used_s * 1000:.0f} ms of CPU time in one attempt, over the limit of "
+        f"{limit_s * 1000:.0f} ms. Raise limits.cpu_ms in the config (max 300000) or split the work into more steps."
+    )
 
 
 class _Metered:
@@ -99,11 +102,7 @@ class _Metered:
         self.coro, self.meter, self.limit_s, self.name = coro, meter, limit_s, name
 
     def _over(self) -> CpuLimitExceededError:
-        return CpuLimitExceededError(
-            f"Step '{self.name}' used {self.meter[0] * 1000:.0f} ms of CPU time in one attempt, over the "
-            f"limit of {self.limit_s * 1000:.0f} ms. Raise limits.cpu_ms in the config (max 300000) "
-            "or split the work into more steps."
-        )
+        return cpu_limit_error(self.name, self.meter[0], self.limit_s)
 
     def __await__(self) -> Generator[Any, Any, Any]:
         coro, meter, clock = self.coro, self.meter, time.thread_time
@@ -159,14 +158,12 @@ class Run:
             counts[a["step_pk"]] = max(counts[a["step_pk"]], a["attempt"])
         for s in steps:
             rec = StepRecord(
-                pk=s["pk"],
                 position=s["position"],
                 kind=s["kind"],
                 name=s["name"],
                 count=s["count"],
                 state=s["state"],
                 started=s["started_at_epoch_ms"],
-                ended=s["ended_at_epoch_ms"],
                 wake_at=s["wake_at_epoch_ms"],
                 config=s["config"],
                 output=s["output"],
@@ -234,9 +231,10 @@ class Run:
 
     # -- waits -----------------------------------------------------------------------------------
 
-    async def _wait(self, deadline: int, kind: str, event_type: str | None = None) -> Any:
+    async def _wait(self, deadline: int, event_type: str | None = None) -> Any:
+        """Wait until `deadline` (epoch ms), or for an event of `event_type`; returns the event or None."""
         loop = asyncio.get_running_loop()
-        w = _Wait(fut=loop.create_future(), deadline=deadline, kind=kind, event_type=event_type)
+        w = _Wait(fut=loop.create_future(), deadline=deadline, event_type=event_type)
 
         def fire() -> None:
             if not w.fut.done():
@@ -297,10 +295,10 @@ class Run:
         limit = resolved["retries"]["limit"]
         timeout_s = to_ms(resolved["timeout"]) / 1000
         if rec is not None and rec.wake_at and rec.state == "retrying":
-            await self._wait(rec.wake_at, "retry")
+            await self._wait(rec.wake_at)
         while True:
             attempt_started = now_ms()
-            self.live[key] = LiveAttempt(position, name, key[2], resolved, started, attempt, attempt_started)
+            self.live[key] = LiveAttempt(position, name, key[2], resolved, started, attempt_started)
             self.active_attempts += 1
             await self.engine.on_attempt_started(self)
             ok, text = await self._attempt(name, key[2], attempt, resolved, timeout_s, callback, is_async)
@@ -314,39 +312,12 @@ class Run:
                 state = "errored" if final else "retrying"
             wake_at = None if final else ended + retry_delay_ms(resolved, attempt)
             output = text if ok else None
-            success = ok
-
-            def txn(
-                conn: Any,
-                a: int = attempt,
-                st: str = state,
-                out: str | None = output,
-                err: str | None = error,
-                w: int | None = wake_at,
-                s: bool = success,
-                a0: int = attempt_started,
-                e: int = ended,
-            ) -> int:
-                pk = storage.save_step_txn(
-                    conn,
-                    self.inst.pk,
-                    position=position,
-                    kind=kind,
-                    name=name,
-                    count=key[2],
-                    state=st,
-                    started=started,
-                    ended=e if st in ("complete", "errored") else None,
-                    wake_at=w,
-                    config=config_text,
-                    output=out,
-                    error=err,
-                )
-                storage.save_attempt_txn(conn, pk, a, a0, e, s, err)
-                return pk
 
             try:
-                await self._save(txn)
+                await self._save_attempt(
+                    key, position, started, config_text, state=state, attempt=attempt,
+                    attempt_started=attempt_started, ended=ended, ok=ok, output=output, error=error, wake_at=wake_at,
+                )  # fmt: skip
             finally:
                 del self.live[key]
                 self.active_attempts -= 1
@@ -356,7 +327,7 @@ class Run:
             if final:
                 raise rebuild_error(info)
             assert wake_at is not None
-            await self._wait(wake_at, "retry")
+            await self._wait(wake_at)
             attempt += 1
 
     async def _attempt(
@@ -380,7 +351,7 @@ class Run:
                     value, cpu = await asyncio.to_thread(_timed_call, callback, ctx)
                     meter[0] = cpu
                     if cpu > limit_s:
-                        raise _Metered(None, meter, limit_s, name)._over()
+                        raise cpu_limit_error(name, cpu, limit_s)
                     if inspect.isawaitable(value):  # a plain function that returned a coroutine
                         value = await _Metered(value, meter, limit_s, name)
             return True, encode(value, what=f"The result of step '{name}'")
@@ -436,7 +407,7 @@ class Run:
             deadline = deadline_of(started)
             rec = await self._begin_wait(key, started, deadline)
         if deadline > now_ms():
-            await self._wait(deadline, "sleep")
+            await self._wait(deadline)
         rec.state = "complete"
         await self._save_step(rec, "complete", ended=max(now_ms(), deadline), wake_at=deadline)
 
@@ -468,7 +439,7 @@ class Run:
                 rec = await self._begin_wait(key, started, deadline, event_type)
                 event = self._take_event(event_type)  # it may have arrived while the record was saved
             if event is None and deadline > now_ms():
-                event = await self._wait(deadline, "event", event_type)
+                event = await self._wait(deadline, event_type)
         elif rec is None:
             rec = self._new_record(key, started, deadline, event_type)
         ended = now_ms()
@@ -488,7 +459,7 @@ class Run:
         self, key: tuple[str, str, int], started: int, deadline: int, event_type: str | None = None
     ) -> StepRecord:
         rec = StepRecord(
-            pk=0, position=self._position(), kind=key[0], name=key[1], count=key[2], state="waiting",
+            position=self._position(), kind=key[0], name=key[1], count=key[2], state="waiting",
             started=started, wake_at=deadline, event_type=event_type,
         )  # fmt: skip
         self.records[key] = rec
@@ -501,6 +472,22 @@ class Run:
         rec = self._new_record(key, started, deadline, event_type)
         await self._save_step(rec, "waiting", wake_at=deadline)
         return rec
+
+    def _save_attempt(
+        self, key: tuple[str, str, int], position: int, started: int, config: str, *, state: str, attempt: int,
+        attempt_started: int, ended: int, ok: bool, output: str | None, error: str | None, wake_at: int | None,
+    ) -> Awaitable[Any]:  # fmt: skip
+        """Save a `do` step's row and the attempt that just ended, in one transaction."""
+
+        def txn(conn: Any) -> None:
+            pk = storage.save_step_txn(
+                conn, self.inst.pk, position=position, kind=key[0], name=key[1], count=key[2], state=state,
+                started=started, ended=ended if state in ("complete", "errored") else None, wake_at=wake_at,
+                config=config, output=output, error=error,
+            )  # fmt: skip
+            storage.save_attempt_txn(conn, pk, attempt, attempt_started, ended, ok, error)
+
+        return self._save(txn)
 
     def _save_step(self, rec: StepRecord, state: str, *, consume: int | None = None, **fields: Any) -> Awaitable[Any]:
         """Save a sleep/event step row (and mark the event it consumed) in one transaction."""

@@ -20,7 +20,6 @@ from typing import Any, Protocol
 class Schedulable(Protocol):
     holds_slot: bool
     hibernated: bool
-    wake_at: int | None
     timer_token: int
 
 
@@ -98,7 +97,6 @@ class Scheduler:
 
     def hibernate_until(self, inst: Schedulable, wake_at: int) -> None:
         inst.hibernated = True
-        inst.wake_at = wake_at
         inst.timer_token += 1
         heapq.heappush(self._heap, (wake_at, next(self._seq), inst.timer_token, inst))
         self._arm()

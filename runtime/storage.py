@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-from pyflows.runtime.errors import StateLockedError, StoreClosedError
+from pyflows.runtime.errors import PyflowsError, StateLockedError, StoreClosedError
 
 T = TypeVar("T")
 DB_NAME = "workflows.sqlite"
@@ -93,6 +93,7 @@ def _configure(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA foreign_keys=ON")
+    conn.row_factory = sqlite3.Row  # rows index by name and by position, and unpack like tuples
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -100,16 +101,16 @@ def _migrate(conn: sqlite3.Connection) -> None:
     row = conn.execute("SELECT version FROM schema_version").fetchone()
     version = row[0] if row else 0
     if version > len(MIGRATIONS):
-        raise StateLockedError(
+        raise PyflowsError(
             f"The state database was written by a newer pyflows (schema {version}, this one knows "
             f"{len(MIGRATIONS)}). Upgrade pyflows, or use another --persist-to directory."
         )
     for index in range(version, len(MIGRATIONS)):
-        conn.executescript("BEGIN IMMEDIATE;" + MIGRATIONS[index] + ";COMMIT;")
-    if version != len(MIGRATIONS):
-        conn.execute("DELETE FROM schema_version")
-        conn.execute("INSERT INTO schema_version VALUES (?)", (len(MIGRATIONS),))
-        conn.commit()
+        # The schema change and its version row commit together: a crash cannot leave one alone.
+        conn.executescript(
+            f"BEGIN IMMEDIATE; {MIGRATIONS[index]}; DELETE FROM schema_version; "
+            f"INSERT INTO schema_version VALUES ({index + 1}); COMMIT;"
+        )
 
 
 class Store:
@@ -287,14 +288,12 @@ def update_instance_txn(conn: sqlite3.Connection, pk: int, **fields: Any) -> Non
 
 
 def q_instance(conn: sqlite3.Connection, workflow: str, instance_id: str) -> sqlite3.Row | None:
-    conn.row_factory = sqlite3.Row
     return conn.execute(
         f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE workflow = ? AND id = ?", (workflow, instance_id)
     ).fetchone()
 
 
 def q_instances_by_status(conn: sqlite3.Connection, statuses: tuple[str, ...]) -> list[sqlite3.Row]:
-    conn.row_factory = sqlite3.Row
     marks = ", ".join("?" for _ in statuses)
     return conn.execute(
         f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE status IN ({marks}) ORDER BY created_at_epoch_ms, pk",
@@ -324,7 +323,6 @@ def q_list(
         where.append("created_at_epoch_ms <= ?")
         args.append(end_ms)
     clause = " AND ".join(where)
-    conn.row_factory = None
     total = conn.execute(f"SELECT count(*) FROM instances WHERE {clause}", args).fetchone()[0]
     rows = conn.execute(
         f"SELECT id, status, created_at_epoch_ms FROM instances WHERE {clause} "
@@ -335,15 +333,35 @@ def q_list(
 
 
 def q_status_counts(conn: sqlite3.Connection, workflow: str) -> dict[str, int]:
-    conn.row_factory = None
     rows = conn.execute(
         "SELECT status, count(*) FROM instances WHERE workflow = ? GROUP BY status", (workflow,)
     ).fetchall()
     return {status: n for status, n in rows}
 
 
+def q_with_pending_events(conn: sqlite3.Connection) -> set[int]:
+    """Instances holding events that no wait has consumed yet."""
+    return {r[0] for r in conn.execute("SELECT DISTINCT instance_pk FROM events WHERE consumed_by IS NULL")}
+
+
+def q_step_position(conn: sqlite3.Connection, instance_pk: int, kind: str, name: str, count: int) -> int | None:
+    row = conn.execute(
+        "SELECT position FROM steps WHERE instance_pk = ? AND kind = ? AND name = ? AND count = ?",
+        (instance_pk, kind, name, count),
+    ).fetchone()
+    return None if row is None else int(row[0])
+
+
+def mark_running_txn(conn: sqlite3.Connection, pk: int, now: int) -> None:
+    """Status running, no wake time; the start time is set the first time only."""
+    conn.execute(
+        "UPDATE instances SET status = 'running', wake_at_epoch_ms = NULL, "
+        "started_at_epoch_ms = coalesce(started_at_epoch_ms, ?) WHERE pk = ?",
+        (now, pk),
+    )
+
+
 def q_latest(conn: sqlite3.Connection, workflow: str) -> str | None:
-    conn.row_factory = None
     row = conn.execute(
         "SELECT id FROM instances WHERE workflow = ? ORDER BY created_at_epoch_ms DESC, pk DESC LIMIT 1",
         (workflow,),
@@ -475,7 +493,6 @@ def q_history(
     conn: sqlite3.Connection, instance_pk: int
 ) -> tuple[list[sqlite3.Row], list[sqlite3.Row], list[sqlite3.Row]]:
     """Steps (by position), attempts (by step, attempt) and events (by arrival) of one instance."""
-    conn.row_factory = sqlite3.Row
     steps = conn.execute(
         f"SELECT {STEP_COLUMNS} FROM steps WHERE instance_pk = ? ORDER BY position, pk", (instance_pk,)
     ).fetchall()
