@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime
 
 from pyflows.cli.humanize import INSTANCE_STATUSES
+from pyflows.runtime.config_formats import innermost_open, line_col
 from pyflows.runtime.errors import PyflowsError
 
 MAX_DELETE_IDS = 100
@@ -57,21 +58,19 @@ def _v8_message(text: str, exc: json.JSONDecodeError) -> str:
         after = pos + 1 + len(text[pos + 1 :]) - len(text[pos + 1 :].lstrip())
         if msg.endswith("array"):
             return _v8_unexpected_token(text, after)
-        line = text.count("\n", 0, after) + 1
-        column = after - text.rfind("\n", 0, after)
+        line, column = line_col(text, after)
         return f"Expected double-quoted property name in JSON at position {after} (line {line} column {column})"
     if msg == "Expecting ':' delimiter":
         return f"Expected ':' after property name {where}"
     if msg == "Expecting ',' delimiter":
-        if _innermost_container(text, pos) == "[":
+        if innermost_open(text, pos) == "[":
             return f"Expected ',' or ']' after array element {where}"
         return f"Expected ',' or '}}' after property value {where}"
     if msg == "Extra data":
         return f"Unexpected non-whitespace character after JSON {where.removeprefix('in JSON ')}"
     if msg.startswith("Unterminated string"):
         end = len(text)
-        line = text.count("\n") + 1
-        column = end - (text.rfind("\n") + 1) + 1
+        line, column = line_col(text, end)
         return f"Unterminated string in JSON at position {end} (line {line} column {column})"
     if msg.startswith("Invalid control character"):
         return f"Bad control character in string literal {where}"
@@ -95,27 +94,6 @@ def _v8_unexpected_token(text: str, pos: int) -> str:
     head = "..." if start > 0 else ""
     tail = "..." if end < len(text) else ""
     return f"Unexpected token '{token}', {head}\"{text[start:end]}\"{tail} is not valid JSON"
-
-
-def _innermost_container(text: str, pos: int) -> str:
-    """`[` or `{`: the bracket that is open at `pos` (strings skipped)."""
-    stack: list[str] = []
-    in_string = escaped = False
-    for char in text[:pos]:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            stack.append(char)
-        elif char in "]}" and stack:
-            stack.pop()
-    return stack[-1] if stack else "{"
 
 
 def check_status(status: str) -> str:

@@ -36,6 +36,7 @@ from pyflows.runtime.errors import (
     ConfigParseError,
     ConfigSchemaError,
 )
+from pyflows.runtime.limits import DEFAULT_CPU_MS, DEFAULT_MAX_STEPS, MAX_CPU_MS, MAX_STEPS
 
 __all__ = [
     "CONFIG_FILE_NAMES",
@@ -47,10 +48,6 @@ __all__ = [
 ]
 
 CONFIG_FILE_NAMES = ("wrangler.jsonc", "wrangler.json", "wrangler.toml")
-DEFAULT_MAX_STEPS = 10_000
-MAX_STEPS = 25_000
-DEFAULT_CPU_MS = 30_000
-MAX_CPU_MS = 300_000
 MODERN_HANDLERS_DATE = "2025-08-14"  # python_no_global_handlers on by default (SPEC §2)
 IMPLICIT_DEPENDENCIES_DATE = "2026-02-25"  # python_workflows_implicit_dependencies (SPEC §3.2)
 PYTHON_WORKFLOWS_DATE = "2025-09-20"  # python_workflows implied by python_workers

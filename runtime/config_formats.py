@@ -96,7 +96,8 @@ def _next_significant(text: str, i: int) -> int | None:
     return None
 
 
-def _line_col(text: str, pos: int) -> tuple[int, int]:
+def line_col(text: str, pos: int) -> tuple[int, int]:
+    """1-based line and column of `pos` in `text`."""
     line = text.count("\n", 0, pos) + 1
     return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
 
@@ -109,7 +110,7 @@ def _found(text: str, pos: int) -> str:
     return repr(token) if not token.startswith('"') else token
 
 
-def _innermost_open(text: str, pos: int) -> str:
+def innermost_open(text: str, pos: int) -> str:
     """'{' or '[' for the container that is open at `pos` in comment-free JSON text."""
     stack: list[str] = []
     i = 0
@@ -137,7 +138,7 @@ def _explain(msg: str, clean: str, pos: int) -> str:
     elif msg.startswith("Expecting ':'"):
         what = "expected ':' after the property name"
     elif msg.startswith("Expecting ','"):
-        closer = "}" if _innermost_open(clean, pos) == "{" else "]"
+        closer = "}" if innermost_open(clean, pos) == "{" else "]"
         what = f"expected ',' or '{closer}'"
     elif msg.startswith("Unterminated string"):
         return "unterminated string: expected a closing '\"' on the same line"
@@ -157,7 +158,7 @@ def parse_jsonc(text: str, shown: str) -> Any:
     try:
         clean = strip_jsonc(text)
     except _CommentError as exc:
-        line, col = _line_col(text, exc.pos)
+        line, col = line_col(text, exc.pos)
         raise ConfigParseError(
             f"{shown}:{line}:{col}: unterminated /* comment: expected a closing */",
             file=shown,

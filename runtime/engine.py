@@ -69,7 +69,7 @@ from pyflows.runtime.errors import (
     WorkflowError,
     WorkflowNotFoundError,
 )
-from pyflows.runtime.limits import MAX_BATCH, check_event_type, check_instance_id
+from pyflows.runtime.limits import DEFAULT_CPU_MS, DEFAULT_MAX_STEPS, MAX_BATCH, check_event_type, check_instance_id
 from pyflows.runtime.run import Run, now_ms
 from pyflows.runtime.scheduler import Scheduler
 from pyflows.runtime.statuses import COUNT_ORDER, FINISHED, UNFINISHED
@@ -99,13 +99,13 @@ class WorkflowSpec:
     class_name: str
     script_name: str
     cls: type | None
-    max_steps: int = 10_000
+    max_steps: int = DEFAULT_MAX_STEPS
 
 
 @dataclass(frozen=True)
 class EngineOptions:
     max_concurrency: int = 10_000
-    cpu_ms: int = 30_000
+    cpu_ms: int = DEFAULT_CPU_MS
     implicit_dependencies: bool = True
     # A run whose only activity is waits ending further away than this is evicted from memory and
     # replayed when a timer fires or an event arrives (Cloudflare hibernates the same way).
@@ -421,7 +421,8 @@ class Engine:
         if inst is None or status in ("paused", "waitingForPause"):
             raise InvalidTransitionError(
                 f"Cannot pause instance '{instance_id}': it is {status}. Only queued, running or waiting "
-                "instances can be paused."
+                "instances can be paused.",
+                status=status,
             )
         if inst.run is not None and inst.run.active_attempts:
             inst.pause_requested = True
@@ -442,7 +443,8 @@ class Engine:
         if inst is None or status != "paused":
             raise InvalidTransitionError(
                 f"Cannot resume instance '{instance_id}': it is {status}, not paused. Only paused instances "
-                "can be resumed."
+                "can be resumed.",
+                status=status,
             )
         # Continues where it left off (replay), preferred over instances that never started.
         self._set_status(inst, "queued")
@@ -454,7 +456,8 @@ class Engine:
         if inst is None:
             raise InvalidTransitionError(
                 f"WorkflowError: (instance.cannot_terminate) Cannot terminate instance '{instance_id}': it is "
-                f"already {status}. Only queued, running, waiting or paused instances can be terminated."
+                f"already {status}. Only queued, running, waiting or paused instances can be terminated.",
+                status=status,
             )
         await self._stop_and_wait(inst, "terminate")
         await self._finish(inst, "terminated")
@@ -495,7 +498,8 @@ class Engine:
         if inst is None:
             raise InvalidTransitionError(
                 f"Cannot send event '{event_type}' to instance '{instance_id}': it is {status}. Events are "
-                "accepted only while an instance can still run."
+                "accepted only while an instance can still run.",
+                status=status,
             )
         payload_text = self._encode_payload(payload, "Event payload")
         now = now_ms()

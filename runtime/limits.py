@@ -11,6 +11,10 @@ MAX_WORKFLOW_NAME = 64
 MAX_INSTANCE_ID = 100
 MAX_EVENT_TYPE = 100
 MAX_BATCH = 100
+DEFAULT_MAX_STEPS = 10_000  # workflows[].limits.steps
+MAX_STEPS = 25_000
+DEFAULT_CPU_MS = 30_000  # limits.cpu_ms, per step attempt
+MAX_CPU_MS = 300_000
 
 
 def _check(value: object, what: str, limit: int) -> str:

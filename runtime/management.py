@@ -238,19 +238,13 @@ async def change_status(request: Request, engine: Any) -> Response:
     else:
         try:
             status = await getattr(engine, action)(workflow, instance_id)
-        except InvalidTransitionError:
+        except InvalidTransitionError as exc:
             # Wrangler's API: pausing or resuming a finished instance is a no-op that reports its
             # status (reference §2.2 "Not errors"); the binding raises, as SPEC §4.2 asks.
-            status = await _finished(engine, workflow, instance_id)
-            if action == "terminate" or status is None:
+            status = exc.fields.get("status")
+            if action == "terminate" or status not in FINISHED:
                 raise
     return envelope({"status": status, "timestamp": iso(int(time.time() * 1000))})
-
-
-async def _finished(engine: Any, workflow: str, instance_id: str) -> str | None:
-    """The instance's status if it is complete, errored or terminated, else None."""
-    status = str((await engine.status(workflow, instance_id))["status"])
-    return status if status in FINISHED else None
 
 
 async def send_event(request: Request, engine: Any) -> Response:
@@ -258,9 +252,9 @@ async def send_event(request: Request, engine: Any) -> Response:
     workflow = engine.spec(p["workflow"]).name
     try:
         await engine.send_event(workflow, p["instance"], p["event_type"], await lenient_json(request))
-    except InvalidTransitionError:
+    except InvalidTransitionError as exc:
         # Wrangler's API accepts (and drops) an event for a finished instance (§2.2 "Not errors").
-        if await _finished(engine, workflow, p["instance"]) is None:
+        if exc.fields.get("status") not in FINISHED:
             raise
     return envelope({"success": True})
 

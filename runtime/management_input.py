@@ -12,9 +12,11 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from pyflows.runtime.statuses import STATUSES
 from starlette.requests import Request
 
-STATUSES = ("queued", "running", "paused", "errored", "terminated", "complete", "waitingForPause", "waiting")
+# miniflare's zod enum, in its order (for the error message); the same set as statuses.STATUSES.
+_ZOD_STATUSES = ("queued", "running", "paused", "errored", "terminated", "complete", "waitingForPause", "waiting")
 # zod's z.iso.datetime(): UTC with a Z, seconds and fraction optional.
 _ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?Z$")
 
@@ -83,7 +85,7 @@ def list_query(params: Any) -> tuple[int, int, str | None, int | None, int | Non
         problems.append("per_page: Too big: expected number to be <=100")
     status = params.get("status")
     if status is not None and status not in STATUSES:
-        expected = "|".join(f'"{s}"' for s in STATUSES)
+        expected = "|".join(f'"{s}"' for s in _ZOD_STATUSES)
         problems.append(f"status: Invalid option: expected one of {expected}")
     dates: dict[str, int | None] = {}
     for key in ("date_start", "date_end"):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from pyflows.runtime import storage
 from pyflows.runtime.durations import MAX_SLEEP_MS, epoch_ms, to_ms
 from pyflows.runtime.entrypoints import NonRetryableError
-from pyflows.runtime.limits import check_event_type
+from pyflows.runtime.limits import MAX_CPU_MS, MAX_STEPS, check_event_type
 from pyflows.runtime.step_config import check_step_name, resolve_config, retry_delay_ms
 from pyflows.runtime.step_errors import (
     CpuLimitExceededError,
@@ -91,7 +91,8 @@ class LiveAttempt:
 def cpu_limit_error(name: str, used_s: float, limit_s: float) -> CpuLimitExceededError:
     return CpuLimitExceededError(
         f"Step '{name}' used {used_s * 1000:.0f} ms of CPU time in one attempt, over the limit of "
-        f"{limit_s * 1000:.0f} ms. Raise limits.cpu_ms in the config (max 300000) or split the work into more steps."
+        f"{limit_s * 1000:.0f} ms. Raise limits.cpu_ms in the config (max {MAX_CPU_MS}) or split the work "
+        "into more steps."
     )
 
 
@@ -199,7 +200,7 @@ class Run:
                 self.fatal = StepLimitExceededError(
                     f"Instance '{self.inst.id}' of workflow '{self.inst.spec.name}' called more than {limit:,} "
                     f"steps (limits.steps). Raise `limits.steps` for this workflow in the config (at most "
-                    "25,000), or split the work across instances."
+                    f"{MAX_STEPS:,}), or split the work across instances."
                 )
                 raise self.fatal
         return key

@@ -235,8 +235,6 @@ def child_main(config: Config, options: ServeOptions, sock: socket.socket, chann
     except KeyboardInterrupt:
         return 0
     except Exception:  # a bug, not a user error: show where
-        import traceback
-
         report("error", "The server process failed:\n\n" + traceback.format_exc().rstrip())
         return 1
     return 0

@@ -111,10 +111,8 @@ class Worker:
         from pyflows.runtime.engine import WorkflowSpec
 
         out = []
-        for index, wf in enumerate(config.workflows):
-            cls = self.workflow_classes.get(wf.class_name)
-            if cls is None:
-                raise UserCodeError(self._missing_class_message(config, index), class_name=wf.class_name)
+        for wf in config.workflows:  # load_worker() checked that every class_name is defined
+            cls = self.workflow_classes[wf.class_name]
             out.append(
                 WorkflowSpec(
                     name=wf.name,
