@@ -12,7 +12,6 @@ import re
 from datetime import UTC, datetime
 
 from pyflows.cli.humanize import INSTANCE_STATUSES
-from pyflows.runtime.config_formats import innermost_open, line_col
 from pyflows.runtime.errors import PyflowsError
 
 MAX_DELETE_IDS = 100
@@ -43,6 +42,8 @@ def _reject_constant(name: str) -> object:
 
 
 def _v8_message(text: str, exc: json.JSONDecodeError) -> str:
+    from pyflows.runtime.config_formats import innermost_open, line_col  # only on bad input
+
     pos = exc.pos
     msg = exc.msg
     where = f"in JSON at position {pos} (line {exc.lineno} column {exc.colno})"
