@@ -303,34 +303,28 @@ def restart(
     )
 
 
-@instances_app.command("pause", help="Pause a workflow instance")
-def pause(
-    ctx: typer.Context,
-    name: NameArg,
-    id_: IdArg,
-    local: LocalOpt = False,
-    port: PortOpt = DEFAULT_PORT,
-    json_: JsonOpt = False,
-    cwd: CwdOpt = None,
-    config: ConfigOpt = None,
-    env: EnvOpt = None,
-) -> None:
-    _change_status(ctx, "pause", name, id_, local=local, port=port, json_=json_, globals_=(cwd, config, env))
+def _simple_action(action: StatusAction, help_text: str) -> None:
+    """`instances pause` and `instances resume`: NAME ID and the common options, nothing else."""
+
+    def command(
+        ctx: typer.Context,
+        name: NameArg,
+        id_: IdArg,
+        local: LocalOpt = False,
+        port: PortOpt = DEFAULT_PORT,
+        json_: JsonOpt = False,
+        cwd: CwdOpt = None,
+        config: ConfigOpt = None,
+        env: EnvOpt = None,
+    ) -> None:
+        _change_status(ctx, action, name, id_, local=local, port=port, json_=json_, globals_=(cwd, config, env))
+
+    command.__name__ = action
+    instances_app.command(action, help=help_text)(command)
 
 
-@instances_app.command("resume", help="Resume a workflow instance")
-def resume(
-    ctx: typer.Context,
-    name: NameArg,
-    id_: IdArg,
-    local: LocalOpt = False,
-    port: PortOpt = DEFAULT_PORT,
-    json_: JsonOpt = False,
-    cwd: CwdOpt = None,
-    config: ConfigOpt = None,
-    env: EnvOpt = None,
-) -> None:
-    _change_status(ctx, "resume", name, id_, local=local, port=port, json_=json_, globals_=(cwd, config, env))
+_simple_action("pause", "Pause a workflow instance")
+_simple_action("resume", "Resume a workflow instance")
 
 
 @instances_app.command("delete", help="Delete workflow instances")
