@@ -14,13 +14,13 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from devserver import DevServer
 from pyflows import __version__
 from pyflows.cli.render import banner_text
 
@@ -28,8 +28,7 @@ pytestmark = pytest.mark.slow
 
 BANNER = banner_text(__version__)
 FINAL = {"complete", "errored", "terminated"}
-READY = re.compile(r"Ready on http://[^\s:]+:(\d+)")
-ENV = {
+ENV = {  # for the CLI subprocesses: no Cloudflare credentials, fixed time zone
     **{k: v for k, v in os.environ.items() if not k.startswith(("CLOUDFLARE_", "PYFLOWS_", "FORCE_COLOR"))},
     "TZ": "UTC",
     "NO_COLOR": "1",
@@ -97,50 +96,12 @@ class Default(WorkerEntrypoint):
 """
 
 
-class Dev:
-    """`pyflows dev --port 0` in a project directory, with its output collected."""
+class Dev(DevServer):
+    """`pyflows dev` for the CLI tests, with the CLI as a subprocess against it."""
 
     def __init__(self, project: Path) -> None:
-        self.project = project
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pyflows", "dev", "--port", "0"],
-            cwd=project,
-            env=ENV,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._drain, daemon=True).start()
-        self.port = self._wait_ready()
-
-    def _drain(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def _wait_ready(self, timeout: float = 30) -> int:
-        deadline = time.monotonic() + timeout
-        while not (match := READY.search(self.output)):
-            assert self.proc.poll() is None, f"pyflows dev exited {self.proc.returncode}:\n{self.output}"
-            assert time.monotonic() < deadline, f"pyflows dev not ready after {timeout} s:\n{self.output}"
-            time.sleep(0.05)
-        return int(match[1])
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        super().__init__(project)
+        self.ready()
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -155,7 +116,7 @@ class Dev:
 
     def ok(self, *args: str) -> str:
         done = self.cli(*args)
-        assert (done.returncode, done.stderr) == (0, ""), (args, done, self.output[-3000:])
+        assert (done.returncode, done.stderr) == (0, ""), (args, done, self.output()[-3000:])
         return done.stdout
 
     def data(self, *args: str) -> Any:
@@ -168,8 +129,8 @@ class Dev:
             details = self.data("instances", "describe", workflow, instance_id)
             if done(details):
                 return details
-            assert details["status"] not in FINAL, ("ended before expected", details, self.output[-3000:])
-            assert time.monotonic() < deadline, (instance_id, details, self.output[-3000:])
+            assert details["status"] not in FINAL, ("ended before expected", details, self.output()[-3000:])
+            assert time.monotonic() < deadline, (instance_id, details, self.output()[-3000:])
             time.sleep(0.1)
 
 

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from devserver import DevServer as Dev
 
 API = "/cdn-cgi/local/explorer/api"
 
@@ -115,78 +113,6 @@ def write_project(root: Path, entry: str = ENTRY) -> Path:
     return root
 
 
-class Dev:
-    """A `pyflows dev --port 0` process; its output is collected by threads as it comes."""
-
-    def __init__(self, project: Path, *args: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pyflows", "dev", "--port", "0", *args],
-            cwd=project,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "NO_COLOR": "1"},
-        )
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self._readers = [
-            threading.Thread(target=self._read, args=(s, b), daemon=True)
-            for s, b in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))
-        ]
-        for reader in self._readers:
-            reader.start()
-        self.url = ""
-
-    @staticmethod
-    def _read(stream: Any, into: list[str]) -> None:
-        for line in stream:
-            into.append(line)
-
-    def output(self) -> str:
-        return "".join(self.out) + "\n--- stderr ---\n" + "".join(self.err)
-
-    def wait_for(self, pattern: str, *, stream: str = "out", timeout: float = 15.0, after: int = 0) -> re.Match[str]:
-        lines = self.out if stream == "out" else self.err
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = re.search(pattern, "".join(lines[after:]))
-            if found:
-                return found
-            if self.proc.poll() is not None and not any(r.is_alive() for r in self._readers):
-                break
-            time.sleep(0.01)
-        raise AssertionError(f"{pattern!r} did not appear on std{stream}:\n{self.output()}")
-
-    def ready(self) -> Dev:
-        self.url = self.wait_for(r"Ready on (http://\S+)").group(1)
-        return self
-
-    def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=10) as reply:
-            body = reply.read().decode()
-        return json.loads(body) if body[:1] in "{[" else body
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        for reader in self._readers:
-            reader.join(timeout=5)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream:
-                stream.close()
-
-    def kill(self) -> None:
-        """SIGKILL the dev server: the supervisor, and with it (PDEATHSIG) its server process."""
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        time.sleep(0.1)  # let the kernel deliver the server process its parent-death signal
-
-
 def executions(project: Path) -> list[str]:
     return (project / "executions.log").read_text().split()
 
@@ -240,7 +166,7 @@ def test_dev_serves_the_worker_which_creates_an_instance_and_reports_its_status(
         assert status == {"status": "complete", "error": None, "output": "v1"}
         listed = dev.get(f"{API}/workflows/sleepy/instances")
         assert [r["id"] for r in listed["result"]] == [instance]
-        dev.wait_for(r"\[pyflows:info\] GET /create\?binding=SLEEPY&nap=0 200 OK \(\d+ms\)")
+        dev.wait_for_output(r"\[pyflows:info\] GET /create\?binding=SLEEPY&nap=0 200 OK \(\d+ms\)")
         assert "/cdn-cgi" not in "".join(dev.out)  # API calls are not logged, as in Wrangler
         state = project / ".pyflows" / "state"
         assert state.stat().st_mode & 0o777 == 0o700
@@ -256,7 +182,7 @@ def test_step_failures_show_in_the_terminal(tmp_path: Path) -> None:
     try:
         dev.ready()
         dev.get("/create?binding=FLAKY&nap=10")
-        dev.wait_for(
+        dev.wait_for_output(
             r"▲ \[WARNING\] Step 'flaky' of instance '[\w-]+' \(flaky\) failed on attempt 1: "
             r"ValueError: the first attempt fails",
             stream="err",
@@ -420,7 +346,7 @@ def test_editing_the_workflow_while_an_instance_sleeps(tmp_path: Path) -> None:
         instance = dev.ready().get("/create?binding=SLEEPY&nap=1500")["id"]
         wait_until(lambda: sleeping(dev, "sleepy", instance), what="the sleep")
         entry.write_text(ENTRY.replace('VERSION = "v1"', 'VERSION = "v2"'))
-        dev.wait_for(r"⎔ Reloading: src/entry\.py changed\n⎔ Local server updated and ready")
+        dev.wait_for_output(r"⎔ Reloading: src/entry\.py changed\n⎔ Local server updated and ready")
         assert wait_until(lambda: dev.get("/") == "v2", timeout=5, what="the new code")
 
         done = wait_until(lambda: finished(dev, "sleepy", instance), what="the sleeping instance")
@@ -444,7 +370,7 @@ def test_editing_dev_vars_reloads_with_the_new_secret(tmp_path: Path) -> None:
         assert 'env.TOKEN ("(hidden)")' in "".join(dev.out) and "first" not in "".join(dev.out)
         assert dev.get("/var?name=TOKEN") == "first"
         (project / ".dev.vars").write_text("TOKEN=second\n")
-        dev.wait_for(r"⎔ Reloading: \.dev\.vars changed\n⎔ Local server updated and ready")
+        dev.wait_for_output(r"⎔ Reloading: \.dev\.vars changed\n⎔ Local server updated and ready")
         assert wait_until(lambda: dev.get("/var?name=TOKEN") == "second", timeout=5, what="the new secret")
     finally:
         dev.stop()
@@ -458,11 +384,11 @@ def test_a_syntax_error_keeps_the_old_version_serving_until_the_next_save(tmp_pa
     try:
         dev.ready()
         entry.write_text(ENTRY + "\ndef broken(:\n")
-        dev.wait_for(r"SyntaxError", stream="err")
-        dev.wait_for(r"the previous version keeps serving", stream="err")
+        dev.wait_for_output(r"SyntaxError", stream="err")
+        dev.wait_for_output(r"the previous version keeps serving", stream="err")
         assert dev.get("/") == "v1" and dev.proc.poll() is None
         entry.write_text(ENTRY.replace('VERSION = "v1"', 'VERSION = "v3"'))
-        dev.wait_for(r"Local server updated and ready")
+        dev.wait_for_output(r"Local server updated and ready")
         assert wait_until(lambda: dev.get("/") == "v3", timeout=5, what="the fixed code")
     finally:
         dev.stop()

@@ -6,11 +6,9 @@ promises. Real processes, real timers (the templates sleep and retry for a few s
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+from devserver import ENV, DevServer
 
 pytestmark = pytest.mark.slow
 
-READY = re.compile(r"Ready on (http://[^\s:]+):(\d+)")
 FINAL = {"complete", "errored", "terminated"}
-ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1"}
 
 
 def pyflows(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -35,63 +32,24 @@ def pyflows(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedPr
     return done
 
 
-class Dev:
+class Dev(DevServer):
     """A running `pyflows dev` for one generated project."""
 
     def __init__(self, project: Path, name: str) -> None:
-        self.project = project
+        super().__init__(project)
         self.name = name  # project name == Worker name == Workflow name
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pyflows", "dev", "--port", "0"],
-            cwd=project,
-            env=ENV,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
-        self.url = ""
-        self.port = 0
         self.http = httpx.Client(timeout=10)
-
-    def _drain(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    @property
-    def output(self) -> str:
-        return "".join(self.lines)
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while not (match := READY.search(self.output)):
-            assert self.proc.poll() is None, f"pyflows dev exited {self.proc.returncode}:\n{self.output}"
-            assert time.monotonic() < deadline, f"pyflows dev not ready after {timeout} s:\n{self.output}"
-            time.sleep(0.05)
-        self.url, self.port = f"{match[1]}:{match[2]}", int(match[2])
 
     def stop(self) -> None:
         self.http.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.reader.join(timeout=5)
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
+        super().stop()
 
     # -- the Worker's fetch handler ------------------------------------------------------------
 
     def fetch(self, method: str, path: str, body: Any = None, *, status: int = 200) -> httpx.Response:
         content = None if body is None else json.dumps(body)
         resp = self.http.request(method, self.url + path, content=content)
-        assert resp.status_code == status, (method, path, resp.status_code, resp.text, self.output)
+        assert resp.status_code == status, (method, path, resp.status_code, resp.text, self.output())
         return resp
 
     def status(self, instance_id: str) -> httpx.Response:
@@ -104,7 +62,7 @@ class Dev:
             resp = self.status(instance_id)
             if resp.json()["status"] in statuses:
                 return resp
-            assert time.monotonic() < deadline, (instance_id, resp.text, self.output)
+            assert time.monotonic() < deadline, (instance_id, resp.text, self.output())
             time.sleep(0.1)
 
     # -- the CLI --------------------------------------------------------------------------------
@@ -134,7 +92,7 @@ def make_dev(tmp_path: Path) -> Iterator[Any]:
         assert "pyflows dev" in created.stdout
         dev = Dev(tmp_path / "proj", name)
         started.append(dev)
-        dev.wait_ready()
+        dev.ready()
         return dev
 
     try:
@@ -331,7 +289,7 @@ def test_order(make_dev):
     assert payment["output"] == {"transactionId": "txn-789012", "amount": 129.99, "attempts": 3}
     assert email["output"] == {"to": "ada@example.com", "from": "orders@example.com", "sent": True}
     assert db["output"] == {"dbUpdated": True, "processedAt": processed_at}
-    assert "Processing payment for order order-1001 (attempt 3)" in dev.output
+    assert "Processing payment for order order-1001 (attempt 3)" in dev.output()
 
     # the CLI, as in the README
     order = {
