@@ -115,22 +115,17 @@ def when(moment: datetime) -> str:
 
 
 def retry_delay_ms(retries: Mapping[str, Any], *, failures: int) -> int | None:
-    """The wait before the next attempt after `failures` failed ones, per the step's retry config."""
-    from pyflows.runtime.durations import to_ms
+    """The wait before the next attempt after `failures` failed ones, per the step's retry config
+    (the engine's own formula); None when the delay is dynamic or not readable."""
+    from pyflows.runtime.step_config import retry_delay_ms as engine_delay
 
     delay = retries.get("delay")
     if delay is None or delay == DYNAMIC_DELAY:
         return None
     try:
-        base = to_ms(delay)
+        return engine_delay(retries, max(failures, 1))
     except ValueError:
         return None
-    backoff = retries.get("backoff")
-    if backoff == "exponential":
-        return int(base * 2 ** max(failures - 1, 0))
-    if backoff == "linear":
-        return base * max(failures, 1)
-    return base
 
 
 def step_fields(step: Mapping[str, Any], *, show_output: bool, limit: int) -> list[tuple[str, str]]:

@@ -311,7 +311,7 @@ class Run:
                 error = dumps(info)
                 final = fatal or attempt > limit
                 state = "errored" if final else "retrying"
-            wake_at = None if final else ended + retry_delay_ms(resolved, attempt)
+            wake_at = None if final else ended + retry_delay_ms(resolved["retries"], attempt)
             output = text if ok else None
 
             try:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pyflows.runtime.console import error_line, warning_line
 from pyflows.runtime.errors import PyflowsError
 
 if TYPE_CHECKING:
@@ -101,13 +102,11 @@ class _ConsoleLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            head = "✘ [ERROR]" if record.levelno >= logging.ERROR else "▲ [WARNING]"
-            if sys.stderr.isatty() and not os.environ.get("NO_COLOR"):
-                head = f"\x1b[{31 if record.levelno >= logging.ERROR else 33}m{head}\x1b[0m"
             text = record.getMessage()
             if record.exc_info:
                 text += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
-            sys.stderr.write(f"{head} {text}\n")
+            line = error_line(text) if record.levelno >= logging.ERROR else warning_line(text)
+            sys.stderr.write(line)
             sys.stderr.flush()
         except Exception:  # logging must never take the server down
             self.handleError(record)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from pyflows.runtime.durations import to_ms
@@ -49,10 +50,13 @@ def resolve_config(config: Any) -> dict[str, Any]:
     return {"retries": retries, "timeout": timeout}
 
 
-def retry_delay_ms(config: dict[str, Any], retry: int) -> int:
-    """Delay before retry number `retry` (from 1): constant d, linear d·n, exponential d·2^(n-1)."""
-    d = to_ms(config["retries"]["delay"])
-    backoff = config["retries"]["backoff"]
+def retry_delay_ms(retries: Mapping[str, Any], retry: int) -> int:
+    """Delay before retry number `retry` (from 1): constant d, linear d·n, exponential d·2^(n-1).
+
+    `retries` is a step config's `retries` ({"delay", "backoff"}); ValueError for a bad delay.
+    """
+    d = to_ms(retries["delay"])
+    backoff = retries.get("backoff", DEFAULT_CONFIG["retries"]["backoff"])
     if backoff == "constant":
         return d
     if backoff == "linear":
