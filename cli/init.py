@@ -26,6 +26,7 @@ from typing import Annotated
 
 import typer
 from pyflows.cli.app import CwdOpt
+from pyflows.runtime.config_schema import schema_path  # where generated configs' "$schema" points
 from pyflows.runtime.errors import PyflowsError
 
 DEFAULT_TEMPLATE = "hello"
@@ -55,13 +56,6 @@ def templates_root() -> Path:
     import pyflows.templates
 
     return Path(pyflows.templates.__file__).resolve().parent
-
-
-def schema_path() -> Path:
-    """The installed `config-schema.json` that generated configs point at."""
-    from pyflows.runtime.config_schema import schema_path as installed
-
-    return installed()
 
 
 def list_templates() -> dict[str, Template]:
@@ -170,16 +164,12 @@ def _ask_template(templates: dict[str, Template]) -> str:
 
 
 def _print_list(templates: dict[str, Template]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from pyflows.cli.render import print_table
 
-    table = Table(title=None, show_lines=False)
-    table.add_column("Template")
-    table.add_column("Description")
-    for t in templates.values():
-        label = f"{t.name} (default)" if t.name == DEFAULT_TEMPLATE else t.name
-        table.add_row(label, t.description)
-    Console(soft_wrap=False).print(table)
+    rows = [
+        [f"{t.name} (default)" if t.name == DEFAULT_TEMPLATE else t.name, t.description] for t in templates.values()
+    ]
+    print_table(["Template", "Description"], rows)
 
 
 def _display(dest: Path, base: Path) -> str:
