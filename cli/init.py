@@ -35,6 +35,7 @@ _NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 _SCHEMA_RE = re.compile(r'("\$schema"\s*:\s*)"(?:[^"\\]|\\.)*"')
 _SKIP_PARTS = frozenset({"__pycache__", ".pyflows", ".pytest_cache", ".venv", ".wrangler"})
 _SKIP_SUFFIXES = (".pyc", ".pyo")
+_SHARED = "_shared"  # not a template (no manifest): files copied into every project
 _MANIFEST = "template.json"
 # Files stored under another name in the package (setuptools leaves dotfiles out of wheels).
 _RENAMES = {"gitignore": ".gitignore"}
@@ -117,8 +118,10 @@ def render(template: Template, dest: Path, name: str, *, force: bool = False) ->
         )
     schema = json.dumps(schema_path().as_posix())
     written: list[Path] = []
-    for src in sorted(template.path.rglob("*")):
-        rel = src.relative_to(template.path)
+    # Files every project gets (templates/_shared), then the template's own (which win on a clash).
+    sources = [(base, src) for base in (templates_root() / _SHARED, template.path) for src in sorted(base.rglob("*"))]
+    for base, src in sources:
+        rel = src.relative_to(base)
         if (
             src.is_dir()
             or rel.as_posix() == _MANIFEST
@@ -141,7 +144,8 @@ def render(template: Template, dest: Path, name: str, *, force: bool = False) ->
         target.parent.mkdir(parents=True, exist_ok=True)
         # New files get the user's umask (never the package's read-only bits).
         target.write_bytes(data)
-        written.append(rel)
+        if rel not in written:
+            written.append(rel)
     return written
 
 
