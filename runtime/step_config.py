@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +18,7 @@ MAX_STEP_NAME = 256
 def resolve_config(config: Any) -> dict[str, Any]:
     """Merge a step's `config` over the defaults, validating it strictly (unknown keys are errors)."""
     if config is None:
-        return json.loads(json.dumps(DEFAULT_CONFIG))
+        return {"retries": dict(DEFAULT_CONFIG["retries"]), "timeout": DEFAULT_CONFIG["timeout"]}
     if not isinstance(config, dict):
         raise TypeError(f"step config must be a dict like {DEFAULT_CONFIG}, got {type(config).__name__}.")
     unknown = set(config) - {"retries", "timeout"}
