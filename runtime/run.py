@@ -205,6 +205,15 @@ class Run:
                 raise self.fatal
         return key
 
+    def _replay(self, key: tuple[str, str, int]) -> StepRecord | None:
+        """The step's record (now replayed), or None if it never ran; raises its stored final error."""
+        rec = self.records.get(key)
+        if rec is not None:
+            self.unreplayed.discard(key)
+            if rec.state == "errored":
+                raise rebuild_error(loads(rec.error))
+        return rec
+
     def _position(self) -> int:
         self.next_position += 1
         return self.next_position - 1
@@ -279,13 +288,10 @@ class Run:
         """Run (or replay) one `step.do`. `callback(ctx)` calls the user's function."""
         kind = "do"
         key = self._key(kind, name)
-        rec = self.records.get(key)
+        rec = self._replay(key)
         if rec is not None:
-            self.unreplayed.discard(key)
             if rec.state == "complete":
                 return python_from_rpc(loads(rec.output))
-            if rec.state == "errored":
-                raise rebuild_error(loads(rec.error))
             resolved = json.loads(rec.config) if rec.config else resolve_config(config)
             position, started, attempt = rec.position, rec.started, rec.attempts + 1
         else:
@@ -396,9 +402,8 @@ class Run:
         return asyncio.ensure_future(self._sleep(key, lambda _now: at))
 
     async def _sleep(self, key: tuple[str, str, int], deadline_of: Callable[[int], int]) -> None:
-        rec = self.records.get(key)
+        rec = self._replay(key)
         if rec is not None:
-            self.unreplayed.discard(key)
             if rec.state == "complete":
                 return
             deadline = rec.wake_at or rec.started
@@ -422,13 +427,10 @@ class Run:
                 f"step.wait_for_event('{name}') timeout of {timeout_ms} ms is out of range: use 1 second to 365 days."
             )
         key = self._key("waitForEvent", name)
-        rec = self.records.get(key)
+        rec = self._replay(key)
         if rec is not None:
-            self.unreplayed.discard(key)
             if rec.state == "complete":
                 return python_from_rpc(loads(rec.output))
-            if rec.state == "errored":
-                raise rebuild_error(loads(rec.error))
             deadline = rec.wake_at or (rec.started + timeout_ms)
         else:
             await self._check_determinism(*key)
