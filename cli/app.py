@@ -118,7 +118,7 @@ def print_error(message: str) -> None:
 
 def _register() -> None:
     # Sub-apps register here; each module keeps its heavy imports inside its commands.
-    from pyflows.cli import dev, init, workflows
+    from pyflows.cli.commands import dev, init, workflows
 
     workflows.register(app)
     dev.register(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pyflows.runtime.statuses import STATUSES
+from pyflows.runtime.protocol.statuses import STATUSES
 
 _STATUS_LABELS = {
     "complete": "✅ Completed",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from pyflows.runtime.console import color as _color
-from pyflows.runtime.console import error_line, warning_line  # noqa: F401 - re-exported
+from pyflows.runtime.protocol.console import color as _color
+from pyflows.runtime.protocol.console import error_line, warning_line  # noqa: F401 - re-exported
 
 # --- Wrangler-style output for `pyflows workflows ...` --------------------------------------------
 #

@@ -42,7 +42,7 @@ def _reject_constant(name: str) -> object:
 
 
 def _v8_message(text: str, exc: json.JSONDecodeError) -> str:
-    from pyflows.runtime.config_formats import innermost_open, line_col  # only on bad input
+    from pyflows.runtime.config.formats import innermost_open, line_col  # only on bad input
 
     pos = exc.pos
     msg = exc.msg

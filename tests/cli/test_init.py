@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from pyflows.cli import init
+from pyflows.cli.commands import init
 from pyflows.cli.app import app
 from pyflows.runtime import config as runtime_config
-from pyflows.runtime.config_formats import parse_jsonc
+from pyflows.runtime.config.formats import parse_jsonc
 from pyflows.runtime.errors import PyflowsError
 from typer.testing import CliRunner
 

@@ -255,8 +255,8 @@ def test_colour_only_when_asked(api: StandIn) -> None:
 # --- start-up: what a command imports ----------------------------------------------------------
 
 HEAVY = ("starlette", "uvicorn", "aiosqlite", "httpx", "pydantic_settings", "watchfiles", "jsonschema")
-SERVER_SIDE = ("pyflows.runtime.server", "pyflows.runtime.management", "pyflows.runtime.engine",
-               "pyflows.runtime.storage", "pyflows.runtime.serve", "pyflows.runtime.supervisor")  # fmt: skip
+SERVER_SIDE = ("pyflows.runtime.server.app", "pyflows.runtime.server.explorer.routes", "pyflows.runtime.workflows.engine",
+               "pyflows.runtime.storage.store", "pyflows.runtime.dev.child", "pyflows.runtime.dev.supervisor")  # fmt: skip
 
 
 def test_imports_of_instances_list_local(api: StandIn) -> None:
@@ -267,6 +267,6 @@ def test_imports_of_instances_list_local(api: StandIn) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
-    assert "pyflows.runtime.client" in imported
+    assert "pyflows.client.management" in imported
     leaked = sorted(m for m in imported if m.split(".")[0] in HEAVY or m in SERVER_SIDE)
     assert leaked == [], f"a management command imported {leaked}"

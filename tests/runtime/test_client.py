@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from pyflows.runtime.client import (
+from pyflows.client.management import (
     LOCAL_API_PATH,
     HttpxTransport,
     ManagementClient,

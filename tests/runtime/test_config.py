@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from pyflows.runtime.config import Config, WorkflowConfig, find_config, load
-from pyflows.runtime.config_formats import parse_dotenv, parse_jsonc, strip_jsonc
-from pyflows.runtime.config_schema import key_path, schema, schema_path
+from pyflows.runtime.config.formats import parse_dotenv, parse_jsonc, strip_jsonc
+from pyflows.runtime.config.schema import key_path, schema, schema_path
 from pyflows.runtime.errors import (
     ConfigError,
     ConfigNotFoundError,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
-from pyflows.runtime import storage
+from pyflows.runtime.storage import store as storage
 from pyflows.runtime.errors import StateLockedError, StoreClosedError
-from pyflows.runtime.storage import Store
+from pyflows.runtime.storage.store import Store
 
 pytestmark = pytest.mark.anyio
 

@@ -6,8 +6,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from pyflows.runtime.durations import epoch_ms, iso, to_ms
-from pyflows.runtime.values import (
+from pyflows.runtime.protocol.durations import epoch_ms, iso, to_ms
+from pyflows.runtime.surface.values import (
     JsDict,
     ValueTooLargeError,
     dumps,

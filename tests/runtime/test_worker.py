@@ -18,9 +18,9 @@ import httpx
 import pytest
 from pyflows.runtime.config import load
 from pyflows.runtime.errors import UserCodeError
-from pyflows.runtime.http import Headers, Request, Response
-from pyflows.runtime.server import Runtime, create_app
-from pyflows.runtime.worker import Env, call_relaxed, load_worker
+from pyflows.runtime.surface.http import Headers, Request, Response
+from pyflows.runtime.server.app import Runtime, create_app
+from pyflows.runtime.worker.loader import Env, call_relaxed, load_worker
 
 pytestmark = pytest.mark.anyio
 
@@ -317,7 +317,7 @@ def test_request_and_headers() -> None:
 
 
 def test_js_and_pyodide_shims_are_identities_on_plain_data(restore_sys_path) -> None:
-    from pyflows.runtime.sdk import js
+    from pyflows.runtime.surface import js
     from pyflows.runtime.sdk.pyodide import ffi
 
     data = {"params": {"a": [1, 2]}}
@@ -329,7 +329,7 @@ def test_js_and_pyodide_shims_are_identities_on_plain_data(restore_sys_path) -> 
 
 
 async def test_asgi_fetch_runs_an_asgi_app_with_env_in_scope(tmp_path: Path, restore_sys_path) -> None:
-    from pyflows.runtime.sdk import asgi
+    from pyflows.runtime.surface import asgi
     from starlette.applications import Starlette
     from starlette.requests import Request as StarletteRequest
     from starlette.responses import JSONResponse

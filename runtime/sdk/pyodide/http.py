@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyflows.runtime.http import Response as FetchResponse
-from pyflows.runtime.http import fetch
+from pyflows.runtime.surface.http import Response as FetchResponse
+from pyflows.runtime.surface.http import fetch
 
 __all__ = ["FetchResponse", "pyfetch"]
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyflows.runtime import entrypoints as _ep
-from pyflows.runtime.entrypoints import (
+from pyflows.runtime.surface import entrypoints as _ep
+from pyflows.runtime.surface.entrypoints import (
     DurableObject,
     NonRetryableError,
     WorkerEntrypoint,
     WorkflowEntrypoint,
     handler,
 )
-from pyflows.runtime.http import Headers, Request, Response, fetch
-from pyflows.runtime.values import JsDict, python_from_rpc, python_to_rpc
+from pyflows.runtime.surface.http import Headers, Request, Response, fetch
+from pyflows.runtime.surface.values import JsDict, python_from_rpc, python_to_rpc
 
 from . import workflows
 

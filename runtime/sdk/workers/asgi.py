@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import sys
 
-try:
-    import asgi as _impl  # the shim directory is on sys.path while user code runs
-except ImportError:  # imported from outside a Worker (tests, tools)
-    from pyflows.runtime.sdk import asgi as _impl
+from pyflows.runtime.surface import asgi as _impl
 
 sys.modules[__name__] = _impl

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from pyflows.runtime.entrypoints import NonRetryableError
+from pyflows.runtime.surface.entrypoints import NonRetryableError
 
 __all__ = ["NonRetryableError"]

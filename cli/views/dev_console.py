@@ -1,0 +1,102 @@
+"""What `pyflows dev` prints, and the entry point of its reload supervisor.
+
+Kept free of typer: after start-up the `pyflows dev` process execs into `supervise()` here, a lean
+interpreter (stdlib, watchfiles and the server modules the reload children share).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from typing import TYPE_CHECKING, Any
+
+from pyflows import __version__
+from pyflows.cli.render import banner_text, error_line, warning_line
+
+if TYPE_CHECKING:
+    from pyflows.runtime.config import Config
+
+
+class Console:
+    """Everything `pyflows dev` prints (Wrangler's wording where there is one)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    @staticmethod
+    def _out(text: str) -> None:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+    def banner(self, cfg: Config) -> None:
+        """The version line and the bindings table; secret values are never shown."""
+        rows = [(f"env.{w.binding} ({w.class_name})", "Workflow") for w in cfg.workflows]
+        for key, value in cfg.vars.items():
+            if key not in cfg.secrets:
+                rows.append((f"env.{key} ({_short(value)})", "Environment Variable"))
+        rows.extend((f'env.{key} ("(hidden)")', "Environment Variable") for key in cfg.secrets)
+        lines = banner_text(__version__).rstrip("\n").split("\n")  # the banner every command prints
+        if rows:
+            width = max(len(r[0]) for r in rows) + 4
+            kind_width = max(len(r[1]) for r in rows) + 4
+            lines.append("Your Worker has access to the following bindings:")
+            lines.append("Binding".ljust(width) + "Resource".ljust(kind_width) + "Mode")
+            lines.extend(name.ljust(width) + kind.ljust(kind_width) + "local" for name, kind in rows)
+        else:
+            lines.append("Your Worker has no bindings.")
+        lines += ["", "⎔ Starting local server..."]
+        self._out("\n".join(lines))
+
+    def ready(self) -> None:
+        self._out(f"[pyflows:info] Ready on {self.url}")
+
+    def reloading(self, what: str) -> None:
+        self._out(f"⎔ Reloading: {what} changed")
+
+    def reloaded(self) -> None:
+        self._out("⎔ Local server updated and ready")
+
+    def error(self, message: str) -> None:
+        sys.stderr.write(error_line(message))
+        sys.stderr.flush()
+
+    def warning(self, message: str) -> None:
+        sys.stderr.write(warning_line(message))
+        sys.stderr.flush()
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def supervise() -> None:
+    """`pyflows dev` after exec: run the reload supervisor for the session in argv[1]."""
+    # Ctrl-C stops the session even when started from a shell that ignores SIGINT for background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
+    try:
+        # `pyflows dev` blocked these across its exec; a signal sent meanwhile is delivered here.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        from pathlib import Path
+
+        from pyflows.runtime.dev.supervisor import Session, Supervisor
+
+        session = Session.from_json(sys.argv[1])
+
+        def load_config() -> Config:
+            from pyflows.runtime.config import load
+
+            return load(Path(session.cwd), Path(session.config) if session.config else None, session.env)
+
+        code = Supervisor(session, Console(session.url), load_config).run()
+    except KeyboardInterrupt:  # also while still importing: the server dies with us (PDEATHSIG)
+        code = 0
+    sys.exit(code)

@@ -1,0 +1,132 @@
+"""Validation of a parsed config against `config-schema.json`, with messages people can act on.
+
+Each schema violation becomes `<key path> is <value>, <what is allowed>. <the schema's description>`,
+e.g. `workflows[1].binding is "my-flow", which does not match ^[A-Za-z_][A-Za-z0-9_]*$. Name of the
+binding in code ...`. jsonschema is imported inside `validate`, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pyflows.runtime.errors import ConfigSchemaError
+
+__all__ = ["describe_value", "key_path", "schema", "schema_path", "validate"]
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """The parsed `config-schema.json` (cached)."""
+    return json.loads(schema_path().read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def schema_path() -> Path:
+    """Where the installed `config-schema.json` is (for `"$schema"` in generated configs)."""
+    return Path(__file__).resolve().parents[2] / "config-schema.json"
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def key_path(parts: Iterable[str | int]) -> str:
+    """`["workflows", 1, "class_name"]` → `workflows[1].class_name` (odd keys as `vars["a-b"]`)."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _IDENT.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out or "(top level)"
+
+
+def describe_value(value: Any) -> str:
+    """A value as JSON, cut to 60 characters, for an error message."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_JSON_TYPES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
+
+
+def _describe_error(err: Any) -> str:
+    """One jsonschema ValidationError as `<key path> is <value>, <what is allowed>. <description>`."""
+    parts = list(err.absolute_path)
+    schema = err.schema if isinstance(err.schema, dict) else {}
+    desc = schema.get("description", "")
+    kind, rule, value = err.validator, err.validator_value, err.instance
+    if kind == "required":
+        missing = [k for k in rule if k not in value]
+        props = schema.get("properties", {})
+        items = [
+            f"{key_path([*parts, k])} is missing. {props.get(k, {}).get('description', '')}".strip() for k in missing
+        ]
+        return "; ".join(items)
+    where = key_path(parts)
+    if "propertyNames" in err.relative_schema_path:
+        return f"{where} has the key {describe_value(value)}, which does not match {rule}. {desc}".strip()
+    shown = f"{where} is {describe_value(value)}"
+    if kind == "type":
+        expected = " or ".join(
+            {
+                "object": "an object",
+                "array": "an array",
+                "string": "a string",
+                "integer": "an integer",
+                "number": "a number",
+                "boolean": "true or false",
+            }.get(t, t)
+            for t in ([rule] if isinstance(rule, str) else rule)
+        )
+        found = _JSON_TYPES.get(type(value), type(value).__name__)
+        what = f"{shown} ({found}), expected {expected}"
+    elif kind == "pattern":
+        what = f"{shown}, which does not match {rule}"
+    elif kind in ("maxLength", "minLength"):
+        bound = "at most" if kind == "maxLength" else "at least"
+        what = f"{shown} ({len(value)} characters), expected {bound} {rule}"
+    elif kind in ("maximum", "minimum"):
+        bound = "at most" if kind == "maximum" else "at least"
+        what = f"{shown}, expected {bound} {rule}"
+    elif kind == "enum":
+        what = f"{shown}, expected one of {', '.join(describe_value(v) for v in rule)}"
+    else:
+        what = f"{shown}: {err.message}"
+    return f"{what}. {desc}".strip()
+
+
+def validate(raw: Any, shown: str) -> None:
+    """Raise `ConfigSchemaError` listing every violation of the schema in `raw` (file `shown`)."""
+    if not isinstance(raw, dict):
+        raise ConfigSchemaError(
+            f"{shown}: the top level is {_JSON_TYPES.get(type(raw), 'a value')}, expected an object "
+            '({"name": ..., "main": ...}).',
+            file=shown,
+        )
+    import jsonschema  # lazily: ~100 ms the CLI should only pay when it reads config
+
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.absolute_path])
+    if not errors:
+        return
+    problems = [_describe_error(e) for e in errors]
+    first = errors[0]
+    fields_ = {"file": shown, "key_path": key_path(first.absolute_path), "value": first.instance}
+    if len(problems) == 1:
+        raise ConfigSchemaError(f"{shown}: {problems[0]}", **fields_)
+    listed = "\n".join(f"  - {p}" for p in problems)
+    raise ConfigSchemaError(f"{shown}: {len(problems)} problems:\n{listed}", **fields_)

@@ -1,0 +1,252 @@
+"""The dev server's ASGI app: the management API under /cdn-cgi/local/explorer/api, then the Worker.
+
+    runtime = await Runtime.open(config, worker, state_dir=..., max_concurrency=...)
+    app = create_app(runtime)              # or create_app(factory): the lifespan opens and closes it
+
+Every Worker request is logged as `[pyflows:info] POST /create 200 OK (3ms)` (requests under
+/cdn-cgi/ are not, as in Wrangler). An exception in the fetch handler becomes a 500 whose body is
+the traceback (Wrangler's dev error page), also printed to the terminal; the server keeps serving.
+Worker requests need a loopback Host/Origin too, unless the server listens on a public address.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pyflows.runtime.surface.http import Request, status_phrase
+from pyflows.runtime.server.explorer.routes import API_PREFIX, create_management_app, forbidden_reason
+from pyflows.runtime.worker.loader import Env, Worker, build_env
+
+if TYPE_CHECKING:
+    from pyflows.runtime.config import Config
+    from pyflows.runtime.workflows.engine import Engine
+    from pyflows.runtime.storage.store import Store
+    from starlette.types import Receive, Scope, Send
+
+__all__ = ["API_PREFIX", "Runtime", "create_app"]
+
+_RUNTIME_DIR = str(Path(__file__).resolve().parents[1]) + "/"  # pyflows' own frames, hidden in tracebacks
+
+
+class Runtime:
+    """What one dev server serves: the engine (and its store), the Worker and its `env`."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        worker: Worker | None,
+        env: Env,
+        name: str,
+        public: bool = False,
+        store: Store | None = None,
+    ) -> None:
+        self.engine = engine
+        self.worker = worker
+        self.env = env
+        self.name = name
+        self.public = public  # --ip is not loopback: the Worker answers any Host
+        self.store = store
+        self._closed = False
+
+    @classmethod
+    async def open(
+        cls,
+        config: Config,
+        worker: Worker,
+        *,
+        state_dir: Path,
+        max_concurrency: int = 10_000,
+        public: bool = False,
+    ) -> Runtime:
+        """Open the store (locks `state_dir`; StateLockedError if another server holds it) and
+        start the engine, which resumes every in-flight instance."""
+        from pyflows.runtime.workflows.engine import Engine, EngineOptions
+        from pyflows.runtime.storage.store import Store
+
+        specs = worker.specs(config)
+        state_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        store = await Store.open(state_dir)
+        try:
+            engine = Engine(
+                store,
+                specs,
+                EngineOptions(
+                    max_concurrency=max_concurrency,
+                    cpu_ms=config.cpu_ms,
+                    implicit_dependencies=config.implicit_dependencies,
+                ),
+            )
+            env = build_env(config, engine)
+            engine.env = env
+            await engine.start()
+        except BaseException:
+            await store.close()
+            raise
+        return cls(engine=engine, worker=worker, env=env, name=config.name, public=public, store=store)
+
+    async def close(self) -> None:
+        """Stop the engine (running steps are interrupted; they resume next start), close the store."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.engine.close()
+        finally:
+            if self.store is not None:
+                await self.store.close()
+
+
+RuntimeFactory = Callable[[], Awaitable[Runtime]]
+
+
+def create_app(
+    runtime: Runtime | RuntimeFactory, *, close_on_shutdown: bool = False
+) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """The dev server app.
+
+    Given a factory, the lifespan opens the runtime and closes it at shutdown. Given an open
+    Runtime, the app works without a lifespan (tests); `close_on_shutdown=True` hands it over so the
+    lifespan shutdown closes it (the dev server opens it first to report startup errors itself).
+    """
+    return _DevApp(runtime, close_on_shutdown=close_on_shutdown)
+
+
+class _DevApp:
+    def __init__(self, runtime: Runtime | RuntimeFactory, *, close_on_shutdown: bool) -> None:
+        self._factory: RuntimeFactory | None = None
+        self._runtime: Runtime | None = None
+        self._owns = close_on_shutdown
+        if isinstance(runtime, Runtime):
+            self._runtime = runtime
+        else:
+            self._factory = runtime
+            self._owns = True
+        self._management = create_management_app(self)
+
+    # What management.py reads (the runtime may only exist after the lifespan started).
+    @property
+    def engine(self) -> Any:
+        return self.runtime.engine
+
+    @property
+    def name(self) -> str:
+        return self.runtime.name
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            raise RuntimeError("The dev server runtime is not open yet (lifespan startup has not run).")
+        return self._runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            path: str = scope["path"]
+            if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+                await self._management(scope, receive, send)
+            else:
+                await self._worker(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        # websockets: not supported; returning closes the connection
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    if self._runtime is None and self._factory is not None:
+                        self._runtime = await self._factory()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._owns and self._runtime is not None:
+                    await self._runtime.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _worker(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        runtime = self.runtime
+        raw_headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw_headers]
+        if not runtime.public:
+            reason = forbidden_reason({k.lower(): v for k, v in headers})
+            if reason is not None:
+                await _send(send, 403, [(b"content-type", b"text/plain;charset=UTF-8")], reason.encode())
+                return
+        body = await _read_body(receive)
+        path = scope.get("raw_path") or scope["path"].encode()
+        target = path.decode("latin-1") + (
+            ("?" + scope["query_string"].decode("latin-1")) if scope.get("query_string") else ""
+        )
+        host = next((v for k, v in headers if k.lower() == "host"), None) or _server_host(scope)
+        request = Request(
+            f"{scope.get('scheme', 'http')}://{host}{target}",
+            method=scope["method"],
+            headers=headers,
+            body=body or None,
+        )
+        try:
+            if runtime.worker is None:
+                raise RuntimeError("No Worker module is loaded.")
+            response = await runtime.worker.fetch(request, runtime.env)
+            status = response.status
+            out_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw()]
+            out_body = response.body or b""
+        except Exception as exc:
+            status, out_headers, out_body = (
+                500,
+                [(b"content-type", b"text/plain;charset=UTF-8")],
+                _report(exc, scope, target),
+            )
+        if not any(k == b"content-length" for k, _ in out_headers):
+            out_headers.append((b"content-length", str(len(out_body)).encode()))
+        await _send(send, status, out_headers, b"" if scope["method"] == "HEAD" else out_body)
+        if not scope["path"].startswith("/cdn-cgi/"):
+            ms = round((time.perf_counter() - started) * 1000)
+            sys.stdout.write(f"[pyflows:info] {scope['method']} {target} {status} {status_phrase(status)} ({ms}ms)\n")
+            sys.stdout.flush()
+
+
+def _server_host(scope: Scope) -> str:
+    server = scope.get("server") or ("127.0.0.1", 80)
+    return f"{server[0]}:{server[1]}"
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _report(exc: BaseException, scope: Scope, target: str) -> bytes:
+    """Print an uncaught handler error like Wrangler (`✘ [ERROR] Uncaught ...`) and return the page."""
+    tbe = traceback.TracebackException.from_exception(exc)
+    user = [f for f in tbe.stack if not f.filename.startswith(_RUNTIME_DIR)]
+    if user:  # the user's frames; pyflows' own plumbing is noise here
+        tbe.stack = traceback.StackSummary.from_list(user)
+    text = "".join(tbe.format()).rstrip()
+    headline = f"Uncaught {type(exc).__name__}: {exc}" if str(exc) else f"Uncaught {type(exc).__name__}"
+    sys.stderr.write(f"✘ [ERROR] {headline} ({scope['method']} {target})\n\n{text}\n\n")
+    sys.stderr.flush()
+    return f"Error: {headline}\n\n{text}\n".encode()

@@ -1,0 +1,162 @@
+"""Reading the Local Explorer API's queries and bodies, with the messages Wrangler's server gives.
+
+miniflare validates with zod (its generated schemas) and reports each problem as
+`{"code": 10001, "message": "<field>: <zod message>"}`; query numbers are coerced first, and the
+first one that is not a number stops validation there (reference/wrangler-local-dev.md §2.2).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from pyflows.runtime.protocol.statuses import STATUSES
+from starlette.requests import Request
+
+# miniflare's zod enum, in its order (for the error message); the same set as statuses.STATUSES.
+_ZOD_STATUSES = ("queued", "running", "paused", "errored", "terminated", "complete", "waitingForPause", "waiting")
+# zod's z.iso.datetime(): UTC with a Z, seconds and fraction optional.
+_ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?Z$")
+
+
+class InvalidRequestError(Exception):
+    """A request failed validation: 400 with one `{"code", "message"}` per problem."""
+
+    def __init__(self, *messages: str, code: int = 10001) -> None:
+        super().__init__(messages[0])
+        self.messages = messages
+        self.code = code
+
+
+def js_number(text: str) -> float | None:
+    """`Number(text)` as JavaScript reads a query parameter; None for NaN."""
+    s = text.strip()
+    if s == "":
+        return 0.0
+    if s in ("Infinity", "+Infinity", "-Infinity"):
+        return float(s.replace("Infinity", "inf"))
+    if s.lower() in ("inf", "+inf", "-inf", "nan", "infinity", "+infinity", "-infinity"):
+        return None
+    try:
+        if s[:2].lower() in ("0x", "0o", "0b"):
+            return float(int(s, 0))
+        return float(s)
+    except ValueError:
+        return None
+
+
+def iso_ms(text: str) -> int | None:
+    """Epoch ms of a zod-valid ISO datetime (`2026-11-21T23:59:59.999Z`), None if it is not one."""
+    m = _ISO_RE.match(text)
+    if not m:
+        return None
+    year, month, day, hour, minute, sec, frac = m.groups()
+    try:
+        dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(sec or 0), tzinfo=UTC)
+    except ValueError:
+        return None
+    ms = int(float(frac) * 1000) if frac else 0
+    return int(dt.timestamp()) * 1000 + ms
+
+
+def list_query(params: Any) -> tuple[int, int, str | None, int | None, int | None]:
+    """`GET …/instances` query → (page, per_page, status, date_start_ms, date_end_ms).
+
+    Raises InvalidRequestError: 10001 per problem, or 10502 when date_start is after date_end.
+    """
+    numbers: dict[str, float] = {}
+    for key, default in (("page", 1.0), ("per_page", 25.0)):
+        raw = params.get(key)
+        if raw is None:
+            numbers[key] = default
+            continue
+        value = js_number(raw)
+        if value is None:  # coercion stops at the first bad number, as miniflare's does
+            raise InvalidRequestError(f'{key}: Expected query param to be number but received "{raw}"')
+        numbers[key] = value
+    problems: list[str] = []
+    if numbers["page"] < 1:
+        problems.append("page: Too small: expected number to be >=1")
+    if numbers["per_page"] < 1:
+        problems.append("per_page: Too small: expected number to be >=1")
+    elif numbers["per_page"] > 100:
+        problems.append("per_page: Too big: expected number to be <=100")
+    status = params.get("status")
+    if status is not None and status not in STATUSES:
+        expected = "|".join(f'"{s}"' for s in _ZOD_STATUSES)
+        problems.append(f"status: Invalid option: expected one of {expected}")
+    dates: dict[str, int | None] = {}
+    for key in ("date_start", "date_end"):
+        raw = params.get(key)
+        dates[key] = None if raw is None else iso_ms(raw)
+        if raw is not None and dates[key] is None:
+            problems.append(f"{key}: Invalid ISO datetime")
+    if problems:
+        raise InvalidRequestError(*problems)
+    start, end = dates["date_start"], dates["date_end"]
+    if start is not None and end is not None and start > end:
+        raise InvalidRequestError(
+            "'date_start' must not be after 'date_end'. Update 'date_start' or 'date_end' so "
+            "'date_start' is before or equal to 'date_end'.",
+            code=10502,
+        )
+    for key in ("page", "per_page"):  # JSON numbers, but a page is whole (and Infinity is not)
+        if not numbers[key].is_integer():
+            raise InvalidRequestError(f"{key}: Expected an integer but received {numbers[key]:g}")
+    return int(numbers["page"]), int(numbers["per_page"]), status, start, end
+
+
+async def json_body(request: Request) -> Any:
+    """The JSON body, as Hono's json validator reads it: not JSON content → `{}`."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.split(";", 1)[0].strip().lower().endswith("json"):
+        return {}
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise InvalidRequestError("Invalid JSON request body") from None
+
+
+async def lenient_json(request: Request) -> Any:
+    """The body as JSON, or None when it is empty or not JSON (create and send-event ignore it)."""
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def status_body(body: Any) -> tuple[str, dict[str, Any] | None]:
+    """`PATCH …/status` body → (action, restart `from` step or None); "Invalid input" otherwise."""
+    if not isinstance(body, dict) or body.get("status") not in ("pause", "resume", "terminate", "restart"):
+        raise InvalidRequestError("Invalid input")
+    action = body["status"]
+    if "rollback" in body:
+        if action != "terminate":
+            raise InvalidRequestError("'rollback' is only valid when terminating.")
+        if not isinstance(body["rollback"], bool):
+            raise InvalidRequestError("Invalid input")
+    from_step = None
+    if action == "restart" and body.get("from") is not None:
+        raw = body["from"]
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str) or not 1 <= len(raw["name"]) <= 256:
+            raise InvalidRequestError("Invalid input")
+        count = raw.get("count")
+        if count is not None and (
+            isinstance(count, bool) or not isinstance(count, int | float) or count != int(count) or count <= 0
+        ):
+            raise InvalidRequestError("Invalid input")
+        kind = raw.get("type")
+        if kind is not None and kind not in ("do", "sleep", "waitForEvent"):
+            raise InvalidRequestError("Invalid input")
+        from_step = {"name": raw["name"]}
+        if count is not None:
+            from_step["count"] = int(count)
+        if kind is not None:
+            from_step["type"] = kind
+    return action, from_step

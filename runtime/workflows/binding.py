@@ -1,0 +1,117 @@
+"""The Workflow binding user code sees as `self.env.MY_WORKFLOW`, and its instance handles.
+
+Like the SDK's wrappers, methods start their work when called (eagerly) and return awaitables;
+`create` accepts `create()`, `create({"id", "params"})`, `create(id=..., params=...)` and a
+`to_js(...)`-converted dict, all equivalent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+from pyflows.runtime.surface.values import JsDict, python_from_rpc
+
+if TYPE_CHECKING:
+    from pyflows.runtime.workflows.engine import Engine
+
+
+def _eager(coro: Coroutine[Any, Any, Any]) -> asyncio.Future[Any]:
+    return asyncio.ensure_future(coro)
+
+
+def _options(options: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    if options is None:
+        return dict(kwargs)
+    if hasattr(options, "to_py"):
+        options = options.to_py()
+    if not isinstance(options, dict):
+        raise TypeError(f"Expected a dict of options like {{'id': ..., 'params': ...}}, got {type(options).__name__}.")
+    return {**options, **kwargs}
+
+
+class WorkflowInstance:
+    """A handle on one instance: `.id`, `status()`, `pause()`, `resume()`, `terminate()`,
+    `restart()`, `send_event()` / `sendEvent()`, `delete()`."""
+
+    def __init__(self, engine: Engine, workflow: str, instance_id: str) -> None:
+        self._engine = engine
+        self._workflow = workflow
+        self.id = instance_id
+
+    def __repr__(self) -> str:
+        return f"<WorkflowInstance {self._workflow}/{self.id}>"
+
+    def status(self) -> asyncio.Future[JsDict]:
+        async def go() -> JsDict:
+            st = await self._engine.status(self._workflow, self.id)
+            return JsDict(status=st["status"], error=python_from_rpc(st["error"]), output=python_from_rpc(st["output"]))
+
+        return _eager(go())
+
+    def pause(self) -> asyncio.Future[None]:
+        return _eager(self._none(self._engine.pause(self._workflow, self.id)))
+
+    def resume(self) -> asyncio.Future[None]:
+        return _eager(self._none(self._engine.resume(self._workflow, self.id)))
+
+    def terminate(self, options: Any = None) -> asyncio.Future[None]:
+        return _eager(self._none(self._engine.terminate(self._workflow, self.id)))
+
+    def restart(self, options: Any = None) -> asyncio.Future[None]:
+        opts = _options(options, {})
+        return _eager(self._none(self._engine.restart(self._workflow, self.id, opts.get("from"))))
+
+    def delete(self) -> asyncio.Future[None]:
+        return _eager(self._none(self._engine.delete(self._workflow, self.id)))
+
+    def send_event(self, event: Any = None, /, **kwargs: Any) -> asyncio.Future[None]:
+        opts = _options(event, kwargs)
+        if "type" not in opts:
+            raise TypeError("send_event needs a 'type', e.g. send_event({'type': 'approval', 'payload': {...}}).")
+        return _eager(self._engine.send_event(self._workflow, self.id, opts["type"], opts.get("payload")))
+
+    sendEvent = send_event  # noqa: N815 - the JS name, which the SDK passes through
+
+    @staticmethod
+    async def _none(coro: Coroutine[Any, Any, Any]) -> None:
+        await coro
+
+
+class WorkflowBinding:
+    """`self.env.MY_WORKFLOW`: `create`, `create_batch` / `createBatch`, `get`."""
+
+    def __init__(self, engine: Engine, workflow: str) -> None:
+        self._engine = engine
+        self._workflow = workflow
+
+    def __repr__(self) -> str:
+        return f"<WorkflowBinding {self._workflow}>"
+
+    def create(self, options: Any = None, /, **kwargs: Any) -> asyncio.Future[WorkflowInstance]:
+        opts = _options(options, kwargs)
+
+        async def go() -> WorkflowInstance:
+            instance_id = await self._engine.create(self._workflow, id=opts.get("id"), params=opts.get("params"))
+            return WorkflowInstance(self._engine, self._workflow, instance_id)
+
+        return _eager(go())
+
+    def create_batch(self, batch: list[Any]) -> asyncio.Future[list[WorkflowInstance]]:
+        items = [_options(item, {}) for item in batch]
+
+        async def go() -> list[WorkflowInstance]:
+            ids = await self._engine.create_batch(self._workflow, items)
+            return [WorkflowInstance(self._engine, self._workflow, i) for i in ids]
+
+        return _eager(go())
+
+    createBatch = create_batch  # noqa: N815
+
+    def get(self, instance_id: str) -> asyncio.Future[WorkflowInstance]:
+        async def go() -> WorkflowInstance:
+            await self._engine.status(self._workflow, instance_id)  # raises when unknown
+            return WorkflowInstance(self._engine, self._workflow, instance_id)
+
+        return _eager(go())

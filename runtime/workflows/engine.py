@@ -1,0 +1,600 @@
+"""The durable workflow engine: runs instances by replaying `run(event, step)`.
+
+Contract used by the server (runtime/management.py, runtime/binding.py) and by tests/bench.
+Every method is a coroutine on the server's event loop; every error is a `WorkflowError`
+subclass from runtime/errors.py carrying `http_status` and `code`.
+
+    spec = WorkflowSpec(name="my-workflow", binding="MY_WORKFLOW", class_name="MyWorkflow",
+                        script_name="my-worker", cls=MyWorkflow, max_steps=10_000)
+    store = await Store.open(state_dir)                # runtime/storage.py; locks the dir
+    engine = Engine(store, [spec], EngineOptions(max_concurrency=10_000, cpu_ms=30_000,
+                                                 implicit_dependencies=True))
+    engine.env = env                                   # self.env of workflow classes (bindings, vars)
+    await engine.start()                               # recovery: resumes in-flight instances
+    ...
+    await engine.close()                               # interrupts running steps; store stays open
+    await store.close()
+
+Methods (workflow = workflow *name*, id = instance id):
+    engine.specs -> dict[str, WorkflowSpec]            # in config order
+    engine.spec(workflow) -> WorkflowSpec              # WorkflowNotFoundError
+    await create(workflow, id=None, params=None) -> str            # InstanceExistsError, InvalidInstanceIdError,
+                                                                    # PayloadTooLargeError
+    await create_batch(workflow, [{"id"?, "params"?}, ...]) -> list[str]   # existing ids skipped
+    await status(workflow, id) -> {"status", "error", "output"}    # InstanceNotFoundError
+    await describe(workflow, id) -> dict                           # API instance details (no "id"):
+        {"status","params","queued","start","end","output","error","steps":[...],"step_count"}
+        step objects per type exactly as reference/wrangler-local-dev.md §2.3, names "<name>-<count>";
+        times ISO strings; a `do` step waiting to retry has "retry_at" (ISO) as an extra key.
+    await list_instances(workflow, status=None, date_start_ms=None, date_end_ms=None,
+                         page=1, per_page=25) -> (list[{"id","status","created_on"}], total_count)
+        newest first by creation time; date filters on creation time, inclusive.
+    await status_counts(workflow) -> {"queued":0,"running":0,"paused":0,"errored":0,"terminated":0,
+                                      "complete":0,"waiting":0,"waitingForPause":0}   (all instances)
+    await latest(workflow) -> str | None                           # newest instance id
+    await pause(workflow, id) -> str      # status after: "paused" or "waitingForPause"
+    await resume(workflow, id) -> str     # "running" / "queued"
+    await terminate(workflow, id) -> str  # "terminated"
+    await restart(workflow, id, from_step=None) -> str   # from_step {"name", "count"?, "type"?: do|sleep|waitForEvent}
+                                                         # StepNotFoundError (409) when not in history
+    await send_event(workflow, id, type, payload) -> None   # InvalidInstanceIdError for a bad type
+    await delete(workflow, id) -> None
+    await delete_all(workflow) -> int     # number of instances removed
+    await wait_for(workflow, id, statuses={"complete","errored","terminated"}, timeout=10.0) -> status dict
+
+Invalid transitions raise InvalidTransitionError naming the current status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import sqlite3
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyflows.runtime.storage import store as storage
+from pyflows.runtime.server.explorer.present import instance_details
+from pyflows.runtime.protocol.durations import iso
+from pyflows.runtime.surface.entrypoints import ExecutionContext, call_relaxed
+from pyflows.runtime.errors import (
+    InstanceExistsError,
+    InstanceNotFoundError,
+    InvalidTransitionError,
+    PayloadTooLargeError,
+    StepNotFoundError,
+    WorkflowError,
+    WorkflowNotFoundError,
+)
+from pyflows.runtime.protocol.limits import DEFAULT_CPU_MS, DEFAULT_MAX_STEPS, MAX_BATCH, check_event_type, check_instance_id
+from pyflows.runtime.workflows.run import Run, now_ms
+from pyflows.runtime.workflows.scheduler import Scheduler
+from pyflows.runtime.protocol.statuses import COUNT_ORDER, FINISHED, UNFINISHED
+from pyflows.runtime.workflows.step import Step
+from pyflows.runtime.workflows.step_errors import error_info
+from pyflows.runtime.surface.values import (
+    JsDict,
+    ValueTooLargeError,
+    dumps,
+    encode,
+    loads,
+    python_from_rpc,
+    utc_naive,
+)
+
+log = logging.getLogger("pyflows.engine")
+
+_IDLE_CHECK_S = 0.005
+
+
+@dataclass(frozen=True)
+class WorkflowSpec:
+    """A workflow binding as the engine needs it (from wrangler config + the loaded class)."""
+
+    name: str
+    binding: str
+    class_name: str
+    script_name: str
+    cls: type | None
+    max_steps: int = DEFAULT_MAX_STEPS
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    max_concurrency: int = 10_000
+    cpu_ms: int = DEFAULT_CPU_MS
+    implicit_dependencies: bool = True
+    # A run whose only activity is waits ending further away than this is evicted from memory and
+    # replayed when a timer fires or an event arrives (Cloudflare hibernates the same way).
+    hibernate_after_ms: int = 2_000
+
+
+@dataclass(eq=False)
+class _Instance:
+    pk: int
+    spec: WorkflowSpec
+    id: str
+    params: str
+    created: int
+    status: str
+    run: Run | None = None
+    holds_slot: bool = False
+    pause_requested: bool = False
+    hibernated: bool = False
+    timer_token: int = 0
+    watchers: list[asyncio.Future[None]] = field(default_factory=list)
+
+
+class Engine:
+    """Runs workflow instances durably; see the module docstring for the contract."""
+
+    def __init__(self, store: storage.Store, specs: list[WorkflowSpec], options: EngineOptions | None = None):
+        self.store = store
+        self.specs: dict[str, WorkflowSpec] = {s.name: s for s in specs}
+        self.options = options or EngineOptions()
+        self.env: Any = None
+        self._live: dict[tuple[str, str], _Instance] = {}
+        self._closing = False
+        self.scheduler = Scheduler(self.options.max_concurrency, start=self._start_run, startable=self._startable)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Recover: resume instances that were queued, running or waiting when the process stopped."""
+        rows = await self.store.read(lambda c: storage.q_instances_by_status(c, UNFINISHED))
+        with_events = await self.store.read(storage.q_with_pending_events)
+        now = now_ms()
+        for row in rows:
+            spec = self.specs.get(row["workflow"])
+            if spec is None:  # workflow removed from the config: leave its instances alone
+                continue
+            inst = _Instance(row["pk"], spec, row["id"], row["params"], row["created_at_epoch_ms"], row["status"])
+            self._live[(spec.name, inst.id)] = inst
+            if inst.status == "waitingForPause":
+                self._set_status(inst, "paused")
+            elif inst.status == "queued":
+                self.scheduler.add_new(inst)
+            elif (
+                inst.status == "waiting"
+                and row["wake_at_epoch_ms"]
+                and inst.pk not in with_events
+                and row["wake_at_epoch_ms"] - now > self.options.hibernate_after_ms
+            ):
+                self.scheduler.hibernate_until(inst, row["wake_at_epoch_ms"])
+            elif inst.status in ("running", "waiting"):
+                self.scheduler.add_returning(inst)
+
+    async def close(self) -> None:
+        """Stop every run without changing its stored status: the next start resumes them."""
+        self._closing = True
+        self.scheduler.close()
+        runs = [i.run for i in self._live.values() if i.run is not None]
+        for run in runs:
+            run.stop_reason = "shutdown"
+            if run.task:
+                run.task.cancel()
+        tasks = [r.task for r in runs if r.task]
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
+    def spec(self, workflow: str) -> WorkflowSpec:
+        try:
+            return self.specs[workflow]
+        except KeyError:
+            raise WorkflowNotFoundError(workflow, list(self.specs)) from None
+
+    # -- creating --------------------------------------------------------------------------------
+
+    async def create(self, workflow: str, id: str | None = None, params: Any = None) -> str:
+        spec = self.spec(workflow)
+        instance_id = str(uuid.uuid4()) if id is None else check_instance_id(id)
+        params_text = self._encode_payload(params if params is not None else {}, "Instance params")
+        now = now_ms()
+        try:
+            pk = await self.store.write(
+                lambda c: storage.insert_instance_txn(c, workflow, instance_id, params_text, now)
+            )
+        except sqlite3.IntegrityError:
+            raise InstanceExistsError(workflow, instance_id) from None
+        inst = _Instance(pk, spec, instance_id, params_text, now, "queued")
+        self._live[(workflow, instance_id)] = inst
+        self.scheduler.add_new(inst)
+        return instance_id
+
+    async def create_batch(self, workflow: str, items: list[dict[str, Any]]) -> list[str]:
+        """Create up to 100 instances; ids that already exist are skipped (returned, not created)."""
+        self.spec(workflow)
+        if len(items) > MAX_BATCH:
+            raise WorkflowError(f"create_batch takes at most {MAX_BATCH} instances, got {len(items)}. Split the batch.")
+        ids = []
+        for item in items:
+            item = item or {}
+            try:
+                ids.append(await self.create(workflow, id=item.get("id"), params=item.get("params")))
+            except InstanceExistsError:
+                ids.append(item["id"])
+        return ids
+
+    def _encode_payload(self, value: Any, what: str) -> str:
+        try:
+            return encode(value, what=what)
+        except ValueTooLargeError as exc:
+            raise PayloadTooLargeError(str(exc)) from None
+        except TypeError as exc:
+            raise WorkflowError(f"{what} cannot be stored: {exc}") from None
+
+    def _startable(self, inst: _Instance, returning: bool) -> bool:
+        """Is a queued entry still due? (It may have been paused, deleted or started since.)"""
+        if self._live.get((inst.spec.name, inst.id)) is not inst or inst.run is not None:
+            return False
+        return inst.status in ("running", "waiting", "queued") if returning else inst.status == "queued"
+
+    def _start_run(self, inst: _Instance) -> None:
+        self.scheduler.forget_timer(inst)
+        inst.status = "running"
+        now = now_ms()
+        self.store.write_nowait(lambda c: storage.mark_running_txn(c, inst.pk, now)).add_done_callback(
+            _log_write_failure
+        )
+        self._notify(inst)
+        run = Run(self, inst)
+        inst.run = run
+        run.task = asyncio.ensure_future(self._drive(run))
+
+    async def _drive(self, run: Run) -> None:
+        inst = run.inst
+        try:
+            await run.load()
+            cls = inst.spec.cls
+            if cls is None:
+                raise RuntimeError(f"Workflow class {inst.spec.class_name!r} is not loaded.")
+            workflow = cls(ExecutionContext(), self.env)
+            event = JsDict(
+                payload=python_from_rpc(loads(inst.params)),
+                timestamp=utc_naive(inst.created),
+                instanceId=inst.id,
+                workflowName=inst.spec.name,
+            )
+            step = Step(run, implicit=self.options.implicit_dependencies)
+            result = call_relaxed(workflow.run, event, step)
+            if inspect.isawaitable(result):
+                result = await result
+            if run.fatal is not None:
+                raise run.fatal
+            output = None if result is None else encode(result, what="The workflow's return value")
+            if run.stop_reason is None:
+                await self._finish(inst, "complete", output=output)
+        except asyncio.CancelledError:
+            if run.stop_reason is None:
+                raise
+        except Exception as exc:
+            if run.stop_reason is None:
+                info = error_info(run.fatal or exc)
+                log.error(
+                    "Instance %r of %s errored: %s: %s",
+                    inst.id,
+                    inst.spec.name,
+                    info["name"],
+                    info["message"],
+                    exc_info=not isinstance(exc, WorkflowError),
+                )
+                await self._finish(inst, "errored", error=dumps(info))
+        finally:
+            if inst.run is run:
+                inst.run = None
+            self.scheduler.release(inst)
+
+    async def _finish(
+        self, inst: _Instance, status: str, *, output: str | None = None, error: str | None = None
+    ) -> None:
+        end = now_ms()
+        await self.store.write(
+            lambda c: storage.update_instance_txn(
+                c,
+                inst.pk,
+                status=status,
+                output=output,
+                error=error,
+                ended_at_epoch_ms=end,
+                wake_at_epoch_ms=None,
+            )
+        )
+        inst.status = status  # only now: readers combine the live status with the stored row
+        self._forget(inst)
+        self._notify(inst)
+
+    def _forget(self, inst: _Instance) -> None:
+        if self._live.get((inst.spec.name, inst.id)) is inst:
+            del self._live[(inst.spec.name, inst.id)]
+        self.scheduler.forget_timer(inst)
+
+    def _set_status(self, inst: _Instance, status: str, **fields: Any) -> None:
+        """Record a status change without waiting (writes stay ordered), and wake watchers."""
+        inst.status = status
+        fut = self.store.write_nowait(lambda c: storage.update_instance_txn(c, inst.pk, status=status, **fields))
+        fut.add_done_callback(_log_write_failure)
+        self._notify(inst)
+
+    def _notify(self, inst: _Instance) -> None:
+        watchers, inst.watchers = inst.watchers, []
+        for fut in watchers:
+            if not fut.done():
+                fut.set_result(None)
+
+    # -- hooks called by Run -----------------------------------------------------------------------
+
+    def on_wait_started(self, run: Run) -> None:
+        asyncio.get_running_loop().call_later(_IDLE_CHECK_S, self._idle_check, run)
+
+    def _idle_check(self, run: Run) -> None:
+        inst = run.inst
+        if inst.run is not run or run.stop_reason or run.active_attempts or not run.waits or self._closing:
+            return
+        deadline = min(w.deadline for w in run.waits)
+        if inst.status == "running":
+            self._set_status(inst, "waiting", wake_at_epoch_ms=deadline)
+            self.scheduler.release(inst)
+        if inst.status == "waiting" and deadline - now_ms() > self.options.hibernate_after_ms:
+            self._stop(run, "hibernate")
+            self.scheduler.hibernate_until(inst, deadline)
+
+    async def on_wait_ended(self, run: Run) -> None:
+        inst = run.inst
+        if inst.status == "waiting" and not inst.holds_slot:
+            await self.scheduler.acquire(inst)
+            self._set_status(inst, "running", wake_at_epoch_ms=None)
+
+    async def on_attempt_started(self, run: Run) -> None:
+        await self.on_wait_ended(run)
+
+    def on_attempt_ended(self, run: Run) -> None:
+        inst = run.inst
+        if inst.pause_requested and run.active_attempts == 0:
+            inst.pause_requested = False
+            self._stop(run, "pause")
+            self._set_status(inst, "paused")
+        elif run.waits and not run.active_attempts:
+            asyncio.get_running_loop().call_later(_IDLE_CHECK_S, self._idle_check, run)
+
+    def log_step_error(self, inst: _Instance, name: str, attempt: int, exc: BaseException) -> None:
+        log.warning(
+            "Step %r of instance %r (%s) failed on attempt %d: %s: %s",
+            name,
+            inst.id,
+            inst.spec.name,
+            attempt,
+            type(exc).__name__,
+            exc,
+        )
+
+    def _stop(self, run: Run, reason: str) -> asyncio.Task[Any] | None:
+        run.stop_reason = reason
+        if run.inst.run is run:
+            run.inst.run = None
+        task = run.task
+        if task is not None and not task.done():
+            task.cancel()
+        run.inst.pause_requested = False
+        self.scheduler.release(run.inst)
+        return task
+
+    async def _stop_and_wait(self, inst: _Instance, reason: str) -> None:
+        if inst.run is None:
+            return
+        task = self._stop(inst.run, reason)
+        if task is not None and task is not asyncio.current_task():
+            await asyncio.wait({task}, timeout=5)
+
+    # -- operations on instances ---------------------------------------------------------------------
+
+    async def _row(self, workflow: str, instance_id: str) -> Any:
+        self.spec(workflow)
+        row = await self.store.read(lambda c: storage.q_instance(c, workflow, instance_id))
+        if row is None:
+            raise InstanceNotFoundError(workflow, instance_id)
+        return row
+
+    async def _instance(self, workflow: str, instance_id: str) -> tuple[_Instance | None, str]:
+        """The live instance (if not final) and its current status."""
+        self.spec(workflow)
+        inst = self._live.get((workflow, instance_id))
+        if inst is not None:
+            return inst, inst.status
+        row = await self._row(workflow, instance_id)
+        return None, row["status"]
+
+    async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        """`{"status", "error", "output"}`; output as stored (an RPC tree: see runtime/values.py)."""
+        row = await self._row(workflow, instance_id)
+        inst = self._live.get((workflow, instance_id))
+        return {
+            "status": inst.status if inst is not None else row["status"],
+            "error": loads(row["error"]),
+            "output": loads(row["output"]),
+        }
+
+    async def pause(self, workflow: str, instance_id: str) -> str:
+        inst, status = await self._instance(workflow, instance_id)
+        if inst is None or status in ("paused", "waitingForPause"):
+            raise InvalidTransitionError(
+                f"Cannot pause instance '{instance_id}': it is {status}. Only queued, running or waiting "
+                "instances can be paused.",
+                status=status,
+            )
+        if inst.run is not None and inst.run.active_attempts:
+            inst.pause_requested = True
+            self._set_status(inst, "waitingForPause")
+            return "waitingForPause"
+        if inst.run is not None:
+            await self._stop_and_wait(inst, "pause")
+        self.scheduler.forget_timer(inst)
+        self._set_status(inst, "paused")
+        return "paused"
+
+    async def resume(self, workflow: str, instance_id: str) -> str:
+        inst, status = await self._instance(workflow, instance_id)
+        if inst is not None and status == "waitingForPause":
+            inst.pause_requested = False
+            self._set_status(inst, "running")
+            return "running"
+        if inst is None or status != "paused":
+            raise InvalidTransitionError(
+                f"Cannot resume instance '{instance_id}': it is {status}, not paused. Only paused instances "
+                "can be resumed.",
+                status=status,
+            )
+        # Continues where it left off (replay), preferred over instances that never started.
+        self._set_status(inst, "queued")
+        self.scheduler.add_returning(inst)
+        return inst.status
+
+    async def terminate(self, workflow: str, instance_id: str) -> str:
+        inst, status = await self._instance(workflow, instance_id)
+        if inst is None:
+            raise InvalidTransitionError(
+                f"WorkflowError: (instance.cannot_terminate) Cannot terminate instance '{instance_id}': it is "
+                f"already {status}. Only queued, running, waiting or paused instances can be terminated.",
+                status=status,
+            )
+        await self._stop_and_wait(inst, "terminate")
+        await self._finish(inst, "terminated")
+        return "terminated"
+
+    async def restart(self, workflow: str, instance_id: str, from_step: dict[str, Any] | None = None) -> str:
+        row = await self._row(workflow, instance_id)
+        position = None
+        if from_step:
+            name = from_step.get("name")
+            count = int(from_step.get("count") or 1)
+            kind = from_step.get("type") or "do"
+            position = await self.store.read(lambda c: storage.q_step_position(c, row["pk"], kind, name, count))
+            if position is None:
+                raise StepNotFoundError(
+                    f'WorkflowError: (instance.cannot_restart) Step "{name}" not found in execution history '
+                    f"(type {kind}, count {count}) of instance '{instance_id}'. Check the step names with "
+                    "`pyflows workflows instances describe`."
+                )
+        inst = self._live.get((workflow, instance_id))
+        if inst is not None:
+            await self._stop_and_wait(inst, "restart")
+            self.scheduler.forget_timer(inst)
+        now = now_ms()
+        await self.store.write(lambda c: storage.restart_txn(c, row["pk"], position, now))
+        if inst is None:
+            spec = self.spec(workflow)
+            inst = _Instance(row["pk"], spec, instance_id, row["params"], row["created_at_epoch_ms"], "queued")
+            self._live[(workflow, instance_id)] = inst
+        inst.status = "queued"
+        self._notify(inst)
+        self.scheduler.add_new(inst)
+        return inst.status
+
+    async def send_event(self, workflow: str, instance_id: str, event_type: str, payload: Any) -> None:
+        check_event_type(event_type)
+        inst, status = await self._instance(workflow, instance_id)
+        if inst is None:
+            raise InvalidTransitionError(
+                f"Cannot send event '{event_type}' to instance '{instance_id}': it is {status}. Events are "
+                "accepted only while an instance can still run.",
+                status=status,
+            )
+        payload_text = self._encode_payload(payload, "Event payload")
+        now = now_ms()
+        pk = await self.store.write(lambda c: storage.insert_event_txn(c, inst.pk, event_type, payload_text, now))
+        event = (pk, event_type, payload_text, now)
+        if inst.run is not None:
+            inst.run.deliver_event(event)
+        elif inst.hibernated:
+            self.scheduler.wake(inst)
+
+    async def delete(self, workflow: str, instance_id: str) -> None:
+        row = await self._row(workflow, instance_id)
+        inst = self._live.get((workflow, instance_id))
+        if inst is not None:
+            await self._stop_and_wait(inst, "delete")
+            self._forget(inst)
+        await self.store.write(lambda c: storage.delete_instance_txn(c, row["pk"]))
+
+    async def delete_all(self, workflow: str) -> int:
+        self.spec(workflow)
+        for inst in [i for (w, _), i in self._live.items() if w == workflow]:
+            await self._stop_and_wait(inst, "delete")
+            self._forget(inst)
+        return await self.store.write(lambda c: storage.delete_workflow_txn(c, workflow))
+
+    async def wait_for(
+        self,
+        workflow: str,
+        instance_id: str,
+        statuses: set[str] | frozenset[str] = FINISHED,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Wait until the instance reaches one of `statuses`; TimeoutError after `timeout` seconds."""
+        async with asyncio.timeout(timeout):
+            while True:
+                current = await self.status(workflow, instance_id)
+                if current["status"] in statuses:
+                    return current
+                inst = self._live.get((workflow, instance_id))
+                if inst is None:
+                    await asyncio.sleep(0.01)
+                    continue
+                fut = asyncio.get_running_loop().create_future()
+                inst.watchers.append(fut)
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.25):
+                        await fut
+
+    # -- reads for the API ----------------------------------------------------------------------------
+
+    async def list_instances(
+        self,
+        workflow: str,
+        status: str | None = None,
+        date_start_ms: int | None = None,
+        date_end_ms: int | None = None,
+        page: int = 1,
+        per_page: int = 25,
+    ) -> tuple[list[dict[str, Any]], int]:
+        self.spec(workflow)
+        rows, total = await self.store.read(
+            lambda c: storage.q_list(
+                c,
+                workflow,
+                status=status,
+                start_ms=date_start_ms,
+                end_ms=date_end_ms,
+                limit=per_page,
+                offset=(page - 1) * per_page,
+            )
+        )
+        out = []
+        for instance_id, st, created in rows:
+            inst = self._live.get((workflow, instance_id))
+            out.append({"id": instance_id, "status": inst.status if inst else st, "created_on": iso(created)})
+        return out, total
+
+    async def status_counts(self, workflow: str) -> dict[str, int]:
+        self.spec(workflow)
+        counts = await self.store.read(lambda c: storage.q_status_counts(c, workflow))
+        return {s: counts.get(s, 0) for s in COUNT_ORDER}
+
+    async def latest(self, workflow: str) -> str | None:
+        self.spec(workflow)
+        return await self.store.read(lambda c: storage.q_latest(c, workflow))
+
+    async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
+        row = await self._row(workflow, instance_id)
+        history = await self.store.read(lambda c: storage.q_history(c, row["pk"]))
+        inst = self._live.get((workflow, instance_id))
+        live = inst.run.live if inst is not None and inst.run is not None else {}
+        status = inst.status if inst is not None else row["status"]
+        return instance_details(row, status, history, live)
+
+
+def _log_write_failure(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("Could not record an instance status change: %s", fut.exception())

@@ -1,0 +1,512 @@
+"""One replay of an instance's `run(event, step)`: the step primitives and their checkpoints.
+
+A `Run` is created each time an instance (re)starts executing: first start, resume, wake from
+hibernation, restart of the dev server. It loads the instance's step records, and every step call
+either returns what is recorded (replay) or executes and records before returning. Keys are
+`(kind, name, count)` where `count` numbers calls of the same kind and name within one run.
+
+Waits (sleeps, retry delays, events) are futures with a timer. When a run has nothing but waits
+left, the engine may *hibernate* it: cancel the task and replay it when a timer fires or an
+event arrives, so a thousand sleeping instances cost rows, not coroutines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pyflows.runtime.storage import store as storage
+from pyflows.runtime.protocol.durations import MAX_SLEEP_MS, epoch_ms, to_ms
+from pyflows.runtime.surface.entrypoints import NonRetryableError
+from pyflows.runtime.protocol.limits import MAX_CPU_MS, MAX_STEPS, check_event_type
+from pyflows.runtime.workflows.step_config import check_step_name, resolve_config, retry_delay_ms
+from pyflows.runtime.workflows.step_errors import (
+    CpuLimitExceededError,
+    NonDeterminismError,
+    StepLimitExceededError,
+    error_info,
+    rebuild_error,
+)
+from pyflows.runtime.surface.values import (
+    JsDict,
+    ValueTooLargeError,
+    dumps,
+    encode,
+    loads,
+    python_from_rpc,
+    python_to_rpc,
+    utc_naive,
+)
+
+if TYPE_CHECKING:
+    from pyflows.runtime.workflows.engine import Engine, _Instance
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class StepRecord:
+    position: int
+    kind: str
+    name: str
+    count: int
+    state: str  # running | waiting | retrying | complete | errored
+    started: int
+    wake_at: int | None = None
+    config: str | None = None
+    output: str | None = None
+    error: str | None = None
+    event_type: str | None = None
+    attempts: int = 0
+
+
+@dataclass(eq=False)
+class _Wait:
+    fut: asyncio.Future[Any]
+    deadline: int
+    event_type: str | None = None
+    handle: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class LiveAttempt:
+    """A `do` attempt executing right now (not in storage until it ends)."""
+
+    position: int
+    name: str
+    count: int
+    config: dict[str, Any]
+    step_started: int
+    attempt_started: int
+
+
+def cpu_limit_error(name: str, used_s: float, limit_s: float) -> CpuLimitExceededError:
+    return CpuLimitExceededError(
+        f"Step '{name}' used {used_s * 1000:.0f} ms of CPU time in one attempt, over the limit of "
+        f"{limit_s * 1000:.0f} ms. Raise limits.cpu_ms in the config (max {MAX_CPU_MS}) or split the work "
+        "into more steps."
+    )
+
+
+class _Metered:
+    """Drive a coroutine, adding the CPU time of each of its slices to `run`'s meter."""
+
+    def __init__(self, coro: Any, meter: list[float], limit_s: float, name: str) -> None:
+        self.coro, self.meter, self.limit_s, self.name = coro, meter, limit_s, name
+
+    def _over(self) -> CpuLimitExceededError:
+        return cpu_limit_error(self.name, self.meter[0], self.limit_s)
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, meter, clock = self.coro, self.meter, time.thread_time
+        value: Any = None
+        exc: BaseException | None = None
+        while True:
+            t0 = clock()
+            try:
+                yielded = coro.send(value) if exc is None else coro.throw(exc)
+            except StopIteration as stop:
+                meter[0] += clock() - t0
+                if meter[0] > self.limit_s:
+                    raise self._over() from None
+                return stop.value
+            except BaseException:
+                meter[0] += clock() - t0
+                raise
+            meter[0] += clock() - t0
+            if meter[0] > self.limit_s:
+                coro.close()
+                raise self._over()
+            try:
+                value, exc = (yield yielded), None
+            except BaseException as e:  # cancellation and friends go into the coroutine
+                value, exc = None, e
+
+
+class Run:
+    """One execution of `run()` for one instance; see the module docstring."""
+
+    def __init__(self, engine: Engine, inst: _Instance) -> None:
+        self.engine = engine
+        self.inst = inst
+        self.records: dict[tuple[str, str, int], StepRecord] = {}
+        self.unreplayed: set[tuple[str, str, int]] = set()
+        self.counters: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.next_position = 0
+        self.pending_events: list[tuple[int, str, str, int]] = []
+        self.known_events: set[int] = set()  # event pks already buffered or consumed by this run
+        self.event_waiters: defaultdict[str, deque[_Wait]] = defaultdict(deque)
+        self.waits: set[_Wait] = set()
+        self.active_attempts = 0
+        self.live: dict[tuple[str, str, int], LiveAttempt] = {}
+        self.fatal: Exception | None = None
+        self.steps_seen = 0
+        self.task: asyncio.Task[Any] | None = None
+        self.stop_reason: str | None = None
+
+    async def load(self) -> None:
+        steps, attempts, events = await self.engine.store.read(lambda c: storage.q_history(c, self.inst.pk))
+        counts: defaultdict[int, int] = defaultdict(int)
+        for a in attempts:
+            counts[a["step_pk"]] = max(counts[a["step_pk"]], a["attempt"])
+        for s in steps:
+            rec = StepRecord(
+                position=s["position"],
+                kind=s["kind"],
+                name=s["name"],
+                count=s["count"],
+                state=s["state"],
+                started=s["started_at_epoch_ms"],
+                wake_at=s["wake_at_epoch_ms"],
+                config=s["config"],
+                output=s["output"],
+                error=s["error"],
+                event_type=s["event_type"],
+                attempts=counts[s["pk"]],
+            )
+            key = (rec.kind, rec.name, rec.count)
+            self.records[key] = rec
+            self.unreplayed.add(key)
+            self.next_position = max(self.next_position, rec.position + 1)
+        stored = [
+            (e["pk"], e["type"], e["payload"], e["received_at_epoch_ms"]) for e in events if e["consumed_by"] is None
+        ]
+        # Events delivered while the history was being read are already in the buffer; keep both,
+        # once each. An event the read already saw may still be delivered after it: ignore it then.
+        self.known_events.update(e["pk"] for e in events)
+        stored_pks = {e[0] for e in stored}
+        self.pending_events = stored + [e for e in self.pending_events if e[0] not in stored_pks]
+
+    # -- bookkeeping -----------------------------------------------------------------------------
+
+    def _key(self, kind: str, name: str) -> tuple[str, str, int]:
+        if self.fatal is not None:
+            raise self.fatal
+        check_step_name(name)
+        self.counters[(kind, name)] += 1
+        key = (kind, name, self.counters[(kind, name)])
+        if kind != "sleep":
+            self.steps_seen += 1
+            limit = self.inst.spec.max_steps
+            if self.steps_seen > limit:
+                self.fatal = StepLimitExceededError(
+                    f"Instance '{self.inst.id}' of workflow '{self.inst.spec.name}' called more than {limit:,} "
+                    f"steps (limits.steps). Raise `limits.steps` for this workflow in the config (at most "
+                    f"{MAX_STEPS:,}), or split the work across instances."
+                )
+                raise self.fatal
+        return key
+
+    def _replay(self, key: tuple[str, str, int]) -> StepRecord | None:
+        """The step's record (now replayed), or None if it never ran; raises its stored final error."""
+        rec = self.records.get(key)
+        if rec is not None:
+            self.unreplayed.discard(key)
+            if rec.state == "errored":
+                raise rebuild_error(loads(rec.error))
+        return rec
+
+    def _position(self) -> int:
+        self.next_position += 1
+        return self.next_position - 1
+
+    async def _check_determinism(self, kind: str, name: str, count: int) -> None:
+        """A step with no record while recorded ones are still unreplayed means the code changed."""
+        if not self.unreplayed:
+            return
+        for _ in range(8):  # let concurrent branches replay their recorded steps first
+            await asyncio.sleep(0)
+            if not self.unreplayed:
+                return
+        rec = min((self.records[k] for k in self.unreplayed), key=lambda r: r.position)
+        label = {"do": "step.do", "sleep": "step.sleep", "waitForEvent": "step.wait_for_event"}
+        self.fatal = NonDeterminismError(
+            f"Non-deterministic workflow: on replay, instance '{self.inst.id}' called {label[kind]} "
+            f"'{name}-{count}' where its history has {label[rec.kind]} '{rec.name}-{rec.count}'. Steps must be "
+            "called in the same order on every replay; if you changed the workflow's code, restart the "
+            "instance (`pyflows workflows instances restart`)."
+        )
+        raise self.fatal
+
+    def _save(self, fn: Callable[[Any], Any]) -> Awaitable[Any]:
+        return self.engine.store.write(fn)
+
+    # -- waits -----------------------------------------------------------------------------------
+
+    async def _wait(self, deadline: int, event_type: str | None = None) -> Any:
+        """Wait until `deadline` (epoch ms), or for an event of `event_type`; returns the event or None."""
+        loop = asyncio.get_running_loop()
+        w = _Wait(fut=loop.create_future(), deadline=deadline, event_type=event_type)
+
+        def fire() -> None:
+            if not w.fut.done():
+                w.fut.set_result(None)
+
+        w.handle = loop.call_later(max(0.0, (deadline - now_ms()) / 1000), fire)
+        self.waits.add(w)
+        if event_type is not None:
+            self.event_waiters[event_type].append(w)
+        self.engine.on_wait_started(self)
+        try:
+            result = await w.fut
+        finally:
+            w.handle.cancel()
+            self.waits.discard(w)
+            if event_type is not None and w in self.event_waiters[event_type]:
+                self.event_waiters[event_type].remove(w)
+        await self.engine.on_wait_ended(self)
+        return result
+
+    def deliver_event(self, event: tuple[int, str, str, int]) -> None:
+        """A new event for this live run: hand it to the first waiter of its type, else buffer it."""
+        if event[0] in self.known_events:
+            return
+        self.known_events.add(event[0])
+        for w in self.event_waiters.get(event[1], ()):
+            if not w.fut.done():
+                w.fut.set_result(event)
+                return
+        self.pending_events.append(event)
+
+    def _take_event(self, event_type: str) -> tuple[int, str, str, int] | None:
+        for i, ev in enumerate(self.pending_events):
+            if ev[1] == event_type:
+                return self.pending_events.pop(i)
+        return None
+
+    # -- step.do ---------------------------------------------------------------------------------
+
+    async def do(self, name: str, config: Any, callback: Callable[[JsDict], Any], is_async: bool) -> Any:
+        """Run (or replay) one `step.do`. `callback(ctx)` calls the user's function."""
+        kind = "do"
+        key = self._key(kind, name)
+        rec = self._replay(key)
+        if rec is not None:
+            if rec.state == "complete":
+                return python_from_rpc(loads(rec.output))
+            resolved = json.loads(rec.config) if rec.config else resolve_config(config)
+            position, started, attempt = rec.position, rec.started, rec.attempts + 1
+        else:
+            resolved = resolve_config(config)
+            await self._check_determinism(kind, name, key[2])
+            position, started, attempt = self._position(), now_ms(), 1
+        config_text = dumps(resolved)
+        limit = resolved["retries"]["limit"]
+        timeout_s = to_ms(resolved["timeout"]) / 1000
+        if rec is not None and rec.wake_at and rec.state == "retrying":
+            await self._wait(rec.wake_at)
+        while True:
+            attempt_started = now_ms()
+            self.live[key] = LiveAttempt(position, name, key[2], resolved, started, attempt_started)
+            self.active_attempts += 1
+            await self.engine.on_attempt_started(self)
+            ok, text = await self._attempt(name, key[2], attempt, resolved, timeout_s, callback, is_async)
+            ended = now_ms()
+            if ok:
+                state, error, final = "complete", None, True
+            else:
+                info, fatal = text
+                error = dumps(info)
+                final = fatal or attempt > limit
+                state = "errored" if final else "retrying"
+            wake_at = None if final else ended + retry_delay_ms(resolved["retries"], attempt)
+            output = text if ok else None
+
+            try:
+                await self._save_attempt(
+                    key, position, started, config_text, state=state, attempt=attempt,
+                    attempt_started=attempt_started, ended=ended, ok=ok, output=output, error=error, wake_at=wake_at,
+                )  # fmt: skip
+            finally:
+                del self.live[key]
+                self.active_attempts -= 1
+            self.engine.on_attempt_ended(self)
+            if ok:
+                return python_from_rpc(loads(text))
+            if final:
+                raise rebuild_error(info)
+            assert wake_at is not None
+            await self._wait(wake_at)
+            attempt += 1
+
+    async def _attempt(
+        self,
+        name: str,
+        count: int,
+        attempt: int,
+        config: dict[str, Any],
+        timeout_s: float,
+        callback: Callable[[JsDict], Any],
+        is_async: bool,
+    ) -> tuple[bool, Any]:
+        ctx = JsDict(step=JsDict(name=name, count=count), attempt=attempt, config=python_from_rpc(config))
+        limit_s = self.engine.options.cpu_ms / 1000
+        meter = [0.0]
+        try:
+            async with asyncio.timeout(timeout_s):
+                if is_async:
+                    value = await _Metered(callback(ctx), meter, limit_s, name)
+                else:
+                    value, cpu = await asyncio.to_thread(_timed_call, callback, ctx)
+                    meter[0] = cpu
+                    if cpu > limit_s:
+                        raise cpu_limit_error(name, cpu, limit_s)
+                    if inspect.isawaitable(value):  # a plain function that returned a coroutine
+                        value = await _Metered(value, meter, limit_s, name)
+            return True, encode(value, what=f"The result of step '{name}'")
+        except TimeoutError:
+            return False, (
+                {
+                    "name": "WorkflowTimeoutError",
+                    "message": f"Execution timed out after {int(timeout_s * 1000)}ms",
+                },
+                False,
+            )
+        except NonRetryableError as exc:
+            return False, ({"name": "NonRetryableError", "message": str(exc)}, True)
+        except ValueTooLargeError as exc:
+            return False, (error_info(exc), True)
+        except Exception as exc:
+            self.engine.log_step_error(self.inst, name, attempt, exc)
+            return False, (error_info(exc), False)
+
+    # -- sleeps ----------------------------------------------------------------------------------
+
+    def sleep(self, name: str, duration: Any) -> asyncio.Future[None]:
+        ms = to_ms(duration, what=f"duration of step.sleep('{name}')")
+        if ms > MAX_SLEEP_MS:
+            raise ValueError(f"step.sleep('{name}') for {ms} ms is longer than the limit of 365 days.")
+        key = self._key("sleep", name)
+        return asyncio.ensure_future(self._sleep(key, lambda now: now + ms))
+
+    def sleep_until(self, name: str, when: Any) -> asyncio.Future[None]:
+        at = epoch_ms(when, what=f"timestamp of step.sleep_until('{name}')")
+        key = self._key("sleep", name)
+        rec = self.records.get(key)
+        now = now_ms()
+        if rec is None and at < now:
+            raise ValueError(
+                f"step.sleep_until('{name}') was given a time in the past ({at} ms since the epoch, "
+                f"{now - at} ms ago). Pass a future datetime (naive = UTC) or epoch milliseconds."
+            )
+        if at - now > MAX_SLEEP_MS:
+            raise ValueError(f"step.sleep_until('{name}') is more than 365 days away.")
+        return asyncio.ensure_future(self._sleep(key, lambda _now: at))
+
+    async def _sleep(self, key: tuple[str, str, int], deadline_of: Callable[[int], int]) -> None:
+        rec = self._replay(key)
+        if rec is not None:
+            if rec.state == "complete":
+                return
+            deadline = rec.wake_at or rec.started
+        else:
+            await self._check_determinism(*key)
+            started = now_ms()
+            deadline = deadline_of(started)
+            rec = await self._begin_wait(key, started, deadline)
+        if deadline > now_ms():
+            await self._wait(deadline)
+        rec.state = "complete"
+        await self._save_step(rec, "complete", ended=max(now_ms(), deadline), wake_at=deadline)
+
+    # -- events ----------------------------------------------------------------------------------
+
+    async def wait_for_event(self, name: str, event_type: str, timeout: Any) -> Any:
+        check_event_type(event_type)
+        timeout_ms = to_ms(timeout, what=f"timeout of step.wait_for_event('{name}')")
+        if not 1000 <= timeout_ms <= MAX_SLEEP_MS:
+            raise ValueError(
+                f"step.wait_for_event('{name}') timeout of {timeout_ms} ms is out of range: use 1 second to 365 days."
+            )
+        key = self._key("waitForEvent", name)
+        rec = self._replay(key)
+        if rec is not None:
+            if rec.state == "complete":
+                return python_from_rpc(loads(rec.output))
+            deadline = rec.wake_at or (rec.started + timeout_ms)
+        else:
+            await self._check_determinism(*key)
+            started = now_ms()
+            deadline = started + timeout_ms
+        event = self._take_event(event_type)
+        if event is None:
+            if rec is None:
+                rec = await self._begin_wait(key, started, deadline, event_type)
+                event = self._take_event(event_type)  # it may have arrived while the record was saved
+            if event is None and deadline > now_ms():
+                event = await self._wait(deadline, event_type)
+        elif rec is None:
+            rec = self._new_record(key, started, deadline, event_type)
+        ended = now_ms()
+        if event is None:
+            info = {"name": "WorkflowTimeoutError", "message": f"Execution timed out after {timeout_ms}ms"}
+            await self._save_step(rec, "errored", ended=ended, wake_at=deadline, error=dumps(info))
+            raise rebuild_error(info)
+        event_pk, etype, payload, received = event
+        received_iso = python_to_rpc(utc_naive(received))
+        output = dumps({"type": etype, "payload": loads(payload), "timestamp": received_iso})
+        await self._save_step(rec, "complete", ended=ended, wake_at=deadline, output=output, consume=event_pk)
+        return python_from_rpc(loads(output))
+
+    # -- step records ----------------------------------------------------------------------------
+
+    def _new_record(
+        self, key: tuple[str, str, int], started: int, deadline: int, event_type: str | None = None
+    ) -> StepRecord:
+        rec = StepRecord(
+            position=self._position(), kind=key[0], name=key[1], count=key[2], state="waiting",
+            started=started, wake_at=deadline, event_type=event_type,
+        )  # fmt: skip
+        self.records[key] = rec
+        return rec
+
+    async def _begin_wait(
+        self, key: tuple[str, str, int], started: int, deadline: int, event_type: str | None = None
+    ) -> StepRecord:
+        """Record a sleep or event wait (with its deadline) before waiting, so it survives a restart."""
+        rec = self._new_record(key, started, deadline, event_type)
+        await self._save_step(rec, "waiting", wake_at=deadline)
+        return rec
+
+    def _save_attempt(
+        self, key: tuple[str, str, int], position: int, started: int, config: str, *, state: str, attempt: int,
+        attempt_started: int, ended: int, ok: bool, output: str | None, error: str | None, wake_at: int | None,
+    ) -> Awaitable[Any]:  # fmt: skip
+        """Save a `do` step's row and the attempt that just ended, in one transaction."""
+
+        def txn(conn: Any) -> None:
+            pk = storage.save_step_txn(
+                conn, self.inst.pk, position=position, kind=key[0], name=key[1], count=key[2], state=state,
+                started=started, ended=ended if state in ("complete", "errored") else None, wake_at=wake_at,
+                config=config, output=output, error=error,
+            )  # fmt: skip
+            storage.save_attempt_txn(conn, pk, attempt, attempt_started, ended, ok, error)
+
+        return self._save(txn)
+
+    def _save_step(self, rec: StepRecord, state: str, *, consume: int | None = None, **fields: Any) -> Awaitable[Any]:
+        """Save a sleep/event step row (and mark the event it consumed) in one transaction."""
+
+        def txn(conn: Any) -> None:
+            pk = storage.save_step_txn(
+                conn, self.inst.pk, position=rec.position, kind=rec.kind, name=rec.name, count=rec.count,
+                state=state, started=rec.started, event_type=rec.event_type, **fields,
+            )  # fmt: skip
+            if consume is not None:
+                storage.consume_event_txn(conn, consume, pk)
+
+        return self._save(txn)
+
+
+def _timed_call(callback: Callable[[JsDict], Any], ctx: JsDict) -> tuple[Any, float]:
+    t0 = time.thread_time()
+    value = callback(ctx)
+    return value, time.thread_time() - t0

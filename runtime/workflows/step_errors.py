@@ -1,0 +1,65 @@
+"""What a step's failure looks like to `run`, and how it is stored (`{"name", "message"}`).
+
+A step's final error is stored, and `run` gets the same exception on the first run and on every
+replay (`rebuild_error`), so a replay that catches it behaves the same way.
+"""
+
+from __future__ import annotations
+
+from pyflows.runtime.surface.entrypoints import NonRetryableError
+
+
+class WorkflowTimeoutError(Exception):
+    """A `wait_for_event` timed out, or a step attempt exceeded its `timeout`."""
+
+
+class CpuLimitExceededError(Exception):
+    """A step attempt used more CPU time than `limits.cpu_ms` allows."""
+
+
+class NonDeterminismError(Exception):
+    """On replay, the workflow called a different step than its history recorded."""
+
+
+class StepLimitExceededError(Exception):
+    """The instance called more steps than `limits.steps` allows."""
+
+
+class StepFailedError(Exception):
+    """A step's final error, as `run` sees it for error types that do not cross the boundary.
+
+    Cloudflare's SDK gives `run` an opaque JsException for these; catch `Exception`. `.name` and
+    `.message` hold the original error's type name and message.
+    """
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}" if message else name)
+        self.name = name
+        self.message = message
+
+
+def error_info(exc: BaseException) -> dict[str, str]:
+    """`{"name", "message"}` for an exception, unwrapping errors rebuilt from step records."""
+    info = getattr(exc, "_pyflows_error", None)
+    if isinstance(info, dict):
+        return dict(info)
+    if isinstance(exc, StepFailedError):
+        return {"name": exc.name, "message": exc.message}
+    return {"name": type(exc).__name__, "message": str(exc)}
+
+
+def rebuild_error(info: dict[str, str]) -> Exception:
+    """The exception `run` receives for a step's final error (deterministic across replays)."""
+    name, message = info.get("name", "Error"), info.get("message", "")
+    exc: Exception
+    if name == "NonRetryableError":
+        exc = NonRetryableError(message)
+    elif name in ("TypeError", "ValueError"):
+        # The SDK keeps the type and prefixes the message: str(e) == "TypeError: msg".
+        exc = (TypeError if name == "TypeError" else ValueError)(f"{name}: {message}")
+    elif name == "WorkflowTimeoutError":
+        exc = WorkflowTimeoutError(message)
+    else:
+        exc = StepFailedError(name, message)
+    exc._pyflows_error = {"name": name, "message": message}  # type: ignore[attr-defined]
+    return exc
