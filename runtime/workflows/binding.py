@@ -11,6 +11,8 @@ import asyncio
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from pyflows.runtime.errors import BatchSizeError
+from pyflows.runtime.protocol.limits import MAX_BATCH
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
 if TYPE_CHECKING:
@@ -99,9 +101,28 @@ class WorkflowBinding:
         return _eager(go())
 
     def create_batch(self, batch: list[Any]) -> asyncio.Future[list[WorkflowInstance]]:
+        """Create 1 to 100 instances; handles for the ones created, in batch order.
+
+        As Cloudflare's `createBatch` (workers-api docs): existing ids, and ids repeated within the
+        batch, are skipped and left out of the result; one invalid entry creates nothing. Errors carry
+        Cloudflare's texts: `WorkflowError: batchCreate should have at least 1 instance`,
+        `WorkflowError: batchCreate only supports 100 instances at a time`.
+        """
+        if hasattr(batch, "to_py"):
+            batch = batch.to_py()
         items = [_options(item, {}) for item in batch]
 
         async def go() -> list[WorkflowInstance]:
+            if not items:
+                raise BatchSizeError(
+                    "WorkflowError: batchCreate should have at least 1 instance", size=0, limit=MAX_BATCH
+                )
+            if len(items) > MAX_BATCH:
+                raise BatchSizeError(
+                    f"WorkflowError: batchCreate only supports {MAX_BATCH} instances at a time",
+                    size=len(items),
+                    limit=MAX_BATCH,
+                )
             ids = await self._engine.create_batch(self._workflow, items)
             return [WorkflowInstance(self._engine, self._workflow, i) for i in ids]
 

@@ -1,8 +1,9 @@
 """The durable workflow engine: runs instances by replaying `run(event, step)`.
 
-Contract used by the server (runtime/management.py, runtime/binding.py) and by tests/bench.
-Every method is a coroutine on the server's event loop; every error is a `WorkflowError`
-subclass from runtime/errors.py carrying `http_status` and `code`.
+Contract used by the server (runtime/server/explorer/routes.py, runtime/workflows/binding.py) and by
+tests/bench. Every method is a coroutine on the server's event loop; every error is a `WorkflowError`
+subclass from runtime/errors.py with structured attributes (no HTTP: the explorer API maps them);
+results are the frozen records of runtime/workflows/records.py (epoch-ms times, decoded values).
 
     spec = WorkflowSpec(name="my-workflow", binding="MY_WORKFLOW", class_name="MyWorkflow",
                         script_name="my-worker", cls=MyWorkflow, max_steps=10_000)
@@ -18,16 +19,18 @@ subclass from runtime/errors.py carrying `http_status` and `code`.
 Methods (workflow = workflow *name*, id = instance id):
     engine.specs -> dict[str, WorkflowSpec]            # in config order
     engine.spec(workflow) -> WorkflowSpec              # WorkflowNotFoundError
+    engine.workflows() -> list[WorkflowSummary]        # in config order
+    await describe_workflow(workflow) -> WorkflowSummary           # with instance_counts
     await create(workflow, id=None, params=None) -> str            # InstanceExistsError, InvalidInstanceIdError,
-                                                                    # PayloadTooLargeError
-    await create_batch(workflow, [{"id"?, "params"?}, ...]) -> list[str]   # existing ids skipped
-    await status(workflow, id) -> {"status", "error", "output"}    # InstanceNotFoundError
-    await describe(workflow, id) -> dict                           # API instance details (no "id"):
-        {"status","params","queued","start","end","output","error","steps":[...],"step_count"}
-        step objects per type exactly as reference/wrangler-local-dev.md §2.3, names "<name>-<count>";
-        times ISO strings; a `do` step waiting to retry has "retry_at" (ISO) as an extra key.
+                                                                    # PayloadTooLargeError, InvalidPayloadError
+    await create_batch(workflow, [{"id"?, "params"?}, ...]) -> list[str]
+        # the ids it created: existing ids and repeats within the batch left out (first wins);
+        # the whole batch is validated first (nothing is created if one entry is bad);
+        # BatchSizeError for 0 or more than 100 entries
+    await status(workflow, id) -> InstanceStatus {"status", "error", "output"}   # InstanceNotFoundError
+    await describe(workflow, id) -> InstanceDetails                 # steps in execution order
     await list_instances(workflow, status=None, date_start_ms=None, date_end_ms=None,
-                         page=1, per_page=25) -> (list[{"id","status","created_on"}], total_count)
+                         page=1, per_page=25) -> (list[InstanceRecord], total_count)
         newest first by creation time; date filters on creation time, inclusive.
     await status_counts(workflow) -> {"queued":0,"running":0,"paused":0,"errored":0,"terminated":0,
                                       "complete":0,"waiting":0,"waitingForPause":0}   (all instances)
@@ -50,31 +53,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import logging
 import sqlite3
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyflows.runtime.storage import store as storage
-from pyflows.runtime.server.explorer.present import instance_details
-from pyflows.runtime.protocol.durations import iso
-from pyflows.runtime.surface.entrypoints import ExecutionContext, call_relaxed
 from pyflows.runtime.errors import (
+    BatchSizeError,
     InstanceExistsError,
     InstanceNotFoundError,
+    InvalidPayloadError,
     InvalidTransitionError,
     PayloadTooLargeError,
     StepNotFoundError,
     WorkflowError,
     WorkflowNotFoundError,
 )
-from pyflows.runtime.protocol.limits import DEFAULT_CPU_MS, DEFAULT_MAX_STEPS, MAX_BATCH, check_event_type, check_instance_id
-from pyflows.runtime.workflows.run import Run, now_ms
-from pyflows.runtime.workflows.scheduler import Scheduler
+from pyflows.runtime.protocol.limits import (
+    DEFAULT_CPU_MS,
+    DEFAULT_MAX_STEPS,
+    MAX_BATCH,
+    check_event_type,
+    check_instance_id,
+)
 from pyflows.runtime.protocol.statuses import COUNT_ORDER, FINISHED, UNFINISHED
-from pyflows.runtime.workflows.step import Step
-from pyflows.runtime.workflows.step_errors import error_info
+from pyflows.runtime.storage import store as storage
+from pyflows.runtime.surface.entrypoints import ExecutionContext, call_relaxed
 from pyflows.runtime.surface.values import (
     JsDict,
     ValueTooLargeError,
@@ -84,6 +90,18 @@ from pyflows.runtime.surface.values import (
     python_from_rpc,
     utc_naive,
 )
+from pyflows.runtime.workflows.records import (
+    AttemptRecord,
+    InstanceDetails,
+    InstanceRecord,
+    InstanceStatus,
+    StepRecord,
+    WorkflowSummary,
+)
+from pyflows.runtime.workflows.run import LiveAttempt, Run, now_ms
+from pyflows.runtime.workflows.scheduler import Scheduler
+from pyflows.runtime.workflows.step import Step
+from pyflows.runtime.workflows.step_errors import error_info
 
 log = logging.getLogger("pyflows.engine")
 
@@ -186,12 +204,60 @@ class Engine:
         except KeyError:
             raise WorkflowNotFoundError(workflow, list(self.specs)) from None
 
+    def workflows(self) -> list[WorkflowSummary]:
+        """The configured workflows, in config order (without instance counts)."""
+        return [_summary(s) for s in self.specs.values()]
+
+    async def describe_workflow(self, workflow: str) -> WorkflowSummary:
+        """One workflow with `instance_counts` for every status (WorkflowNotFoundError)."""
+        return _summary(self.spec(workflow), await self.status_counts(workflow))
+
     # -- creating --------------------------------------------------------------------------------
 
     async def create(self, workflow: str, id: str | None = None, params: Any = None) -> str:
-        spec = self.spec(workflow)
+        self.spec(workflow)
         instance_id = str(uuid.uuid4()) if id is None else check_instance_id(id)
         params_text = self._encode_payload(params if params is not None else {}, "Instance params")
+        return await self._insert(workflow, instance_id, params_text)
+
+    async def create_batch(self, workflow: str, items: list[dict[str, Any]]) -> list[str]:
+        """Create 1 to 100 instances; returns the ids it created, in batch order.
+
+        As Cloudflare's createBatch: an id that already exists, or that repeats an earlier entry of
+        the batch, is skipped and left out of the result (the first occurrence wins). Every entry is
+        checked (id rules, params size) before anything is created, so one bad entry creates nothing.
+        BatchSizeError for an empty batch or one over 100 entries.
+        """
+        self.spec(workflow)
+        if not items:
+            raise BatchSizeError("batchCreate should have at least 1 instance", size=0, limit=MAX_BATCH)
+        if len(items) > MAX_BATCH:
+            raise BatchSizeError(
+                f"batchCreate only supports {MAX_BATCH} instances at a time (got {len(items)}); split the batch.",
+                size=len(items),
+                limit=MAX_BATCH,
+            )
+        checked: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for item in items:
+            item = item or {}
+            raw_id = item.get("id")
+            instance_id = str(uuid.uuid4()) if raw_id is None else check_instance_id(raw_id)
+            params = item.get("params")
+            params_text = self._encode_payload(params if params is not None else {}, "Instance params")
+            if instance_id not in seen:
+                seen.add(instance_id)
+                checked.append((instance_id, params_text))
+        created = []
+        for instance_id, params_text in checked:
+            try:
+                created.append(await self._insert(workflow, instance_id, params_text))
+            except InstanceExistsError:
+                continue
+        return created
+
+    async def _insert(self, workflow: str, instance_id: str, params_text: str) -> str:
+        spec = self.spec(workflow)
         now = now_ms()
         try:
             pk = await self.store.write(
@@ -204,27 +270,13 @@ class Engine:
         self.scheduler.add_new(inst)
         return instance_id
 
-    async def create_batch(self, workflow: str, items: list[dict[str, Any]]) -> list[str]:
-        """Create up to 100 instances; ids that already exist are skipped (returned, not created)."""
-        self.spec(workflow)
-        if len(items) > MAX_BATCH:
-            raise WorkflowError(f"create_batch takes at most {MAX_BATCH} instances, got {len(items)}. Split the batch.")
-        ids = []
-        for item in items:
-            item = item or {}
-            try:
-                ids.append(await self.create(workflow, id=item.get("id"), params=item.get("params")))
-            except InstanceExistsError:
-                ids.append(item["id"])
-        return ids
-
     def _encode_payload(self, value: Any, what: str) -> str:
         try:
             return encode(value, what=what)
         except ValueTooLargeError as exc:
-            raise PayloadTooLargeError(str(exc)) from None
+            raise PayloadTooLargeError(str(exc), what=what) from None
         except TypeError as exc:
-            raise WorkflowError(f"{what} cannot be stored: {exc}") from None
+            raise InvalidPayloadError(f"{what} cannot be stored: {exc}", what=what) from None
 
     def _startable(self, inst: _Instance, returning: bool) -> bool:
         """Is a queued entry still due? (It may have been paused, deleted or started since.)"""
@@ -406,8 +458,8 @@ class Engine:
         row = await self._row(workflow, instance_id)
         return None, row["status"]
 
-    async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
-        """`{"status", "error", "output"}`; output as stored (an RPC tree: see runtime/values.py)."""
+    async def status(self, workflow: str, instance_id: str) -> InstanceStatus:
+        """`{"status", "error", "output"}`; output as stored (an RPC tree: see runtime/surface/values.py)."""
         row = await self._row(workflow, instance_id)
         inst = self._live.get((workflow, instance_id))
         return {
@@ -422,6 +474,8 @@ class Engine:
             raise InvalidTransitionError(
                 f"Cannot pause instance '{instance_id}': it is {status}. Only queued, running or waiting "
                 "instances can be paused.",
+                action="pause",
+                instance_id=instance_id,
                 status=status,
             )
         if inst.run is not None and inst.run.active_attempts:
@@ -444,6 +498,8 @@ class Engine:
             raise InvalidTransitionError(
                 f"Cannot resume instance '{instance_id}': it is {status}, not paused. Only paused instances "
                 "can be resumed.",
+                action="resume",
+                instance_id=instance_id,
                 status=status,
             )
         # Continues where it left off (replay), preferred over instances that never started.
@@ -455,8 +511,10 @@ class Engine:
         inst, status = await self._instance(workflow, instance_id)
         if inst is None:
             raise InvalidTransitionError(
-                f"WorkflowError: (instance.cannot_terminate) Cannot terminate instance '{instance_id}': it is "
-                f"already {status}. Only queued, running, waiting or paused instances can be terminated.",
+                f"Cannot terminate instance '{instance_id}': it is already {status}. Only queued, running, "
+                "waiting or paused instances can be terminated.",
+                action="terminate",
+                instance_id=instance_id,
                 status=status,
             )
         await self._stop_and_wait(inst, "terminate")
@@ -473,9 +531,10 @@ class Engine:
             position = await self.store.read(lambda c: storage.q_step_position(c, row["pk"], kind, name, count))
             if position is None:
                 raise StepNotFoundError(
-                    f'WorkflowError: (instance.cannot_restart) Step "{name}" not found in execution history '
-                    f"(type {kind}, count {count}) of instance '{instance_id}'. Check the step names with "
-                    "`pyflows workflows instances describe`."
+                    f'Step "{name}" not found in execution history (type {kind}, count {count}) of instance '
+                    f"'{instance_id}'. Check the step names with `pyflows workflows instances describe`.",
+                    instance_id=instance_id,
+                    step={"name": name, "count": count, "type": kind},
                 )
         inst = self._live.get((workflow, instance_id))
         if inst is not None:
@@ -499,6 +558,8 @@ class Engine:
             raise InvalidTransitionError(
                 f"Cannot send event '{event_type}' to instance '{instance_id}': it is {status}. Events are "
                 "accepted only while an instance can still run.",
+                action="send_event",
+                instance_id=instance_id,
                 status=status,
             )
         payload_text = self._encode_payload(payload, "Event payload")
@@ -531,7 +592,7 @@ class Engine:
         instance_id: str,
         statuses: set[str] | frozenset[str] = FINISHED,
         timeout: float = 10.0,
-    ) -> dict[str, Any]:
+    ) -> InstanceStatus:
         """Wait until the instance reaches one of `statuses`; TimeoutError after `timeout` seconds."""
         async with asyncio.timeout(timeout):
             while True:
@@ -558,7 +619,8 @@ class Engine:
         date_end_ms: int | None = None,
         page: int = 1,
         per_page: int = 25,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[InstanceRecord], int]:
+        """One page of instances, newest first, and how many match in all."""
         self.spec(workflow)
         rows, total = await self.store.read(
             lambda c: storage.q_list(
@@ -574,7 +636,7 @@ class Engine:
         out = []
         for instance_id, st, created in rows:
             inst = self._live.get((workflow, instance_id))
-            out.append({"id": instance_id, "status": inst.status if inst else st, "created_on": iso(created)})
+            out.append(InstanceRecord(instance_id, inst.status if inst else st, created))
         return out, total
 
     async def status_counts(self, workflow: str) -> dict[str, int]:
@@ -586,13 +648,85 @@ class Engine:
         self.spec(workflow)
         return await self.store.read(lambda c: storage.q_latest(c, workflow))
 
-    async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
+    async def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
+        """The instance with its step history in execution order, including attempts running now."""
         row = await self._row(workflow, instance_id)
-        history = await self.store.read(lambda c: storage.q_history(c, row["pk"]))
+        steps, attempts, _events = await self.store.read(lambda c: storage.q_history(c, row["pk"]))
         inst = self._live.get((workflow, instance_id))
         live = inst.run.live if inst is not None and inst.run is not None else {}
-        status = inst.status if inst is not None else row["status"]
-        return instance_details(row, status, history, live)
+        return InstanceDetails(
+            workflow=workflow,
+            id=instance_id,
+            status=inst.status if inst is not None else row["status"],
+            params=loads(row["params"]),
+            created_at_epoch_ms=row["created_at_epoch_ms"],
+            queued_at_epoch_ms=row["queued_at_epoch_ms"],
+            started_at_epoch_ms=row["started_at_epoch_ms"],
+            ended_at_epoch_ms=row["ended_at_epoch_ms"],
+            output=loads(row["output"]),
+            error=loads(row["error"]),
+            steps=_step_records(steps, attempts, live),
+        )
+
+
+def _summary(spec: WorkflowSpec, counts: dict[str, int] | None = None) -> WorkflowSummary:
+    return WorkflowSummary(spec.name, spec.binding, spec.class_name, spec.script_name, counts)
+
+
+def _step_records(steps: Any, attempts: Any, live: dict[tuple[str, str, int], LiveAttempt]) -> tuple[StepRecord, ...]:
+    """Stored steps and attempts plus the attempts running now, ordered by position."""
+    by_step: dict[int, list[AttemptRecord]] = {}
+    for a in attempts:
+        by_step.setdefault(a["step_pk"], []).append(
+            AttemptRecord(a["started_at_epoch_ms"], a["ended_at_epoch_ms"], bool(a["success"]), loads(a["error"]))
+        )
+    out: list[StepRecord] = []
+    seen = set()
+    for s in steps:
+        key = (s["kind"], s["name"], s["count"])
+        seen.add(key)
+        tried = by_step.get(s["pk"], [])
+        running = live.get(key)
+        if running is not None:
+            tried.append(AttemptRecord(running.attempt_started, None, None, None))
+        finished = s["state"] in ("complete", "errored")
+        is_do = s["kind"] == "do"
+        out.append(
+            StepRecord(
+                kind=s["kind"],
+                name=s["name"],
+                count=s["count"],
+                position=s["position"],
+                state=s["state"],
+                started_at_epoch_ms=s["started_at_epoch_ms"],
+                ended_at_epoch_ms=s["ended_at_epoch_ms"],
+                output=loads(s["output"]) if s["output"] else None,
+                error=loads(s["error"]),
+                config=json.loads(s["config"]) if s["config"] else None,
+                attempts=tuple(tried),
+                retry_at_epoch_ms=(
+                    s["wake_at_epoch_ms"] if is_do and running is None and s["state"] == "retrying" else None
+                ),
+                wake_at_epoch_ms=None if is_do or finished else s["wake_at_epoch_ms"],
+            )
+        )
+    for key, running in live.items():
+        if key not in seen:
+            out.append(
+                StepRecord(
+                    kind="do",
+                    name=running.name,
+                    count=running.count,
+                    position=running.position,
+                    state="running",
+                    started_at_epoch_ms=running.step_started,
+                    ended_at_epoch_ms=None,
+                    config=running.config,
+                    attempts=(AttemptRecord(running.attempt_started, None, None, None),),
+                )
+            )
+    out.sort(key=lambda step: step.position)
+    return tuple(out)
 
 
 def _log_write_failure(fut: asyncio.Future[Any]) -> None:

@@ -104,10 +104,10 @@ async def main() -> None:
         await asyncio.sleep(3600)  # the parent kills us
     else:
         for wf in ("during-step", "during-sleep", "during-event"):
-            rows, _ = await engine.list_instances(wf)
+            rows, _ = await engine.list_instances(wf)  # InstanceRecord rows
             for row in rows:
-                status = await engine.wait_for(wf, row["id"], timeout=20)
-                mark(f"final {row['id']} {status['status']} {status['output']}")
+                status = await engine.wait_for(wf, row.id, timeout=20)
+                mark(f"final {row.id} {status['status']} {status['output']}")
         await factory.close()
 
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from pyflows.runtime.workflows.engine import Engine, EngineOptions, WorkflowSpec
-from pyflows.runtime.surface.entrypoints import WorkflowEntrypoint
-from pyflows.runtime.server.explorer.routes import API_PREFIX, OPENAPI_PATH
 from pyflows.runtime.server.app import Runtime, create_app
+from pyflows.runtime.server.explorer.routes import API_PREFIX, OPENAPI_PATH
 from pyflows.runtime.storage.store import Store
+from pyflows.runtime.surface.entrypoints import WorkflowEntrypoint
 from pyflows.runtime.worker.loader import Env
+from pyflows.runtime.workflows.engine import Engine, EngineOptions, WorkflowSpec
 
 pytestmark = pytest.mark.anyio
 
@@ -200,9 +200,10 @@ async def test_create_describe_and_list(api: httpx.AsyncClient) -> None:
 
 async def test_create_errors(api: httpx.AsyncClient) -> None:
     ok(await api.post("/workflows/my-workflow/instances", json={"id": "dup"}))
-    message = failed(await api.post("/workflows/my-workflow/instances", json={"id": "dup"}), 500, 10001)
+    # Wrangler answers these two with 500; a caller's mistake is a 4xx here (README, Compatibility).
+    message = failed(await api.post("/workflows/my-workflow/instances", json={"id": "dup"}), 409, 10001)
     assert message.startswith('WorkflowError: (instance.already_exists) Workflow instance with id "dup" already exists')
-    message = failed(await api.post("/workflows/my-workflow/instances", json={"id": "bad id!"}), 500, 10001)
+    message = failed(await api.post("/workflows/my-workflow/instances", json={"id": "bad id!"}), 400, 10001)
     # Wrangler: "WorkflowError: Workflow instance has invalid id"; the engine says which rule too.
     assert message.startswith("WorkflowError: Workflow instance") and "invalid" in message
     failed(await api.post("/workflows/no-such-wf/instances", json={}), 404, 10501)
@@ -295,7 +296,7 @@ async def test_events_and_status_changes(api: httpx.AsyncClient) -> None:
     assert ok(await api.post(f"{wf}/appr-1/events/approve", json={"late": True})) == {"success": True}
     assert (await wait_status(api, "approval-workflow", "appr-1", "complete"))["output"] == {"approved": {"ok": True}}
 
-    message = failed(await api.patch(f"{wf}/appr-1/status", json={"status": "terminate"}), 500, 10001)
+    message = failed(await api.patch(f"{wf}/appr-1/status", json={"status": "terminate"}), 409, 10001)
     assert message.startswith("WorkflowError: (instance.cannot_terminate)")
 
     restarted = ok(await api.patch(f"{wf}/appr-1/status", json={"status": "restart", "from": {"name": "prepare"}}))
