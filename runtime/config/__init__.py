@@ -20,13 +20,20 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import keyword
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from pyflows.runtime.config.formats import parse_dotenv, parse_jsonc, parse_toml
+from pyflows.runtime.config.formats import (
+    KeyPositions,
+    jsonc_key_positions,
+    parse_dotenv,
+    parse_jsonc,
+    parse_toml,
+    toml_key_positions,
+)
 from pyflows.runtime.config.schema import describe_value as _value
 from pyflows.runtime.config.schema import key_path, validate
 from pyflows.runtime.config.schema import schema_path as schema_path  # re-exported
@@ -208,7 +215,8 @@ def find_config(cwd: Path, config: Path | None = None) -> Path:
     return _locate(cwd, config)[0]
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path) -> tuple[Any, Callable[[], KeyPositions]]:
+    """The parsed file, and a function giving its key positions (for schema errors)."""
     shown = _shown(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -219,8 +227,8 @@ def _read(path: Path) -> Any:
     except OSError as exc:
         raise ConfigError(f"{shown}: cannot read it ({exc.strerror}).", file=shown) from None
     if path.suffix == ".toml":
-        return parse_toml(text, shown)
-    return parse_jsonc(text, shown)
+        return parse_toml(text, shown), lambda: toml_key_positions(text)
+    return parse_jsonc(text, shown), lambda: jsonc_key_positions(text)
 
 
 # ---------------------------------------------------------------------------------- env + checks
@@ -396,8 +404,8 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
     """
     path, warnings = _locate(cwd, config)
     shown = _shown(path)
-    raw = _read(path)
-    validate(raw, shown)
+    raw, locate = _read(path)
+    validate(raw, shown, locate)
     effective, origin, env_warnings = _apply_env(raw, env, shown)
     warnings.extend(env_warnings)
     root = path.parent

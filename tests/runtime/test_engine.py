@@ -959,6 +959,38 @@ async def test_limits_inside_run_are_clear_catchable_errors(make_engine, call, m
     assert message in (await finish(engine, "limits", iid))["output"]
 
 
+async def test_create_batch_returns_only_what_it_created(make_engine):
+    """Cloudflare's createBatch: existing ids and repeats within the batch are left out (first wins)."""
+    engine = await make_engine(Approval)
+    binding = engine.env.APPROVAL
+    await binding.create(id="existing", params={"v": 0})
+    batch = [
+        {"id": "existing", "params": {"v": 1}},
+        {"id": "new", "params": {"v": 2}},
+        {"id": "new", "params": {"v": 3}},
+        {"id": "other"},
+    ]
+    created = await binding.create_batch(batch)
+    assert [i.id for i in created] == ["new", "other"]
+    details = {i: await api_details(engine, "approval", i) for i in ("existing", "new", "other")}
+    assert [details[i]["params"] for i in ("existing", "new", "other")] == [{"v": 0}, {"v": 2}, {}]
+    assert (await engine.list_instances("approval"))[1] == 3
+    anonymous = await binding.createBatch([{}, {"params": {"x": 1}}])
+    assert len({i.id for i in anonymous}) == 2 and all(len(i.id) == 36 for i in anonymous)
+
+
+async def test_create_batch_refuses_empty_and_invalid_batches_creating_nothing(make_engine):
+    engine = await make_engine(Approval)
+    binding = engine.env.APPROVAL
+    with pytest.raises(WorkflowError, match="^WorkflowError: batchCreate should have at least 1 instance$"):
+        await binding.create_batch([])
+    with pytest.raises(InvalidInstanceIdError, match="'bad id!' is invalid"):
+        await binding.create_batch([{"id": "fine-1"}, {"id": "bad id!"}, {"id": "fine-2"}])
+    with pytest.raises(PayloadTooLargeError):
+        await binding.create_batch([{"id": "fine-1"}, {"id": "fine-2", "params": {"blob": "x" * (1024 * 1024)}}])
+    assert await engine.list_instances("approval") == ([], 0)
+
+
 async def test_create_batch_takes_at_most_100(make_engine):
     engine = await make_engine(Approval)
     with pytest.raises(WorkflowError, match="^WorkflowError: batchCreate only supports 100 instances at a time$"):
