@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 from pyflows.cli import render
-from pyflows.cli.app import ConfigOpt, CwdOpt, EnvOpt  # noqa: F401 - the commands import them from here
+from pyflows.cli.app import ConfigOpt, CwdOpt, EnvOpt, GlobalOptions  # noqa: F401 - the commands import them from here
 from pyflows.client.management import DEFAULT_PORT, ManagementClient
 
 LocalOpt = Annotated[
@@ -24,11 +24,25 @@ def prepare(ctx: typer.Context, cwd: Path | None, config: Path | None, env: str 
 
     if not json_:
         render.print_banner()
-    override_globals(ctx, cwd, config, env)
+    global _globals
+    _globals = override_globals(ctx, cwd, config, env)
+
+
+_globals: GlobalOptions | None = None  # what `prepare` resolved, for `client_for` (the config's account_id)
 
 
 def client_for(local: bool, port: int) -> ManagementClient:
-    return ManagementClient.for_local(port) if local else ManagementClient.for_remote()
+    """The local client, or the Cloudflare API client (account id: CLOUDFLARE_ACCOUNT_ID, else the config's)."""
+    if local:
+        return ManagementClient.for_local(port)
+    import os
+
+    if os.environ.get("CLOUDFLARE_ACCOUNT_ID", "").strip() or not os.environ.get("CLOUDFLARE_API_TOKEN", "").strip():
+        return ManagementClient.for_remote()
+    from pyflows.runtime.config import account_id
+
+    options = _globals or GlobalOptions(cwd=Path.cwd(), config=None, env=None)
+    return ManagementClient.for_remote(account_id=account_id(options.cwd, options.config, options.env))
 
 
 def resolve_id(client: ManagementClient, name: str, instance_id: str, *, quiet: bool) -> str:

@@ -395,6 +395,26 @@ def _flag_warnings(flags: tuple[str, ...], date: str | None, has_workflows: bool
     return warnings
 
 
+def account_id(cwd: Path, config: Path | None = None, env: str | None = None) -> str | None:
+    """The config's `account_id` (`env.<name>.account_id` wins with `--env`), or None.
+
+    What the Cloudflare API commands use when CLOUDFLARE_ACCOUNT_ID is not set (Wrangler's
+    `account_id` key). No config file, or one without the key, is None; a file that does not parse
+    raises its `ConfigParseError`.
+    """
+    try:
+        path, _ = _locate(cwd, config)
+    except ConfigNotFoundError:
+        return None
+    raw, _ = _read(path)
+    if not isinstance(raw, dict):
+        return None
+    envs = raw.get("env")
+    chosen = envs.get(env) if env and isinstance(envs, dict) else None
+    value = chosen.get("account_id") if isinstance(chosen, dict) and "account_id" in chosen else raw.get("account_id")
+    return value.strip() or None if isinstance(value, str) else None
+
+
 def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Config:
     """Find, parse, validate and resolve the project's configuration.
 

@@ -21,7 +21,12 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
+from pyflows.runtime.server.app import Runtime, create_app
+from pyflows.runtime.server.explorer.routes import API_PREFIX, OPENAPI_PATH
+from pyflows.runtime.storage.store import Store
+from pyflows.runtime.surface.entrypoints import WorkflowEntrypoint
+from pyflows.runtime.worker.loader import Env
+from pyflows.runtime.workflows.engine import Engine, EngineOptions, WorkflowSpec
 from schemathesis.generation import GenerationMode
 from schemathesis.python import asgi as schemathesis_asgi
 from schemathesis.specs.openapi.checks import (
@@ -29,13 +34,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-
-from pyflows.runtime.server.app import Runtime, create_app
-from pyflows.runtime.server.explorer.routes import API_PREFIX, OPENAPI_PATH
-from pyflows.runtime.storage.store import Store
-from pyflows.runtime.surface.entrypoints import WorkflowEntrypoint
-from pyflows.runtime.worker.loader import Env
-from pyflows.runtime.workflows.engine import Engine, EngineOptions, WorkflowSpec
 
 WORKFLOWS = ("fuzz-quick", "fuzz-wait")
 BASE_URL = f"http://localhost{API_PREFIX}"  # the management API answers loopback hosts only
@@ -62,21 +60,34 @@ def _document() -> dict[str, Any]:
     return doc
 
 
-def _app() -> Any:
-    async def open_runtime() -> Runtime:
-        store = await Store.open(Path(tempfile.mkdtemp(prefix="pyflows-fuzz-")) / "state")
-        specs = [
-            WorkflowSpec(name=WORKFLOWS[0], binding="QUICK", class_name="Quick", script_name="fuzz", cls=Quick),
-            WorkflowSpec(name=WORKFLOWS[1], binding="WAITS", class_name="Waits", script_name="fuzz", cls=Waits),
-        ]
-        engine = Engine(store, specs, EngineOptions())
-        engine.env = Env({})
-        await engine.start()
-        for n in range(3):  # something to find, pause, terminate and delete
-            await engine.create(WORKFLOWS[n % 2], id=f"seed-{n}")
-        return Runtime(engine=engine, worker=None, env=engine.env, name="fuzz", store=store)
+async def _open_runtime() -> Runtime:
+    store = await Store.open(Path(tempfile.mkdtemp(prefix="pyflows-fuzz-")) / "state")
+    specs = [
+        WorkflowSpec(name=WORKFLOWS[0], binding="QUICK", class_name="Quick", script_name="fuzz", cls=Quick),
+        WorkflowSpec(name=WORKFLOWS[1], binding="WAITS", class_name="Waits", script_name="fuzz", cls=Waits),
+    ]
+    engine = Engine(store, specs, EngineOptions())
+    engine.env = Env({})
+    await engine.start()
+    for n in range(3):  # something to find, pause, terminate and delete
+        await engine.create(WORKFLOWS[n % 2], id=f"seed-{n}")
+    return Runtime(engine=engine, worker=None, env=engine.env, name="fuzz", store=store)
 
-    return create_app(open_runtime, close_on_shutdown=True)
+
+class _FreshRuntimeApp:
+    """`create_app` with a new runtime per lifespan: schemathesis ends the lifespan after each test."""
+
+    def __init__(self) -> None:
+        self._app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan" or self._app is None:
+            self._app = create_app(_open_runtime, close_on_shutdown=True)
+        await self._app(scope, receive, send)
+
+
+def _app() -> Any:
+    return _FreshRuntimeApp()
 
 
 APP = _app()
