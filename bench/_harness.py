@@ -54,6 +54,12 @@ SPECS: dict[str, tuple[str, str, float | None, float | None, str]] = {
     "engine_steps_concurrent": ("steps/s", "higher", None, 1500.0, "issue 3"),
     "engine_three_step": ("inst/s", "higher", None, 400.0, "issue 3"),
     "floor_aiosqlite_commit": ("steps/s", "higher", None, None, ""),
+    "scale_create_per_s": ("inst/s", "higher", None, 1000.0, "issue 16"),
+    "scale_rss_100k_sleepers": ("MiB", "lower", None, 100.0, "issue 16"),
+    "scale_rss_after_restart": ("MiB", "lower", None, 100.0, "issue 16"),
+    "scale_restart_ready": ("s", "lower", None, 0.5, "issue 16"),
+    "scale_cli_list": ("s", "lower", None, 0.25, "issue 16"),
+    "scale_cli_describe_latest": ("s", "lower", None, 0.25, "issue 16"),
 }
 
 

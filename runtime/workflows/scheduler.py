@@ -2,25 +2,27 @@
 
 At most `max_running` instances hold a slot (are `running`); waiting ones give theirs back.
 New instances start oldest first, and an instance returning from a wait (or resumed) goes before
-any new one. Hibernated instances sit in a heap keyed by wake time, with one loop timer armed for
-the earliest; a cancelled entry is skipped by its token rather than removed.
+any new one.
+
+Hibernated instances are not held in memory at all: the database row (status `waiting`, its
+`wake_at_epoch_ms`) is the truth. `WakeTimers` keeps only the next page of wake-ups in a heap, with
+one loop timer armed for the earliest, and pages in the next ones from SQLite as the heap drains,
+so 100,000 sleeping instances cost a thousand heap entries, and a start reads one page, not every
+row. An entry is only a hint: when it fires, the engine re-reads the row and decides.
 """
 
 from __future__ import annotations
 
 import asyncio
 import heapq
-import itertools
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 
 class Schedulable(Protocol):
     holds_slot: bool
-    hibernated: bool
-    timer_token: int
 
 
 class Scheduler:
@@ -38,9 +40,6 @@ class Scheduler:
         self._new: deque[Any] = deque()
         self._returning: deque[tuple[Any, asyncio.Future[None] | None]] = deque()
         self.running = 0
-        self._heap: list[tuple[int, int, int, Any]] = []
-        self._seq = itertools.count()
-        self._timer: asyncio.TimerHandle | None = None
         self._closed = False
 
     # -- slots and queues ----------------------------------------------------------------------------
@@ -93,41 +92,94 @@ class Scheduler:
             self._take(inst)
             self._start(inst)
 
-    # -- hibernation timers --------------------------------------------------------------------------
+    def close(self) -> None:
+        self._closed = True
 
-    def hibernate_until(self, inst: Schedulable, wake_at: int) -> None:
-        inst.hibernated = True
-        inst.timer_token += 1
-        heapq.heappush(self._heap, (wake_at, next(self._seq), inst.timer_token, inst))
+
+class WakeTimers:
+    """The next `page` wake-ups `(wake_at_epoch_ms, instance pk)` in memory; the rest stay in SQLite.
+
+    `fetch_page(after, limit)` returns the next rows in `(wake_at, pk)` order strictly after `after`
+    (None: from the start); it must see every write queued before it (the engine runs it through the
+    writer). `on_due(pks)` is called with the pks whose time has come; it re-reads their rows.
+    Everything up to `_horizon` is in the heap (or was, and fired); a wake-up added beyond it is
+    already on disk and is paged in when the heap reaches it.
+    """
+
+    def __init__(
+        self,
+        fetch_page: Callable[[tuple[int, int] | None, int], Awaitable[list[tuple[int, int]]]],
+        on_due: Callable[[list[int]], None],
+        *,
+        page: int = 1000,
+    ) -> None:
+        self._fetch_page = fetch_page
+        self._on_due = on_due
+        self._page = page
+        self._heap: list[tuple[int, int]] = []
+        self._horizon: tuple[int, int] | None = None
+        self._complete = False  # every waiting row with a wake time has been paged in
+        self._timer: asyncio.TimerHandle | None = None
+        self._refill: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def load(self) -> None:
+        """Read the first page (at start)."""
+        self._take(await self._fetch_page(None, self._page))
         self._arm()
 
-    def forget_timer(self, inst: Schedulable) -> None:
-        """The instance is no longer hibernated (paused, restarted, deleted...): drop its wake-up."""
-        inst.hibernated = False
-        inst.timer_token += 1
+    def add(self, pk: int, wake_at: int) -> None:
+        """An instance hibernated until `wake_at` (its row already says so, or will once queued writes land)."""
+        if self._complete or self._horizon is None or (wake_at, pk) <= self._horizon:
+            heapq.heappush(self._heap, (wake_at, pk))
+            self._arm()
 
-    def wake(self, inst: Schedulable) -> None:
-        """Replay a hibernated instance now (its timer fired, or an event arrived)."""
-        self.forget_timer(inst)
-        self.add_returning(inst)
+    def _take(self, rows: list[tuple[int, int]]) -> None:
+        for row in rows:
+            heapq.heappush(self._heap, row)
+        if len(rows) < self._page:
+            self._complete = True
+        elif rows:
+            self._horizon = rows[-1]
 
     def _arm(self) -> None:
+        if self._closed:
+            return
         if self._timer:
             self._timer.cancel()
             self._timer = None
-        while self._heap and self._heap[0][3].timer_token != self._heap[0][2]:
-            heapq.heappop(self._heap)
-        if self._heap and not self._closed:
+        if not self._heap and not self._complete:
+            self._start_refill()
+            return
+        if self._heap:
             delay = max(0.0, self._heap[0][0] / 1000 - time.time())
             self._timer = asyncio.get_running_loop().call_later(min(delay, 3600.0), self._fire)
 
     def _fire(self) -> None:
         self._timer = None
         now = int(time.time() * 1000)
+        due: list[int] = []
         while self._heap and self._heap[0][0] <= now:
-            _, _, token, inst = heapq.heappop(self._heap)
-            if token == inst.timer_token and inst.hibernated:
-                self.wake(inst)
+            due.append(heapq.heappop(self._heap)[1])
+        if due:
+            self._on_due(list(dict.fromkeys(due)))
+        if len(self._heap) < self._page // 4 and not self._complete:
+            self._start_refill()
+        self._arm()
+
+    def _start_refill(self) -> None:
+        if self._refill is None and not self._closed:
+            self._refill = asyncio.ensure_future(self._run_refill())
+
+    async def _run_refill(self) -> None:
+        try:
+            rows = await self._fetch_page(self._horizon, self._page)
+            if self._closed:
+                return
+            self._complete = False
+            self._take(rows)
+        finally:
+            self._refill = None
         self._arm()
 
     def close(self) -> None:
@@ -135,3 +187,5 @@ class Scheduler:
         if self._timer:
             self._timer.cancel()
             self._timer = None
+        if self._refill is not None:
+            self._refill.cancel()
