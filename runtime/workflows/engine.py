@@ -100,6 +100,7 @@ class WorkflowSpec:
     script_name: str
     cls: type | None
     max_steps: int = DEFAULT_MAX_STEPS
+    concurrency_limit: int | None = None  # `concurrency.limit`: at most this many of its instances running
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,13 @@ class Engine:
         self.env: Any = None
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
-        self.scheduler = Scheduler(self.options.max_concurrency, start=self._start_run, startable=self._startable)
+        self.scheduler = Scheduler(
+            self.options.max_concurrency,
+            start=self._start_run,
+            startable=self._startable,
+            lane_of=lambda inst: inst.spec.name,
+            limits={s.name: s.concurrency_limit for s in specs if s.concurrency_limit is not None},
+        )
         # Hibernated instances live only in the database; these are their next wake-ups.
         self.timers = WakeTimers(self._wake_page, self._on_due, page=self.options.wake_page)
 

@@ -1,8 +1,8 @@
 """Who runs next: concurrency slots, the start queues, and the wake timers of hibernated instances.
 
-At most `max_running` instances hold a slot (are `running`); waiting ones give theirs back.
-New instances start oldest first, and an instance returning from a wait (or resumed) goes before
-any new one.
+At most `max_running` instances hold a slot (are `running`), and at most a workflow's
+`concurrency.limit` of one workflow; waiting ones give theirs back. New instances start oldest
+first, and an instance returning from a wait (or resumed) goes before any new one.
 
 Hibernated instances are not held in memory at all: the database row (status `waiting`, its
 `wake_at_epoch_ms`) is the truth. `WakeTimers` keeps only the next page of wake-ups in a heap, with
@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -25,40 +27,75 @@ class Schedulable(Protocol):
     holds_slot: bool
 
 
+@dataclass
+class _Lane:
+    """One workflow's queues and slots; `limit` is its `concurrency.limit` (None: only the global one)."""
+
+    limit: int | None = None
+    running: int = 0
+    new: deque[tuple[int, Any]] = field(default_factory=deque)
+    returning: deque[tuple[int, Any, asyncio.Future[None] | None]] = field(default_factory=deque)
+
+    def has_slot(self) -> bool:
+        return self.limit is None or self.running < self.limit
+
+
 class Scheduler:
+    """Slots and start order. Every instance belongs to a lane (its workflow, `lane_of(inst)`).
+
+    An instance runs when a global slot (`max_running`, the dev server's --max-concurrency) and a
+    slot of its lane (`limits[workflow]`, the workflow's `concurrency.limit`) are both free; the
+    others stay queued. Among those that may start, an instance returning from a wait (or resumed)
+    goes first, then new ones, each oldest first across all workflows.
+    """
+
     def __init__(
         self,
         max_running: int,
         *,
         start: Callable[[Any], None],
         startable: Callable[[Any, bool], bool],
+        lane_of: Callable[[Any], str] = lambda inst: "",
+        limits: dict[str, int] | None = None,
     ) -> None:
         """`start(inst)` begins a replay; `startable(inst, returning)` says if a queued entry is still due."""
         self.max_running = max_running
         self._start = start
         self._startable = startable
-        self._new: deque[Any] = deque()
-        self._returning: deque[tuple[Any, asyncio.Future[None] | None]] = deque()
+        self._lane_of = lane_of
+        self._lanes: dict[str, _Lane] = {name: _Lane(limit) for name, limit in (limits or {}).items()}
+        self._seq = itertools.count()
+        self._returning_queued = 0
         self.running = 0
         self._closed = False
+
+    def _lane(self, inst: Any) -> _Lane:
+        name = self._lane_of(inst)
+        lane = self._lanes.get(name)
+        if lane is None:
+            lane = self._lanes[name] = _Lane()
+        return lane
 
     # -- slots and queues ----------------------------------------------------------------------------
 
     def add_new(self, inst: Schedulable) -> None:
-        self._new.append(inst)
+        self._lane(inst).new.append((next(self._seq), inst))
         self._pump()
 
     def add_returning(self, inst: Schedulable) -> None:
-        self._returning.append((inst, None))
+        self._lane(inst).returning.append((next(self._seq), inst, None))
+        self._returning_queued += 1
         self._pump()
 
     async def acquire(self, inst: Schedulable) -> None:
         """A live run coming back from a wait takes a slot, queueing (first in line) when none is free."""
-        if self.running < self.max_running and not self._returning:
-            self._take(inst)
+        lane = self._lane(inst)
+        if self.running < self.max_running and lane.has_slot() and not self._returning_queued:
+            self._take(inst, lane)
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._returning.append((inst, fut))
+        lane.returning.append((next(self._seq), inst, fut))
+        self._returning_queued += 1
         self._pump()
         await fut
 
@@ -66,30 +103,51 @@ class Scheduler:
         if inst.holds_slot:
             inst.holds_slot = False
             self.running -= 1
+            self._lane(inst).running -= 1
             self._pump()
 
-    def _take(self, inst: Schedulable) -> None:
+    def _take(self, inst: Schedulable, lane: _Lane) -> None:
         inst.holds_slot = True
         self.running += 1
+        lane.running += 1
+
+    def _next_lane(self) -> tuple[_Lane, bool] | None:
+        """The lane whose head starts next, and whether that head is a returning one."""
+        best: tuple[int, int, _Lane] | None = None  # (0 returning / 1 new, seq, lane)
+        for lane in self._lanes.values():
+            if not lane.has_slot():
+                continue
+            if lane.returning:
+                key = (0, lane.returning[0][0], lane)
+            elif lane.new:
+                key = (1, lane.new[0][0], lane)
+            else:
+                continue
+            if best is None or key[:2] < best[:2]:
+                best = key
+        return None if best is None else (best[2], best[0] == 0)
 
     def _pump(self) -> None:
         while self.running < self.max_running and not self._closed:
-            if self._returning:
-                inst, fut = self._returning.popleft()
+            pick = self._next_lane()
+            if pick is None:
+                break
+            lane, returning = pick
+            if returning:
+                _, inst, fut = lane.returning.popleft()
+                self._returning_queued -= 1
                 if fut is not None:  # a live run waiting in acquire()
                     if not fut.done():
-                        self._take(inst)
+                        self._take(inst, lane)
                         fut.set_result(None)
                     continue
                 if not self._startable(inst, True):
                     continue
-            elif self._new:
-                inst = self._new.popleft()
+            else:
+                _, inst = lane.new.popleft()
                 if not self._startable(inst, False):
                     continue
-            else:
-                break
-            self._take(inst)
+            self._take(inst, lane)
             self._start(inst)
 
     def close(self) -> None:

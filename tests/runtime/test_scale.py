@@ -119,3 +119,41 @@ async def test_create_batch_writes_once_and_skips_existing_ids(make_engine: Engi
     for n in (0, 49):
         assert (await engine.wait_for("sleeper", f"i{n}"))["output"] == n
     assert (await engine.status_counts("sleeper"))["complete"] >= 2
+
+
+async def test_a_workflow_concurrency_limit_queues_its_own_instances_only(make_engine: EngineFactory) -> None:
+    release = asyncio.Event()
+    running: list[str] = []
+    peak = {"capped": 0}
+
+    class Capped(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("work")
+            async def work():
+                running.append(event.instanceId)
+                peak["capped"] = max(peak["capped"], len(running))
+                await release.wait()
+                running.remove(event.instanceId)
+                return 1
+
+            await work()
+            if event.payload.get("nap"):
+                await step.sleep("nap", 3_600_000)  # waiting: gives its slot back
+            return 1
+
+    class Free(WorkflowEntrypoint):
+        async def run(self, event, step):
+            return "free"
+
+    engine = await make_engine(Capped, Free, concurrency_limits={"capped": 2}, hibernate_after_ms=100)
+    napper = await engine.create("capped", id="napper", params={"nap": True})
+    ids = [await engine.create("capped", id=f"c{n}") for n in range(4)]
+    await _until(lambda: len(running) == 2)
+    statuses = [(await engine.status("capped", i))["status"] for i in ids]
+    assert statuses.count("queued") >= 2  # over the limit: queued, oldest first
+    assert (await engine.wait_for("free", await engine.create("free")))["output"] == "free"  # other workflows run
+    release.set()
+    for iid in ids:
+        assert (await engine.wait_for("capped", iid))["status"] == "complete"
+    assert (await engine.wait_for("capped", napper, {"waiting"}))["status"] == "waiting"
+    assert peak["capped"] == 2
