@@ -84,11 +84,20 @@ class Result:
         return json.dumps(asdict(self))
 
 
-def result(name: str, values: list[float], **extra: Any) -> Result:
-    """Summarise `values` (one per run) for measurement `name`, compare with Wrangler and the target."""
+def result(name: str, values: list[float], *, peer: list[float] | None = None, **extra: Any) -> Result:
+    """Summarise `values` (one per run) for measurement `name`, compare with Wrangler and the target.
+
+    `peer`: Wrangler's values for the same measurement taken in this run (bench/_wrangler.py); they
+    replace the recorded figure, and `extra["wrangler_source"]` says which one the ratio used.
+    """
     unit, better, wrangler, target, issue = SPECS[name]
     if not values:
         raise ValueError(f"{name}: no successful run")
+    if peer:
+        wrangler = statistics.median(peer)
+        extra["wrangler_source"] = f"same run, {len(peer)} runs"
+    elif wrangler is not None:
+        extra["wrangler_source"] = "recorded"
     med = statistics.median(values)
     ratio = None
     if wrangler is not None and med > 0:

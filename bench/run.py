@@ -60,6 +60,10 @@ def _ratio(res: Result) -> str:
     return f"{res.ratio:.1f}× better" if res.ratio >= 1 else f"{1 / res.ratio:.1f}× worse"
 
 
+def _source(res: Result) -> str:
+    return " (same run)" if str(res.extra.get("wrangler_source", "")).startswith("same run") else " (recorded)"
+
+
 def table(results: list[Result]) -> str:
     rows = [("measurement", "median", "min–max", "runs", "Wrangler", "vs Wrangler", "target", "", "other load")]
     for r in results:
@@ -70,7 +74,7 @@ def table(results: list[Result]) -> str:
                 f"{_fmt(r.median)} {r.unit}",
                 f"{_fmt(r.min)}–{_fmt(r.max)}",
                 str(r.runs),
-                "–" if r.wrangler is None else f"{_fmt(r.wrangler)} {r.unit}",
+                "–" if r.wrangler is None else f"{_fmt(r.wrangler)} {r.unit}" + _source(r),
                 _ratio(r),
                 "–" if r.target is None else f"{r.target} {r.unit} ({r.issue})",
                 verdict,
