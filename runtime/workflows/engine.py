@@ -78,7 +78,7 @@ from pyflows.runtime.protocol.limits import (
     check_event_type,
     check_instance_id,
 )
-from pyflows.runtime.protocol.statuses import COUNT_ORDER, FINISHED, UNFINISHED
+from pyflows.runtime.protocol.statuses import COUNT_ORDER, FINISHED
 from pyflows.runtime.storage import store as storage
 from pyflows.runtime.surface.entrypoints import ExecutionContext, call_relaxed
 from pyflows.runtime.surface.values import (
@@ -99,7 +99,7 @@ from pyflows.runtime.workflows.records import (
     WorkflowSummary,
 )
 from pyflows.runtime.workflows.run import LiveAttempt, Run, now_ms
-from pyflows.runtime.workflows.scheduler import Scheduler
+from pyflows.runtime.workflows.scheduler import Scheduler, WakeTimers
 from pyflows.runtime.workflows.step import Step
 from pyflows.runtime.workflows.step_errors import error_info
 
@@ -118,6 +118,7 @@ class WorkflowSpec:
     script_name: str
     cls: type | None
     max_steps: int = DEFAULT_MAX_STEPS
+    concurrency_limit: int | None = None  # `concurrency.limit`: at most this many of its instances running
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ class EngineOptions:
     # A run whose only activity is waits ending further away than this is evicted from memory and
     # replayed when a timer fires or an event arrives (Cloudflare hibernates the same way).
     hibernate_after_ms: int = 2_000
+    # How many wake-ups of hibernated instances are held in memory; the rest are paged from SQLite.
+    wake_page: int = 1_000
 
 
 @dataclass(eq=False)
@@ -141,8 +144,6 @@ class _Instance:
     run: Run | None = None
     holds_slot: bool = False
     pause_requested: bool = False
-    hibernated: bool = False
-    timer_token: int = 0
     watchers: list[asyncio.Future[None]] = field(default_factory=list)
 
 
@@ -156,15 +157,27 @@ class Engine:
         self.env: Any = None
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
-        self.scheduler = Scheduler(self.options.max_concurrency, start=self._start_run, startable=self._startable)
+        self.scheduler = Scheduler(
+            self.options.max_concurrency,
+            start=self._start_run,
+            startable=self._startable,
+            lane_of=lambda inst: inst.spec.name,
+            limits={s.name: s.concurrency_limit for s in specs if s.concurrency_limit is not None},
+        )
+        # Hibernated instances live only in the database; these are their next wake-ups.
+        self.timers = WakeTimers(self._wake_page, self._on_due, page=self.options.wake_page)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Recover: resume instances that were queued, running or waiting when the process stopped."""
-        rows = await self.store.read(lambda c: storage.q_instances_by_status(c, UNFINISHED))
-        with_events = await self.store.read(storage.q_with_pending_events)
-        now = now_ms()
+        """Recover: resume instances that were queued, running or waiting when the process stopped.
+
+        Only what must run soon is loaded (queued, running, due within `hibernate_after_ms`, holding
+        an event); instances sleeping longer stay in the database and come back through the wake
+        timers, so a start with 100,000 sleepers reads one page of wake times, not every row.
+        """
+        due_by = now_ms() + self.options.hibernate_after_ms
+        rows = await self.store.read(lambda c: storage.q_recoverable(c, due_by))
         for row in rows:
             spec = self.specs.get(row["workflow"])
             if spec is None:  # workflow removed from the config: leave its instances alone
@@ -173,22 +186,18 @@ class Engine:
             self._live[(spec.name, inst.id)] = inst
             if inst.status == "waitingForPause":
                 self._set_status(inst, "paused")
+                self._forget(inst)
             elif inst.status == "queued":
                 self.scheduler.add_new(inst)
-            elif (
-                inst.status == "waiting"
-                and row["wake_at_epoch_ms"]
-                and inst.pk not in with_events
-                and row["wake_at_epoch_ms"] - now > self.options.hibernate_after_ms
-            ):
-                self.scheduler.hibernate_until(inst, row["wake_at_epoch_ms"])
-            elif inst.status in ("running", "waiting"):
+            else:
                 self.scheduler.add_returning(inst)
+        await self.timers.load()
 
     async def close(self) -> None:
         """Stop every run without changing its stored status: the next start resumes them."""
         self._closing = True
         self.scheduler.close()
+        self.timers.close()
         runs = [i.run for i in self._live.values() if i.run is not None]
         for run in runs:
             run.stop_reason = "shutdown"
@@ -248,13 +257,16 @@ class Engine:
             if instance_id not in seen:
                 seen.add(instance_id)
                 checked.append((instance_id, params_text))
-        created = []
-        for instance_id, params_text in checked:
-            try:
-                created.append(await self._insert(workflow, instance_id, params_text))
-            except InstanceExistsError:
-                continue
-        return created
+        spec = self.spec(workflow)
+        now = now_ms()
+        # One transaction for the batch (ids in use are skipped by the insert itself).
+        created = await self.store.write(lambda c: storage.insert_instances_txn(c, workflow, checked, now))
+        params_of = dict(checked)
+        for instance_id, pk in created:
+            inst = _Instance(pk, spec, instance_id, params_of[instance_id], now, "queued")
+            self._live[(workflow, instance_id)] = inst
+            self.scheduler.add_new(inst)
+        return [instance_id for instance_id, _ in created]
 
     async def _insert(self, workflow: str, instance_id: str, params_text: str) -> str:
         spec = self.spec(workflow)
@@ -285,7 +297,6 @@ class Engine:
         return inst.status in ("running", "waiting", "queued") if returning else inst.status == "queued"
 
     def _start_run(self, inst: _Instance) -> None:
-        self.scheduler.forget_timer(inst)
         inst.status = "running"
         now = now_ms()
         self.store.write_nowait(lambda c: storage.mark_running_txn(c, inst.pk, now)).add_done_callback(
@@ -311,6 +322,7 @@ class Engine:
                 workflowName=inst.spec.name,
             )
             step = Step(run, implicit=self.options.implicit_dependencies)
+            run.enter()
             result = call_relaxed(workflow.run, event, step)
             if inspect.isawaitable(result):
                 result = await result
@@ -361,7 +373,6 @@ class Engine:
     def _forget(self, inst: _Instance) -> None:
         if self._live.get((inst.spec.name, inst.id)) is inst:
             del self._live[(inst.spec.name, inst.id)]
-        self.scheduler.forget_timer(inst)
 
     def _set_status(self, inst: _Instance, status: str, **fields: Any) -> None:
         """Record a status change without waiting (writes stay ordered), and wake watchers."""
@@ -391,7 +402,56 @@ class Engine:
             self.scheduler.release(inst)
         if inst.status == "waiting" and deadline - now_ms() > self.options.hibernate_after_ms:
             self._stop(run, "hibernate")
-            self.scheduler.hibernate_until(inst, deadline)
+            self._hibernate(inst, deadline)
+
+    def _hibernate(self, inst: _Instance, wake_at: int) -> None:
+        """Drop a waiting instance from memory: its row (status waiting, wake time) is all that is kept.
+
+        Only once the row says so (the status write is queued, not yet committed), and only if nothing
+        woke it meanwhile; until then reads are answered from memory as before.
+        """
+        self.timers.add(inst.pk, wake_at)
+
+        def evict(_: object) -> None:
+            if inst.run is None and inst.status == "waiting" and self._live.get((inst.spec.name, inst.id)) is inst:
+                self._forget(inst)
+                self._notify(inst)
+
+        self.store.write_nowait(_committed).add_done_callback(evict)
+
+    async def _wake_page(self, after: tuple[int, int] | None, limit: int) -> list[tuple[int, int]]:
+        # Through the writer, so it sees every status write queued before it (hibernation writes
+        # the wake time with write_nowait just before dropping the instance from memory).
+        return await self.store.write(lambda c: storage.q_wake_page(c, after, limit))
+
+    def _on_due(self, pks: list[int]) -> None:
+        task = asyncio.ensure_future(self._wake_due(pks))
+        task.add_done_callback(_log_wake_failure)
+
+    async def _wake_due(self, pks: list[int]) -> None:
+        """Timers fired for these instances: replay the ones whose row still says it is time."""
+        rows = await self.store.write(lambda c: storage.q_instances_by_pk(c, pks))  # after queued writes
+        now = now_ms()
+        for row in rows:
+            if row["status"] != "waiting" or self._closing:
+                continue
+            if row["wake_at_epoch_ms"] is not None and row["wake_at_epoch_ms"] > now:
+                self.timers.add(row["pk"], row["wake_at_epoch_ms"])  # it went back to sleep since
+                continue
+            inst = self._adopt(row)
+            if inst is not None and inst.run is None:
+                self.scheduler.add_returning(inst)
+
+    def _adopt(self, row: Any) -> _Instance | None:
+        """The in-memory instance for an unfinished row, created from the row if it is not loaded."""
+        spec = self.specs.get(row["workflow"])
+        if spec is None or row["status"] in FINISHED:
+            return None
+        inst = self._live.get((spec.name, row["id"]))
+        if inst is None:
+            inst = _Instance(row["pk"], spec, row["id"], row["params"], row["created_at_epoch_ms"], row["status"])
+            self._live[(spec.name, inst.id)] = inst
+        return inst
 
     async def on_wait_ended(self, run: Run) -> None:
         inst = run.inst
@@ -450,13 +510,14 @@ class Engine:
         return row
 
     async def _instance(self, workflow: str, instance_id: str) -> tuple[_Instance | None, str]:
-        """The live instance (if not final) and its current status."""
+        """The in-memory instance (loaded from its row if it is unfinished but not in memory) and its status."""
         self.spec(workflow)
         inst = self._live.get((workflow, instance_id))
         if inst is not None:
             return inst, inst.status
         row = await self._row(workflow, instance_id)
-        return None, row["status"]
+        inst = self._adopt(row)
+        return inst, inst.status if inst is not None else row["status"]
 
     async def status(self, workflow: str, instance_id: str) -> InstanceStatus:
         """`{"status", "error", "output"}`; output as stored (an RPC tree: see runtime/surface/values.py)."""
@@ -484,7 +545,6 @@ class Engine:
             return "waitingForPause"
         if inst.run is not None:
             await self._stop_and_wait(inst, "pause")
-        self.scheduler.forget_timer(inst)
         self._set_status(inst, "paused")
         return "paused"
 
@@ -539,9 +599,9 @@ class Engine:
         inst = self._live.get((workflow, instance_id))
         if inst is not None:
             await self._stop_and_wait(inst, "restart")
-            self.scheduler.forget_timer(inst)
         now = now_ms()
         await self.store.write(lambda c: storage.restart_txn(c, row["pk"], position, now))
+        inst = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
         if inst is None:
             spec = self.spec(workflow)
             inst = _Instance(row["pk"], spec, instance_id, row["params"], row["created_at_epoch_ms"], "queued")
@@ -566,10 +626,15 @@ class Engine:
         now = now_ms()
         pk = await self.store.write(lambda c: storage.insert_event_txn(c, inst.pk, event_type, payload_text, now))
         event = (pk, event_type, payload_text, now)
-        if inst.run is not None:
-            inst.run.deliver_event(event)
-        elif inst.hibernated:
-            self.scheduler.wake(inst)
+        current = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
+        if current is None:
+            current, _ = await self._instance(workflow, instance_id)
+        if current is None:
+            return
+        if current.run is not None:
+            current.run.deliver_event(event)
+        elif current.status == "waiting":  # hibernated: replay it now, to consume the event
+            self.scheduler.add_returning(current)
 
     async def delete(self, workflow: str, instance_id: str) -> None:
         row = await self._row(workflow, instance_id)
@@ -727,6 +792,15 @@ def _step_records(steps: Any, attempts: Any, live: dict[tuple[str, str, int], Li
             )
     out.sort(key=lambda step: step.position)
     return tuple(out)
+
+
+def _committed(conn: sqlite3.Connection) -> None:
+    """A no-op write: its future resolves once every write queued before it is committed."""
+
+
+def _log_wake_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Could not wake sleeping instances: %s", task.exception())
 
 
 def _log_write_failure(fut: asyncio.Future[Any]) -> None:

@@ -3,7 +3,8 @@
 Instance details follow Wrangler's `GET …/instances/{id}` result: keys and their order as Wrangler's
 CLI reads them, step names with their occurrence suffix (`"first step-1"`), times as ISO strings with
 milliseconds. Extra keys pyflows adds, which Wrangler's CLI ignores: `retry_at` on a `do` step waiting
-to retry, `wake_at` on an unfinished sleep or event wait.
+to retry, `wake_at` on an unfinished sleep or event wait. A step with config `{"sensitive": "output"}`
+shows `"[REDACTED]"` as its output (Cloudflare, 2026-06).
 
 `ERRORS` is the one table from an error type to (HTTP status, Cloudflare code, message): Wrangler's
 codes and message texts, but a caller's mistake is a 4xx where Wrangler's local server answers 500
@@ -39,6 +40,7 @@ from pyflows.runtime.workflows.records import (
     StepRecord,
     WorkflowSummary,
 )
+from pyflows.runtime.workflows.step_config import REDACTED, is_sensitive
 
 # Errors ------------------------------------------------------------------------------------------
 
@@ -131,8 +133,8 @@ def _step(s: StepRecord) -> dict[str, Any]:
             "success": {"complete": True, "errored": False}.get(s.state),
             "type": "step",
         }
-        if s.state == "complete":
-            obj["output"] = to_api(s.output)
+        if s.state == "complete":  # config {"sensitive": "output"}: stored, but never shown
+            obj["output"] = REDACTED if is_sensitive(s.config) else to_api(s.output)
         obj["config"] = s.config
         obj["attempts"] = [_attempt(a) for a in s.attempts]
         if s.retry_at_epoch_ms:
