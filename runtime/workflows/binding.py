@@ -82,7 +82,7 @@ class WorkflowInstance:
 
 
 class WorkflowBinding:
-    """`self.env.MY_WORKFLOW`: `create`, `create_batch` / `createBatch`, `get`."""
+    """`self.env.MY_WORKFLOW`: `create`, `create_batch` / `createBatch`, `deleteBatch`, `get`."""
 
     def __init__(self, engine: Engine, workflow: str) -> None:
         self._engine = engine
@@ -129,6 +129,26 @@ class WorkflowBinding:
         return _eager(go())
 
     createBatch = create_batch  # noqa: N815
+
+    def deleteBatch(self, ids: list[str]) -> asyncio.Future[JsDict]:  # noqa: N802 - Cloudflare's name (camelCase only)
+        """Delete 1 to 100 instances → `{"deleted": [{"id"}], "errors": [{"id", "code", "message"}]}`.
+
+        Cloudflare's `deleteBatch` (changelog 2026-09-17), answered in the shape of the Local Explorer
+        API's batch delete (Wrangler 4.164): an unknown id is an entry in `errors` (code 10400,
+        `workflows.api.error.instance.not_found`), not an exception; an invalid id or a batch of 0 or
+        more than 100 ids raises and deletes nothing.
+        """
+        if hasattr(ids, "to_py"):
+            ids = ids.to_py()
+
+        async def go() -> JsDict:
+            deleted, missing = await self._engine.delete_batch(self._workflow, list(ids))
+            return JsDict(
+                deleted=[JsDict(id=i) for i in deleted],
+                errors=[JsDict(id=i, code=10400, message="workflows.api.error.instance.not_found") for i in missing],
+            )
+
+        return _eager(go())
 
     def get(self, instance_id: str) -> asyncio.Future[WorkflowInstance]:
         async def go() -> WorkflowInstance:

@@ -42,6 +42,7 @@ Methods (workflow = workflow *name*, id = instance id):
                                                          # StepNotFoundError (409) when not in history
     await send_event(workflow, id, type, payload) -> None   # InvalidInstanceIdError for a bad type
     await delete(workflow, id) -> None
+    await delete_batch(workflow, [id, ...]) -> (deleted ids, not-found ids)   # 1..100 ids, all checked first
     await delete_all(workflow) -> int     # number of instances removed
     await wait_for(workflow, id, statuses={"complete","errored","terminated"}, timeout=10.0) -> status dict
 
@@ -643,6 +644,30 @@ class Engine:
             await self._stop_and_wait(inst, "delete")
             self._forget(inst)
         await self.store.write(lambda c: storage.delete_instance_txn(c, row["pk"]))
+
+    async def delete_batch(self, workflow: str, ids: list[str]) -> tuple[list[str], list[str]]:
+        """Delete 1 to 100 instances → (ids deleted, ids not found), each in the order given.
+
+        Every id is checked first (BatchSizeError, InvalidInstanceIdError): a bad batch deletes nothing.
+        An id given twice is answered twice (deleted, then not found).
+        """
+        self.spec(workflow)
+        if not isinstance(ids, list) or not ids or len(ids) > MAX_BATCH:
+            size = len(ids) if isinstance(ids, list) else 0
+            raise BatchSizeError(
+                f"deleteBatch takes 1 to {MAX_BATCH} instance ids, got {size}.", size=size, limit=MAX_BATCH
+            )
+        for instance_id in ids:
+            check_instance_id(instance_id)
+        deleted: list[str] = []
+        missing: list[str] = []
+        for instance_id in ids:
+            try:
+                await self.delete(workflow, instance_id)
+                deleted.append(instance_id)
+            except InstanceNotFoundError:
+                missing.append(instance_id)
+        return deleted, missing
 
     async def delete_all(self, workflow: str) -> int:
         self.spec(workflow)

@@ -996,3 +996,28 @@ async def test_create_batch_takes_at_most_100(make_engine):
     with pytest.raises(WorkflowError, match="^WorkflowError: batchCreate only supports 100 instances at a time$"):
         await engine.env.APPROVAL.create_batch([{} for _ in range(101)])
     assert await engine.list_instances("approval") == ([], 0)
+
+
+async def test_instance_delete_and_delete_batch_as_cloudflare(make_engine):
+    """`instance.delete()` and `binding.deleteBatch(ids)` → `{deleted: [{id}], errors: [{id, code, message}]}`."""
+    engine = await make_engine(Approval)
+    binding = engine.env.APPROVAL
+    handles = [await binding.create(id=f"d-{n}") for n in range(4)]
+    await engine.wait_for("approval", "d-0", {"waiting"})
+    await handles[0].delete()  # a waiting instance: stopped, then removed with its history
+    with pytest.raises(InstanceNotFoundError):
+        await binding.get("d-0")
+    result = await binding.deleteBatch(["d-1", "missing", "d-1", "d-2"])
+    assert result == {
+        "deleted": [{"id": "d-1"}, {"id": "d-2"}],
+        "errors": [
+            {"id": "missing", "code": 10400, "message": "workflows.api.error.instance.not_found"},
+            {"id": "d-1", "code": 10400, "message": "workflows.api.error.instance.not_found"},
+        ],
+    }
+    assert result.deleted[0].id == "d-1"  # attribute access, as the SDK's JS objects allow
+    assert [i.id for i in (await engine.list_instances("approval"))[0]] == ["d-3"]
+    for bad in ([], [f"x-{n}" for n in range(101)], ["d-3", "bad id!"]):
+        with pytest.raises(WorkflowError):
+            await binding.deleteBatch(bad)
+    assert [i.id for i in (await engine.list_instances("approval"))[0]] == ["d-3"]  # nothing deleted
