@@ -19,8 +19,8 @@ Paths, envelopes, status codes, error codes and messages follow reference/wrangl
 Envelope: `{"success", "errors": [{"code", "message"}], "messages": [], "result"[, "result_info"]}`.
 One exception map (`_api` with `present.ERRORS`): each engine error type has its status, code and
 message; a caller's mistake is a 4xx, anything unexpected 500 / 10000. Unknown paths and methods:
-404 `404 Not Found` in plain text. Requests are only answered for a loopback Host and Origin (`host_allowed`, `origin_allowed`): a web page must not be
-able to drive a dev session.
+404 `404 Not Found` in plain text. Requests are only answered for a loopback Host and Origin
+(`host_allowed`, `origin_allowed`): a web page must not be able to drive a dev session.
 """
 
 from __future__ import annotations
@@ -370,7 +370,9 @@ def _routes(runtime: _Runtime, table: list[tuple[str, str, Handler]]) -> list[Ro
     for path, handlers in by_path.items():
         wrapped = {m: _api(h, runtime) for m, h in handlers.items()}
 
-        async def dispatch(request: Request, wrapped: dict[str, Any] = wrapped) -> Response:
+        async def dispatch(
+            request: Request, wrapped: dict[str, Callable[[Request], Awaitable[Response]]] = wrapped
+        ) -> Response:
             return await wrapped[request.method](request)
 
         merged.append(_Route(path, dispatch, methods=list(handlers)))
