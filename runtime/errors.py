@@ -21,7 +21,8 @@
         ├── StepNotFoundError            restart from a step not in the history (.instance_id, .step)
         ├── PayloadTooLargeError         params / payload over 1 MiB    (.what)
         ├── InvalidPayloadError          params / payload that is not JSON-like (.what)
-        └── BatchSizeError               create_batch / deleteBatch with 0 or > 100 entries (.size, .limit)
+        ├── BatchSizeError               create_batch / deleteBatch with 0 or > 100 entries (.size, .limit)
+        └── InvalidRetentionError        create's `retention` is not a valid duration pair (.value)
 
 The engine knows nothing of HTTP: `runtime/server/explorer/present.py` holds the one table that maps
 each of these types to an HTTP status, a Cloudflare error code and the API's message.
@@ -162,6 +163,14 @@ class InvalidPayloadError(WorkflowError):
     def __init__(self, message: str, *, what: str) -> None:
         super().__init__(message, what=what)
         self.what = what
+
+
+class InvalidRetentionError(WorkflowError):
+    """create's `retention` (`{successRetention, errorRetention}`) cannot be used; `value` is what was given."""
+
+    def __init__(self, message: str, *, value: object) -> None:
+        super().__init__(message, value=value)
+        self.value = value
 
 
 class BatchSizeError(WorkflowError):

@@ -95,7 +95,9 @@ class WorkflowBinding:
         opts = _options(options, kwargs)
 
         async def go() -> WorkflowInstance:
-            instance_id = await self._engine.create(self._workflow, id=opts.get("id"), params=opts.get("params"))
+            instance_id = await self._engine.create(
+                self._workflow, id=opts.get("id"), params=opts.get("params"), retention=opts.get("retention")
+            )
             return WorkflowInstance(self._engine, self._workflow, instance_id)
 
         return _eager(go())

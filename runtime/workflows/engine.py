@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
 import json
 import logging
@@ -66,12 +67,14 @@ from pyflows.runtime.errors import (
     InstanceExistsError,
     InstanceNotFoundError,
     InvalidPayloadError,
+    InvalidRetentionError,
     InvalidTransitionError,
     PayloadTooLargeError,
     StepNotFoundError,
     WorkflowError,
     WorkflowNotFoundError,
 )
+from pyflows.runtime.protocol.durations import to_ms
 from pyflows.runtime.protocol.limits import (
     DEFAULT_CPU_MS,
     DEFAULT_MAX_STEPS,
@@ -132,6 +135,8 @@ class EngineOptions:
     hibernate_after_ms: int = 2_000
     # How many wake-ups of hibernated instances are held in memory; the rest are paged from SQLite.
     wake_page: int = 1_000
+    # How often finished instances whose `retention` ran out are looked for and removed.
+    retention_sweep_ms: int = 1_000
 
 
 @dataclass(eq=False)
@@ -158,6 +163,7 @@ class Engine:
         self.env: Any = None
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
+        self._sweeper: asyncio.Future[None] | None = None
         self.scheduler = Scheduler(
             self.options.max_concurrency,
             start=self._start_run,
@@ -193,10 +199,27 @@ class Engine:
             else:
                 self.scheduler.add_returning(inst)
         await self.timers.load()
+        self._sweeper = asyncio.ensure_future(self._sweep_expired())
+
+    async def _sweep_expired(self) -> None:
+        """Remove finished instances whose retention has run out (now, then every retention_sweep_ms)."""
+        while not self._closing:
+            try:
+                now = now_ms()
+                if await self.store.read(functools.partial(storage.q_any_expired, now_ms=now)):
+                    removed = await self.store.write(functools.partial(storage.delete_expired_txn, now_ms=now))
+                    log.info("Removed %d finished instance(s) past their retention.", removed)
+            except Exception as exc:  # the store closing under us, or a disk error: try again later
+                if self._closing:
+                    return
+                log.warning("Could not remove expired instances: %s", exc)
+            await asyncio.sleep(self.options.retention_sweep_ms / 1000)
 
     async def close(self) -> None:
         """Stop every run without changing its stored status: the next start resumes them."""
         self._closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         self.scheduler.close()
         self.timers.close()
         runs = [i.run for i in self._live.values() if i.run is not None]
@@ -224,11 +247,14 @@ class Engine:
 
     # -- creating --------------------------------------------------------------------------------
 
-    async def create(self, workflow: str, id: str | None = None, params: Any = None) -> str:
+    async def create(self, workflow: str, id: str | None = None, params: Any = None, retention: Any = None) -> str:
+        """Create one instance. `retention` (`{successRetention, errorRetention}`, ms or "3 days", at most
+        30 days, as Cloudflare's create): once finished, it is removed that long after it ended
+        (complete: success; errored or terminated: error)."""
         self.spec(workflow)
         instance_id = str(uuid.uuid4()) if id is None else check_instance_id(id)
         params_text = self._encode_payload(params if params is not None else {}, "Instance params")
-        return await self._insert(workflow, instance_id, params_text)
+        return await self._insert(workflow, instance_id, params_text, _retention(retention))
 
     async def create_batch(self, workflow: str, items: list[dict[str, Any]]) -> list[str]:
         """Create 1 to 100 instances; returns the ids it created, in batch order.
@@ -248,6 +274,7 @@ class Engine:
                 limit=MAX_BATCH,
             )
         checked: list[tuple[str, str]] = []
+        retentions: dict[str, str] = {}
         seen: set[str] = set()
         for item in items:
             item = item or {}
@@ -255,13 +282,24 @@ class Engine:
             instance_id = str(uuid.uuid4()) if raw_id is None else check_instance_id(raw_id)
             params = item.get("params")
             params_text = self._encode_payload(params if params is not None else {}, "Instance params")
+            retention = _retention(item.get("retention"))
             if instance_id not in seen:
                 seen.add(instance_id)
                 checked.append((instance_id, params_text))
+                if retention is not None:
+                    retentions[instance_id] = retention
         spec = self.spec(workflow)
         now = now_ms()
+
         # One transaction for the batch (ids in use are skipped by the insert itself).
-        created = await self.store.write(lambda c: storage.insert_instances_txn(c, workflow, checked, now))
+        def insert_txn(c: sqlite3.Connection) -> list[tuple[str, int]]:
+            rows = storage.insert_instances_txn(c, workflow, checked, now)
+            for instance_id, pk in rows:
+                if instance_id in retentions:
+                    storage.set_retention_txn(c, pk, retentions[instance_id])
+            return rows
+
+        created = await self.store.write(insert_txn)
         params_of = dict(checked)
         for instance_id, pk in created:
             inst = _Instance(pk, spec, instance_id, params_of[instance_id], now, "queued")
@@ -269,13 +307,18 @@ class Engine:
             self.scheduler.add_new(inst)
         return [instance_id for instance_id, _ in created]
 
-    async def _insert(self, workflow: str, instance_id: str, params_text: str) -> str:
+    async def _insert(self, workflow: str, instance_id: str, params_text: str, retention: str | None = None) -> str:
         spec = self.spec(workflow)
         now = now_ms()
+
+        def insert_txn(c: sqlite3.Connection) -> int:
+            pk = storage.insert_instance_txn(c, workflow, instance_id, params_text, now)
+            if retention is not None:
+                storage.set_retention_txn(c, pk, retention)
+            return pk
+
         try:
-            pk = await self.store.write(
-                lambda c: storage.insert_instance_txn(c, workflow, instance_id, params_text, now)
-            )
+            pk = await self.store.write(insert_txn)
         except sqlite3.IntegrityError:
             raise InstanceExistsError(workflow, instance_id) from None
         inst = _Instance(pk, spec, instance_id, params_text, now, "queued")
@@ -356,17 +399,14 @@ class Engine:
         self, inst: _Instance, status: str, *, output: str | None = None, error: str | None = None
     ) -> None:
         end = now_ms()
-        await self.store.write(
-            lambda c: storage.update_instance_txn(
-                c,
-                inst.pk,
-                status=status,
-                output=output,
-                error=error,
-                ended_at_epoch_ms=end,
-                wake_at_epoch_ms=None,
+
+        def finish_txn(c: sqlite3.Connection) -> None:
+            storage.update_instance_txn(
+                c, inst.pk, status=status, output=output, error=error, ended_at_epoch_ms=end, wake_at_epoch_ms=None
             )
-        )
+            storage.set_expiry_txn(c, inst.pk, status, end)  # with a retention: when it is removed
+
+        await self.store.write(finish_txn)
         inst.status = status  # only now: readers combine the live status with the stored row
         self._forget(inst)
         self._notify(inst)
@@ -757,6 +797,45 @@ class Engine:
             error=loads(row["error"]),
             steps=_step_records(steps, attempts, live),
         )
+
+
+MAX_RETENTION_MS = 30 * 86_400_000  # Cloudflare: finished instance state is kept at most 30 days
+
+
+def _retention(value: Any) -> str | None:
+    """create's `retention` → stored JSON `{"success_ms", "error_ms"}` (None when not given).
+
+    Cloudflare's keys `successRetention` / `errorRetention` (also `success_retention` /
+    `error_retention`, the REST API's), each a number of ms or a duration string, 1 ms to 30 days.
+    """
+    if value is None:
+        return None
+    if hasattr(value, "to_py"):
+        value = value.to_py()
+    if not isinstance(value, dict):
+        raise InvalidRetentionError(
+            "retention must be a dict like {'successRetention': '1 day', 'errorRetention': '7 days'}, "
+            f"got {value!r}.",
+            value=value,
+        )
+    known = {"successRetention": "success_ms", "success_retention": "success_ms",
+             "errorRetention": "error_ms", "error_retention": "error_ms"}  # fmt: skip
+    out: dict[str, int] = {}
+    for key, raw in value.items():
+        if key not in known:
+            raise InvalidRetentionError(
+                f"retention has an unknown key {key!r}: use successRetention and errorRetention.", value=value
+            )
+        try:
+            ms = to_ms(raw, what=f"retention.{key}")
+        except ValueError as exc:
+            raise InvalidRetentionError(str(exc), value=value) from None
+        if not 0 < ms <= MAX_RETENTION_MS:
+            raise InvalidRetentionError(
+                f"retention.{key} of {ms} ms is out of range: use 1 ms to 30 days.", value=value
+            )
+        out[known[key]] = ms
+    return json.dumps(out) if out else None
 
 
 def _summary(spec: WorkflowSpec, counts: dict[str, int] | None = None) -> WorkflowSummary:

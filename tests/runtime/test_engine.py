@@ -1021,3 +1021,36 @@ async def test_instance_delete_and_delete_batch_as_cloudflare(make_engine):
         with pytest.raises(WorkflowError):
             await binding.deleteBatch(bad)
     assert [i.id for i in (await engine.list_instances("approval"))[0]] == ["d-3"]  # nothing deleted
+
+
+async def test_retention_removes_finished_instances_once_it_runs_out(make_engine):
+    """create({retention: {successRetention, errorRetention}}): kept that long after finishing, then removed."""
+
+    class Ends(WorkflowEntrypoint):
+        async def run(self, event, step):
+            if event["payload"].get("fail"):
+                raise ValueError("boom")
+            return "ok"
+
+    engine = await make_engine(Ends, retention_sweep_ms=20)
+    binding = engine.env.ENDS
+    await binding.create(id="short", retention={"successRetention": 150, "errorRetention": "1 day"})
+    day_or_150 = {"successRetention": "1 day", "errorRetention": 150}
+    await binding.create(id="failed", params={"fail": True}, retention=day_or_150)
+    await binding.create(id="kept-error", params={"fail": True}, retention={"successRetention": 150})
+    await binding.create(id="forever")
+    await binding.create_batch([{"id": "batched", "retention": {"success_retention": 150}}])
+    for iid in ("short", "failed", "kept-error", "forever", "batched"):
+        await engine.wait_for("ends", iid)
+
+    async def remaining() -> list[str]:
+        return sorted(i.id for i in (await engine.list_instances("ends"))[0])
+
+    async with asyncio.timeout(5):
+        while await remaining() != ["forever", "kept-error"]:
+            await asyncio.sleep(0.02)
+    with pytest.raises(InstanceNotFoundError):
+        await binding.get("short")
+    for bad in ({"successRetention": "31 days"}, {"successRetention": 0}, {"keep": "1 day"}, "1 day"):
+        with pytest.raises(WorkflowError, match="retention"):
+            await binding.create(retention=bad)

@@ -23,6 +23,7 @@ from pyflows.runtime.errors import (
     InstanceNotFoundError,
     InvalidInstanceIdError,
     InvalidPayloadError,
+    InvalidRetentionError,
     InvalidTransitionError,
     PayloadTooLargeError,
     StepNotFoundError,
@@ -82,6 +83,7 @@ ERRORS: dict[type[Exception], ApiFailure] = {
     StepNotFoundError: ApiFailure(409, 10001, _prefixed("WorkflowError: (instance.cannot_restart) ")),
     PayloadTooLargeError: ApiFailure(413, 10001, _plain),
     InvalidPayloadError: ApiFailure(400, 10001, _plain),
+    InvalidRetentionError: ApiFailure(400, 10001, _plain),
     WorkflowError: ApiFailure(400, 10001, _prefixed("WorkflowError: ")),
 }
 # Anything else is a fault of the server: 500 with the error's message (miniflare's 10000).
