@@ -7,11 +7,11 @@ results are the frozen records of runtime/workflows/records.py (epoch-ms times, 
 
     spec = WorkflowSpec(name="my-workflow", binding="MY_WORKFLOW", class_name="MyWorkflow",
                         script_name="my-worker", cls=MyWorkflow, max_steps=10_000)
-    store = await Store.open(state_dir)                # runtime/storage.py; locks the dir
+    store = await Store.open(state_dir)                # runtime/storage/store.py; locks the dir
     engine = Engine(store, [spec], EngineOptions(max_concurrency=10_000, cpu_ms=30_000,
                                                  implicit_dependencies=True))
     engine.env = env                                   # self.env of workflow classes (bindings, vars)
-    await engine.start()                               # recovery: resumes in-flight instances
+    await engine.start()                               # applies its schema, then resumes in-flight instances
     ...
     await engine.close()                               # interrupts running steps; store stays open
     await store.close()
@@ -83,7 +83,7 @@ from pyflows.runtime.protocol.limits import (
     check_instance_id,
 )
 from pyflows.runtime.protocol.statuses import COUNT_ORDER, FINISHED
-from pyflows.runtime.storage import store as storage
+from pyflows.runtime.storage.store import Store
 from pyflows.runtime.surface.entrypoints import ExecutionContext, call_relaxed
 from pyflows.runtime.surface.values import (
     JsDict,
@@ -94,6 +94,7 @@ from pyflows.runtime.surface.values import (
     python_from_rpc,
     utc_naive,
 )
+from pyflows.runtime.workflows import queries
 from pyflows.runtime.workflows.records import (
     AttemptRecord,
     InstanceDetails,
@@ -156,7 +157,7 @@ class _Instance:
 class Engine:
     """Runs workflow instances durably; see the module docstring for the contract."""
 
-    def __init__(self, store: storage.Store, specs: list[WorkflowSpec], options: EngineOptions | None = None):
+    def __init__(self, store: Store, specs: list[WorkflowSpec], options: EngineOptions | None = None):
         self.store = store
         self.specs: dict[str, WorkflowSpec] = {s.name: s for s in specs}
         self.options = options or EngineOptions()
@@ -183,8 +184,9 @@ class Engine:
         an event); instances sleeping longer stay in the database and come back through the wake
         timers, so a start with 100,000 sleepers reads one page of wake times, not every row.
         """
+        await self.store.migrate("workflows", queries.MIGRATIONS)
         due_by = now_ms() + self.options.hibernate_after_ms
-        rows = await self.store.read(lambda c: storage.q_recoverable(c, due_by))
+        rows = await self.store.read(lambda c: queries.q_recoverable(c, due_by))
         for row in rows:
             spec = self.specs.get(row["workflow"])
             if spec is None:  # workflow removed from the config: leave its instances alone
@@ -206,8 +208,8 @@ class Engine:
         while not self._closing:
             try:
                 now = now_ms()
-                if await self.store.read(functools.partial(storage.q_any_expired, now_ms=now)):
-                    removed = await self.store.write(functools.partial(storage.delete_expired_txn, now_ms=now))
+                if await self.store.read(functools.partial(queries.q_any_expired, now_ms=now)):
+                    removed = await self.store.write(functools.partial(queries.delete_expired_txn, now_ms=now))
                     log.info("Removed %d finished instance(s) past their retention.", removed)
             except Exception as exc:  # the store closing under us, or a disk error: try again later
                 if self._closing:
@@ -293,10 +295,10 @@ class Engine:
 
         # One transaction for the batch (ids in use are skipped by the insert itself).
         def insert_txn(c: sqlite3.Connection) -> list[tuple[str, int]]:
-            rows = storage.insert_instances_txn(c, workflow, checked, now)
+            rows = queries.insert_instances_txn(c, workflow, checked, now)
             for instance_id, pk in rows:
                 if instance_id in retentions:
-                    storage.set_retention_txn(c, pk, retentions[instance_id])
+                    queries.set_retention_txn(c, pk, retentions[instance_id])
             return rows
 
         created = await self.store.write(insert_txn)
@@ -312,9 +314,9 @@ class Engine:
         now = now_ms()
 
         def insert_txn(c: sqlite3.Connection) -> int:
-            pk = storage.insert_instance_txn(c, workflow, instance_id, params_text, now)
+            pk = queries.insert_instance_txn(c, workflow, instance_id, params_text, now)
             if retention is not None:
-                storage.set_retention_txn(c, pk, retention)
+                queries.set_retention_txn(c, pk, retention)
             return pk
 
         try:
@@ -343,7 +345,7 @@ class Engine:
     def _start_run(self, inst: _Instance) -> None:
         inst.status = "running"
         now = now_ms()
-        self.store.write_nowait(lambda c: storage.mark_running_txn(c, inst.pk, now)).add_done_callback(
+        self.store.write_nowait(lambda c: queries.mark_running_txn(c, inst.pk, now)).add_done_callback(
             _log_write_failure
         )
         self._notify(inst)
@@ -401,10 +403,10 @@ class Engine:
         end = now_ms()
 
         def finish_txn(c: sqlite3.Connection) -> None:
-            storage.update_instance_txn(
+            queries.update_instance_txn(
                 c, inst.pk, status=status, output=output, error=error, ended_at_epoch_ms=end, wake_at_epoch_ms=None
             )
-            storage.set_expiry_txn(c, inst.pk, status, end)  # with a retention: when it is removed
+            queries.set_expiry_txn(c, inst.pk, status, end)  # with a retention: when it is removed
 
         await self.store.write(finish_txn)
         inst.status = status  # only now: readers combine the live status with the stored row
@@ -418,7 +420,7 @@ class Engine:
     def _set_status(self, inst: _Instance, status: str, **fields: Any) -> None:
         """Record a status change without waiting (writes stay ordered), and wake watchers."""
         inst.status = status
-        fut = self.store.write_nowait(lambda c: storage.update_instance_txn(c, inst.pk, status=status, **fields))
+        fut = self.store.write_nowait(lambda c: queries.update_instance_txn(c, inst.pk, status=status, **fields))
         fut.add_done_callback(_log_write_failure)
         self._notify(inst)
 
@@ -463,7 +465,7 @@ class Engine:
     async def _wake_page(self, after: tuple[int, int] | None, limit: int) -> list[tuple[int, int]]:
         # Through the writer, so it sees every status write queued before it (hibernation writes
         # the wake time with write_nowait just before dropping the instance from memory).
-        return await self.store.write(lambda c: storage.q_wake_page(c, after, limit))
+        return await self.store.write(lambda c: queries.q_wake_page(c, after, limit))
 
     def _on_due(self, pks: list[int]) -> None:
         task = asyncio.ensure_future(self._wake_due(pks))
@@ -471,7 +473,7 @@ class Engine:
 
     async def _wake_due(self, pks: list[int]) -> None:
         """Timers fired for these instances: replay the ones whose row still says it is time."""
-        rows = await self.store.write(lambda c: storage.q_instances_by_pk(c, pks))  # after queued writes
+        rows = await self.store.write(lambda c: queries.q_instances_by_pk(c, pks))  # after queued writes
         now = now_ms()
         for row in rows:
             if row["status"] != "waiting" or self._closing:
@@ -545,7 +547,7 @@ class Engine:
 
     async def _row(self, workflow: str, instance_id: str) -> Any:
         self.spec(workflow)
-        row = await self.store.read(lambda c: storage.q_instance(c, workflow, instance_id))
+        row = await self.store.read(lambda c: queries.q_instance(c, workflow, instance_id))
         if row is None:
             raise InstanceNotFoundError(workflow, instance_id)
         return row
@@ -629,7 +631,7 @@ class Engine:
             name = from_step.get("name")
             count = int(from_step.get("count") or 1)
             kind = from_step.get("type") or "do"
-            position = await self.store.read(lambda c: storage.q_step_position(c, row["pk"], kind, name, count))
+            position = await self.store.read(lambda c: queries.q_step_position(c, row["pk"], kind, name, count))
             if position is None:
                 raise StepNotFoundError(
                     f'Step "{name}" not found in execution history (type {kind}, count {count}) of instance '
@@ -641,7 +643,7 @@ class Engine:
         if inst is not None:
             await self._stop_and_wait(inst, "restart")
         now = now_ms()
-        await self.store.write(lambda c: storage.restart_txn(c, row["pk"], position, now))
+        await self.store.write(lambda c: queries.restart_txn(c, row["pk"], position, now))
         inst = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
         if inst is None:
             spec = self.spec(workflow)
@@ -665,7 +667,7 @@ class Engine:
             )
         payload_text = self._encode_payload(payload, "Event payload")
         now = now_ms()
-        pk = await self.store.write(lambda c: storage.insert_event_txn(c, inst.pk, event_type, payload_text, now))
+        pk = await self.store.write(lambda c: queries.insert_event_txn(c, inst.pk, event_type, payload_text, now))
         event = (pk, event_type, payload_text, now)
         current = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
         if current is None:
@@ -683,7 +685,7 @@ class Engine:
         if inst is not None:
             await self._stop_and_wait(inst, "delete")
             self._forget(inst)
-        await self.store.write(lambda c: storage.delete_instance_txn(c, row["pk"]))
+        await self.store.write(lambda c: queries.delete_instance_txn(c, row["pk"]))
 
     async def delete_batch(self, workflow: str, ids: list[str]) -> tuple[list[str], list[str]]:
         """Delete 1 to 100 instances → (ids deleted, ids not found), each in the order given.
@@ -714,7 +716,7 @@ class Engine:
         for inst in [i for (w, _), i in self._live.items() if w == workflow]:
             await self._stop_and_wait(inst, "delete")
             self._forget(inst)
-        return await self.store.write(lambda c: storage.delete_workflow_txn(c, workflow))
+        return await self.store.write(lambda c: queries.delete_workflow_txn(c, workflow))
 
     async def wait_for(
         self,
@@ -753,7 +755,7 @@ class Engine:
         """One page of instances, newest first, and how many match in all."""
         self.spec(workflow)
         rows, total = await self.store.read(
-            lambda c: storage.q_list(
+            lambda c: queries.q_list(
                 c,
                 workflow,
                 status=status,
@@ -771,17 +773,17 @@ class Engine:
 
     async def status_counts(self, workflow: str) -> dict[str, int]:
         self.spec(workflow)
-        counts = await self.store.read(lambda c: storage.q_status_counts(c, workflow))
+        counts = await self.store.read(lambda c: queries.q_status_counts(c, workflow))
         return {s: counts.get(s, 0) for s in COUNT_ORDER}
 
     async def latest(self, workflow: str) -> str | None:
         self.spec(workflow)
-        return await self.store.read(lambda c: storage.q_latest(c, workflow))
+        return await self.store.read(lambda c: queries.q_latest(c, workflow))
 
     async def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
         """The instance with its step history in execution order, including attempts running now."""
         row = await self._row(workflow, instance_id)
-        steps, attempts, _events = await self.store.read(lambda c: storage.q_history(c, row["pk"]))
+        steps, attempts, _events = await self.store.read(lambda c: queries.q_history(c, row["pk"]))
         inst = self._live.get((workflow, instance_id))
         live = inst.run.live if inst is not None and inst.run is not None else {}
         return InstanceDetails(
