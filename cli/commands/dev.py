@@ -58,6 +58,14 @@ def dev(
         int,
         typer.Option("--max-concurrency", min=1, help="Most workflow instances running at once; the rest queue."),
     ] = 10_000,
+    run_crons: Annotated[
+        bool,
+        typer.Option(
+            "--run-crons",
+            help="Fire triggers.crons on their real schedule (UTC), one log line per firing. Without it, fire "
+            "them with GET /__scheduled?cron=... (workflow schedules always run).",
+        ),
+    ] = False,
     no_reload: Annotated[
         bool, typer.Option("--no-reload", help="Do not restart the server when files change.")
     ] = False,
@@ -93,7 +101,9 @@ def dev(
             os.waitpid(first[0], 0)
         raise
     url = _url(host, sock.getsockname()[1])
-    options = ServeOptions(state_dir=state_dir, max_concurrency=max_concurrency, public=not is_loopback(host))
+    options = ServeOptions(
+        state_dir=state_dir, max_concurrency=max_concurrency, public=not is_loopback(host), run_crons=run_crons
+    )
 
     console = Console(url)
     console.banner(cfg)
@@ -143,6 +153,7 @@ def _become_supervisor(
         env=opts.env,
         first_pid=pid,
         first_fd=channel.fileno(),
+        run_crons=options.run_crons,
     )
     for fd in (session.listen_fd, session.first_fd):
         os.set_inheritable(fd, True)

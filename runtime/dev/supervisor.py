@@ -97,6 +97,7 @@ class Session:
     env: str | None
     first_pid: int
     first_fd: int
+    run_crons: bool = False  # --run-crons: fire triggers.crons on their schedule
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -107,7 +108,12 @@ class Session:
 
     @property
     def options(self) -> ServeOptions:
-        return ServeOptions(state_dir=Path(self.state_dir), max_concurrency=self.max_concurrency, public=self.public)
+        return ServeOptions(
+            state_dir=Path(self.state_dir),
+            max_concurrency=self.max_concurrency,
+            public=self.public,
+            run_crons=self.run_crons,
+        )
 
 
 @dataclass

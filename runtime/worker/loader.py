@@ -36,6 +36,7 @@ from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
+    from pyflows.runtime.triggers import Triggers
     from pyflows.runtime.workflows.engine import Engine, WorkflowSpec
 
 __all__ = ["Env", "Worker", "build_env", "call_relaxed", "load_worker"]
@@ -177,6 +178,40 @@ class Worker:
         return result
 
 
+    def handler(self, name: str) -> Callable[..., Any] | None:
+        """The bound handler `name` ("scheduled", "queue") of `Default`, or the legacy global `on_<name>`."""
+        if self._default is not None:
+            return getattr(self._default, name, None) or getattr(self._default, f"on_{name}", None)
+        if not self.modern:
+            fn = getattr(self.module, f"on_{name}", None)
+            return fn if callable(fn) else None
+        return None
+
+    async def _call_handler(self, name: str, arg: Any, env: Any) -> Any:
+        """Call `scheduled(controller, env, ctx)` / `queue(batch, env, ctx)` (relaxed: fewer params are fine)."""
+        ctx = ExecutionContext()
+        entrypoints.current_ctx = ctx
+        if self._default is not None:
+            instance = self._default(ctx, env)
+            method = getattr(instance, name, None) or getattr(instance, f"on_{name}", None)
+        else:
+            method = self.handler(name)
+        if method is None:
+            raise RuntimeError(f"{self.shown_main} has no {name}() handler.")
+        result = call_relaxed(method, arg, env, ctx)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    async def scheduled(self, controller: Any, env: Any) -> None:
+        """Cloudflare's Cron Trigger entry: `scheduled(self, controller, env, ctx)` / `on_scheduled(...)`."""
+        await self._call_handler("scheduled", controller, env)
+
+    async def queue(self, batch: Any, env: Any) -> None:
+        """Cloudflare's Queue consumer entry: `queue(self, batch)` / `on_queue(batch, env, ctx)`."""
+        await self._call_handler("queue", batch, env)
+
+
 def _no_handler(message: str) -> Response:
     return Response(message + "\n", status=500)
 
@@ -307,10 +342,13 @@ def load_worker(config: Config) -> Worker:
     for index in range(len(config.workflows)):  # fail at startup, not on the first request
         if config.workflows[index].class_name not in worker.workflow_classes:
             raise UserCodeError(worker._missing_class_message(config, index))
+    from pyflows.runtime.triggers import check_handlers
+
+    check_handlers(worker, config)  # crons without scheduled(), a consumer without queue(), DO classes
     return worker
 
 
-def build_env(config: Config, engine: Engine | None) -> Env:
+def build_env(config: Config, engine: Engine | None, triggers: Triggers | None = None) -> Env:
     """`self.env`: a binding per workflow, then `vars` (JSON values with attribute access), then secrets."""
     values: dict[str, Any] = {}
     if engine is not None:
@@ -318,6 +356,8 @@ def build_env(config: Config, engine: Engine | None) -> Env:
 
         for wf in config.workflows:
             values[wf.binding] = WorkflowBinding(engine, wf.name)
+    if triggers is not None:
+        values.update(triggers.bindings(config))  # queues, Durable Objects, services
     for key, value in config.env_values.items():
         values[key] = python_from_rpc(value) if isinstance(value, dict | list) else value
     env = Env(values, secret_names=frozenset(config.secrets))

@@ -53,6 +53,7 @@ import inspect
 import logging
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,6 +137,8 @@ class Engine:
         self.specs: dict[str, WorkflowSpec] = {s.name: s for s in specs}
         self.options = options or EngineOptions()
         self.env: Any = None
+        # (workflow, instance id) -> extra event keys, e.g. {"schedule": {...}} (runtime/triggers/schedules.py)
+        self.event_extra: Callable[[str, str], dict[str, Any] | None] | None = None
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
         self.scheduler = Scheduler(self.options.max_concurrency, start=self._start_run, startable=self._startable)
@@ -258,6 +261,9 @@ class Engine:
                 instanceId=inst.id,
                 workflowName=inst.spec.name,
             )
+            extra = self.event_extra(inst.spec.name, inst.id) if self.event_extra is not None else None
+            if extra:
+                event.update(extra)
             step = Step(run, implicit=self.options.implicit_dependencies)
             result = call_relaxed(workflow.run, event, step)
             if inspect.isawaitable(result):

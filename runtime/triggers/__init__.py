@@ -1,0 +1,192 @@
+"""Everything that starts a Worker besides `fetch`, for one dev server: the hub the runtime opens.
+
+    triggers = Triggers(config, worker, state_dir=..., run_crons=False)
+    env = build_env(config, engine, triggers)      # adds queue producers, DO namespaces, services
+    await triggers.start(env, engine)              # queue consumers, DO alarms, workflow schedules,
+                                                   # and (run_crons) triggers.crons on their schedule
+    await triggers.scheduled(cron, scheduled_ms)   # the test routes: run scheduled() once
+    await triggers.close()
+
+`check_handlers(worker, config)` is the startup check (runtime/worker/loader.py calls it): crons
+with no `scheduled()`, a consumer with no `queue()`, a Durable Object class missing or without a
+migration, a service binding to an unknown Worker: UserCodeError naming the key, the value and the fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pyflows.runtime.errors import UserCodeError
+
+if TYPE_CHECKING:
+    from pyflows.runtime.config import Config
+    from pyflows.runtime.worker.loader import Worker
+
+__all__ = ["Triggers", "check_handlers"]
+
+
+def check_handlers(worker: Worker, config: Config) -> None:
+    """Raise UserCodeError for a config that needs code the module lacks (see the module docstring)."""
+    t = config.triggers
+    shown, cfg = worker.shown_main, config.path.name
+    style = (
+        "`async def {m}(self, {args})` on `class Default(WorkerEntrypoint)`"
+        if worker.modern
+        else "a global `def on_{m}({args_legacy})` (or the method on class Default)"
+    )
+    if t.crons and worker.handler("scheduled") is None:
+        raise UserCodeError(
+            f"{cfg}: triggers.crons is {list(t.crons)!r}, but {shown} has no scheduled handler. Add "
+            + style.format(m="scheduled", args="controller, env, ctx", args_legacy="controller, env, ctx")
+            + ", or remove triggers.crons."
+        )
+    if t.consumers and worker.handler("queue") is None:
+        raise UserCodeError(
+            f"{cfg}: queues.consumers[0].queue is {t.consumers[0].queue!r}, but {shown} has no queue handler. Add "
+            + style.format(m="queue", args="batch", args_legacy="batch, env, ctx")
+            + ", or remove the consumer."
+        )
+    from pyflows.runtime.bindings.durable_objects import durable_object_classes
+
+    classes = durable_object_classes(worker.module)
+    for i, d in enumerate(t.durable_objects):
+        if d.script_name not in (None, config.name):
+            continue  # another Worker of the session defines it (checked when the session starts)
+        if d.class_name not in classes:
+            found = ", ".join(sorted(classes)) or "none"
+            raise UserCodeError(
+                f"{cfg}: durable_objects.bindings[{i}].class_name is {d.class_name!r}, but {shown} defines no "
+                f"DurableObject subclass of that name (found: {found}). Define `class {d.class_name}(DurableObject)` "
+                "(from workers import DurableObject), or fix class_name."
+            )
+        if d.class_name not in t.migrated_classes:
+            raise UserCodeError(
+                f"{cfg}: durable_objects.bindings[{i}].class_name {d.class_name!r} has no migration. Add "
+                f'"migrations": [{{"tag": "v1", "new_sqlite_classes": ["{d.class_name}"]}}] to {cfg}.'
+            )
+    for i, s in enumerate(t.services):
+        if s.service != config.name:
+            raise UserCodeError(
+                f"{cfg}: services[{i}].service is {s.service!r}, but no Worker of that name runs in this session "
+                f"(this Worker is {config.name!r}). Bind to {config.name!r}, or start the other Worker too: "
+                f"pyflows dev -c {cfg} -c <other>/wrangler.jsonc."
+            )
+        entry = s.entrypoint or "Default"
+        from pyflows.runtime.surface.entrypoints import WorkerEntrypoint
+
+        obj = getattr(worker.module, entry, None)
+        if not (isinstance(obj, type) and issubclass(obj, WorkerEntrypoint)):
+            raise UserCodeError(
+                f"{cfg}: services[{i}].entrypoint is {entry!r}, but {shown} defines no WorkerEntrypoint class "
+                f"{entry}. Define `class {entry}(WorkerEntrypoint)` there, or fix entrypoint."
+            )
+
+
+class Triggers:
+    """Owns the queue store, the consumers, DO namespaces, cron runners for one server process."""
+
+    def __init__(self, config: Config, worker: Worker, *, state_dir: Path, run_crons: bool = False) -> None:
+        self.config = config
+        self.worker = worker
+        self.state_dir = state_dir
+        self.run_crons = run_crons
+        self.env: Any = None
+        self._queue_store: Any = None
+        self._consumers: dict[str, Any] = {}
+        self._namespaces: dict[str, Any] = {}
+        self._closers: list[Any] = []
+
+    # -- bindings -----------------------------------------------------------------------------------
+
+    @property
+    def queue_store(self) -> Any:
+        if self._queue_store is None:
+            from pyflows.runtime.bindings.queues import QueueStore
+
+            self._queue_store = QueueStore.open(self.state_dir / "queues.sqlite")
+        return self._queue_store
+
+    def wake(self, queue: str) -> None:
+        consumer = self._consumers.get(queue)
+        if consumer is not None:
+            consumer.wake()
+
+    def bindings(self, config: Config) -> dict[str, Any]:
+        """The env entries for queues.producers, durable_objects.bindings and services."""
+        from pyflows.runtime.bindings.queues import QueueProducerBinding
+
+        t = config.triggers
+        values: dict[str, Any] = {}
+        for p in t.producers:
+            values[p.binding] = QueueProducerBinding(
+                self.queue_store, p.queue, delivery_delay=p.delivery_delay, on_send=self.wake
+            )
+        if t.durable_objects:
+            from pyflows.runtime.bindings.durable_objects import DurableObjectNamespace, do_root, durable_object_classes
+
+            classes = durable_object_classes(self.worker.module)
+            root = do_root(self.state_dir, config.root)
+            for d in t.durable_objects:
+                ns = self._namespaces.get(d.class_name)
+                if ns is None:
+                    ns = DurableObjectNamespace(
+                        classes[d.class_name],
+                        script=d.script_name or config.name,
+                        root=root,
+                        env_getter=lambda: self.env,
+                    )
+                    self._namespaces[d.class_name] = ns
+                values[d.name] = ns
+        if t.services:
+            from pyflows.runtime.bindings.service import ServiceBinding
+
+            for s in t.services:
+                values[s.binding] = ServiceBinding(self.worker, s.entrypoint, env_getter=lambda: self.env)
+        return values
+
+    # -- running ------------------------------------------------------------------------------------
+
+    async def start(self, env: Any, engine: Any = None) -> None:
+        self.env = env
+        t = self.config.triggers
+        from pyflows.runtime.triggers.queue_consumer import QueueConsumerLoop
+
+        for c in t.consumers:
+            loop = QueueConsumerLoop(self.queue_store, c, lambda batch: self.worker.queue(batch, self.env))
+            loop.on_dead_letter = self.wake
+            self._consumers[c.queue] = loop
+            loop.start()
+        for ns in self._namespaces.values():
+            await ns.start()
+        if self.run_crons and t.crons:
+            from pyflows.runtime.triggers.cron import CronRunner
+
+            runner = CronRunner(list(t.crons), self.scheduled)
+            runner.start()
+            self._closers.append(runner)
+        if t.workflow_schedules and engine is not None:
+            from pyflows.runtime.triggers.schedules import WorkflowScheduler
+
+            scheduler = WorkflowScheduler(engine, list(t.workflow_schedules), self.state_dir)
+            await scheduler.start()
+            self._closers.append(scheduler)
+
+    async def scheduled(self, cron: str, scheduled_time: int | None = None) -> dict[str, Any]:
+        """Run the Worker's scheduled() once for `cron` (test routes and `pyflows dev --run-crons`)."""
+        from pyflows.runtime.triggers.cron import fire
+
+        return await fire(self.worker, self.env, cron, scheduled_time)
+
+    async def close(self) -> None:
+        for closer in self._closers:
+            await closer.close()
+        self._closers = []
+        for loop in self._consumers.values():
+            await loop.close()
+        self._consumers = {}
+        for ns in self._namespaces.values():
+            await ns.close()
+        if self._queue_store is not None:
+            self._queue_store.close()
+            self._queue_store = None
