@@ -22,7 +22,7 @@ from devserver import DevServer
 API = "/cdn-cgi/local/explorer/api"
 pytestmark = pytest.mark.slow
 
-ENTRY = '''
+ENTRY = """
 import asyncio
 import json
 import time
@@ -116,7 +116,7 @@ class Default(WorkerEntrypoint):
             else:
                 m.ack()
                 await self.env.STARTED.create(params={"job": m.body})
-'''
+"""
 
 CONFIG = {
     "name": "starter",
@@ -128,7 +128,13 @@ CONFIG = {
     "queues": {
         "producers": [{"binding": "JOBS", "queue": "jobs"}],
         "consumers": [
-            {"queue": "jobs", "max_batch_size": 3, "max_batch_timeout": 1, "max_retries": 2, "dead_letter_queue": "dlq"},
+            {
+                "queue": "jobs",
+                "max_batch_size": 3,
+                "max_batch_timeout": 1,
+                "max_retries": 2,
+                "dead_letter_queue": "dlq",
+            },
             {"queue": "dlq", "max_batch_timeout": 0},
         ],
     },
@@ -331,7 +337,9 @@ def test_missing_scheduled_handler_is_a_startup_error_naming_the_key(tmp_path: P
     entry.write_text(entry.read_text().replace("async def scheduled(", "async def not_scheduled("))
     dev = Dev(project)
     try:
-        dev.wait_for_output(r"triggers\.crons is \['\*/30 \* \* \* \*'\], but src/entry\.py has no scheduled", stream="err")
+        dev.wait_for_output(
+            r"triggers\.crons is \['\*/30 \* \* \* \*'\], but src/entry\.py has no scheduled", stream="err"
+        )
         assert dev.proc.wait(timeout=15) == 1  # as for every other startup error of the first server
         assert "Traceback" not in dev.output()
     finally:
