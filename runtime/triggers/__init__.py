@@ -145,6 +145,20 @@ class Triggers:
                 values[s.binding] = ServiceBinding(self.worker, s.entrypoint, env_getter=lambda: self.env)
         return values
 
+    def explorer_bindings(self) -> dict[str, Any]:
+        """`bindings.do` of the Local Explorer's `GET /local/workers` (its `local-explorer_do-binding` shape)."""
+        dos = [
+            {
+                "id": f"{d.script_name or self.config.name}-{d.class_name}",
+                "bindingName": d.name,
+                "className": d.class_name,
+                "scriptName": d.script_name or self.config.name,
+                "useSqlite": True,
+            }
+            for d in self.config.triggers.durable_objects
+        ]
+        return {"do": dos} if dos else {}
+
     # -- running ------------------------------------------------------------------------------------
 
     async def start(self, env: Any, engine: Any = None) -> None:

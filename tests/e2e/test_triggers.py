@@ -217,6 +217,9 @@ def test_cron_fired_by_each_test_route_starts_a_workflow(project: Path) -> None:
         done = dev.wait_complete(3)
         assert sorted(dev.output_of(i["id"])["payload"]["cron"] for i in done) == sorted(r["cron"] for r in fired)
         dev.wait_for_output(r'scheduled "0 9 \* \* \*" at \S+: ok')
+        workers = json.loads(dev.request("GET", f"{API}/local/workers")[1])["result"]
+        assert workers[0]["triggers"] == {"crons": ["*/30 * * * *"]}
+        assert workers[0]["bindings"]["do"][0]["id"] == "starter-Counter"
         # A caller's mistakes are 4xx, never 5xx.
         assert dev.request("POST", f"{API}/local/scheduled?worker=nope", {"cron": "* * * * *"})[0] == 404
         assert dev.request("POST", f"{API}/local/scheduled?worker=starter", {})[0] == 400

@@ -295,7 +295,12 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
             {"id": s.name, "bindingName": s.binding, "className": s.class_name, "scriptName": s.script_name}
             for s in engine.specs.values()
         ]
-        return envelope([{"isSelf": True, "name": runtime.name, "bindings": {"workflows": bindings}}])
+        worker: dict[str, Any] = {"isSelf": True, "name": runtime.name, "bindings": {"workflows": bindings}}
+        triggers = getattr(getattr(runtime, "runtime", None), "triggers", None)  # runtime/triggers
+        if triggers is not None:
+            worker["bindings"].update(triggers.explorer_bindings())
+            worker["triggers"] = {"crons": list(triggers.config.triggers.crons)}
+        return envelope([worker])
 
     async def local_scheduled(request: Request, engine: Any) -> Response:
         from pyflows.runtime.server.scheduled import dispatch_scheduled
