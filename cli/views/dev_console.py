@@ -96,9 +96,10 @@ def supervise() -> None:
         session = Session.from_json(sys.argv[1])
 
         def load_config() -> Config:
-            from pyflows.runtime.config import load
+            from pyflows.runtime.config.session import load_session
 
-            return load(Path(session.cwd), Path(session.config) if session.config else None, session.env)
+            first = Path(session.config) if session.config else None
+            return load_session(Path(session.cwd), [first, *map(Path, session.extra_configs)], session.env)
 
         code = Supervisor(session, Console(session.url), load_config).run()
     except KeyboardInterrupt:  # also while still importing: the server dies with us (PDEATHSIG)

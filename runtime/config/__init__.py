@@ -89,6 +89,7 @@ class Config:
     env_name: str | None = None
     warnings: tuple[str, ...] = ()
     triggers: TriggersConfig = field(default_factory=TriggersConfig)  # crons, queues, DOs, services
+    siblings: tuple[Config, ...] = ()  # the other Workers of the session: `pyflows dev -c a -c b`
 
     def __post_init__(self) -> None:
         # Keep the mappings read-only even when a caller (a test, a factory) passes plain dicts.

@@ -98,6 +98,7 @@ class Session:
     first_pid: int
     first_fd: int
     run_crons: bool = False  # --run-crons: fire triggers.crons on their schedule
+    extra_configs: list[str] = field(default_factory=list)  # `-c a -c b`: the other Workers' configs
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)

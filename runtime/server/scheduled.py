@@ -46,12 +46,13 @@ async def dispatch_scheduled(runtime: Any, worker: str | None, body: Any) -> tup
     """The Local Explorer endpoint: (HTTP status, result or error message)."""
     if not worker:
         return 400, "The worker query parameter is required: POST /local/scheduled?worker=<name>."
-    if worker != runtime.name:
-        return 404, f"Worker {worker!r} is not in this dev session (it runs {runtime.name!r})."
+    names = list(runtime.triggers.workers) if runtime.triggers is not None else [runtime.name]
+    if worker not in names:
+        return 404, f"Worker {worker!r} is not in this dev session (it runs {', '.join(map(repr, names))})."
     if not isinstance(body, dict) or not isinstance(body.get("cron"), str) or not body["cron"].strip():
         return 400, 'The body must be JSON {"cron": "<expression>", "scheduled_time"?: <epoch ms>}.'
     when = body.get("scheduled_time")
     if when is not None and (isinstance(when, bool) or not isinstance(when, int)):
         return 400, f"scheduled_time is {when!r}: pass an integer of epoch milliseconds."
-    result = await runtime.triggers.scheduled(body["cron"], when)
+    result = await runtime.triggers.scheduled(body["cron"], when, worker=worker)
     return 200, result

@@ -14,6 +14,7 @@ migration, a service binding to an unknown Worker: UserCodeError naming the key,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +27,13 @@ if TYPE_CHECKING:
 __all__ = ["Triggers", "check_handlers"]
 
 
-def check_handlers(worker: Worker, config: Config) -> None:
-    """Raise UserCodeError for a config that needs code the module lacks (see the module docstring)."""
+def check_handlers(worker: Worker, config: Config, session: tuple[str, ...] = ()) -> None:
+    """Raise UserCodeError for a config that needs code the module lacks (see the module docstring).
+
+    `session` names every Worker of the session (`pyflows dev -c a -c b`); bindings to them are checked
+    when the session starts (Triggers.bindings)."""
     t = config.triggers
+    session = session or (config.name, *(s.name for s in config.siblings))
     shown, cfg = worker.shown_main, config.path.name
     style = (
         "`async def {m}(self, {args})` on `class Default(WorkerEntrypoint)`"
@@ -52,6 +57,11 @@ def check_handlers(worker: Worker, config: Config) -> None:
     classes = durable_object_classes(worker.module)
     for i, d in enumerate(t.durable_objects):
         if d.script_name not in (None, config.name):
+            if d.script_name not in session:
+                raise UserCodeError(
+                    f"{cfg}: durable_objects.bindings[{i}].script_name is {d.script_name!r}, but no Worker of that "
+                    f"name runs in this session. Start it too: pyflows dev -c {cfg} -c <its folder>/wrangler.jsonc."
+                )
             continue  # another Worker of the session defines it (checked when the session starts)
         if d.class_name not in classes:
             found = ", ".join(sorted(classes)) or "none"
@@ -66,6 +76,8 @@ def check_handlers(worker: Worker, config: Config) -> None:
                 f'"migrations": [{{"tag": "v1", "new_sqlite_classes": ["{d.class_name}"]}}] to {cfg}.'
             )
     for i, s in enumerate(t.services):
+        if s.service != config.name and s.service in session:
+            continue  # another Worker of the session: its entrypoint is checked when the session starts
         if s.service != config.name:
             raise UserCodeError(
                 f"{cfg}: services[{i}].service is {s.service!r}, but no Worker of that name runs in this session "
@@ -84,18 +96,26 @@ def check_handlers(worker: Worker, config: Config) -> None:
 
 
 class Triggers:
-    """Owns the queue store, the consumers, DO namespaces, cron runners for one server process."""
+    """Owns the queue store, consumers, DO namespaces and cron runners of one server process, for every
+    Worker of the session (the primary config and its `siblings`)."""
 
     def __init__(self, config: Config, worker: Worker, *, state_dir: Path, run_crons: bool = False) -> None:
         self.config = config
         self.worker = worker
         self.state_dir = state_dir
         self.run_crons = run_crons
-        self.env: Any = None
+        self.workers: dict[str, tuple[Config, Worker]] = {config.name: (config, worker)}
+        for sibling_config, sibling in zip(config.siblings, worker.siblings, strict=True):
+            self.workers[sibling_config.name] = (sibling_config, sibling)
+        self.envs: dict[str, Any] = {}
         self._queue_store: Any = None
         self._consumers: dict[str, Any] = {}
         self._namespaces: dict[str, Any] = {}
         self._closers: list[Any] = []
+
+    @property
+    def env(self) -> Any:
+        return self.envs.get(self.config.name)
 
     # -- bindings -----------------------------------------------------------------------------------
 
@@ -112,8 +132,11 @@ class Triggers:
         if consumer is not None:
             consumer.wake()
 
+    def _env_of(self, name: str) -> Callable[[], Any]:
+        return lambda: self.envs.get(name)
+
     def bindings(self, config: Config) -> dict[str, Any]:
-        """The env entries for queues.producers, durable_objects.bindings and services."""
+        """The env entries of Worker `config.name` for queues.producers, durable_objects.bindings, services."""
         from pyflows.runtime.bindings.queues import QueueProducerBinding
 
         t = config.triggers
@@ -125,24 +148,38 @@ class Triggers:
         if t.durable_objects:
             from pyflows.runtime.bindings.durable_objects import DurableObjectNamespace, do_root, durable_object_classes
 
-            classes = durable_object_classes(self.worker.module)
-            root = do_root(self.state_dir, config.root)
-            for d in t.durable_objects:
-                ns = self._namespaces.get(d.class_name)
+            root = do_root(self.state_dir, self.config.root)
+            for i, d in enumerate(t.durable_objects):
+                script = d.script_name or config.name
+                key = f"{script}-{d.class_name}"
+                ns = self._namespaces.get(key)
                 if ns is None:
+                    owner = self.workers[script][1]
+                    classes = durable_object_classes(owner.module)
+                    if d.class_name not in classes:
+                        raise UserCodeError(
+                            f"{config.path.name}: durable_objects.bindings[{i}] binds class {d.class_name!r} of "
+                            f"Worker {script!r}, but {owner.shown_main} defines no DurableObject subclass of that name."
+                        )
                     ns = DurableObjectNamespace(
-                        classes[d.class_name],
-                        script=d.script_name or config.name,
-                        root=root,
-                        env_getter=lambda: self.env,
+                        classes[d.class_name], script=script, root=root, env_getter=self._env_of(script)
                     )
-                    self._namespaces[d.class_name] = ns
+                    self._namespaces[key] = ns
                 values[d.name] = ns
         if t.services:
             from pyflows.runtime.bindings.service import ServiceBinding
+            from pyflows.runtime.surface.entrypoints import WorkerEntrypoint
 
-            for s in t.services:
-                values[s.binding] = ServiceBinding(self.worker, s.entrypoint, env_getter=lambda: self.env)
+            for i, s in enumerate(t.services):
+                target = self.workers[s.service][1]
+                entry = s.entrypoint or "Default"
+                obj = getattr(target.module, entry, None)
+                if not (isinstance(obj, type) and issubclass(obj, WorkerEntrypoint)):
+                    raise UserCodeError(
+                        f"{config.path.name}: services[{i}] binds entrypoint {entry!r} of Worker {s.service!r}, but "
+                        f"{target.shown_main} defines no WorkerEntrypoint class {entry}."
+                    )
+                values[s.binding] = ServiceBinding(target, s.entrypoint, env_getter=self._env_of(s.service))
         return values
 
     def explorer_bindings(self) -> dict[str, Any]:
@@ -162,35 +199,58 @@ class Triggers:
     # -- running ------------------------------------------------------------------------------------
 
     async def start(self, env: Any, engine: Any = None) -> None:
-        self.env = env
-        t = self.config.triggers
+        """Build the other Workers' envs, then start consumers, alarms, crons and schedules."""
+        from pyflows.runtime.surface import entrypoints
         from pyflows.runtime.triggers.queue_consumer import QueueConsumerLoop
+        from pyflows.runtime.worker.loader import build_env
 
-        for c in t.consumers:
-            loop = QueueConsumerLoop(self.queue_store, c, lambda batch: self.worker.queue(batch, self.env))
-            loop.on_dead_letter = self.wake
-            self._consumers[c.queue] = loop
-            loop.start()
+        self.envs[self.config.name] = env
+        for name, (cfg, _) in self.workers.items():
+            if name != self.config.name:
+                self.envs[name] = build_env(cfg, engine, self)
+            if engine is not None:
+                for wf in cfg.workflows:
+                    if wf.script_name in (None, name):
+                        engine.workflow_envs[wf.name] = self.envs[name]
+        entrypoints.current_env = env  # build_env of a sibling set it: `workers.env` is the primary's
+        schedules = []
+        crons: list[tuple[str, str]] = []
+        for name, (cfg, worker) in self.workers.items():
+            for c in cfg.triggers.consumers:
+                loop = QueueConsumerLoop(
+                    self.queue_store, c, lambda batch, w=worker, n=name: w.queue(batch, self.envs[n])
+                )
+                loop.on_dead_letter = self.wake
+                self._consumers[c.queue] = loop
+                loop.start()
+            schedules.extend(cfg.triggers.workflow_schedules)
+            crons.extend((name, cron) for cron in cfg.triggers.crons)
         for ns in self._namespaces.values():
             await ns.start()
-        if self.run_crons and t.crons:
+        if self.run_crons and crons:
             from pyflows.runtime.triggers.cron import CronRunner
 
-            runner = CronRunner(list(t.crons), self.scheduled)
-            runner.start()
-            self._closers.append(runner)
-        if t.workflow_schedules and engine is not None:
+            for name in self.workers:
+                mine = [cron for owner, cron in crons if owner == name]
+                if mine:
+                    runner = CronRunner(mine, lambda cron, when, n=name: self.scheduled(cron, when, worker=n))
+                    runner.start()
+                    self._closers.append(runner)
+        if schedules and engine is not None:
             from pyflows.runtime.triggers.schedules import WorkflowScheduler
 
-            scheduler = WorkflowScheduler(engine, list(t.workflow_schedules), self.state_dir)
+            scheduler = WorkflowScheduler(engine, schedules, self.state_dir)
             await scheduler.start()
             self._closers.append(scheduler)
 
-    async def scheduled(self, cron: str, scheduled_time: int | None = None) -> dict[str, Any]:
-        """Run the Worker's scheduled() once for `cron` (test routes and `pyflows dev --run-crons`)."""
+    async def scheduled(
+        self, cron: str, scheduled_time: int | None = None, *, worker: str | None = None
+    ) -> dict[str, Any]:
+        """Run a Worker's scheduled() once for `cron` (test routes and `pyflows dev --run-crons`)."""
         from pyflows.runtime.triggers.cron import fire
 
-        return await fire(self.worker, self.env, cron, scheduled_time)
+        name = worker or self.config.name
+        return await fire(self.workers[name][1], self.envs.get(name), cron, scheduled_time)
 
     async def close(self) -> None:
         for closer in self._closers:

@@ -86,6 +86,7 @@ class Worker:
         self.modern = modern
         self.workflow_classes = _workflow_classes(module)
         self.warnings: list[str] = []
+        self.siblings: list[Worker] = []  # the other Workers of the session (config.siblings), same order
         self._default: type | None = None
         self._on_fetch: Callable[..., Any] | None = None
         default = getattr(module, "Default", None)
@@ -112,7 +113,11 @@ class Worker:
         from pyflows.runtime.workflows.engine import WorkflowSpec
 
         out = []
+        for sibling, sibling_config in zip(self.siblings, config.siblings, strict=True):
+            out.extend(sibling.specs(sibling_config))
         for wf in config.workflows:  # load_worker() checked that every class_name is defined
+            if wf.script_name not in (None, config.name):
+                continue  # defined by another Worker of the session, which contributes the spec
             cls = self.workflow_classes[wf.class_name]
             out.append(
                 WorkflowSpec(
@@ -317,8 +322,12 @@ def _import_error_text(exc: BaseException, main: Path) -> str:
     return text
 
 
-def load_worker(config: Config) -> Worker:
-    """Import the Worker module `config.main`; UserCodeError (with the traceback) if it fails."""
+def load_worker(config: Config, *, _session: tuple[str, ...] = ()) -> Worker:
+    """Import the Worker module `config.main` (and first its session `siblings`); UserCodeError
+    (with the traceback) if it fails."""
+    # The session's other Workers first, so this one (which serves HTTP) keeps its import path.
+    names = _session or (config.name, *(s.name for s in config.siblings))
+    siblings = [load_worker(sibling, _session=names) for sibling in config.siblings]
     main = Path(config.main).resolve()
     shown = _shown(main, Path(config.root).resolve())
     _prepare_import_path(main.parent)
@@ -339,12 +348,22 @@ def load_worker(config: Config) -> Worker:
             main=shown,
         ) from None
     worker = Worker(module, main, shown, config.modern_handlers)
+    worker.siblings = siblings
     for index in range(len(config.workflows)):  # fail at startup, not on the first request
+        script = config.workflows[index].script_name
+        if script not in (None, config.name):
+            if script not in names:
+                raise UserCodeError(
+                    f"{config.path.name}: workflows[{index}].script_name is {script!r}, but no Worker of that name "
+                    f"runs in this session ({', '.join(map(repr, names))}). Start it too: "
+                    f"pyflows dev -c {config.path.name} -c <its folder>/wrangler.jsonc."
+                )
+            continue
         if config.workflows[index].class_name not in worker.workflow_classes:
             raise UserCodeError(worker._missing_class_message(config, index))
     from pyflows.runtime.triggers import check_handlers
 
-    check_handlers(worker, config)  # crons without scheduled(), a consumer without queue(), DO classes
+    check_handlers(worker, config, names)  # crons without scheduled(), a consumer without queue(), DO classes
     return worker
 
 

@@ -137,6 +137,7 @@ class Engine:
         self.specs: dict[str, WorkflowSpec] = {s.name: s for s in specs}
         self.options = options or EngineOptions()
         self.env: Any = None
+        self.workflow_envs: dict[str, Any] = {}  # workflow name -> env of the Worker defining it (several -c)
         # (workflow, instance id) -> extra event keys, e.g. {"schedule": {...}} (runtime/triggers/schedules.py)
         self.event_extra: Callable[[str, str], dict[str, Any] | None] | None = None
         self._live: dict[tuple[str, str], _Instance] = {}
@@ -254,7 +255,7 @@ class Engine:
             cls = inst.spec.cls
             if cls is None:
                 raise RuntimeError(f"Workflow class {inst.spec.class_name!r} is not loaded.")
-            workflow = cls(ExecutionContext(), self.env)
+            workflow = cls(ExecutionContext(), self.workflow_envs.get(inst.spec.name, self.env))
             event = JsDict(
                 payload=python_from_rpc(loads(inst.params)),
                 timestamp=utc_naive(inst.created),

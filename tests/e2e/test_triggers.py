@@ -347,3 +347,90 @@ def test_missing_scheduled_handler_is_a_startup_error_naming_the_key(tmp_path: P
         assert "Traceback" not in dev.output()
     finally:
         dev.stop()
+
+
+A_ENTRY = """
+from workers import Response, WorkerEntrypoint
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        inst = await self.env.BFLOW.create(params={"from": "a"})
+        n = await self.env.BOX.getByName("x").bump()
+        return Response.json({"id": inst.id, "sum": await self.env.B.add(1, 2), "n": n})
+"""
+
+B_ENTRY = """
+from workers import DurableObject, WorkerEntrypoint, WorkflowEntrypoint
+
+
+class BFlow(WorkflowEntrypoint):
+    async def run(self, event, step):
+        @step.do()
+        async def s():
+            return {"payload": event["payload"], "who": self.env.WHO}
+
+        return await s()
+
+
+class Box(DurableObject):
+    async def bump(self):
+        n = (await self.ctx.storage.get("n") or 0) + 1
+        await self.ctx.storage.put("n", n)
+        return n
+
+
+class Api(WorkerEntrypoint):
+    async def add(self, a, b):
+        return a + b + len(self.env.WHO)
+"""
+
+
+def test_two_configs_worker_a_starts_a_workflow_defined_by_worker_b(tmp_path: Path) -> None:
+    base = {"main": "src/entry.py", "compatibility_date": "2026-02-25", "compatibility_flags": ["python_workers"]}
+    a = {
+        **base,
+        "name": "a",
+        "workflows": [{"name": "b-flow", "binding": "BFLOW", "class_name": "BFlow", "script_name": "b"}],
+        "services": [{"binding": "B", "service": "b", "entrypoint": "Api"}],
+        "durable_objects": {"bindings": [{"name": "BOX", "class_name": "Box", "script_name": "b"}]},
+    }
+    b = {
+        **base,
+        "name": "b",
+        "vars": {"WHO": "bee"},
+        "workflows": [{"name": "b-flow", "binding": "BFLOW", "class_name": "BFlow"}],
+        "durable_objects": {"bindings": [{"name": "BOX", "class_name": "Box"}]},
+        "migrations": [{"tag": "v1", "new_sqlite_classes": ["Box"]}],
+    }
+    for name, cfg, entry in (("a", a, A_ENTRY), ("b", b, B_ENTRY)):
+        (tmp_path / name / "src").mkdir(parents=True)
+        (tmp_path / name / "src" / "entry.py").write_text(entry)
+        (tmp_path / name / "wrangler.jsonc").write_text(json.dumps(cfg))
+    dev = Dev(tmp_path, "-c", "a/wrangler.jsonc", "-c", "b/wrangler.jsonc").ready()
+    try:
+        status, text = dev.request("GET", "/")
+        assert status == 200, dev.output()
+        reply = json.loads(text)
+        assert reply["sum"] == 1 + 2 + len("bee") and reply["n"] == 1  # B's entrypoint and object, B's env
+        status, text = dev.request("GET", f"{API}/workflows")
+        assert [w["name"] for w in json.loads(text)["result"]] == ["b-flow"]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            _, text = dev.request("GET", f"{API}/workflows/b-flow/instances/{reply['id']}")
+            if json.loads(text)["result"]["status"] == "complete":
+                break
+            time.sleep(0.05)
+        assert json.loads(text)["result"]["output"] == {"payload": {"from": "a"}, "who": "bee"}
+    finally:
+        dev.stop()
+
+
+def test_binding_to_a_worker_outside_the_session_is_a_startup_error(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "app", services=[{"binding": "ADMIN", "service": "billing"}])
+    dev = Dev(project)
+    try:
+        dev.wait_for_output(r"services\[0\]\.service is 'billing', but no Worker of that name", stream="err")
+        assert dev.proc.wait(timeout=15) == 1
+    finally:
+        dev.stop()

@@ -485,3 +485,20 @@ async def test_alarm_persists_and_fires_after_reopen(tmp_path: Path) -> None:
 def test_do_root_uses_wranglers_layout_for_the_default_state_dir(tmp_path: Path) -> None:
     assert do_root(tmp_path / ".pyflows" / "state", tmp_path) == tmp_path / ".wrangler" / "state" / "v3" / "do"
     assert do_root(tmp_path / "elsewhere", tmp_path) == tmp_path / "elsewhere" / "v3" / "do"
+
+
+def test_a_session_needs_distinct_worker_and_workflow_names(tmp_path: Path) -> None:
+    from pyflows.runtime.config.session import load_session
+    from pyflows.runtime.errors import ConfigError
+
+    wf = {"name": "flow", "binding": "F", "class_name": "F"}
+    write_project(tmp_path / "a", name="a", workflows=[wf])
+    write_project(tmp_path / "b", name="b", workflows=[{**wf, "script_name": "a"}])
+    write_project(tmp_path / "c", name="a")
+    write_project(tmp_path / "d", name="d", workflows=[wf])
+    cfg = load_session(tmp_path, [Path("a/wrangler.jsonc"), Path("b/wrangler.jsonc")])
+    assert cfg.name == "a" and [s.name for s in cfg.siblings] == ["b"]
+    with pytest.raises(ConfigError, match="both name their Worker 'a'"):
+        load_session(tmp_path, [Path("a/wrangler.jsonc"), Path("c/wrangler.jsonc")])
+    with pytest.raises(ConfigError, match="Workflow 'flow' is defined by both 'a' and 'd'"):
+        load_session(tmp_path, [Path("a/wrangler.jsonc"), Path("d/wrangler.jsonc")])
