@@ -105,7 +105,8 @@ def _config(main: str) -> dict[str, object]:
         "name": "bench-triggers",
         "main": main,
         "compatibility_date": "2026-02-25",
-        "compatibility_flags": ["python_workers"],
+        # Wrangler would try to download Python (and fail offline) for a JS Worker with this flag.
+        "compatibility_flags": [] if main.endswith(".js") else ["python_workers"],
         "queues": {
             "producers": [{"binding": "Q", "queue": "bench"}],
             "consumers": [{"queue": "bench", "max_batch_size": 100, "max_batch_timeout": 1}],

@@ -18,15 +18,18 @@ un-acked message survives `kill -9` and is delivered again after a restart.
 from __future__ import annotations
 
 import base64
+import heapq
 import json
+import os
 import sqlite3
 import time
-import uuid
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyflows.runtime.surface.values import dumps, loads, python_from_rpc, python_to_rpc
+from pyflows.runtime.surface.values import JsDict, python_from_rpc, python_to_rpc
 
 __all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_MESSAGES", "MAX_MESSAGE_BYTES", "QueueProducerBinding", "QueueStore"]
 
@@ -45,10 +48,8 @@ CREATE TABLE IF NOT EXISTS messages (
     content_type TEXT NOT NULL,
     sent_at_epoch_ms INTEGER NOT NULL,
     visible_at_epoch_ms INTEGER NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    leased INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS messages_visible ON messages (queue, leased, visible_at_epoch_ms, pk);
 """
 
 
@@ -56,11 +57,31 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+@dataclass(eq=False)
+class StoredMessage:
+    """One message as the store keeps it in memory (the row is the durable copy)."""
+
+    pk: int
+    queue: str
+    id: str
+    body: str
+    content_type: str
+    sent_at_epoch_ms: int
+    visible_at_epoch_ms: int
+    attempts: int  # deliveries so far (a delivery is counted when it starts)
+
+
 class QueueStore:
-    """The message table. Calls are short synchronous SQLite statements on the event loop thread."""
+    """The message table, and an in-memory index of it: sending writes a row (durable when `send`
+    returns); delivery reads from memory; ack deletes the row, retry updates it. Every row left at
+    startup is loaded again, so a message in flight when the process died is delivered again.
+    Calls are short synchronous SQLite statements on the event loop thread.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._ready: dict[str, deque[StoredMessage]] = {}
+        self._delayed: dict[str, list[tuple[int, int, StoredMessage]]] = {}  # heap of (visible_at, pk, msg)
 
     @classmethod
     def open(cls, path: Path) -> QueueStore:
@@ -71,78 +92,124 @@ class QueueStore:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=5000")
         conn.executescript(_SCHEMA)
-        conn.execute("UPDATE messages SET leased = 0 WHERE leased = 1")  # in flight when the last run died
-        return cls(conn)
+        store = cls(conn)
+        for row in conn.execute(
+            "SELECT pk, queue, id, body, content_type, sent_at_epoch_ms, visible_at_epoch_ms, attempts "
+            "FROM messages ORDER BY visible_at_epoch_ms, pk"
+        ):
+            store._index(StoredMessage(*row), now_ms())
+        return store
 
     def close(self) -> None:
         self.conn.close()
 
+    def _index(self, msg: StoredMessage, now: int) -> None:
+        if msg.visible_at_epoch_ms <= now:
+            self._ready.setdefault(msg.queue, deque()).append(msg)
+        else:
+            heapq.heappush(self._delayed.setdefault(msg.queue, []), (msg.visible_at_epoch_ms, msg.pk, msg))
+
+    def _promote(self, queue: str, now: int) -> deque[StoredMessage]:
+        ready = self._ready.setdefault(queue, deque())
+        heap = self._delayed.get(queue)
+        while heap and heap[0][0] <= now:
+            ready.append(heapq.heappop(heap)[2])
+        return ready
+
     def put(self, queue: str, rows: list[tuple[str, str, int]]) -> list[str]:
         """Insert (body, content_type, visible_at_ms) rows in one transaction; returns their ids."""
         now = now_ms()
-        ids = [uuid.uuid4().hex for _ in rows]
+        raw = os.urandom(16 * len(rows)).hex()
+        ids = [raw[i * 32 : i * 32 + 32] for i in range(len(rows))]
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
+            first = self.conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM messages").fetchone()[0]
+            msgs = [
+                StoredMessage(first + n, queue, ids[n], body, ct, now, visible, 0)
+                for n, (body, ct, visible) in enumerate(rows)
+            ]
             self.conn.executemany(
-                "INSERT INTO messages (queue, id, body, content_type, sent_at_epoch_ms, visible_at_epoch_ms) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(queue, i, body, ct, now, visible) for i, (body, ct, visible) in zip(ids, rows, strict=True)],
+                "INSERT INTO messages (pk, queue, id, body, content_type, sent_at_epoch_ms, visible_at_epoch_ms) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(m.pk, queue, m.id, m.body, m.content_type, now, m.visible_at_epoch_ms) for m in msgs],
             )
+        for m in msgs:
+            self._index(m, now)
         return ids
 
-    def lease(self, queue: str, limit: int, now: int) -> list[sqlite3.Row]:
-        """Take up to `limit` visible messages (oldest first) and mark them in flight."""
-        self.conn.row_factory = sqlite3.Row
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            rows = self.conn.execute(
-                "SELECT * FROM messages WHERE queue = ? AND leased = 0 AND visible_at_epoch_ms <= ? "
-                "ORDER BY visible_at_epoch_ms, pk LIMIT ?",
-                (queue, now, limit),
-            ).fetchall()
-            self.conn.executemany(
-                "UPDATE messages SET leased = 1, attempts = attempts + 1 WHERE pk = ?", [(r["pk"],) for r in rows]
-            )
-        return rows
-
     def count_visible(self, queue: str, now: int) -> int:
-        row = self.conn.execute(
-            "SELECT count(*) FROM messages WHERE queue = ? AND leased = 0 AND visible_at_epoch_ms <= ?", (queue, now)
-        ).fetchone()
-        return int(row[0])
+        return len(self._promote(queue, now))
 
     def next_visible_ms(self, queue: str) -> int | None:
-        row = self.conn.execute(
-            "SELECT min(visible_at_epoch_ms) FROM messages WHERE queue = ? AND leased = 0", (queue,)
-        ).fetchone()
-        return None if row[0] is None else int(row[0])
+        heap = self._delayed.get(queue)
+        return heap[0][0] if heap else None
 
-    def settle(self, acked: list[int], retried: list[tuple[int, int]], dead: list[tuple[int, str | None]]) -> None:
-        """One transaction: delete acked, requeue retried (pk, visible_at), move or drop dead (pk, dlq)."""
+    def take(self, queue: str, limit: int, now: int) -> list[StoredMessage]:
+        """Up to `limit` visible messages, oldest first, now in flight; their delivery is counted on disk."""
+        ready = self._promote(queue, now)
+        batch = [ready.popleft() for _ in range(min(limit, len(ready)))]
+        if batch:
+            for m in batch:
+                m.attempts += 1
+            marks = ",".join("?" * len(batch))
+            self.conn.execute(
+                f"UPDATE messages SET attempts = attempts + 1 WHERE pk IN ({marks})", [m.pk for m in batch]
+            )
+        return batch
+
+    def settle(
+        self,
+        acked: list[StoredMessage],
+        retried: list[tuple[StoredMessage, int]],
+        dead: list[tuple[StoredMessage, str | None]],
+    ) -> None:
+        """One transaction: delete acked, requeue retried (msg, visible_at), move or drop dead (msg, dlq)."""
+        now = now_ms()
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.executemany("DELETE FROM messages WHERE pk = ?", [(pk,) for pk in acked])
-            self.conn.executemany(
-                "UPDATE messages SET leased = 0, visible_at_epoch_ms = ? WHERE pk = ?", [(v, pk) for pk, v in retried]
-            )
-            now = now_ms()
-            for pk, dlq in dead:
+            if acked:
+                self.conn.executemany("DELETE FROM messages WHERE pk = ?", [(m.pk,) for m in acked])
+            if retried:
+                self.conn.executemany(
+                    "UPDATE messages SET visible_at_epoch_ms = ? WHERE pk = ?", [(v, m.pk) for m, v in retried]
+                )
+            for m, dlq in dead:
                 if dlq is None:
-                    self.conn.execute("DELETE FROM messages WHERE pk = ?", (pk,))
+                    self.conn.execute("DELETE FROM messages WHERE pk = ?", (m.pk,))
                 else:  # a fresh message on the dead-letter queue, same id and body
                     self.conn.execute(
-                        "UPDATE messages SET queue = ?, leased = 0, attempts = 0, visible_at_epoch_ms = ? WHERE pk = ?",
-                        (dlq, now, pk),
+                        "UPDATE messages SET queue = ?, attempts = 0, visible_at_epoch_ms = ? WHERE pk = ?",
+                        (dlq, now, m.pk),
                     )
+        for m, visible in retried:
+            m.visible_at_epoch_ms = visible
+            self._index(m, now)
+        for m, dlq in dead:
+            if dlq is not None:
+                m.queue, m.attempts, m.visible_at_epoch_ms = dlq, 0, now
+                self._index(m, now)
+
+    def lease(self, queue: str, limit: int, now: int) -> list[StoredMessage]:
+        """`take` (kept for tests and tools)."""
+        return self.take(queue, limit, now)
 
     def depth(self, queue: str) -> int:
         return int(self.conn.execute("SELECT count(*) FROM messages WHERE queue = ?", (queue,)).fetchone()[0])
 
 
-def encode_body(body: Any, content_type: str) -> str:
+_SCALARS = frozenset({str, int, bool, type(None)})
+_dump = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def _flat(tree: Any) -> bool:
+    """A dict of str keys and str/int/bool/None values: needs no RPC conversion either way (fast path)."""
+    return type(tree) is dict and all(type(k) is str and type(v) in _SCALARS for k, v in tree.items())
+
+
+def encode_body(body: Any, content_type: str = "json") -> str:
     """The stored text of a body: JSON for json/v8, the string for text, base64 for bytes."""
-    if content_type not in CONTENT_TYPES:
-        raise TypeError(f"Unknown contentType {content_type!r}: use one of {', '.join(CONTENT_TYPES)}.")
+    if content_type == "json" or content_type == "v8":
+        return _dump(body if _flat(body) else python_to_rpc(body))
     if content_type == "text":
         if not isinstance(body, str):
             raise TypeError(f'contentType "text" needs a str body, got {type(body).__name__}.')
@@ -151,7 +218,7 @@ def encode_body(body: Any, content_type: str) -> str:
         if not isinstance(body, bytes | bytearray | memoryview):
             raise TypeError(f'contentType "bytes" needs a bytes body, got {type(body).__name__}.')
         return base64.b64encode(bytes(body)).decode("ascii")
-    return dumps(python_to_rpc(body))
+    raise TypeError(f"Unknown contentType {content_type!r}: use one of {', '.join(CONTENT_TYPES)}.")
 
 
 def decode_body(text: str, content_type: str) -> Any:
@@ -159,7 +226,10 @@ def decode_body(text: str, content_type: str) -> Any:
         return text
     if content_type == "bytes":
         return base64.b64decode(text)
-    return python_from_rpc(loads(text))
+    tree = json.loads(text)
+    if _flat(tree) and len(tree) != 1:  # one-key dicts may be datetime/bytes tags
+        return JsDict(tree)
+    return python_from_rpc(tree)
 
 
 def _delay(options: Any, default: int) -> int:
@@ -182,22 +252,24 @@ class QueueProducerBinding:
         self._delivery_delay = delivery_delay
         self._on_send = on_send
 
-    def _row(self, body: Any, options: Any, default_delay: int, where: str) -> tuple[str, str, int]:
-        options = options or {}
-        content_type = options.get("contentType", "json") if isinstance(options, dict) else "json"
+    def _row(self, body: Any, options: Any, default_delay: int, where: str, now: int) -> tuple[str, str, int]:
+        options = options if isinstance(options, dict) else {}
+        content_type = options.get("contentType", "json")
         text = encode_body(body, content_type)
-        size = len(text.encode("utf-8"))
+        # len(text) bounds the UTF-8 size from below (and 4 × len from above): encode only when it matters.
+        size = len(text) if len(text) * 4 <= MAX_MESSAGE_BYTES else len(text.encode("utf-8"))
         if size > MAX_MESSAGE_BYTES:
             raise ValueError(
                 f"{where} is {size:,} bytes, over Cloudflare's limit of {MAX_MESSAGE_BYTES:,} bytes per message. "
                 "Store large data elsewhere (R2, KV) and send a reference."
             )
-        return text, content_type, now_ms() + _delay(options, default_delay) * 1000
+        delay = _delay(options, default_delay) if "delaySeconds" in options else default_delay
+        return text, content_type, now + delay * 1000
 
     async def send(self, body: Any, options: dict[str, Any] | None = None, **kwargs: Any) -> None:
         """Send one message; options `{contentType, delaySeconds}` (keywords work too)."""
         opts = {**(options or {}), **kwargs}
-        row = self._row(body, opts, self._delivery_delay, "The message body")
+        row = self._row(body, opts, _delay(opts, self._delivery_delay), "The message body", now_ms())
         self._store.put(self.queue, [row])
         self._on_send(self.queue)
 
@@ -214,11 +286,14 @@ class QueueProducerBinding:
             )
         batch_delay = _delay(opts, self._delivery_delay)
         rows = []
+        now = now_ms()
         for i, item in enumerate(items):
             if not isinstance(item, dict) or "body" not in item:
                 raise TypeError(f"sendBatch: messages[{i}] must be a dict with a 'body' key, got {item!r}.")
-            rows.append(self._row(item["body"], item, batch_delay, f"messages[{i}].body"))
-        total = sum(len(r[0].encode("utf-8")) for r in rows)
+            rows.append(self._row(item["body"], item, batch_delay, f"messages[{i}].body", now))
+        total = sum(len(r[0]) for r in rows)
+        if total * 4 > MAX_BATCH_BYTES:
+            total = sum(len(r[0].encode("utf-8")) for r in rows)
         if total > MAX_BATCH_BYTES:
             raise ValueError(
                 f"sendBatch is {total:,} bytes, over Cloudflare's limit of {MAX_BATCH_BYTES:,} bytes per batch."
@@ -233,6 +308,6 @@ class QueueProducerBinding:
         return f"Queue({self.queue!r})"
 
 
-def message_json(row: sqlite3.Row) -> dict[str, Any]:
+def message_json(msg: StoredMessage) -> dict[str, Any]:
     """A stored message for logs/tests."""
-    return {"id": row["id"], "body": json.loads(row["body"]) if row["content_type"] in ("json", "v8") else row["body"]}
+    return {"id": msg.id, "body": json.loads(msg.body) if msg.content_type in ("json", "v8") else msg.body}

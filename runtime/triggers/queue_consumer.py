@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pyflows.runtime.bindings.queues import QueueStore, _delay, decode_body, now_ms
+from pyflows.runtime.bindings.queues import QueueStore, StoredMessage, _delay, decode_body, now_ms
 from pyflows.runtime.config.triggers import QueueConsumer
 from pyflows.runtime.surface.values import utc_naive
 
@@ -38,8 +38,8 @@ __all__ = ["Message", "MessageBatch", "QueueConsumerLoop"]
 class Message:
     """`batch.messages[i]`: id, timestamp, body, attempts, ack(), retry({delaySeconds})."""
 
-    def __init__(self, pk: int, id: str, timestamp: Any, body: Any, attempts: int) -> None:
-        self._pk = pk
+    def __init__(self, stored: StoredMessage, id: str, timestamp: Any, body: Any, attempts: int) -> None:
+        self._stored = stored
         self.id = id
         self.timestamp = timestamp
         self.body = body
@@ -120,7 +120,7 @@ class QueueConsumerLoop:
                 while visible < cfg.max_batch_size and time.monotonic() < deadline:
                     await self._wait(deadline - time.monotonic())
                     visible = self.store.count_visible(cfg.queue, now_ms())
-            rows = self.store.lease(cfg.queue, cfg.max_batch_size, now_ms())
+            rows = self.store.take(cfg.queue, cfg.max_batch_size, now_ms())
             if rows:
                 try:
                     await self._deliver(rows)
@@ -128,18 +128,15 @@ class QueueConsumerLoop:
                     log.exception("queue %s: delivering a batch failed", cfg.queue)
                     await asyncio.sleep(0.5)
 
-    async def _deliver(self, rows: list[Any]) -> None:
+    async def _deliver(self, rows: list[StoredMessage]) -> None:
         cfg = self.config
-        messages = [
-            Message(
-                r["pk"],
-                r["id"],
-                utc_naive(r["sent_at_epoch_ms"]),
-                decode_body(r["body"], r["content_type"]),
-                r["attempts"] + 1,  # this delivery counts
-            )
-            for r in rows
-        ]
+        stamps: dict[int, Any] = {}  # one datetime per send time (a sendBatch shares one)
+        messages = []
+        for r in rows:
+            stamp = stamps.get(r.sent_at_epoch_ms)
+            if stamp is None:
+                stamp = stamps[r.sent_at_epoch_ms] = utc_naive(r.sent_at_epoch_ms)
+            messages.append(Message(r, r.id, stamp, decode_body(r.body, r.content_type), r.attempts))
         batch = MessageBatch(cfg.queue, messages)
         failed = False
         try:
@@ -152,21 +149,21 @@ class QueueConsumerLoop:
             )
             sys.stderr.flush()
         self.delivered += len(messages)
-        acked: list[int] = []
-        retried: list[tuple[int, int]] = []
-        dead: list[tuple[int, str | None]] = []
+        acked: list[StoredMessage] = []
+        retried: list[tuple[StoredMessage, int]] = []
+        dead: list[tuple[StoredMessage, str | None]] = []
         now = now_ms()
         for m in messages:
             outcome = m._outcome or (("retry", None) if failed else ("ack", None))
             if outcome[0] == "ack":
-                acked.append(m._pk)
+                acked.append(m._stored)
             elif m.attempts > cfg.max_retries:
-                dead.append((m._pk, cfg.dead_letter_queue))
+                dead.append((m._stored, cfg.dead_letter_queue))
                 where = f"moved to dead-letter queue {cfg.dead_letter_queue!r}" if cfg.dead_letter_queue else "dropped"
                 log.warning("Queue %s: message %s failed %d times and was %s.", cfg.queue, m.id, m.attempts, where)
             else:
                 delay = cfg.retry_delay if outcome[1] is None else outcome[1]
-                retried.append((m._pk, now + delay * 1000))
+                retried.append((m._stored, now + delay * 1000))
         self.store.settle(acked, retried, dead)
         if dead and cfg.dead_letter_queue:
             self.on_dead_letter(cfg.dead_letter_queue)

@@ -349,12 +349,12 @@ async def test_producer_limits_and_unserializable_bodies(tmp_path: Path) -> None
 async def test_in_flight_messages_are_released_when_the_store_reopens(tmp_path: Path) -> None:
     store = QueueStore.open(tmp_path / "queues.sqlite")
     await QueueProducerBinding(store, "q", on_send=lambda n: None).send({"a": 1})
-    assert len(store.lease("q", 10, int(time.time() * 1000))) == 1
-    assert store.lease("q", 10, int(time.time() * 1000)) == []
+    assert len(store.take("q", 10, int(time.time() * 1000))) == 1
+    assert store.take("q", 10, int(time.time() * 1000)) == []
     store.conn.close()  # the process died with the message in flight
     again = QueueStore.open(tmp_path / "queues.sqlite")
-    rows = again.lease("q", 10, int(time.time() * 1000))
-    assert len(rows) == 1 and rows[0]["attempts"] == 1  # the earlier delivery counted
+    rows = again.take("q", 10, int(time.time() * 1000))
+    assert len(rows) == 1 and rows[0].attempts == 2  # the lost delivery counted
     again.close()
 
 
@@ -502,3 +502,17 @@ def test_a_session_needs_distinct_worker_and_workflow_names(tmp_path: Path) -> N
         load_session(tmp_path, [Path("a/wrangler.jsonc"), Path("c/wrangler.jsonc")])
     with pytest.raises(ConfigError, match="Workflow 'flow' is defined by both 'a' and 'd'"):
         load_session(tmp_path, [Path("a/wrangler.jsonc"), Path("d/wrangler.jsonc")])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"a": 1, "b": "x", "c": None, "d": True}, {"when": dt.datetime(2026, 1, 1, 12)}, {"f": 2.5, "n": [1, {"x": "y"}]}],
+)
+def test_message_bodies_round_trip_like_rpc_values(body: dict[str, Any]) -> None:
+    from pyflows.runtime.bindings.queues import decode_body, encode_body
+    from pyflows.runtime.surface.values import python_from_rpc, python_to_rpc
+
+    decoded = decode_body(encode_body(body), "json")
+    assert decoded == python_from_rpc(python_to_rpc(body)) and decoded.a if "a" in body else True
+    with pytest.raises(TypeError, match="cannot be sent over RPC"):
+        encode_body({"t": (1, 2)})
