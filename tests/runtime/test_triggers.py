@@ -517,3 +517,76 @@ def test_message_bodies_round_trip_like_rpc_values(body: dict[str, Any]) -> None
     assert all(getattr(decoded, key) == decoded[key] for key in body)  # attribute access, as JsDict
     with pytest.raises(TypeError, match="cannot be sent over RPC"):
         encode_body({"t": (1, 2)})
+
+
+class Warm(DurableObject):
+    def __init__(self, ctx: Any, env: Any) -> None:
+        super().__init__(ctx, env)
+        self.loaded: list[str] = []
+
+        async def load() -> None:
+            await asyncio.sleep(0.05)
+            self.loaded.append("ready")
+
+        ctx.blockConcurrencyWhile(load)
+
+    async def state(self) -> list[str]:
+        return self.loaded
+
+    async def fetch(self, request: Any) -> Any:
+        from pyflows.runtime.surface.http import Response
+
+        return Response(f"{request.method} {request.url} {self.loaded}")
+
+
+async def test_block_concurrency_while_in_the_constructor_runs_before_any_call(tmp_path: Path) -> None:
+    ns = namespace(tmp_path, Warm)
+    stub = ns.getByName("w")
+    assert await stub.state() == ["ready"]
+    response = await stub.fetch("http://do/path", method="POST")
+    assert response.status == 200 and response.body == b"POST http://do/path ['ready']"
+    await ns.close()
+
+
+async def test_legacy_queue_and_scheduled_handlers_get_env_and_ctx(tmp_path: Path) -> None:
+    from pyflows.runtime.triggers.cron import fire
+    from pyflows.runtime.worker.loader import load_worker
+
+    entry = (
+        "seen = []\n"
+        "def on_queue(batch, env, ctx):\n    seen.append(('queue', batch.queue, env['K'], hasattr(ctx, 'waitUntil')))\n"
+        "async def on_scheduled(controller):\n    seen.append(('cron', controller.cron, controller.scheduledTime))\n"
+    )
+    cfg = load(
+        write_project(
+            tmp_path,
+            entry,
+            compatibility_date="2025-01-01",
+            triggers={"crons": ["* * * * *"]},
+            queues={"consumers": [{"queue": "q"}]},
+        )
+    )
+    worker = load_worker(cfg)
+    await worker.queue(MessageBatch("q", []), {"K": "v"})
+    assert await fire(worker, {}, "* * * * *", 5) == {"outcome": "ok", "noRetry": False}
+    assert worker.module.seen == [("queue", "q", "v", True), ("cron", "* * * * *", 5)]
+
+
+async def test_a_failing_scheduled_handler_reports_exception(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pyflows.runtime.triggers.cron import fire
+    from pyflows.runtime.worker.loader import load_worker
+
+    entry = (
+        "from workers import WorkerEntrypoint\n"
+        "class Default(WorkerEntrypoint):\n"
+        "    async def scheduled(self, controller, env, ctx):\n"
+        "        controller.noRetry()\n"
+        "        raise ValueError('no report today')\n"
+    )
+    worker = load_worker(load(write_project(tmp_path, entry, triggers={"crons": ["0 6 * * *"]})))
+    assert await fire(worker, {}, "0 6 * * *", 1767247200000) == {"outcome": "exception", "noRetry": True}
+    out, err = capsys.readouterr()
+    assert 'scheduled "0 6 * * *" at 2026-01-01T06:00:00.000Z: exception' in out
+    assert "✘ [ERROR] Uncaught ValueError in scheduled() for cron '0 6 * * *': no report today" in err
