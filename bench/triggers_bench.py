@@ -172,13 +172,13 @@ def _measure(url: str, runs: int) -> tuple[list[float], list[float]]:
     queue: list[float] = []
     rpc: list[float] = []
     try:
-        client.request("GET", f"/rpc?n=10")  # warm: the object exists
+        client.request("GET", "/rpc?n=10")  # warm: the object exists
         for _ in range(runs):
             before = int(client.request("GET", "/count")[1])
             started = time.perf_counter()
             assert client.request("POST", f"/fill?n={QUEUE_MESSAGES}")[0] == 200
             wait_until(
-                lambda: int(client.request("GET", "/count")[1]) >= before + QUEUE_MESSAGES,
+                lambda goal=before + QUEUE_MESSAGES: int(client.request("GET", "/count")[1]) >= goal,
                 timeout=300,
                 interval=0.005,
                 what=f"{QUEUE_MESSAGES} acked messages",
