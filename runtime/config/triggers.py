@@ -94,7 +94,7 @@ class TriggersConfig:
     binding_names: tuple[str, ...] = field(default=(), repr=False)  # every env name these keys define
 
 
-def check_cron(expression: str) -> str | None:
+def check_cron(expression: Any) -> str | None:
     """None if `expression` is a valid 5-field cron, else why not (croniter's words)."""
     from croniter import croniter
 
@@ -183,7 +183,7 @@ def parse_triggers(
                     f"not a valid cron expression ({why})",
                     'Use five fields in UTC, e.g. "0 * * * *" (hourly).',
                 )
-            schedules.append(WorkflowSchedule(workflow=wf["name"], cron=cron))
+            schedules.append(WorkflowSchedule(workflow=wf["name"], cron=str(cron)))
 
     queues = effective.get("queues") or {}
     qw = origin.get("queues", "") + "queues"

@@ -14,7 +14,7 @@ migration, a service binding to an unknown Worker: UserCodeError naming the key,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from pyflows.runtime.errors import UserCodeError
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
+    from pyflows.runtime.config.triggers import WorkflowSchedule
     from pyflows.runtime.worker.loader import Worker
 
 __all__ = ["Triggers", "check_handlers"]
@@ -213,13 +214,11 @@ class Triggers:
                     if wf.script_name in (None, name):
                         engine.workflow_envs[wf.name] = self.envs[name]
         entrypoints.current_env = env  # build_env of a sibling set it: `workers.env` is the primary's
-        schedules = []
+        schedules: list[WorkflowSchedule] = []
         crons: list[tuple[str, str]] = []
         for name, (cfg, worker) in self.workers.items():
             for c in cfg.triggers.consumers:
-                loop = QueueConsumerLoop(
-                    self.queue_store, c, lambda batch, w=worker, n=name: w.queue(batch, self.envs[n])
-                )
+                loop = QueueConsumerLoop(self.queue_store, c, self._deliver_to(worker, name))
                 loop.on_dead_letter = self.wake
                 self._consumers[c.queue] = loop
                 loop.start()
@@ -233,7 +232,7 @@ class Triggers:
             for name in self.workers:
                 mine = [cron for owner, cron in crons if owner == name]
                 if mine:
-                    runner = CronRunner(mine, lambda cron, when, n=name: self.scheduled(cron, when, worker=n))
+                    runner = CronRunner(mine, self._scheduled_for(name))
                     runner.start()
                     self._closers.append(runner)
         if schedules and engine is not None:
@@ -242,6 +241,18 @@ class Triggers:
             scheduler = WorkflowScheduler(engine, schedules, self.state_dir)
             await scheduler.start()
             self._closers.append(scheduler)
+
+    def _deliver_to(self, worker: Worker, name: str) -> Callable[[Any], Awaitable[None]]:
+        async def deliver(batch: Any) -> None:
+            await worker.queue(batch, self.envs[name])
+
+        return deliver
+
+    def _scheduled_for(self, name: str) -> Callable[[str, int], Awaitable[dict[str, Any]]]:
+        async def fire(cron: str, when: int) -> dict[str, Any]:
+            return await self.scheduled(cron, when, worker=name)
+
+        return fire
 
     async def scheduled(
         self, cron: str, scheduled_time: int | None = None, *, worker: str | None = None
