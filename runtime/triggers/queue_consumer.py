@@ -12,7 +12,7 @@ Cloudflare's semantics (developers.cloudflare.com/queues/configuration/batching-
 - a message delivered `max_retries + 1` times without an ack goes to `dead_letter_queue` (or is
   dropped, with a warning);
 - `message.attempts` counts deliveries from 1; `message.timestamp` is when it was sent (naive UTC datetime).
-Batches of one queue are delivered one at a time.
+Batches of one queue are delivered one at a time, or up to `max_concurrency` at once when it is set.
 """
 
 from __future__ import annotations
@@ -91,6 +91,8 @@ class QueueConsumerLoop:
         self._event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.delivered = 0  # messages handed to the handler (bench)
+        self._slots = asyncio.Semaphore(config.max_concurrency or 1)
+        self._in_flight: set[asyncio.Task[None]] = set()
         self.on_dead_letter: Callable[[str], None] = lambda queue: None  # wakes the DLQ's consumer
 
     def start(self) -> None:
@@ -120,13 +122,24 @@ class QueueConsumerLoop:
                 while visible < cfg.max_batch_size and time.monotonic() < deadline:
                     await self._wait(deadline - time.monotonic())
                     visible = self.store.count_visible(cfg.queue, now_ms())
+            await self._slots.acquire()  # at most max_concurrency batches in flight
             rows = self.store.take(cfg.queue, cfg.max_batch_size, now_ms())
-            if rows:
-                try:
-                    await self._deliver(rows)
-                except Exception:  # storage trouble: keep the loop alive
-                    log.exception("queue %s: delivering a batch failed", cfg.queue)
-                    await asyncio.sleep(0.5)
+            if not rows:
+                self._slots.release()
+                continue
+            task = asyncio.ensure_future(self._deliver_and_release(rows))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _deliver_and_release(self, rows: list[StoredMessage]) -> None:
+        try:
+            await self._deliver(rows)
+        except Exception:  # storage trouble: keep the loop alive
+            log.exception("queue %s: delivering a batch failed", self.config.queue)
+            await asyncio.sleep(0.5)
+        finally:
+            self._slots.release()
+            self.wake()  # the loop may be waiting for this slot's messages to settle
 
     async def _deliver(self, rows: list[StoredMessage]) -> None:
         cfg = self.config
@@ -174,8 +187,10 @@ class QueueConsumerLoop:
         sys.stdout.flush()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        tasks = [t for t in (self._task, *self._in_flight) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+                await task
+        self._task = None

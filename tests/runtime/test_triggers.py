@@ -590,3 +590,30 @@ async def test_a_failing_scheduled_handler_reports_exception(
     out, err = capsys.readouterr()
     assert 'scheduled "0 6 * * *" at 2026-01-01T06:00:00.000Z: exception' in out
     assert "✘ [ERROR] Uncaught ValueError in scheduled() for cron '0 6 * * *': no report today" in err
+
+
+async def test_max_concurrency_delivers_batches_at_once(tmp_path: Path) -> None:
+    running = 0
+    peak = 0
+    done = 0
+
+    async def handler(batch: MessageBatch) -> None:
+        nonlocal running, peak, done
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.1)
+        running -= 1
+        done += len(batch.messages)
+
+    async def send(q: QueueProducerBinding) -> None:
+        await q.sendBatch([{"body": i} for i in range(6)])
+
+    cfg = QueueConsumer("q", max_batch_size=2, max_batch_timeout=0, max_concurrency=3)
+    await run_consumer(tmp_path, cfg, handler, send, lambda: done == 6)
+    assert peak == 3
+    (tmp_path / "queues.sqlite").unlink()
+    peak = done = 0
+    await run_consumer(
+        tmp_path, QueueConsumer("q", max_batch_size=2, max_batch_timeout=0), handler, send, lambda: done == 6
+    )
+    assert peak == 1
