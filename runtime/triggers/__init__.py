@@ -183,19 +183,44 @@ class Triggers:
                 values[s.binding] = ServiceBinding(target, s.entrypoint, env_getter=self._env_of(s.service))
         return values
 
-    def explorer_bindings(self) -> dict[str, Any]:
+    def explorer_bindings(self, config: Config | None = None) -> dict[str, Any]:
         """`bindings.do` of the Local Explorer's `GET /local/workers` (its `local-explorer_do-binding` shape)."""
+        config = config or self.config
         dos = [
             {
-                "id": f"{d.script_name or self.config.name}-{d.class_name}",
+                "id": f"{d.script_name or config.name}-{d.class_name}",
                 "bindingName": d.name,
                 "className": d.class_name,
-                "scriptName": d.script_name or self.config.name,
+                "scriptName": d.script_name or config.name,
                 "useSqlite": True,
             }
-            for d in self.config.triggers.durable_objects
+            for d in config.triggers.durable_objects
         ]
         return {"do": dos} if dos else {}
+
+    def explorer_siblings(self) -> list[dict[str, Any]]:
+        """The session's other Workers as `GET /local/workers` rows (`isSelf: false`)."""
+        rows = []
+        for cfg in self.config.siblings:
+            workflows = [
+                {
+                    "id": w.name,
+                    "bindingName": w.binding,
+                    "className": w.class_name,
+                    "scriptName": w.script_name or cfg.name,
+                }
+                for w in cfg.workflows
+            ]
+            bindings: dict[str, Any] = {"workflows": workflows, **self.explorer_bindings(cfg)}
+            rows.append(
+                {
+                    "isSelf": False,
+                    "name": cfg.name,
+                    "bindings": bindings,
+                    "triggers": {"crons": list(cfg.triggers.crons)},
+                }
+            )
+        return rows
 
     # -- running ------------------------------------------------------------------------------------
 

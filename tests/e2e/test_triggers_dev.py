@@ -415,6 +415,9 @@ def test_two_configs_worker_a_starts_a_workflow_defined_by_worker_b(tmp_path: Pa
         assert reply["sum"] == 1 + 2 + len("bee") and reply["n"] == 1  # B's entrypoint and object, B's env
         status, text = dev.request("GET", f"{API}/workflows")
         assert [w["name"] for w in json.loads(text)["result"]] == ["b-flow"]
+        workers = json.loads(dev.request("GET", f"{API}/local/workers")[1])["result"]
+        assert [(w["name"], w["isSelf"]) for w in workers] == [("a", True), ("b", False)]
+        assert workers[1]["bindings"]["do"][0]["id"] == "b-Box"
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             _, text = dev.request("GET", f"{API}/workflows/b-flow/instances/{reply['id']}")
@@ -422,6 +425,11 @@ def test_two_configs_worker_a_starts_a_workflow_defined_by_worker_b(tmp_path: Pa
                 break
             time.sleep(0.05)
         assert json.loads(text)["result"]["output"] == {"payload": {"from": "a"}, "who": "bee"}
+        # Saving B's code reloads the session too.
+        b_entry = tmp_path / "b" / "src" / "entry.py"
+        b_entry.write_text(b_entry.read_text().replace("return a + b + len", "return 100 + a + b + len"))
+        dev.wait_for_output(r"⎔ Reloading: .*entry\.py changed\n⎔ Local server updated and ready")
+        assert json.loads(dev.request("GET", "/")[1])["sum"] == 100 + 1 + 2 + len("bee")
     finally:
         dev.stop()
 

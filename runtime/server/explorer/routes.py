@@ -297,10 +297,11 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
         ]
         worker: dict[str, Any] = {"isSelf": True, "name": runtime.name, "bindings": {"workflows": bindings}}
         triggers = getattr(getattr(runtime, "runtime", None), "triggers", None)  # runtime/triggers
-        if triggers is not None:
-            worker["bindings"].update(triggers.explorer_bindings())
-            worker["triggers"] = {"crons": list(triggers.config.triggers.crons)}
-        return envelope([worker])
+        if triggers is None:
+            return envelope([worker])
+        worker["bindings"].update(triggers.explorer_bindings())
+        worker["triggers"] = {"crons": list(triggers.config.triggers.crons)}
+        return envelope([worker, *triggers.explorer_siblings()])  # the other Workers of `-c a -c b`
 
     async def local_scheduled(request: Request, engine: Any) -> Response:
         from pyflows.runtime.server.scheduled import dispatch_scheduled
