@@ -53,9 +53,11 @@ def check_handlers(worker: Worker, config: Config, session: tuple[str, ...] = ()
             + style.format(m="queue", args="batch", args_legacy="batch, env, ctx")
             + ", or remove the consumer."
         )
-    from pyflows.runtime.bindings.durable_objects import durable_object_classes
+    classes: dict[str, type] = {}
+    if t.durable_objects:  # imported only when used: every server start pays for what it imports
+        from pyflows.runtime.bindings.durable_objects import durable_object_classes
 
-    classes = durable_object_classes(worker.module)
+        classes = durable_object_classes(worker.module)
     for i, d in enumerate(t.durable_objects):
         if d.script_name not in (None, config.name):
             if d.script_name not in session:
