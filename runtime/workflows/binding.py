@@ -12,7 +12,6 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pyflows.runtime.errors import BatchSizeError
-from pyflows.runtime.protocol.limits import MAX_BATCH
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
 if TYPE_CHECKING:
@@ -115,17 +114,10 @@ class WorkflowBinding:
         items = [_options(item, {}) for item in batch]
 
         async def go() -> list[WorkflowInstance]:
-            if not items:
-                raise BatchSizeError(
-                    "WorkflowError: batchCreate should have at least 1 instance", size=0, limit=MAX_BATCH
-                )
-            if len(items) > MAX_BATCH:
-                raise BatchSizeError(
-                    f"WorkflowError: batchCreate only supports {MAX_BATCH} instances at a time",
-                    size=len(items),
-                    limit=MAX_BATCH,
-                )
-            ids = await self._engine.create_batch(self._workflow, items)
+            try:
+                ids = await self._engine.create_batch(self._workflow, items)
+            except BatchSizeError as exc:  # the binding's own words carry Cloudflare's prefix
+                raise BatchSizeError(f"WorkflowError: {exc}", size=exc.size, limit=exc.limit) from None
             return [WorkflowInstance(self._engine, self._workflow, i) for i in ids]
 
         return _eager(go())

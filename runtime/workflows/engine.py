@@ -275,9 +275,7 @@ class Engine:
             raise BatchSizeError("batchCreate should have at least 1 instance", size=0, limit=MAX_BATCH)
         if len(items) > MAX_BATCH:
             raise BatchSizeError(
-                f"batchCreate only supports {MAX_BATCH} instances at a time (got {len(items)}); split the batch.",
-                size=len(items),
-                limit=MAX_BATCH,
+                f"batchCreate only supports {MAX_BATCH} instances at a time", size=len(items), limit=MAX_BATCH
             )
         checked: list[tuple[str, str]] = []
         retentions: dict[str, str] = {}
