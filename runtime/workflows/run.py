@@ -41,6 +41,7 @@ from pyflows.runtime.surface.values import (
     loads,
     python_from_rpc,
     python_to_rpc,
+    to_api,
     utc_naive,
 )
 
@@ -74,6 +75,7 @@ class _Wait:
     deadline: int
     event_type: str | None = None
     handle: asyncio.TimerHandle | None = None
+    retry: bool = False  # a retry delay (Retry now ends only these)
 
 
 @dataclass
@@ -241,10 +243,10 @@ class Run:
 
     # -- waits -----------------------------------------------------------------------------------
 
-    async def _wait(self, deadline: int, event_type: str | None = None) -> Any:
+    async def _wait(self, deadline: int, event_type: str | None = None, retry: bool = False) -> Any:
         """Wait until `deadline` (epoch ms), or for an event of `event_type`; returns the event or None."""
         loop = asyncio.get_running_loop()
-        w = _Wait(fut=loop.create_future(), deadline=deadline, event_type=event_type)
+        w = _Wait(fut=loop.create_future(), deadline=deadline, event_type=event_type, retry=retry)
 
         def fire() -> None:
             if not w.fut.done():
@@ -298,15 +300,17 @@ class Run:
             resolved = resolve_config(config)
             await self._check_determinism(kind, name, key[2])
             position, started, attempt = self._position(), now_ms(), 1
+            self._emit("step_started", key, config=resolved)
         config_text = dumps(resolved)
         limit = resolved["retries"]["limit"]
         timeout_s = to_ms(resolved["timeout"]) / 1000
         if rec is not None and rec.wake_at and rec.state == "retrying":
-            await self._wait(rec.wake_at)
+            await self._wait(rec.wake_at, retry=True)
         while True:
             attempt_started = now_ms()
             self.live[key] = LiveAttempt(position, name, key[2], resolved, started, attempt_started)
             self.active_attempts += 1
+            self._emit("attempt_started", key, attempt=attempt)
             await self.engine.on_attempt_started(self)
             ok, text = await self._attempt(name, key[2], attempt, resolved, timeout_s, callback, is_async)
             ended = now_ms()
@@ -330,11 +334,16 @@ class Run:
                 self.active_attempts -= 1
             self.engine.on_attempt_ended(self)
             if ok:
+                self._emit("attempt_completed", key, attempt=attempt)
+                self._emit("step_completed", key, output=to_api(loads(text)))
                 return python_from_rpc(loads(text))
+            delay = {} if final else {"retryDelayMs": wake_at - ended, "wakeAt": wake_at}  # type: ignore[operator]
+            self._emit("attempt_errored", key, attempt=attempt, error=info, **delay)
             if final:
+                self._emit("step_errored", key)
                 raise rebuild_error(info)
             assert wake_at is not None
-            await self._wait(wake_at)
+            await self._wait(wake_at, retry=True)
             attempt += 1
 
     async def _attempt(
@@ -412,10 +421,13 @@ class Run:
             started = now_ms()
             deadline = deadline_of(started)
             rec = await self._begin_wait(key, started, deadline)
+            self._emit("sleep_started", key, durationMs=deadline - started, wakeAt=deadline)
         if deadline > now_ms():
             await self._wait(deadline)
+            deadline = min(deadline, now_ms())  # woken early (Engine.wake)
         rec.state = "complete"
         await self._save_step(rec, "complete", ended=max(now_ms(), deadline), wake_at=deadline)
+        self._emit("sleep_completed", key)
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -440,6 +452,7 @@ class Run:
         if event is None:
             if rec is None:
                 rec = await self._begin_wait(key, started, deadline, event_type)
+                self._emit("wait_started", key, eventType=event_type, wakeAt=deadline)
                 event = self._take_event(event_type)  # it may have arrived while the record was saved
             if event is None and deadline > now_ms():
                 event = await self._wait(deadline, event_type)
@@ -449,12 +462,32 @@ class Run:
         if event is None:
             info = {"name": "WorkflowTimeoutError", "message": f"Execution timed out after {timeout_ms}ms"}
             await self._save_step(rec, "errored", ended=ended, wake_at=deadline, error=dumps(info))
+            self._emit("wait_timed_out", key)
             raise rebuild_error(info)
         event_pk, etype, payload, received = event
         received_iso = python_to_rpc(utc_naive(received))
         output = dumps({"type": etype, "payload": loads(payload), "timestamp": received_iso})
         await self._save_step(rec, "complete", ended=ended, wake_at=deadline, output=output, consume=event_pk)
+        self._emit("wait_completed", key)
         return python_from_rpc(loads(output))
+
+    # -- instance events and wake (the explorer) -------------------------------------------------
+
+    def _emit(self, type: str, key: tuple[str, str, int], **fields: Any) -> None:
+        """One of Cloudflare's instance events for this step (runtime/workflows/events.py)."""
+        if self.stop_reason is None:
+            self.engine.events.emit(self.inst.spec.name, self.inst.id, type, stepName=key[1], count=key[2], **fields)
+
+    def wake(self, *, only_retries: bool = False) -> int:
+        """End the timers this run is waiting on now (a sleep, a retry delay, an event wait's timeout:
+        that wait then times out). Returns how many; the caller has already stored the new deadlines."""
+        woken = 0
+        for w in list(self.waits):
+            if w.fut.done() or (only_retries and not w.retry):
+                continue
+            w.fut.set_result(None)
+            woken += 1
+        return woken
 
     # -- step records ----------------------------------------------------------------------------
 
