@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyflows.runtime.surface.http import Request, status_phrase
 from pyflows.runtime.server.explorer.routes import API_PREFIX, create_management_app, forbidden_reason
+from pyflows.runtime.server.ui import create_ui_app, is_ui_path
 from pyflows.runtime.worker.loader import Env, Worker, build_env
 
 if TYPE_CHECKING:
@@ -128,6 +129,7 @@ class _DevApp:
             self._factory = runtime
             self._owns = True
         self._management = create_management_app(self)
+        self._explorer_ui = create_ui_app(self._management)  # the web UI (runtime/server/ui.py)
 
     # What management.py reads (the runtime may only exist after the lifespan started).
     @property
@@ -150,6 +152,8 @@ class _DevApp:
             path: str = scope["path"]
             if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
                 await self._management(scope, receive, send)
+            elif is_ui_path(path):
+                await self._explorer_ui(scope, receive, send)
             else:
                 await self._worker(scope, receive, send)
         elif kind == "lifespan":

@@ -14,6 +14,8 @@ live under their own prefix; everything else the explorer UI uses is the Wrangle
          event-wait timeout now (durably) -> {"woken": n}; 409 when there is nothing to wake
     POST /pyflows/workflows/{wf}/instances/{id}/retry           a step waiting to retry runs now; an
          errored instance restarts from the failed step -> {"status"}
+    GET  /pyflows/workflows/{wf}/instances?params=TEXT&...    the instances list (same query and shape as
+         the API's) filtered to instances whose params JSON contains TEXT
     GET  /pyflows/workflows/{wf}/diagram                        the workflow drawn from its Python
          source (runtime/workflows/diagram.py) -> {"workflow", "class_name", "nodes": [...]}
 
@@ -145,6 +147,50 @@ async def diagram(request: Request, engine: Any) -> Response:
     return _ok({"workflow": spec.name, "class_name": spec.class_name, **graph})
 
 
+async def search_instances(request: Request, engine: Any) -> Response:
+    """The instances list with one more filter, `params` (text the instance's params JSON contains)."""
+    from pyflows.runtime.protocol.durations import iso
+    from pyflows.runtime.server.explorer.input import list_query
+
+    page, per_page, status, start, end = list_query(request.query_params)
+    workflow = engine.spec(request.path_params["workflow"]).name
+    text = request.query_params.get("params", "")
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    where = ["workflow = ?", "params LIKE ? ESCAPE '\\'"]
+    args: list[Any] = [workflow, pattern]
+    if status:
+        where.append("status = ?")
+        args.append(status)
+    if start is not None:
+        where.append("created_at_epoch_ms >= ?")
+        args.append(start)
+    if end is not None:
+        where.append("created_at_epoch_ms <= ?")
+        args.append(end)
+    sql = " AND ".join(where)
+
+    def query(conn: Any) -> tuple[list[Any], int]:
+        total = conn.execute(f"SELECT COUNT(*) FROM instances WHERE {sql}", args).fetchone()[0]
+        rows = conn.execute(
+            f"SELECT id, status, created_at_epoch_ms FROM instances WHERE {sql} "
+            "ORDER BY created_at_epoch_ms DESC, pk DESC LIMIT ? OFFSET ?",
+            [*args, per_page, (page - 1) * per_page],
+        ).fetchall()
+        return rows, total
+
+    rows, total = await engine.store.read(query)
+    counts = await engine.status_counts(workflow)
+    result = [{"id": r[0], "status": r[1], "created_on": iso(r[2])} for r in rows]
+    info = {
+        "page": page,
+        "per_page": per_page,
+        "total_count": total,
+        "total_pages": max(1, -(-total // per_page)),
+        "status_counts": {k: v for k, v in counts.items() if v},
+    }
+    return JSONResponse({"success": True, "errors": [], "messages": [], "result": result, "result_info": info})
+
+
 def routes() -> list[tuple[str, str, Any]]:
     """The extension's rows for the API's route table (routes.py: `*extensions.routes()`)."""
     inst = PREFIX + "/workflows/{workflow}/instances/{instance}"
@@ -154,4 +200,5 @@ def routes() -> list[tuple[str, str, Any]]:
         (inst + "/wake", "POST", wake),
         (inst + "/retry", "POST", retry),
         (PREFIX + "/workflows/{workflow}/diagram", "GET", diagram),
+        (PREFIX + "/workflows/{workflow}/instances", "GET", search_instances),
     ]
