@@ -436,7 +436,8 @@ async function instancePage(wf, id) {
         : s.finished ? (s.error ? "errored" : "complete") : "waiting";
       const row = h("div", { class: "g-row", "data-step": s.name, "data-type": s.type, "data-state": state },
         h("div", { class: "g-name", onclick: () => { open.has(s.name) ? open.delete(s.name) : open.add(s.name); render(); } },
-          badge(state), " ", s.type === "step" ? "" : h("small", { class: "muted" }, s.type + " "), h("span", { class: "step-name" }, s.name), " ", extra), track);
+          badge(state), " ", s.type === "step" ? "" : h("small", { class: "muted" }, s.type + " "), h("span", { class: "step-name", title: s.name }, s.name)), track);
+      if (extra && track.lastChild) track.lastChild.append(" · ", extra); // the countdown rides on its bar
       const out = [row];
       if (open.has(s.name)) out.push(stepDetail(d, s));
       return out;
