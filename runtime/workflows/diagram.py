@@ -273,6 +273,26 @@ def diagram_of_class(cls: type, class_name: str | None = None) -> dict[str, Any]
     return diagram_of_source(source, class_name or cls.__name__)
 
 
+def diagram_of_project(cfg: Any, workflow: str) -> dict[str, Any]:
+    """Draw a configured workflow from source files: its `class_name` in `main`, else in a module beside
+    it. DiagramError names the workflow and what is missing."""
+    spec = next((w for w in cfg.workflows if w.name == workflow), None)
+    if spec is None:
+        known = ", ".join(w.name for w in cfg.workflows) or "none"
+        raise DiagramError(f"Workflow '{workflow}' is not in {cfg.path.name} (configured: {known}).")
+    main = cfg.main
+    candidates = [main, *sorted(p for p in main.parent.rglob("*.py") if p != main and ".pyflows" not in p.parts)]
+    pattern = re.compile(rf"^\s*class\s+{re.escape(spec.class_name)}\b", re.M)
+    for path in candidates:
+        source = path.read_text("utf-8")
+        if pattern.search(source):
+            graph = diagram_of_source(source, spec.class_name)
+            return {"workflow": workflow, "class_name": spec.class_name, "source": str(path), **graph}
+    raise DiagramError(
+        f"Cannot draw '{workflow}': class {spec.class_name} is not defined in {main} or a module beside it."
+    )
+
+
 # -- Mermaid ---------------------------------------------------------------------------------------
 
 
