@@ -50,6 +50,12 @@ class Console:
 
     def ready(self) -> None:
         self._out(f"[pyflows:info] Ready on {self.url}")
+        self._out(f"[pyflows:info] Local Explorer on {self.url}/cdn-cgi/local/explorer/")
+        from pyflows.runtime.dev import hotkeys
+
+        if hotkeys.enabled():  # a terminal: Wrangler's hotkeys (b, e, c, x)
+            hotkeys.start(self.url, redraw=lambda: self._out(hotkeys.hotkey_box()))
+            self._out(hotkeys.hotkey_box())  # after cbreak mode is on: a key pressed now is not lost
 
     def reloading(self, what: str) -> None:
         self._out(f"⎔ Reloading: {what} changed")
