@@ -54,6 +54,10 @@ SPECS: dict[str, tuple[str, str, float | None, float | None, str]] = {
     "engine_steps_concurrent": ("steps/s", "higher", None, 1500.0, "issue 3"),
     "engine_three_step": ("inst/s", "higher", None, 400.0, "issue 3"),
     "floor_aiosqlite_commit": ("steps/s", "higher", None, None, ""),
+    "explorer_first_render_100k": ("ms", "lower", None, 300.0, "issue 15"),
+    "explorer_live_update": ("ms", "lower", None, 200.0, "issue 15"),
+    "explorer_idle_cpu": ("% core", "lower", None, 1.0, "issue 15"),
+    "explorer_bundle": ("KiB", "lower", None, 1024.0, "issue 15"),
 }
 
 

@@ -524,3 +524,10 @@ def wake_timers_txn(conn: sqlite3.Connection, instance_pk: int, now: int, *, onl
             "UPDATE instances SET wake_at_epoch_ms = ? WHERE pk = ? AND wake_at_epoch_ms IS NOT NULL", (now, instance_pk)
         )
     return cur.rowcount
+
+
+def ensure_explorer_indexes_txn(conn: sqlite3.Connection) -> None:
+    """A covering index for per-workflow status counts (the explorer's status strip on every list):
+    measured 235 ms -> 32 ms with 100,000 instances (bench/explorer_bench.py). IF NOT EXISTS, so it
+    is free after the first start; kept out of MIGRATIONS so it needs no schema version."""
+    conn.execute("CREATE INDEX IF NOT EXISTS instances_by_workflow_status ON instances (workflow, status)")

@@ -146,6 +146,7 @@ class Engine:
 
     async def start(self) -> None:
         """Recover: resume instances that were queued, running or waiting when the process stopped."""
+        await self.store.write(storage.ensure_explorer_indexes_txn)  # the explorer's status counts
         rows = await self.store.read(lambda c: storage.q_instances_by_status(c, UNFINISHED))
         with_events = await self.store.read(storage.q_with_pending_events)
         now = now_ms()

@@ -487,6 +487,7 @@ async function route() {
     main.replaceChildren(h("h1", {}, "Could not load this page"), h("p", { class: "muted" }, e.message));
   }
   main.dataset.ready = "1";
+  performance.mark("pyflows-ready"); // bench/explorer_bench.py: first usable render
 }
 function navigate(path) {
   history.pushState(null, "", new URL(path, BASE).pathname);
