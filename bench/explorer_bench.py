@@ -50,7 +50,7 @@ def _fill(project: Path) -> None:
     conn = sqlite3.connect(db)
     now = int(time.time() * 1000)
     rows = (
-        (THREE, f"bulk-{i:06d}", "complete", '{"n": %d}' % i, now - N + i, now - N + i, now - N + i, now - N + i + 1)
+        (THREE, f"bulk-{i:06d}", "complete", f'{{"n": {i}}}', now - N + i, now - N + i, now - N + i, now - N + i + 1)
         for i in range(N)
     )
     with conn:
@@ -104,10 +104,10 @@ def explorer(runs: int, sink: list[Result]) -> None:
                 latencies = []
                 for i in range(runs):
                     iid = f"live-{i}"
-                    client.json("POST", f"/cdn-cgi/local/explorer/api/workflows/{SLEEPER}/instances", {"id": iid})
+                    base = f"/cdn-cgi/local/explorer/api/workflows/{SLEEPER}/instances"
+                    client.json("POST", base, {"id": iid})
                     wait_until(
-                        lambda iid=iid: client.json("GET", f"/cdn-cgi/local/explorer/api/workflows/{SLEEPER}/instances/{iid}")
-                        ["result"]["status"] == "waiting",
+                        lambda u=f"{base}/{iid}": client.json("GET", u)["result"]["status"] == "waiting",
                         timeout=10, interval=0.02, what="a waiting instance",
                     )  # fmt: skip
                     page.goto(server.url + f"/cdn-cgi/local/explorer/workflows/{SLEEPER}/{iid}")
@@ -128,6 +128,7 @@ _PAUSE_AND_WATCH = """async ([wf, id]) => {
   });
   const t0 = performance.now();
   await fetch(`api/workflows/${wf}/instances/${id}/status`, { method: "PATCH",
-    headers: { "Content-Type": "application/json", "X-Pyflows-Explorer": "1" }, body: JSON.stringify({ status: "pause" }) });
+    headers: { "Content-Type": "application/json", "X-Pyflows-Explorer": "1" },
+    body: JSON.stringify({ status: "pause" }) });
   return (await seen) - t0;
 }"""

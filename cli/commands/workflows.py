@@ -153,7 +153,8 @@ def diagram(
         str, typer.Option("--format", help="mermaid (a flowchart to paste into Markdown) or json.")
     ] = "mermaid",
     local: Annotated[
-        bool, typer.Option("--local", help="Ask the running dev session (its loaded class) instead of reading the source.")
+        bool,
+        typer.Option("--local", help="Ask the running dev session (its loaded class) instead of reading the source."),
     ] = False,
     port: PortOpt = DEFAULT_PORT,
     cwd: CwdOpt = None,

@@ -88,7 +88,11 @@ class _Walker:
             return [
                 *head,
                 self.node(
-                    "IfNode", s.lineno, test=ast.unparse(s.test), then=self._branch(s.body), **{"else": self._branch(s.orelse)}
+                    "IfNode",
+                    s.lineno,
+                    test=ast.unparse(s.test),
+                    then=self._branch(s.body),
+                    **{"else": self._branch(s.orelse)},
                 ),
             ]
         if isinstance(s, ast.Try) or (hasattr(ast, "TryStar") and isinstance(s, ast.TryStar)):
@@ -98,18 +102,23 @@ class _Walker:
                  "body": self._branch(h.body)}
                 for h in s.handlers
             ]  # fmt: skip
-            return [self.node("TryNode", s.lineno, body=body, handlers=handlers, **{"finally": self._branch(s.finalbody)})]
+            return [
+                self.node("TryNode", s.lineno, body=body, handlers=handlers, **{"finally": self._branch(s.finalbody)})
+            ]
         if isinstance(s, ast.With | ast.AsyncWith):
             head = [n for item in s.items for n in self.expr(item.context_expr)]
             return head + self.block(s.body)
         if isinstance(s, ast.Match):
             cases = [{"pattern": ast.unparse(c.pattern), "body": self._branch(c.body)} for c in s.cases]
-            return [*self.expr(s.subject), self.node("SwitchNode", s.lineno, subject=ast.unparse(s.subject), cases=cases)]
+            return [
+                *self.expr(s.subject),
+                self.node("SwitchNode", s.lineno, subject=ast.unparse(s.subject), cases=cases),
+            ]
         if isinstance(s, ast.Break | ast.Continue):
             return [self.node("BreakNode", s.lineno, label="break" if isinstance(s, ast.Break) else "continue")]
         if isinstance(s, ast.Return):
-            nodes = self.expr(s.value) if s.value is not None else []
-            return [*nodes, self.node("BreakNode", s.lineno, label="return")]
+            value = self.expr(s.value) if s.value is not None else []
+            return [*value, self.node("BreakNode", s.lineno, label="return")]
         nodes: list[dict[str, Any]] = []
         for child in ast.iter_child_nodes(s):
             if isinstance(child, ast.expr):
@@ -199,7 +208,9 @@ class _Walker:
     def _register(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         for dec in fn.decorator_list:
             target = dec.func if isinstance(dec, ast.Call) else dec
-            if not (isinstance(target, ast.Attribute) and target.attr == "do" and _is_name(target.value, self.step_var)):
+            if not (
+                isinstance(target, ast.Attribute) and target.attr == "do" and _is_name(target.value, self.step_var)
+            ):
                 continue
             args = dec.args if isinstance(dec, ast.Call) else []
             kw = {k.arg: k.value for k in dec.keywords if k.arg} if isinstance(dec, ast.Call) else {}
@@ -240,7 +251,7 @@ def _match(node: ast.AST | None) -> str:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return "^" + re.escape(node.value) + "$"
     if isinstance(node, ast.JoinedStr):
-        parts = [re.escape(v.value) if isinstance(v, ast.Constant) else ".+?" for v in node.values]
+        parts = [re.escape(str(v.value)) if isinstance(v, ast.Constant) else ".+?" for v in node.values]
         return "^" + "".join(parts) + "$"
     return ".*"
 
@@ -250,7 +261,9 @@ def diagram_of_source(source: str, class_name: str) -> dict[str, Any]:
     try:
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError as exc:
-        raise DiagramError(f"Cannot draw {class_name}: its source does not parse ({exc.msg}, line {exc.lineno}).") from None
+        raise DiagramError(
+            f"Cannot draw {class_name}: its source does not parse ({exc.msg}, line {exc.lineno})."
+        ) from None
     cls = next((n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name == class_name), None)
     if cls is None:
         raise DiagramError(f"Cannot draw {class_name}: no class of that name in its source.")
@@ -332,7 +345,9 @@ class _Mermaid:
         elif kind == "StepSleepUntil":
             self.lines.append(f"    {i}>{_label('sleep_until ' + node['name'])}]")
         elif kind == "StepWaitForEvent":
-            self.lines.append(f"    {i}{{{{{_label('wait_for_event ' + node['name'] + ' · ' + str(node['event_type']))}}}}}")
+            self.lines.append(
+                f"    {i}{{{{{_label('wait_for_event ' + node['name'] + ' · ' + str(node['event_type']))}}}}}"
+            )
         elif kind == "BreakNode":
             self.lines.append(f"    {i}(({_label(node['label'])}))")
             self.link(entry, i)

@@ -246,7 +246,9 @@ def events_from_history(instance_id: str, row: Any, status: str, history: Any) -
                 if a["success"]:
                     add(a["ended_at_epoch_ms"], "attempt_completed", **base, attempt=a["attempt"])
                 elif a["ended_at_epoch_ms"] is not None:
-                    add(a["ended_at_epoch_ms"], "attempt_errored", **base, attempt=a["attempt"], error=loads(a["error"]))
+                    add(
+                        a["ended_at_epoch_ms"], "attempt_errored", **base, attempt=a["attempt"], error=loads(a["error"])
+                    )
             if s["state"] == "complete":
                 add(ended, "step_completed", **base, output=to_api(loads(s["output"])))
             elif s["state"] == "errored":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-XSS = "<img src=x onerror=\"window.__xss=1\"><script>window.__xss=2</script>"
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 WRANGLER_JSONC = """{
   "name": "explorer-e2e",
@@ -24,12 +24,12 @@ WRANGLER_JSONC = """{
 }
 """
 
-ENTRY_PY = '''
+ENTRY_PY = """
 import asyncio
 
 from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
 
-XSS = %r
+XSS = XSS_LITERAL
 
 
 class DagWorkflow(WorkflowEntrypoint):
@@ -85,7 +85,7 @@ class XssWorkflow(WorkflowEntrypoint):
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
         return Response("explorer e2e")
-''' % (XSS,)
+""".replace("XSS_LITERAL", repr(XSS))
 
 
 def write_project(root: Path) -> Path:

@@ -188,7 +188,16 @@ def test_diagram_nodes_for_a_dag_a_loop_and_a_wait(page: Any, server: Server) ->
     page.wait_for_selector("#diagram[data-nodes]")
     names = page.eval_on_selector_all("#diagram [data-node]", "els => els.map(e => [e.dataset.node, e.dataset.name])")
     kinds = {k for k, _ in names}
-    assert {"StartNode", "ParallelNode", "StepDo", "LoopNode", "IfNode", "StepSleep", "TryNode", "StepWaitForEvent"} <= kinds
+    assert {
+        "StartNode",
+        "ParallelNode",
+        "StepDo",
+        "LoopNode",
+        "IfNode",
+        "StepSleep",
+        "TryNode",
+        "StepWaitForEvent",
+    } <= kinds
     steps = [n for k, n in names if k == "StepDo"]
     assert steps[:3] == ["fetch_users", "fetch_orders", "combine"] and "f'item-{i}'" in steps
     shot(page, "6-diagram")

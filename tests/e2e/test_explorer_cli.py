@@ -52,7 +52,9 @@ def wait_step(server: DevServer, iid: str, name: str, timeout: float = 15.0) -> 
 
 def test_wake_latest_ends_the_sleep(server: DevServer) -> None:
     project, port = server.project, str(server.port)
-    assert cli(project, "workflows", "trigger", "dag-workflow", '{"items": 0}', "--local", "--port", port).returncode == 0
+    assert (
+        cli(project, "workflows", "trigger", "dag-workflow", '{"items": 0}', "--local", "--port", port).returncode == 0
+    )
     listed = cli(project, "workflows", "instances", "list", "dag-workflow", "--local", "--port", port, "--json")
     nap = wait_step(server, json.loads(listed.stdout)[0]["id"], "nap-1")
     assert nap["finished"] is False
@@ -74,7 +76,9 @@ def test_diagram_from_source_and_from_the_session(server: DevServer) -> None:
     assert mermaid.stdout.startswith("flowchart TD\n") and "step.do combine" in mermaid.stdout
     as_json = json.loads(cli(project, "workflows", "diagram", "dag-workflow", "--format", "json").stdout)
     live = json.loads(
-        cli(project, "workflows", "diagram", "dag-workflow", "--format", "json", "--local", "--port", str(server.port)).stdout
+        cli(
+            project, "workflows", "diagram", "dag-workflow", "--format", "json", "--local", "--port", str(server.port)
+        ).stdout
     )
     # The session draws the loaded class (line numbers count from the class), the CLI reads the file.
     assert [(n["type"], n.get("name")) for n in as_json["nodes"]] == [(n["type"], n.get("name")) for n in live["nodes"]]

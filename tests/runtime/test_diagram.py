@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pyflows.runtime.workflows.diagram import DiagramError, diagram_of_source, to_mermaid
 
-SOURCE = '''
+SOURCE = """
 import asyncio
 
 class Flow(WorkflowEntrypoint):
@@ -49,7 +49,7 @@ class Flow(WorkflowEntrypoint):
         match event.payload.get("kind"):
             case "a":
                 await s.sleep("case-a", 5)
-'''
+"""
 
 
 def flat(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -98,7 +98,7 @@ def test_mermaid_is_a_flowchart_with_every_step() -> None:
     assert text.startswith("flowchart TD\n")
     for name in ("step.do a", "step.do b step", "step.do legacy", "sleep tick", "wait_for_event approval"):
         assert name in text
-    assert 'subgraph' in text and "#lt;" not in text
+    assert "subgraph" in text and "#lt;" not in text
 
 
 def test_names_are_escaped_in_mermaid() -> None:

@@ -57,7 +57,9 @@ async def test_browser_actions_need_the_explorer_header(web: httpx.AsyncClient) 
     made = await web.post(url, json={"id": "x1"}, headers={**local, "x-pyflows-explorer": "1"})
     assert made.status_code == 200
     assert (await web.post(url, json={"id": "x2"})).status_code == 200  # the CLI sends no Origin
-    foreign = await web.post(url, json={"id": "x3"}, headers={"origin": "https://evil.example", "x-pyflows-explorer": "1"})
+    foreign = await web.post(
+        url, json={"id": "x3"}, headers={"origin": "https://evil.example", "x-pyflows-explorer": "1"}
+    )
     assert foreign.status_code == 403
 
 
