@@ -221,3 +221,42 @@ def test_xss_payload_in_a_step_name_is_text(page: Any, server: Server) -> None:
     assert page.evaluate("window.__xss") is None
     assert page.locator("main img, main script").count() == 0
     shot(page, "7-xss")
+
+
+def test_retry_now_runs_the_waiting_attempt(page: Any, server: Server) -> None:
+    server.api("POST", "/workflows/dag-workflow/instances", {"id": "retrier", "params": {"items": 0, "flaky": True}})
+    deadline = time.monotonic() + 15
+    while not any(s.get("retry_at") for s in server.api("GET", "/workflows/dag-workflow/instances/retrier")["steps"]):
+        assert time.monotonic() < deadline, "the flaky step never waited to retry"
+        time.sleep(0.05)
+    open_page(page, server, "/workflows/dag-workflow/retrier")
+    row = ".g-row[data-step='flaky-1']"
+    page.wait_for_selector(f"{row}[data-state='waiting'] .bar.gap .countdown")
+    assert page.locator(f"{row} .bar.fail").count() == 1  # the failed first attempt
+    page.click("#retry")
+    page.wait_for_selector(f"{row}[data-state='complete']")
+    assert page.locator(f"{row} .bar.ok").count() == 1 and page.locator(f"{row} .bar.fail").count() == 1
+
+
+def test_filters_bulk_actions_and_delete_all(page: Any, server: Server) -> None:
+    for i, tag in enumerate(["alpha", "beta", "alpha"]):
+        server.api("POST", "/workflows/xss-workflow/instances", {"id": f"bulk-{i}", "params": {"tag": tag}})
+    for i in range(3):
+        server.wait_status("xss-workflow", f"bulk-{i}", "complete")
+    open_page(page, server, "/workflows/xss-workflow")
+    page.fill("#params-filter", "alpha")
+    page.press("#params-filter", "Enter")
+    page.wait_for_function("document.querySelectorAll('#instances tbody tr[data-id]').length === 2")
+    ids = page.eval_on_selector_all("#instances tbody tr[data-id]", "rows => rows.map(r => r.dataset.id)")
+    assert sorted(ids) == ["bulk-0", "bulk-2"]
+    page.fill("#params-filter", "")
+    page.press("#params-filter", "Enter")
+    page.select_option("#status-filter", "complete")
+    page.wait_for_function("document.querySelectorAll('#instances tbody tr[data-id]').length >= 3")
+    page.check("#instances thead input[type=checkbox]")
+    page.click("button[data-bulk='restart']")
+    page.wait_for_selector("text=Restart: ")
+    page.click("#delete-all")
+    page.click("dialog button.danger-confirm")
+    page.wait_for_selector("#instances tbody td.muted")
+    assert server.api("GET", "/workflows/xss-workflow/instances") == []

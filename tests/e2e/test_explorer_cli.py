@@ -84,3 +84,32 @@ def test_diagram_from_source_and_from_the_session(server: DevServer) -> None:
     assert [(n["type"], n.get("name")) for n in as_json["nodes"]] == [(n["type"], n.get("name")) for n in live["nodes"]]
     bad = cli(project, "workflows", "diagram", "nope")
     assert bad.returncode == 1 and "configured: dag-workflow, xss-workflow" in bad.stderr
+
+
+def test_event_streams_over_http(server: DevServer) -> None:
+    """The SSE streams need a real server (ASGITransport buffers whole bodies)."""
+    project, port = server.project, str(server.port)
+    cli(project, "workflows", "trigger", "xss-workflow", "--id", "streamed", "--local", "--port", port)
+    url = f"{server.url}{API}/pyflows/workflows/xss-workflow/instances/streamed/subscribe"
+    url += "?filter=step_completed,workflow_completed"
+    with urllib.request.urlopen(url, timeout=15) as reply:  # ends after workflow_completed
+        assert reply.headers["content-type"].startswith("text/event-stream")
+        body = reply.read().decode()
+    events = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
+    assert [e["type"] for e in events] == ["step_completed", "workflow_completed"]
+    ids = [int(line[4:]) for line in body.splitlines() if line.startswith("id: ")]
+    assert ids == [e["eventId"] for e in events] and ids == sorted(ids)
+    # From a cursor: only what came after it.
+    with urllib.request.urlopen(url.split("?")[0] + f"?cursor={ids[0]}", timeout=15) as reply:
+        after = [json.loads(x[6:]) for x in reply.read().decode().splitlines() if x.startswith("data: ")]
+    assert all(e["eventId"] > ids[0] for e in after) and after[-1]["type"] == "workflow_completed"
+    # The global stream replays from Last-Event-ID (what EventSource sends when it reconnects).
+    request = urllib.request.Request(f"{server.url}{API}/pyflows/events?workflow=xss-workflow")
+    request.add_header("Last-Event-ID", "0")
+    with urllib.request.urlopen(request, timeout=15) as reply:
+        seen: list[dict[str, Any]] = []
+        while not any(e.get("instanceId") == "streamed" and e["type"] == "workflow_completed" for e in seen):
+            line = reply.readline().decode()
+            if line.startswith("data: "):
+                seen.append(json.loads(line[6:]))
+    assert {e["workflow"] for e in seen} == {"xss-workflow"}
