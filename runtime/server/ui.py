@@ -11,10 +11,12 @@ only, no inline script), so user data can never run as code even if it were put 
 
 from __future__ import annotations
 
+import html
 import mimetypes
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 from pyflows.runtime.server.explorer.routes import API_PREFIX, forbidden_reason
 
@@ -74,10 +76,20 @@ def create_ui_app(management: ASGIApp) -> ASGIApp:
             await _send(send, 200, kind, body, head=scope["method"] == "HEAD")
             return
         page = read("index.html") or b""
-        page = page.replace(b"{{BASE}}", (prefix + "/").encode())
+        page = page.replace(b"{{BASE}}", (prefix + "/").encode()).replace(b"{{PRELOAD}}", _preload(rest).encode())
         await _send(send, 200, "text/html; charset=utf-8", page, head=scope["method"] == "HEAD")
 
     return app
+
+
+def _preload(rest: str) -> str:
+    """On an instances page, start the list request with the page (app.js asks for exactly this URL,
+    and the browser hands it the preloaded answer): first render without waiting for the script."""
+    parts = rest.strip("/").split("/")
+    if len(parts) != 2 or parts[0] != "workflows" or not parts[1]:
+        return ""
+    url = f"{API_PREFIX}/pyflows/workflows/{quote(unquote(parts[1]), safe='')}/instances?page=1&per_page=25"
+    return f'<link rel="preload" href="{html.escape(url)}" as="fetch" crossorigin>'
 
 
 async def _send(

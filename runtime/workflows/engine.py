@@ -589,6 +589,11 @@ class Engine:
         await self.wake(workflow, instance_id, only_retries=True)
         return "running"
 
+    def live_status(self, workflow: str, instance_id: str) -> str | None:
+        """The in-memory status of an unfinished instance (ahead of its stored row), else None."""
+        inst = self._live.get((workflow, instance_id))
+        return inst.status if inst is not None else None
+
     async def subscribe_history(self, workflow: str, instance_id: str, cursor: int = 0) -> list[dict[str, Any]]:
         """The instance's events after `cursor` (see runtime/workflows/events.py); builds the log from
         storage for an instance this server process has not seen run. InstanceNotFoundError if unknown."""

@@ -30,6 +30,10 @@ async def test_pages_and_assets_under_both_prefixes(web: httpx.AsyncClient, pref
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert f'<base href="{prefix}/">' in page.text
         assert "script-src 'self'" in page.headers["content-security-policy"]
+    listing = await web.get(prefix + "/workflows/my-workflow")
+    preload = f"{API_PREFIX}/pyflows/workflows/my-workflow/instances?page=1&amp;per_page=25"
+    assert f'<link rel="preload" href="{preload}" as="fetch" crossorigin>' in listing.text
+    assert "{{PRELOAD}}" not in (await web.get(prefix + "/")).text
     script = await web.get(prefix + "/static/app.js")
     assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     assert (await web.get(prefix + "/static/..%2Fui.py")).status_code == 404

@@ -14,8 +14,8 @@ live under their own prefix; everything else the explorer UI uses is the Wrangle
          event-wait timeout now (durably) -> {"woken": n}; 409 when there is nothing to wake
     POST /pyflows/workflows/{wf}/instances/{id}/retry           a step waiting to retry runs now; an
          errored instance restarts from the failed step -> {"status"}
-    GET  /pyflows/workflows/{wf}/instances?params=TEXT&...    the instances list (same query and shape as
-         the API's) filtered to instances whose params JSON contains TEXT
+    GET  /pyflows/workflows/{wf}/instances[?params=TEXT&...]   the instances list (same query and shape as
+         the API's), optionally only instances whose params JSON contains TEXT; one database read
     GET  /pyflows/workflows/{wf}/diagram                        the workflow drawn from its Python
          source (runtime/workflows/diagram.py) -> {"workflow", "class_name", "nodes": [...]}
 
@@ -148,16 +148,20 @@ async def diagram(request: Request, engine: Any) -> Response:
 
 
 async def search_instances(request: Request, engine: Any) -> Response:
-    """The instances list with one more filter, `params` (text the instance's params JSON contains)."""
+    """The instances list (the API's query and shape) plus one filter, `params` (text the instance's
+    params JSON contains). The explorer's list: rows, total and status counts in one read."""
     from pyflows.runtime.protocol.durations import iso
+    from pyflows.runtime.protocol.statuses import COUNT_ORDER
     from pyflows.runtime.server.explorer.input import list_query
 
     page, per_page, status, start, end = list_query(request.query_params)
     workflow = engine.spec(request.path_params["workflow"]).name
     text = request.query_params.get("params", "")
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    where = ["workflow = ?", "params LIKE ? ESCAPE '\\'"]
-    args: list[Any] = [workflow, pattern]
+    where = ["workflow = ?"]
+    args: list[Any] = [workflow]
+    if text:
+        where.append("params LIKE ? ESCAPE '\\'")
+        args.append("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
     if status:
         where.append("status = ?")
         args.append(status)
@@ -169,24 +173,26 @@ async def search_instances(request: Request, engine: Any) -> Response:
         args.append(end)
     sql = " AND ".join(where)
 
-    def query(conn: Any) -> tuple[list[Any], int]:
+    def query(conn: Any) -> tuple[list[Any], int, dict[str, int]]:
         total = conn.execute(f"SELECT COUNT(*) FROM instances WHERE {sql}", args).fetchone()[0]
         rows = conn.execute(
             f"SELECT id, status, created_at_epoch_ms FROM instances WHERE {sql} "
             "ORDER BY created_at_epoch_ms DESC, pk DESC LIMIT ? OFFSET ?",
             [*args, per_page, (page - 1) * per_page],
         ).fetchall()
-        return rows, total
+        counts = conn.execute(
+            "SELECT status, COUNT(*) FROM instances WHERE workflow = ? GROUP BY status", (workflow,)
+        ).fetchall()
+        return rows, total, dict(counts)
 
-    rows, total = await engine.store.read(query)
-    counts = await engine.status_counts(workflow)
-    result = [{"id": r[0], "status": r[1], "created_on": iso(r[2])} for r in rows]
+    rows, total, counts = await engine.store.read(query)
+    result = [{"id": r[0], "status": engine.live_status(workflow, r[0]) or r[1], "created_on": iso(r[2])} for r in rows]
     info = {
         "page": page,
         "per_page": per_page,
         "total_count": total,
         "total_pages": max(1, -(-total // per_page)),
-        "status_counts": {k: v for k, v in counts.items() if v},
+        "status_counts": {k: counts[k] for k in COUNT_ORDER if counts.get(k)},
     }
     return JSONResponse({"success": True, "errors": [], "messages": [], "result": result, "result_info": info})
 

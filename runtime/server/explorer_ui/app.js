@@ -253,8 +253,8 @@ async function instancesPage(wf) {
     if (q.status) params.set("status", q.status);
     if (q.date_start) params.set("date_start", q.date_start);
     if (q.date_end) params.set("date_end", q.date_end);
-    let path = `/workflows/${enc(wf)}/instances?` + params;
-    if (q.params) { params.set("params", q.params); path = `/pyflows/workflows/${enc(wf)}/instances?` + params; }
+    if (q.params) params.set("params", q.params);
+    const path = `/pyflows/workflows/${enc(wf)}/instances?` + params; // the API's list + params filter, one read
     let data;
     try { data = await api("GET", path); } catch (e) { tbody.replaceChildren(h("tr", {}, h("td", { colspan: 5, class: "muted" }, e.message))); return; }
     const info = data.result_info || {};
