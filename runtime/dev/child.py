@@ -84,6 +84,12 @@ def _uvicorn_server(app: Any, on_ready: Callable[[], None]) -> Any:
             if not self.should_exit:
                 on_ready()
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # Open Local Explorer event streams never finish by themselves: end them first, or each
+            # would hold the graceful shutdown for its whole timeout.
+            getattr(app, "end_streams", lambda: None)()
+            await super().shutdown(sockets)
+
     config = uvicorn.Config(
         app,
         lifespan="on",

@@ -140,6 +140,11 @@ class _DevApp:
     def name(self) -> str:
         return self.runtime.name
 
+    def end_streams(self) -> None:
+        """End the explorer's open event streams (the server is shutting down)."""
+        if self._runtime is not None:
+            self._runtime.engine.events.close()
+
     @property
     def runtime(self) -> Runtime:
         if self._runtime is None:

@@ -529,7 +529,8 @@ def wake_timers_txn(conn: sqlite3.Connection, instance_pk: int, now: int, *, onl
     )
     if cur.rowcount:
         conn.execute(
-            "UPDATE instances SET wake_at_epoch_ms = ? WHERE pk = ? AND wake_at_epoch_ms IS NOT NULL", (now, instance_pk)
+            "UPDATE instances SET wake_at_epoch_ms = ? WHERE pk = ? AND wake_at_epoch_ms IS NOT NULL",
+            (now, instance_pk),
         )
     return cur.rowcount
 

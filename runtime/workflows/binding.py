@@ -116,6 +116,8 @@ class Subscription:
                 if self._done:
                     break
             else:
+                if self._engine.events.closed:  # the server is stopping
+                    break
                 await self._engine.events.wait(seq, 15.0)
         return JsDict(done=True, value=None)
 

@@ -89,7 +89,13 @@ class InstanceEvents:
         self._max_per_instance = max_per_instance
         self._ring: deque[tuple[int, str, dict[str, Any]]] = deque(maxlen=ring)
         self.seq = 0
+        self.closed = False  # the server is stopping: streams end
         self._changed: asyncio.Event | None = None
+
+    def close(self) -> None:
+        """Wake every waiter for the last time; `wait()` returns at once from now on."""
+        self.closed = True
+        self._wake()
 
     # -- emitting --------------------------------------------------------------------------------
 
@@ -206,7 +212,7 @@ class InstanceEvents:
 
     async def wait(self, seq: int, timeout: float) -> bool:
         """Wait until an event after `seq` exists (True) or `timeout` seconds pass (False)."""
-        if self.seq > seq:
+        if self.seq > seq or self.closed:
             return True
         if self._changed is None:
             self._changed = asyncio.Event()

@@ -113,3 +113,22 @@ def test_event_streams_over_http(server: DevServer) -> None:
             if line.startswith("data: "):
                 seen.append(json.loads(line[6:]))
     assert {e["workflow"] for e in seen} == {"xss-workflow"}
+
+
+def test_open_event_streams_do_not_hold_up_shutdown(tmp_path: Path) -> None:
+    dev = DevServer(write_project(tmp_path / "p")).ready()
+    try:
+        streams = [
+            urllib.request.urlopen(f"{dev.url}{API}/pyflows/events", timeout=15),
+            urllib.request.urlopen(f"{dev.url}{API}/pyflows/events?workflow=dag-workflow", timeout=15),
+        ]
+        assert streams[0].readline().startswith(b"retry:")
+        started = time.monotonic()
+        dev.proc.terminate()
+        assert dev.proc.wait(timeout=10) == 0
+        took = time.monotonic() - started
+        assert took < 2.5, took  # uvicorn's graceful timeout is 3 s: the streams ended before it
+        assert all(s.read() is not None for s in streams)  # each stream ended cleanly
+        assert "graceful shutdown exceeded" not in dev.output()
+    finally:
+        dev.stop()

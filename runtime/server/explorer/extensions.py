@@ -82,6 +82,8 @@ async def events_stream(request: Request, engine: Any) -> Response:
                 seq = n
                 if workflow is None or wf == workflow:
                     yield _sse({**event, "workflow": wf}, n)
+            if hub.closed:  # the server is stopping; EventSource reconnects to the next one
+                return
             if not await hub.wait(seq, PING_S):
                 yield b": ping\n\n"
 
@@ -115,6 +117,8 @@ async def instance_subscribe(request: Request, engine: Any) -> Response:
                     yield _sse(event, cursor)
                 if event["type"] in TERMINAL:
                     return
+            if engine.events.closed:
+                return
             if not await engine.events.wait(seq, PING_S):
                 yield b": ping\n\n"
             try:
