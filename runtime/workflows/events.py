@@ -89,6 +89,7 @@ class InstanceEvents:
         self._max_per_instance = max_per_instance
         self._ring: deque[tuple[int, str, dict[str, Any]]] = deque(maxlen=ring)
         self.seq = 0
+        self.run_id = f"{int(time.time() * 1000):x}"  # tells this server process's sequence from another's
         self.closed = False  # the server is stopping: streams end
         self._changed: asyncio.Event | None = None
 

@@ -263,3 +263,16 @@ def test_filters_bulk_actions_and_delete_all(page: Any, server: Server) -> None:
     page.click("dialog button.danger-confirm")
     page.wait_for_selector("#instances tbody td.muted")
     assert server.api("GET", "/workflows/xss-workflow/instances") == []
+
+
+def test_live_updates_continue_after_a_hot_reload(page: Any, server: Server) -> None:
+    server.api("POST", "/workflows/dag-workflow/instances", {"id": "reloaded", "params": {"items": 0}})
+    server.wait_status("dag-workflow", "reloaded", "waiting")
+    open_page(page, server, "/workflows/dag-workflow/reloaded")
+    mark = len(server.out)
+    entry = server.project / "src" / "entry.py"
+    entry.write_text(entry.read_text() + "\n# edited\n")
+    server.wait_for_output(r"Local server updated and ready", after=mark)
+    page.wait_for_selector("#live.on")  # the page's stream reconnected to the new server process
+    server.api("PATCH", "/workflows/dag-workflow/instances/reloaded/status", {"status": "pause"})
+    page.wait_for_selector("h1 [data-status='paused']", timeout=5_000)

@@ -5,8 +5,8 @@ live under their own prefix; everything else the explorer UI uses is the Wrangle
 
     GET  /pyflows/events[?workflow=W]                          Server-Sent Events: every instance event
          (Cloudflare's `subscribe()` event types, runtime/workflows/events.py) as `data: {json}` with
-         `"workflow"` added, `id:` a process-wide sequence number; `Last-Event-ID` (or `?since=N`)
-         replays what the server still holds after it. A `: ping` comment every 15 s keeps it open.
+         `"workflow"` added, `id:` `<server run>-<sequence number>`; `Last-Event-ID` (or `?since=N`)
+         replays what the server still holds after it (all it holds, for an id from an earlier run). A `: ping` comment every 15 s keeps it open.
     GET  /pyflows/workflows/{wf}/instances/{id}/subscribe[?cursor=N&filter=a,b]
          Server-Sent Events for one instance, like `instance.subscribe({cursor, filter})`: its history
          after `cursor`, then live events; the stream ends after workflow_completed/errored/terminated.
@@ -61,7 +61,7 @@ def _int(value: str | None, what: str) -> int:
     return number
 
 
-def _sse(event: dict[str, Any], event_id: int) -> bytes:
+def _sse(event: dict[str, Any], event_id: int | str) -> bytes:
     return f"id: {event_id}\ndata: {json.dumps(event, separators=(',', ':'), default=str)}\n\n".encode()
 
 
@@ -69,9 +69,16 @@ async def events_stream(request: Request, engine: Any) -> Response:
     workflow = request.query_params.get("workflow")
     if workflow:
         workflow = engine.spec(workflow).name
-    since = _int(request.headers.get("last-event-id") or request.query_params.get("since"), "Last-Event-ID")
     hub = engine.events
-    if not request.headers.get("last-event-id") and "since" not in request.query_params:
+    last = request.headers.get("last-event-id") or ""
+    if "since" in request.query_params:
+        since = _int(request.query_params.get("since"), "since")
+    elif last:
+        # "<server run>-<n>": after a restart or reload the numbers start again, so a listener from an
+        # earlier server process gets everything this one has (EventSource sends it on reconnect).
+        run, _, n = last.rpartition("-")
+        since = _int(n, "Last-Event-ID") if run == hub.run_id else 0
+    else:
         since = hub.seq  # a new listener starts with what happens next
 
     async def body() -> AsyncIterator[bytes]:
@@ -81,7 +88,7 @@ async def events_stream(request: Request, engine: Any) -> Response:
             for n, wf, event in hub.since(seq):
                 seq = n
                 if workflow is None or wf == workflow:
-                    yield _sse({**event, "workflow": wf}, n)
+                    yield _sse({**event, "workflow": wf}, f"{hub.run_id}-{n}")
             if hub.closed:  # the server is stopping; EventSource reconnects to the next one
                 return
             if not await hub.wait(seq, PING_S):

@@ -80,8 +80,14 @@ const live = document.getElementById("live");
 let source = null;
 function connect() {
   source = new EventSource(API + "/pyflows/events");
-  source.onopen = () => { live.textContent = "live"; live.className = "live on"; };
-  source.onerror = () => { live.textContent = "reconnecting…"; live.className = "live"; };
+  let lost = false;
+  source.onopen = () => {
+    live.textContent = "live";
+    live.className = "live on";
+    if (lost && page && page.onEvent) page.onEvent({ type: "reconnected" }); // catch up after a reload
+    lost = false;
+  };
+  source.onerror = () => { lost = true; live.textContent = "reconnecting…"; live.className = "live"; };
   source.onmessage = (m) => {
     let ev;
     try { ev = JSON.parse(m.data); } catch { return; }
@@ -284,7 +290,7 @@ async function instancesPage(wf) {
   await load();
   loadDiagram(wf, diagramBox, null);
   const refresh = debounce(load, 60);
-  return { onEvent: (ev) => { if (ev.workflow === wf) refresh(); } };
+  return { onEvent: (ev) => { if (ev.workflow === wf || ev.type === "reconnected") refresh(); } };
 }
 
 // -- diagram -------------------------------------------------------------------------------------
@@ -465,7 +471,9 @@ async function instancePage(wf, id) {
   await load();
   const refresh = debounce(load, 40);
   return {
-    onEvent: (ev) => { if (ev.workflow === wf && ev.instanceId === id) refresh(); else if (ev.type === "instance_deleted" && ev.workflow === wf && ev.instanceId == null) refresh(); },
+    onEvent: (ev) => {
+      if (ev.type === "reconnected" || (ev.workflow === wf && (ev.instanceId === id || ev.instanceId == null))) refresh();
+    },
     dispose: () => ticker && clearInterval(ticker),
   };
 }
