@@ -6,7 +6,8 @@ live under their own prefix; everything else the explorer UI uses is the Wrangle
     GET  /pyflows/events[?workflow=W]                          Server-Sent Events: every instance event
          (Cloudflare's `subscribe()` event types, runtime/workflows/events.py) as `data: {json}` with
          `"workflow"` added, `id:` `<server run>-<sequence number>`; `Last-Event-ID` (or `?since=N`)
-         replays what the server still holds after it (all it holds, for an id from an earlier run). A `: ping` comment every 15 s keeps it open.
+         replays what the server still holds after it (all it holds, for an id from an earlier run).
+         A `: ping` comment every 15 s keeps it open.
     GET  /pyflows/workflows/{wf}/instances/{id}/subscribe[?cursor=N&filter=a,b]
          Server-Sent Events for one instance, like `instance.subscribe({cursor, filter})`: its history
          after `cursor`, then live events; the stream ends after workflow_completed/errored/terminated.
