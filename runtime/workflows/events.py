@@ -34,6 +34,7 @@ from collections import OrderedDict, deque
 from typing import Any
 
 from pyflows.runtime.surface.values import loads, to_api
+from pyflows.runtime.workflows.step_config import REDACTED, is_sensitive
 
 TERMINAL = frozenset({"workflow_completed", "workflow_errored", "workflow_terminated"})
 STATUS_EVENTS = {
@@ -257,7 +258,9 @@ def events_from_history(instance_id: str, row: Any, status: str, history: Any) -
                         a["ended_at_epoch_ms"], "attempt_errored", **base, attempt=a["attempt"], error=loads(a["error"])
                     )
             if s["state"] == "complete":
-                add(ended, "step_completed", **base, output=to_api(loads(s["output"])))
+                config = loads(s["config"]) if s["config"] else None
+                shown = REDACTED if is_sensitive(config) else to_api(loads(s["output"]))
+                add(ended, "step_completed", **base, output=shown)
             elif s["state"] == "errored":
                 add(ended, "step_errored", **base)
         elif s["kind"] == "sleep":

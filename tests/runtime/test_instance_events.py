@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from engine_helpers import EngineFactory
 from pyflows.runtime.errors import InvalidTransitionError
-from pyflows.runtime.storage import store as storage
+from pyflows.runtime.workflows import queries
 from pyflows.runtime.workflows.binding import WorkflowInstance
 from workers import WorkflowEntrypoint
 
@@ -90,8 +90,8 @@ async def test_wake_survives_a_restart_of_the_engine(make_engine: EngineFactory)
     await until(engine, "sleepy", "b", lambda ev: "sleep_started" in types(ev))
     await engine.wait_for("sleepy", "b", {"waiting"})
     # Stored first: the new deadline is what a fresh process replays.
-    pk = engine._live[("sleepy", "b")].pk
-    assert await engine.store.write(lambda c: storage.wake_timers_txn(c, pk, 1, only_retries=False)) == 1
+    pk = (await engine._row("sleepy", "b"))["pk"]
+    assert await engine.store.write(lambda c: queries.wake_timers_txn(c, pk, 1, only_retries=False)) == 1
     engine2 = await make_engine.reopen(engine, Sleepy)
     events = await until(engine2, "sleepy", "b", lambda ev: "wait_started" in types(ev))
     assert "sleep_completed" in types(events)  # rebuilt from storage: the sleep ended at startup
@@ -129,3 +129,15 @@ async def test_binding_subscribe_replays_then_follows_and_ends(make_engine: Engi
     seen = [e.type async for e in sub]
     assert seen == ["workflow_completed"]
     assert (await sub.next()).done is True
+
+
+async def test_wake_a_hibernated_instance(make_engine: EngineFactory) -> None:
+    engine = await make_engine(Sleepy, hibernate_after_ms=50)
+    await engine.create("sleepy", id="h")
+    await until(engine, "sleepy", "h", lambda ev: "sleep_started" in types(ev))
+    async with asyncio.timeout(5):
+        while ("sleepy", "h") in engine._live:  # hibernated: only its row is left
+            await asyncio.sleep(0.01)
+    assert await engine.wake("sleepy", "h") == 1
+    events = await until(engine, "sleepy", "h", lambda ev: "wait_started" in types(ev))
+    assert "sleep_completed" in types(events)

@@ -165,6 +165,7 @@ async def search_instances(request: Request, engine: Any) -> Response:
     from pyflows.runtime.protocol.durations import iso
     from pyflows.runtime.protocol.statuses import COUNT_ORDER
     from pyflows.runtime.server.explorer.input import list_query
+    from pyflows.runtime.workflows import queries
 
     page, per_page, status, start, end = list_query(request.query_params)
     workflow = engine.spec(request.path_params["workflow"]).name
@@ -192,10 +193,7 @@ async def search_instances(request: Request, engine: Any) -> Response:
             "ORDER BY created_at_epoch_ms DESC, pk DESC LIMIT ? OFFSET ?",
             [*args, per_page, (page - 1) * per_page],
         ).fetchall()
-        counts = conn.execute(
-            "SELECT status, COUNT(*) FROM instances WHERE workflow = ? GROUP BY status", (workflow,)
-        ).fetchall()
-        return rows, total, dict(counts)
+        return rows, total, queries.q_status_counts(conn, workflow)
 
     rows, total, counts = await engine.store.read(query)
     result = [{"id": r[0], "status": engine.live_status(workflow, r[0]) or r[1], "created_on": iso(r[2])} for r in rows]
