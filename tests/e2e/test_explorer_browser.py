@@ -246,7 +246,7 @@ def test_filters_bulk_actions_and_delete_all(page: Any, server: Server) -> None:
     open_page(page, server, "/workflows/xss-workflow")
     page.fill("#params-filter", "alpha")
     page.press("#params-filter", "Enter")
-    page.wait_for_function("document.querySelectorAll('#instances tbody tr[data-id]').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#instances tbody tr[data-id]').length === 2")
     ids = page.eval_on_selector_all("#instances tbody tr[data-id]", "rows => rows.map(r => r.dataset.id)")
     assert sorted(ids) == ["bulk-0", "bulk-2"]
     page.fill("#date-start", "2099-01-01T00:00")  # nothing was created after that
@@ -255,7 +255,7 @@ def test_filters_bulk_actions_and_delete_all(page: Any, server: Server) -> None:
     page.fill("#params-filter", "")
     page.press("#params-filter", "Enter")
     page.select_option("#status-filter", "complete")
-    page.wait_for_function("document.querySelectorAll('#instances tbody tr[data-id]').length >= 3")
+    page.wait_for_function("() => document.querySelectorAll('#instances tbody tr[data-id]').length >= 3")
     page.check("#instances thead input[type=checkbox]")
     page.click("button[data-bulk='restart']")
     page.wait_for_selector("text=Restart: ")
