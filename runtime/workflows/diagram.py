@@ -13,6 +13,9 @@ node set for Python's `run(self, event, step)`:
     IfNode {test, then, else} | SwitchNode {subject, cases: [{pattern, body}]}
     TryNode {body, handlers: [{label, body}], finally}
     BreakNode {label}                           break / continue / return
+    FunctionCall {name, body}                   a call of a method of the class or of a function
+                                                defined in run whose body uses steps (entered once
+                                                per call site; recursion is not followed)
 
 Every node has `id` ("n1"...) and `line`. Step names are the literal or, when computed (an f-string,
 a variable), the source text with `computed: true`; `match` is a regular expression for the
@@ -60,6 +63,9 @@ class _Walker:
     defs: dict[str, _StepDef] = field(default_factory=dict)
     done: set[str] = field(default_factory=set)
     counter: int = 0
+    # Functions a call may enter: the class's methods ("self.name") and functions defined in run.
+    helpers: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
+    calling: list[str] = field(default_factory=list)  # recursion guard
 
     def node(self, kind: str, line: int, **fields: Any) -> dict[str, Any]:
         self.counter += 1
@@ -159,10 +165,46 @@ class _Walker:
             return [self._primitive(func.attr, c)]
         if isinstance(func, ast.Name) and func.id in self.defs and not c.args:
             return self._run_step(func.id, c.lineno)
+        entered = self._enter(c)
+        if entered:
+            return entered
         out: list[dict[str, Any]] = []
         for child in [c.func, *c.args, *(k.value for k in c.keywords)]:
             out.extend(self.expr(child))
         return out
+
+    def _enter(self, c: ast.Call) -> list[dict[str, Any]]:
+        """A call of a helper (a method of the class, a function defined in run) that uses steps:
+        a FunctionCall node holding what its body draws, with `step` renamed to its parameter."""
+        func = c.func
+        key = (
+            f"self.{func.attr}"
+            if isinstance(func, ast.Attribute) and _is_name(func.value, "self")
+            else func.id
+            if isinstance(func, ast.Name)
+            else None
+        )
+        fn = self.helpers.get(key) if key else None
+        if fn is None or key in self.calling:
+            return []
+        params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+        if key is not None and key.startswith("self.") and params[:1] == ["self"]:
+            params = params[1:]
+        step_var = self.step_var
+        for position, arg in enumerate(c.args):
+            if _is_name(arg, self.step_var) and position < len(params):
+                step_var = params[position]
+        for kw in c.keywords:
+            if kw.arg and _is_name(kw.value, self.step_var):
+                step_var = kw.arg
+        saved, self.step_var = self.step_var, step_var
+        self.calling.append(key or "")
+        try:
+            body = self.block(fn.body)
+        finally:
+            self.calling.pop()
+            self.step_var = saved
+        return [self.node("FunctionCall", c.lineno, name=key, body=body)] if body else []
 
     def _primitive(self, attr: str, c: ast.Call) -> dict[str, Any]:
         args = list(c.args)
@@ -230,6 +272,7 @@ class _Walker:
             d = _StepDef(name, computed, params, depends, concurrent, fn.lineno, match)
             self.defs[fn.name] = d
             return
+        self.helpers[fn.name] = fn  # not a step: a helper a later call may enter
 
 
 def _is_name(node: ast.AST, name: str) -> bool:
@@ -272,6 +315,9 @@ def diagram_of_source(source: str, class_name: str) -> dict[str, Any]:
         raise DiagramError(f"Cannot draw {class_name}: it has no run(self, event, step) method.")
     params = [a.arg for a in run.args.args]
     walker = _Walker(step_var=params[2] if len(params) > 2 else "step")
+    for method in cls.body:
+        if isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) and method.name != "run":
+            walker.helpers[f"self.{method.name}"] = method
     nodes = [walker.node("StartNode", run.lineno, label=f"{class_name}.run")]
     nodes.extend(walker.block(run.body))
     return {"nodes": nodes}
@@ -360,6 +406,15 @@ class _Mermaid:
             for branch in node["branches"]:
                 self.link(self.seq(branch, [fork]), join)
             return [join]
+        elif kind == "FunctionCall":
+            self.lines.append(f"    subgraph {i}[{_label(node['name'] + '()')}]")
+            self.lines.append("    direction TB")
+            head = self.fresh()
+            self.lines.append(f"    {head}(({_label('call')}))")
+            ends = self.seq(node["body"], [head])
+            self.lines.append("    end")
+            self.link(entry, head)
+            return ends
         elif kind == "LoopNode":
             self.lines.append(f"    subgraph {i}[{_label(node['label'])}]")
             self.lines.append("    direction TB")

@@ -117,3 +117,26 @@ def test_names_are_escaped_in_mermaid() -> None:
 def test_errors_say_what_is_wrong(source: str, message: str) -> None:
     with pytest.raises(DiagramError, match=message):
         diagram_of_source(source, "W")
+
+
+def test_helpers_that_take_step_are_entered() -> None:
+    src = """
+class W:
+    async def charge(self, s, amount):
+        @s.do("charge card")
+        async def charge():
+            return amount
+        return await charge()
+
+    async def run(self, event, step):
+        async def notify(kind):
+            await step.sleep("cool-off", "1 minute")
+        await self.charge(step, 10)
+        await notify("done")
+        await self.run(event, step)  # recursion is not followed
+"""
+    nodes = diagram_of_source(src, "W")["nodes"]
+    assert [n["type"] for n in nodes] == ["StartNode", "FunctionCall", "FunctionCall"]
+    assert nodes[1]["name"] == "self.charge" and nodes[1]["body"][0]["name"] == "charge card"
+    assert nodes[2]["name"] == "notify" and nodes[2]["body"][0]["type"] == "StepSleep"
+    assert "subgraph n" in to_mermaid({"nodes": nodes}) and '"self.charge()"' in to_mermaid({"nodes": nodes})

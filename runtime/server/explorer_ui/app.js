@@ -337,6 +337,7 @@ function drawNode(n, steps) {
     case "BreakNode": return leaf(n.label);
     case "ParallelNode": return box("parallel", h("div", { class: "dg-par" }, n.branches.map((b) => drawSeq(b, steps))));
     case "LoopNode": return box("↻ " + n.label, drawSeq(n.body, steps));
+    case "FunctionCall": return box(n.name + "()", drawSeq(n.body, steps));
     case "IfNode": return box("if " + n.test, h("div", { class: "dg-par" }, box("then", drawSeq(n.then, steps)), n.else.length ? box("else", drawSeq(n.else, steps)) : null));
     case "SwitchNode": return box("match " + n.subject, h("div", { class: "dg-par" }, n.cases.map((c) => box("case " + c.pattern, drawSeq(c.body, steps)))));
     case "TryNode": return box("try", drawSeq(n.body, steps), n.handlers.map((x) => box(x.label, drawSeq(x.body, steps))), n.finally.length ? box("finally", drawSeq(n.finally, steps)) : null);
