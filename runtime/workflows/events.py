@@ -66,6 +66,30 @@ EVENT_TYPES = frozenset(
 )
 
 Key = tuple[str, str]  # (workflow name, instance id)
+MAX_KEPT_VALUE = 64 * 1024  # larger params/outputs are not kept in memory (see Raw)
+
+
+class Raw:
+    """A stored JSON value (params, an output) kept as its text and decoded only when an event is read,
+    so emitting costs the engine nothing. Texts over MAX_KEPT_VALUE are dropped: the event then says
+    `"[too large to stream: N bytes; see the instance details]"`."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str | None) -> None:
+        self.text = text
+
+    def value(self) -> Any:
+        if self.text is not None and len(self.text) > MAX_KEPT_VALUE:
+            return f"[too large to stream: {len(self.text)} bytes; see the instance details]"
+        return to_api(loads(self.text))
+
+
+def public(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as readers get it (Raw values decoded)."""
+    if not any(isinstance(v, Raw) for v in event.values()):
+        return event
+    return {k: v.value() if isinstance(v, Raw) else v for k, v in event.items()}
 
 
 class _Log:
@@ -154,12 +178,12 @@ class InstanceEvents:
         log = self._logs.get((workflow, instance_id))
         if log is None or any(e["type"] == "workflow_started" for e in log.events):
             return
-        self.emit(workflow, instance_id, "workflow_started", params=to_api(loads(params_text)))
+        self.emit(workflow, instance_id, "workflow_started", params=Raw(params_text))
 
     def finished(self, workflow: str, instance_id: str, status: str, output: str | None, error: str | None) -> None:
         fields: dict[str, Any] = {}
         if status == "complete":
-            fields["output"] = to_api(loads(output))
+            fields["output"] = Raw(output)
         elif status == "errored":
             fields["error"] = loads(error)
         self.status(workflow, instance_id, status, **fields)
@@ -202,7 +226,7 @@ class InstanceEvents:
         log = self._logs.get((workflow, instance_id))
         if log is None:
             return []
-        return [e for e in log.events if e["eventId"] > cursor]
+        return [public(e) for e in log.events if e["eventId"] > cursor]
 
     def since(self, seq: int) -> list[tuple[int, str, dict[str, Any]]]:
         """Global `(seq, workflow, event)` entries after `seq` still in the ring, oldest first."""
@@ -210,7 +234,7 @@ class InstanceEvents:
             return []
         first = self._ring[0][0]
         start = max(0, seq - first + 1)
-        return [self._ring[i] for i in range(start, len(self._ring))]
+        return [(n, wf, public(e)) for n, wf, e in (self._ring[i] for i in range(start, len(self._ring)))]
 
     async def wait(self, seq: int, timeout: float) -> bool:
         """Wait until an event after `seq` exists (True) or `timeout` seconds pass (False)."""
@@ -240,7 +264,7 @@ def events_from_history(instance_id: str, row: Any, status: str, history: Any) -
         out.append((at, order, {"instanceId": instance_id, "eventId": 0, "timestamp": at, "type": type, **fields}))
 
     add(row["queued_at_epoch_ms"], "workflow_queued")
-    add(row["started_at_epoch_ms"], "workflow_started", params=to_api(loads(row["params"])))
+    add(row["started_at_epoch_ms"], "workflow_started", params=Raw(row["params"]))
     by_step: dict[int, list[Any]] = {}
     for a in attempts:
         by_step.setdefault(a["step_pk"], []).append(a)
@@ -259,7 +283,7 @@ def events_from_history(instance_id: str, row: Any, status: str, history: Any) -
                     )
             if s["state"] == "complete":
                 config = loads(s["config"]) if s["config"] else None
-                shown = REDACTED if is_sensitive(config) else to_api(loads(s["output"]))
+                shown = REDACTED if is_sensitive(config) else Raw(s["output"])
                 add(ended, "step_completed", **base, output=shown)
             elif s["state"] == "errored":
                 add(ended, "step_errored", **base)
@@ -278,7 +302,7 @@ def events_from_history(instance_id: str, row: Any, status: str, history: Any) -
     if final is not None and final != "workflow_queued":
         extra: dict[str, Any] = {}
         if status == "complete":
-            extra["output"] = to_api(loads(row["output"]))
+            extra["output"] = Raw(row["output"])
         elif status == "errored":
             extra["error"] = loads(row["error"])
         add(row["ended_at_epoch_ms"] or int(time.time() * 1000), final, **extra)

@@ -64,7 +64,14 @@ from pyflows.runtime.workflows import queries
 from pyflows.runtime.protocol.durations import MAX_SLEEP_MS, epoch_ms, to_ms
 from pyflows.runtime.surface.entrypoints import NonRetryableError
 from pyflows.runtime.protocol.limits import MAX_CPU_MS, MAX_STEPS, check_event_type
-from pyflows.runtime.workflows.step_config import REDACTED, is_sensitive, check_step_name, resolve_config, retry_delay_ms
+from pyflows.runtime.workflows.events import Raw
+from pyflows.runtime.workflows.step_config import (
+    REDACTED,
+    check_step_name,
+    is_sensitive,
+    resolve_config,
+    retry_delay_ms,
+)
 from pyflows.runtime.workflows.step_errors import (
     CpuLimitExceededError,
     NonDeterminismError,
@@ -80,7 +87,6 @@ from pyflows.runtime.surface.values import (
     loads,
     python_from_rpc,
     python_to_rpc,
-    to_api,
     utc_naive,
 )
 
@@ -444,7 +450,7 @@ class Run:
             self.engine.on_attempt_ended(self)
             if ok:
                 self._emit("attempt_completed", key, attempt=attempt)
-                shown = REDACTED if is_sensitive(resolved) else to_api(loads(text))  # as Cloudflare's events
+                shown = REDACTED if is_sensitive(resolved) else Raw(text)  # decoded when read
                 self._emit("step_completed", key, output=shown)
                 return python_from_rpc(loads(text))
             delay = {} if final else {"retryDelayMs": wake_at - ended, "wakeAt": wake_at}  # type: ignore[operator]

@@ -141,3 +141,27 @@ async def test_wake_a_hibernated_instance(make_engine: EngineFactory) -> None:
     assert await engine.wake("sleepy", "h") == 1
     events = await until(engine, "sleepy", "h", lambda ev: "wait_started" in types(ev))
     assert "sleep_completed" in types(events)
+
+
+class Big(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        @step.do("big")
+        async def big() -> str:
+            return "x" * 100_000
+
+        @step.do("secret", config={"sensitive": "output"})
+        async def secret() -> str:
+            return "hunter2"
+
+        await big()
+        return await secret()
+
+
+async def test_large_and_sensitive_outputs_in_events(make_engine: EngineFactory) -> None:
+    engine = await make_engine(Big)
+    await engine.create("big", id="b")
+    await engine.wait_for("big", "b")
+    completed = {e["stepName"]: e["output"] for e in await engine.subscribe_history("big", "b")
+                 if e["type"] == "step_completed"}  # fmt: skip
+    assert completed["big"].startswith("[too large to stream: 100002 bytes")
+    assert completed["secret"] == "[REDACTED]"
