@@ -32,6 +32,9 @@ class Console:
     def banner(self, cfg: Config) -> None:
         """The version line and the bindings table; secret values are never shown."""
         rows = [(f"env.{w.binding} ({w.class_name})", "Workflow") for w in cfg.workflows]
+        rows += [(f"env.{b.binding} ({b.id})", "KV Namespace") for b in cfg.kv_namespaces]
+        rows += [(f"env.{b.binding} ({b.database_name})", "D1 Database") for b in cfg.d1_databases]
+        rows += [(f"env.{b.binding} ({b.bucket_name})", "R2 Bucket") for b in cfg.r2_buckets]
         for key, value in cfg.vars.items():
             if key not in cfg.secrets:
                 rows.append((f"env.{key} ({_short(value)})", "Environment Variable"))
