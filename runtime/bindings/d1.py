@@ -37,14 +37,18 @@ def split_statements(sql: str) -> list[str]:
     """Split SQL text into complete statements on `;` (quotes, comments and triggers respected)."""
     out: list[str] = []
     buf = ""
-    for part in sql.split(";"):
-        buf += part + ";"
+    parts = sql.split(";")
+    for index, part in enumerate(parts):
+        buf += part
+        if index == len(parts) - 1:
+            break
+        buf += ";"
         if sqlite3.complete_statement(buf):
             if _strip_comments(buf).strip(" \t\r\n;"):
-                out.append(buf.strip())
+                out.append(buf[:-1].strip() + ";")
             buf = ""
     if _strip_comments(buf).strip(" \t\r\n;"):
-        out.append(buf.strip().rstrip(";"))
+        out.append(buf.strip())
     return out
 
 

@@ -258,6 +258,14 @@ def _decode(data: bytes, kind: str) -> Any:
     return data  # arrayBuffer / stream: the bytes (a Python Worker reads a stream to bytes anyway)
 
 
+class KVListResult(JsDict):
+    """`list()`'s result: like the SDK's JsProxy, `.keys` is the list of keys (not dict.keys)."""
+
+    @property  # type: ignore[override]
+    def keys(self) -> Any:
+        return self["keys"]
+
+
 class KVNamespace:
     """`self.env.<binding>` for a `kv_namespaces[]` entry: Cloudflare's KV methods, async."""
 
@@ -334,12 +342,10 @@ class KVNamespace:
         """Remove a key; a missing key is not an error."""
         self.store.delete(key)
 
-    async def list(self, options: Any = None, **kwargs: Any) -> JsDict:
+    async def list(self, options: Any = None, **kwargs: Any) -> KVListResult:
         """`{"keys": [{name, expiration?, metadata?}], "list_complete", "cursor"?, "cacheStatus"}`."""
         opts = _options(options, kwargs)
         page = self.store.list(
             prefix=opts.get("prefix") or "", limit=opts.get("limit", MAX_LIST_KEYS), cursor=opts.get("cursor")
         )
-        result = python_from_rpc(page)
-        assert isinstance(result, JsDict)
-        return result
+        return KVListResult(python_from_rpc(page))
