@@ -33,11 +33,15 @@ from pyflows.runtime.errors import PyflowsError
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config, D1DatabaseConfig
 
-d1_app = typer.Typer(name="d1", help="🗄️ Manage Workers D1 databases", no_args_is_help=True, pretty_exceptions_enable=False)
+d1_app = typer.Typer(
+    name="d1", help="🗄️ Manage Workers D1 databases", no_args_is_help=True, pretty_exceptions_enable=False
+)
 migrations_app = typer.Typer(name="migrations", help="Interact with D1 migrations", no_args_is_help=True)
 d1_app.add_typer(migrations_app, name="migrations")
 
-DatabaseArg = Annotated[str, typer.Argument(metavar="DATABASE", help="The name or binding of the DB", show_default=False)]
+DatabaseArg = Annotated[
+    str, typer.Argument(metavar="DATABASE", help="The name or binding of the DB", show_default=False)
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -110,7 +114,8 @@ def execute(
     ctx: typer.Context,
     database: DatabaseArg,
     command: Annotated[
-        str | None, typer.Option("--command", help="The SQL query you wish to execute, or multiple queries separated by ';'")
+        str | None,
+        typer.Option("--command", help="The SQL query you wish to execute, or multiple queries separated by ';'"),
     ] = None,
     file: Annotated[Path | None, typer.Option("--file", help="A .sql file to ingest")] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help='Answer "yes" to any prompts')] = False,
@@ -137,7 +142,7 @@ def execute(
         try:
             sql = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise PyflowsError(f"Unable to read SQL text file \"{file}\": {exc.strerror}.") from None
+            raise PyflowsError(f'Unable to read SQL text file "{file}": {exc.strerror}.') from None
     else:
         sql = command or ""
     if not json_:
@@ -250,14 +255,18 @@ def migrations_apply(
     rows: list[list[str]] = []
     for name in pending:
         statements = split_statements((folder / name).read_text(encoding="utf-8"))
-        statements.append(f"INSERT INTO \"{db.migrations_table}\" (name) VALUES ('{name.replace(chr(39), chr(39) * 2)}')")
+        statements.append(
+            f"INSERT INTO \"{db.migrations_table}\" (name) VALUES ('{name.replace(chr(39), chr(39) * 2)}')"
+        )
         _executing_lines(db, root)
         try:
             store.transaction([(s, ()) for s in statements])
         except D1Error as exc:
             rows.append([name, "❌"])
             render.print_table(["name", "status"], rows)
-            raise PyflowsError(f"Migration {name} failed with the following errors:\n{str(exc).removeprefix('D1_ERROR: ')}") from None
+            raise PyflowsError(
+                f"Migration {name} failed with the following errors:\n{str(exc).removeprefix('D1_ERROR: ')}"
+            ) from None
         render.info(f"🚣 {len(statements)} command{'s' if len(statements) != 1 else ''} executed successfully.")
         rows.append([name, "✅"])
     render.print_table(["name", "status"], rows)

@@ -30,9 +30,13 @@ from pyflows.runtime.errors import PyflowsError
 if TYPE_CHECKING:
     from pyflows.runtime.bindings.kv import KVStore
 
-kv_app = typer.Typer(name="kv", help="🗂️ Manage Workers KV Namespaces", no_args_is_help=True, pretty_exceptions_enable=False)
+kv_app = typer.Typer(
+    name="kv", help="🗂️ Manage Workers KV Namespaces", no_args_is_help=True, pretty_exceptions_enable=False
+)
 key_app = typer.Typer(name="key", help="Individually manage Workers KV key-value pairs", no_args_is_help=True)
-bulk_app = typer.Typer(name="bulk", help="Interact with multiple Workers KV key-value pairs at once", no_args_is_help=True)
+bulk_app = typer.Typer(
+    name="bulk", help="Interact with multiple Workers KV key-value pairs at once", no_args_is_help=True
+)
 kv_app.add_typer(key_app, name="key")
 kv_app.add_typer(bulk_app, name="bulk")
 
@@ -45,7 +49,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(kv_app, name="kv")
 
 
-def _namespace(ctx: typer.Context, binding: str | None, namespace_id: str | None, persist_to: Path | None) -> tuple[KVStore, str]:
+def _namespace(
+    ctx: typer.Context, binding: str | None, namespace_id: str | None, persist_to: Path | None
+) -> tuple[KVStore, str]:
     """The store and Wrangler's description of it (`binding: "KV" (id: "…")` or `id: "…"`)."""
     from pyflows.runtime.bindings.kv import KVStore
 
@@ -87,7 +93,9 @@ def key_put(
     expiration: Annotated[
         int | None, typer.Option("--expiration", help="Time since the UNIX epoch after which the entry expires")
     ] = None,
-    metadata: Annotated[str | None, typer.Option("--metadata", help="Arbitrary JSON that is associated with a key")] = None,
+    metadata: Annotated[
+        str | None, typer.Option("--metadata", help="Arbitrary JSON that is associated with a key")
+    ] = None,
     local: LocalOpt = False,
     remote: RemoteOpt = False,
     persist_to: PersistOpt = None,
@@ -205,13 +213,19 @@ def _read_json_file(ctx: typer.Context, filename: Path) -> Any:
 @bulk_app.command("put")
 def bulk_put(
     ctx: typer.Context,
-    filename: Annotated[Path, typer.Argument(help="The file containing the key/value pairs to write", show_default=False)],
+    filename: Annotated[
+        Path, typer.Argument(help="The file containing the key/value pairs to write", show_default=False)
+    ],
     binding: BindingOpt = None,
     namespace_id: NamespaceOpt = None,
     preview: PreviewOpt = False,
     ttl: Annotated[int | None, typer.Option("--ttl", help="Time for which the entries should be visible")] = None,
-    expiration: Annotated[int | None, typer.Option("--expiration", help="Time since the UNIX epoch after which the entry expires")] = None,
-    metadata: Annotated[str | None, typer.Option("--metadata", help="Arbitrary JSON that is associated with a key")] = None,
+    expiration: Annotated[
+        int | None, typer.Option("--expiration", help="Time since the UNIX epoch after which the entry expires")
+    ] = None,
+    metadata: Annotated[
+        str | None, typer.Option("--metadata", help="Arbitrary JSON that is associated with a key")
+    ] = None,
     local: LocalOpt = False,
     remote: RemoteOpt = False,
     persist_to: PersistOpt = None,
@@ -221,7 +235,10 @@ def bulk_put(
     preamble()
     items = _read_json_file(ctx, filename)
     if not isinstance(items, list):
-        raise PyflowsError(f"Unexpected JSON input from \"{filename}\".\nExpected an array of key-value objects but got type \"{type(items).__name__}\".")
+        raise PyflowsError(
+            f'Unexpected JSON input from "{filename}".\n'
+            f'Expected an array of key-value objects but got type "{type(items).__name__}".'
+        )
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not isinstance(item.get("value"), str):
             raise PyflowsError(
@@ -263,10 +280,14 @@ def bulk_delete(
         raise PyflowsError(f'Unexpected JSON input from "{filename}".\nExpected an array of strings.')
     keys = [item if isinstance(item, str) else item.get("key") if isinstance(item, dict) else None for item in items]
     if any(not isinstance(k, str) for k in keys):
-        raise PyflowsError(f'Unexpected JSON input from "{filename}".\nExpected an array of strings or of objects with a "key".')
+        raise PyflowsError(
+            f'Unexpected JSON input from "{filename}".\nExpected an array of strings or of objects with a "key".'
+        )
     store, described = _namespace(ctx, binding, namespace_id, persist_to)
     if not force:
-        render.info(f'? Are you sure you want to delete all the keys read from "{filename}" from kv-namespace with {described}?')
+        render.info(
+            f'? Are you sure you want to delete all the keys read from "{filename}" from kv-namespace with {described}?'
+        )
         render.info("🤖 Using fallback value in non-interactive context: yes")
     for key in keys:
         _kv_call(store.delete, key)

@@ -27,7 +27,9 @@ from pyflows.runtime.errors import PyflowsError
 if TYPE_CHECKING:
     from pyflows.runtime.bindings.r2 import R2Store
 
-r2_app = typer.Typer(name="r2", help="📦 Manage R2 buckets & objects", no_args_is_help=True, pretty_exceptions_enable=False)
+r2_app = typer.Typer(
+    name="r2", help="📦 Manage R2 buckets & objects", no_args_is_help=True, pretty_exceptions_enable=False
+)
 object_app = typer.Typer(name="object", help="Manage R2 objects", no_args_is_help=True)
 r2_app.add_typer(object_app, name="object")
 
@@ -59,7 +61,9 @@ def _store(ctx: typer.Context, bucket: str, persist_to: Path | None) -> R2Store:
     names = [b.bucket_name for b in config.r2_buckets]
     if bucket not in names:
         known = ", ".join(names) or "none"
-        render.warn(f'Bucket "{bucket}" is not in r2_buckets of {config.path.name} (configured: {known}); using it anyway.')
+        render.warn(
+            f'Bucket "{bucket}" is not in r2_buckets of {config.path.name} (configured: {known}); using it anyway.'
+        )
     return R2Store(storage_root(ctx, config, persist_to), bucket)
 
 

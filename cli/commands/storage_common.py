@@ -17,9 +17,15 @@ from pyflows.runtime.errors import PyflowsError
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
 
-LocalOpt = Annotated[bool, typer.Option("--local", help="Interact with local storage (.wrangler/state, shared with Wrangler).")]
-RemoteOpt = Annotated[bool, typer.Option("--remote", help="Interact with remote storage (not supported: use Wrangler).")]
-PersistOpt = Annotated[Path | None, typer.Option("--persist-to", help="Directory for local persistence (as Wrangler's --persist-to).")]
+LocalOpt = Annotated[
+    bool, typer.Option("--local", help="Interact with local storage (.wrangler/state, shared with Wrangler).")
+]
+RemoteOpt = Annotated[
+    bool, typer.Option("--remote", help="Interact with remote storage (not supported: use Wrangler).")
+]
+PersistOpt = Annotated[
+    Path | None, typer.Option("--persist-to", help="Directory for local persistence (as Wrangler's --persist-to).")
+]
 PreviewOpt = Annotated[bool, typer.Option("--preview", help="Interact with a preview resource (remote only).")]
 
 

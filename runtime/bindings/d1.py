@@ -116,7 +116,9 @@ class D1Store:
         }
         return columns, rows, meta
 
-    def transaction(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[list[str], list[list[Any]], dict[str, Any]]]:
+    def transaction(
+        self, statements: Sequence[tuple[str, Sequence[Any]]]
+    ) -> list[tuple[list[str], list[list[Any]], dict[str, Any]]]:
         """Run statements in one IMMEDIATE transaction; any failure rolls all of them back and raises D1Error."""
         if not statements:
             raise D1Error("D1_ERROR: No SQL statements detected.")
@@ -244,4 +246,3 @@ class D1Database:
     def withSession(self, constraint: Any = None) -> D1Database:  # noqa: N802 - Cloudflare's name
         """Sessions (read replication) have one replica locally: the database itself."""
         return self
-

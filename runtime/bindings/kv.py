@@ -105,7 +105,9 @@ class KVStore:
         self._conn.close()
 
     def _live_row(self, key: str) -> tuple[str, int | None, str | None] | None:
-        row = self._conn.execute("SELECT blob_id, expiration, metadata FROM _mf_entries WHERE key = ?", (key,)).fetchone()
+        row = self._conn.execute(
+            "SELECT blob_id, expiration, metadata FROM _mf_entries WHERE key = ?", (key,)
+        ).fetchone()
         if row is None:
             return None
         if row[1] is not None and row[1] <= time.time() * 1000:
@@ -154,10 +156,14 @@ class KVStore:
         if expiration_ttl is not None:
             ttl = _as_int(expiration_ttl)
             if ttl is None or ttl <= 0:
-                raise _fail("PUT", 400, f"Invalid expiration_ttl of {expiration_ttl}. Please specify integer greater than 0.")
+                raise _fail(
+                    "PUT", 400, f"Invalid expiration_ttl of {expiration_ttl}. Please specify integer greater than 0."
+                )
             if ttl < MIN_TTL_SECONDS:
                 raise _fail(
-                    "PUT", 400, f"Invalid expiration_ttl of {expiration_ttl}. Expiration TTL must be at least {MIN_TTL_SECONDS}."
+                    "PUT",
+                    400,
+                    f"Invalid expiration_ttl of {expiration_ttl}. Expiration TTL must be at least {MIN_TTL_SECONDS}.",
                 )
             expires_s = now + ttl
         elif expiration is not None:
@@ -182,7 +188,9 @@ class KVStore:
             metadata_text = json.dumps(metadata, separators=(",", ":"), default=_json_default)
             if len(metadata_text.encode()) > MAX_METADATA_BYTES:
                 raise _fail(
-                    "PUT", 413, f"Metadata length of {len(metadata_text.encode())} exceeds limit of {MAX_METADATA_BYTES}."
+                    "PUT",
+                    413,
+                    f"Metadata length of {len(metadata_text.encode())} exceeds limit of {MAX_METADATA_BYTES}.",
                 )
         if len(data) > MAX_VALUE_BYTES:
             raise _fail("PUT", 413, f"Value length of {len(data)} exceeds limit of {MAX_VALUE_BYTES}.")
@@ -212,7 +220,9 @@ class KVStore:
         if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
             raise _fail("LIST", 400, f"Invalid key_count_limit of {limit}. Please specify an integer greater than 0.")
         if limit > MAX_LIST_KEYS:
-            raise _fail("LIST", 400, f"Invalid key_count_limit of {limit}. Please specify an integer less than {MAX_LIST_KEYS}.")
+            raise _fail(
+                "LIST", 400, f"Invalid key_count_limit of {limit}. Please specify an integer less than {MAX_LIST_KEYS}."
+            )
         start_after = "" if not cursor else base64.b64decode(cursor).decode()
         now_ms = int(time.time() * 1000)
         rows = self._conn.execute(
@@ -292,7 +302,9 @@ class KVNamespace:
         opts = _options(options, kwargs, first="type")
         kind = opts.get("type", "text")
         if kind not in _TYPES:
-            raise TypeError(f'Unknown response type "{kind}". Possible types are "text", "arrayBuffer", "json", and "stream".')
+            raise TypeError(
+                f'Unknown response type "{kind}". Possible types are "text", "arrayBuffer", "json", and "stream".'
+            )
         if isinstance(key, list | tuple):
             if len(key) > MAX_BULK_GET_KEYS:
                 raise _fail("GET", 400, f"You can request a maximum of {MAX_BULK_GET_KEYS} keys")
@@ -315,9 +327,7 @@ class KVNamespace:
             for k in key:
                 found = self.store.get(k)
                 out[k] = (
-                    None
-                    if found is None
-                    else JsDict(value=_decode(found[0], kind), metadata=python_from_rpc(found[1]))
+                    None if found is None else JsDict(value=_decode(found[0], kind), metadata=python_from_rpc(found[1]))
                 )
             return out
         found = self.store.get(key)

@@ -37,7 +37,14 @@ __all__ = ["R2Bucket", "R2Error", "R2MultipartUpload", "R2Object", "R2ObjectBody
 MAX_KEY_BYTES = 1024
 MAX_LIST = 1000
 MAX_METADATA_BYTES = 2048
-_HTTP_FIELDS = ("contentType", "contentLanguage", "contentDisposition", "contentEncoding", "cacheControl", "cacheExpiry")
+_HTTP_FIELDS = (
+    "contentType",
+    "contentLanguage",
+    "contentDisposition",
+    "contentEncoding",
+    "cacheControl",
+    "cacheExpiry",
+)
 _HEADER_OF = {
     "contentType": "content-type",
     "contentLanguage": "content-language",
@@ -294,7 +301,9 @@ class R2Store:
         try:
             blob_ids = []
             for key in keys:
-                blob_ids += [r[0] for r in self.conn.execute("DELETE FROM _mf_objects WHERE key = ? RETURNING blob_id", (key,))]
+                blob_ids += [
+                    r[0] for r in self.conn.execute("DELETE FROM _mf_objects WHERE key = ? RETURNING blob_id", (key,))
+                ]
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
@@ -315,7 +324,8 @@ class R2Store:
         last = start_after
         more = False
         query = (
-            f"SELECT {_COLUMNS} FROM _mf_objects WHERE substr(key, 1, length(?1)) = ?1 AND key > ?2 ORDER BY key LIMIT 256"
+            f"SELECT {_COLUMNS} FROM _mf_objects "
+            "WHERE substr(key, 1, length(?1)) = ?1 AND key > ?2 ORDER BY key LIMIT 256"
         )
         while True:
             batch = self.conn.execute(query, (prefix, last)).fetchall()
@@ -363,7 +373,11 @@ def _apply_range(data: bytes, rng: Any, size: int) -> tuple[bytes, dict[str, int
             return data, None
         spec = str(header).split("=", 1)[-1]
         start_s, _, end_s = spec.partition("-")
-        rng = {"suffix": int(end_s)} if not start_s else {"offset": int(start_s), **({"length": int(end_s) - int(start_s) + 1} if end_s else {})}
+        rng = (
+            {"suffix": int(end_s)}
+            if not start_s
+            else {"offset": int(start_s), **({"length": int(end_s) - int(start_s) + 1} if end_s else {})}
+        )
     if "suffix" in rng:
         length = min(int(rng["suffix"]), size)
         offset = size - length
@@ -471,7 +485,9 @@ class R2Bucket:
         rows, prefixes, cursor = self.store.list(
             prefix=opts.get("prefix") or "",
             delimiter=opts.get("delimiter"),
-            cursor=opts.get("cursor") or opts.get("startAfter") and base64.urlsafe_b64encode(opts["startAfter"].encode()).decode(),
+            cursor=opts.get("cursor")
+            or opts.get("startAfter")
+            and base64.urlsafe_b64encode(opts["startAfter"].encode()).decode(),
             limit=opts.get("limit", MAX_LIST),
         )
         objects = []
@@ -540,7 +556,8 @@ class R2MultipartUpload:
         md5 = hashlib.md5(data).hexdigest()
         etag = secrets.token_hex(16)
         old = store.conn.execute(
-            "SELECT blob_id FROM _mf_multipart_parts WHERE upload_id = ? AND part_number = ?", (self.uploadId, partNumber)
+            "SELECT blob_id FROM _mf_multipart_parts WHERE upload_id = ? AND part_number = ?",
+            (self.uploadId, partNumber),
         ).fetchone()
         store.conn.execute(
             "INSERT OR REPLACE INTO _mf_multipart_parts (upload_id, part_number, blob_id, size, etag, checksum_md5) "
@@ -555,7 +572,9 @@ class R2MultipartUpload:
         """Drop the upload and its parts."""
         store = self._bucket.store
         self._state("abortMultipartUpload")
-        parts = store.conn.execute("SELECT blob_id FROM _mf_multipart_parts WHERE upload_id = ?", (self.uploadId,)).fetchall()
+        parts = store.conn.execute(
+            "SELECT blob_id FROM _mf_multipart_parts WHERE upload_id = ?", (self.uploadId,)
+        ).fetchall()
         store.conn.execute("BEGIN IMMEDIATE")
         store.conn.execute("DELETE FROM _mf_multipart_parts WHERE upload_id = ?", (self.uploadId,))
         store.conn.execute("UPDATE _mf_multipart_uploads SET state = 2 WHERE upload_id = ?", (self.uploadId,))

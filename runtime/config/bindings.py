@@ -93,7 +93,9 @@ def parse_storage_bindings(
     for i, item in enumerate(effective.get("r2_buckets") or []):
         _check_identifier(item["binding"], f"{origin.get('r2_buckets', '')}r2_buckets[{i}].binding", shown)
         r2.append(
-            R2BucketConfig(binding=item["binding"], bucket_name=item["bucket_name"], jurisdiction=item.get("jurisdiction"))
+            R2BucketConfig(
+                binding=item["binding"], bucket_name=item["bucket_name"], jurisdiction=item.get("jurisdiction")
+            )
         )
     return tuple(kv), tuple(d1), tuple(r2)
 

@@ -171,8 +171,13 @@ def project(tmp_path: Path) -> Path:
 
 def pyflows(project: Path, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pyflows", *args], cwd=project, capture_output=True, text=True, timeout=60,
-        env={**ENV, "PYFLOWS_HIDE_BANNER": "1"}, input=None if input is None else input.decode(),
+        [sys.executable, "-m", "pyflows", *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**ENV, "PYFLOWS_HIDE_BANNER": "1"},
+        input=None if input is None else input.decode(),
     )
 
 
@@ -223,16 +228,23 @@ def test_cli_without_a_server(project: Path) -> None:
     assert bad.returncode == 1 and "no such table: nosuch: SQLITE_ERROR" in bad.stderr and "Traceback" not in bad.stderr
     unknown = pyflows(project, "d1", "execute", "NOPE", "--local", "--command", "SELECT 1")
     assert unknown.returncode == 1
-    assert "Couldn't find a D1 DB with the name or binding 'NOPE'" in unknown.stderr and "e2e-db (binding DB)" in unknown.stderr
+    assert (
+        "Couldn't find a D1 DB with the name or binding 'NOPE'" in unknown.stderr
+        and "e2e-db (binding DB)" in unknown.stderr
+    )
 
-    put = pyflows(project, "kv", "key", "put", "--binding", "KV", "greeting", "hello", "--local", "--metadata", '{"a":1}')
+    put = pyflows(
+        project, "kv", "key", "put", "--binding", "KV", "greeting", "hello", "--local", "--metadata", '{"a":1}'
+    )
     assert put.returncode == 0, put.stderr
     assert 'Writing the value "hello" to key "greeting" on namespace binding: "KV" (id: "kv-e2e")' in put.stdout
     assert pyflows(project, "kv", "key", "get", "--binding", "KV", "greeting", "--local").stdout == "hello"
     assert json.loads(pyflows(project, "kv", "key", "list", "--namespace-id", "kv-e2e").stdout) == [
         {"name": "greeting", "metadata": {"a": 1}}
     ]
-    (project / "bulk.json").write_text(json.dumps([{"key": "b1", "value": "1"}, {"key": "b2", "value": "Mg==", "base64": True}]))
+    (project / "bulk.json").write_text(
+        json.dumps([{"key": "b1", "value": "1"}, {"key": "b2", "value": "Mg==", "base64": True}])
+    )
     assert pyflows(project, "kv", "bulk", "put", "bulk.json", "--binding", "KV", "--local").returncode == 0
     assert pyflows(project, "kv", "key", "get", "--binding", "KV", "b2").stdout == "2"
     (project / "del.json").write_text(json.dumps(["b1", "b2", "greeting"]))
@@ -244,10 +256,16 @@ def test_cli_without_a_server(project: Path) -> None:
     assert too_short.returncode == 1 and "Invalid expiration_ttl of 5" in too_short.stderr
 
     (project / "file.bin").write_bytes(b"\x00binary\xff")
-    up = pyflows(project, "r2", "object", "put", "e2e-bucket/dir/file.bin", "--file", "file.bin", "--ct", "application/x-test")
+    up = pyflows(
+        project, "r2", "object", "put", "e2e-bucket/dir/file.bin", "--file", "file.bin", "--ct", "application/x-test"
+    )
     assert up.returncode == 0 and 'Creating object "dir/file.bin" in bucket "e2e-bucket".' in up.stdout
-    got = subprocess.run([sys.executable, "-m", "pyflows", "r2", "object", "get", "e2e-bucket/dir/file.bin", "--pipe"],
-                         cwd=project, capture_output=True, timeout=60)
+    got = subprocess.run(
+        [sys.executable, "-m", "pyflows", "r2", "object", "get", "e2e-bucket/dir/file.bin", "--pipe"],
+        cwd=project,
+        capture_output=True,
+        timeout=60,
+    )
     assert got.stdout == b"\x00binary\xff"
     assert pyflows(project, "r2", "object", "delete", "e2e-bucket/dir/file.bin").returncode == 0
     gone = pyflows(project, "r2", "object", "get", "e2e-bucket/dir/file.bin", "--pipe")

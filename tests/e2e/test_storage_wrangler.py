@@ -107,11 +107,36 @@ def project(tmp_path: Path) -> Path:
 
 def test_wrangler_writes_pyflows_reads_and_back(project: Path, tmp_path: Path) -> None:
     # 1. Wrangler writes, with no flags beyond --local.
-    wrangler(project, "d1", "execute", "DB", "--local", "--command",
-             "CREATE TABLE quotes (id INTEGER PRIMARY KEY, quote TEXT); INSERT INTO quotes (quote) VALUES ('from wrangler')")  # fmt: skip
-    wrangler(project, "kv", "key", "put", "--binding", "KV", "from-wrangler", "w-value", "--metadata", '{"by":"wrangler"}', "--local")
+    seed = (
+        "CREATE TABLE quotes (id INTEGER PRIMARY KEY, quote TEXT); INSERT INTO quotes (quote) VALUES ('from wrangler')"
+    )
+    wrangler(project, "d1", "execute", "DB", "--local", "--command", seed)
+    wrangler(
+        project,
+        "kv",
+        "key",
+        "put",
+        "--binding",
+        "KV",
+        "from-wrangler",
+        "w-value",
+        "--metadata",
+        '{"by":"wrangler"}',
+        "--local",
+    )
     (project / "obj.txt").write_text("w-object")
-    wrangler(project, "r2", "object", "put", "shared-bucket/from-wrangler.txt", "--file", "obj.txt", "--content-type", "text/x-w", "--local")
+    wrangler(
+        project,
+        "r2",
+        "object",
+        "put",
+        "shared-bucket/from-wrangler.txt",
+        "--file",
+        "obj.txt",
+        "--content-type",
+        "text/x-w",
+        "--local",
+    )
 
     # 2. A pyflows Worker reads it, then writes its own.
     dev = DevServer(project).ready()
@@ -174,10 +199,14 @@ def test_pyflows_cli_and_wrangler_cli_share_data(project: Path) -> None:
         return done
 
     pyflows("d1", "execute", "shared-db", "--local", "--command", "CREATE TABLE t (x); INSERT INTO t VALUES (42)")
-    out = json.loads(wrangler(project, "d1", "execute", "shared-db", "--local", "--json", "--command", "SELECT x FROM t").stdout)
+    out = json.loads(
+        wrangler(project, "d1", "execute", "shared-db", "--local", "--json", "--command", "SELECT x FROM t").stdout
+    )
     assert out[0]["results"] == [{"x": 42}]
     wrangler(project, "d1", "execute", "DB", "--local", "--command", "INSERT INTO t VALUES (43)")
-    mine = json.loads(pyflows("d1", "execute", "DB", "--local", "--json", "--command", "SELECT x FROM t ORDER BY x").stdout)
+    mine = json.loads(
+        pyflows("d1", "execute", "DB", "--local", "--json", "--command", "SELECT x FROM t ORDER BY x").stdout
+    )
     assert mine[0]["results"] == [{"x": 42}, {"x": 43}]
     pyflows("kv", "key", "put", "--binding", "KV", "k", "v1", "--local")
     assert wrangler(project, "kv", "key", "get", "--binding", "KV", "k", "--local").stdout == b"v1"

@@ -14,14 +14,18 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 async def db(tmp_path: Path) -> D1Database:
     database = D1Database(tmp_path / "v3", "db-id", "DB")
-    await database.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, flag INTEGER, data BLOB, score REAL)")
+    await database.exec(
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, flag INTEGER, data BLOB, score REAL)"
+    )
     return database
 
 
 async def test_first_all_run_raw(db: D1Database) -> None:
-    inserted = await db.prepare("INSERT INTO t (name, flag, data, score) VALUES (?, ?, ?, ?)").bind(
-        "a", True, b"\x01\x02", 1.5
-    ).run()
+    inserted = (
+        await db.prepare("INSERT INTO t (name, flag, data, score) VALUES (?, ?, ?, ?)")
+        .bind("a", True, b"\x01\x02", 1.5)
+        .run()
+    )
     assert inserted.success is True
     assert inserted.meta.changes == 1 and inserted.meta.last_row_id == 1 and inserted.meta.changed_db is True
     assert inserted.meta.rows_written == 1 and inserted.meta.size_after > 0
@@ -56,7 +60,8 @@ async def test_errors_have_d1s_shape(db: D1Database) -> None:
 
 async def test_batch_is_all_or_nothing(db: D1Database) -> None:
     results = await db.batch(
-        [db.prepare("INSERT INTO t (name) VALUES (?)").bind(n) for n in ("p", "q")] + [db.prepare("SELECT count(*) AS n FROM t")]
+        [db.prepare("INSERT INTO t (name) VALUES (?)").bind(n) for n in ("p", "q")]
+        + [db.prepare("SELECT count(*) AS n FROM t")]
     )
     assert [r.meta.changes for r in results] == [1, 1, 0] and results[2].results == [{"n": 2}]
     with pytest.raises(D1Error, match="UNIQUE constraint failed"):

@@ -48,7 +48,13 @@ async def test_get_types_and_metadata(kv: KVNamespace, tmp_path: Path) -> None:
     many = await kv.get(["text", "missing"])
     assert many == {"text": "hello", "missing": None}
     # The row and the blob sit where miniflare keeps them.
-    db = tmp_path / "v3" / "kv" / "miniflare-KVNamespaceObject" / f"{do_id('miniflare-KVNamespaceObject', 'ns-1')}.sqlite"
+    db = (
+        tmp_path
+        / "v3"
+        / "kv"
+        / "miniflare-KVNamespaceObject"
+        / f"{do_id('miniflare-KVNamespaceObject', 'ns-1')}.sqlite"
+    )
     with sqlite3.connect(db) as conn:
         blob_id, metadata = conn.execute("SELECT blob_id, metadata FROM _mf_entries WHERE key = 'text'").fetchone()
     assert json.loads(metadata) == {"a": 1}
@@ -96,14 +102,22 @@ async def test_expiry_is_honoured(kv: KVNamespace) -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda kv: kv.put("k", "v", {"expirationTtl": 10}),
-         "KV PUT failed: 400 Invalid expiration_ttl of 10. Expiration TTL must be at least 60."),
-        (lambda kv: kv.put("k", "v", expiration=int(time.time()) + 5),
-         "Expiration times must be at least 60 seconds in the future."),
-        (lambda kv: kv.put("k" * 513, "v"),
-         "KV PUT failed: 414 UTF-8 encoded length of 513 exceeds key length limit of 512."),
-        (lambda kv: kv.put("k", "v", metadata={"x": "y" * 1100}),
-         "KV PUT failed: 413 Metadata length of 1108 exceeds limit of 1024."),
+        (
+            lambda kv: kv.put("k", "v", {"expirationTtl": 10}),
+            "KV PUT failed: 400 Invalid expiration_ttl of 10. Expiration TTL must be at least 60.",
+        ),
+        (
+            lambda kv: kv.put("k", "v", expiration=int(time.time()) + 5),
+            "Expiration times must be at least 60 seconds in the future.",
+        ),
+        (
+            lambda kv: kv.put("k" * 513, "v"),
+            "KV PUT failed: 414 UTF-8 encoded length of 513 exceeds key length limit of 512.",
+        ),
+        (
+            lambda kv: kv.put("k", "v", metadata={"x": "y" * 1100}),
+            "KV PUT failed: 413 Metadata length of 1108 exceeds limit of 1024.",
+        ),
         (lambda kv: kv.put("", "v"), "KV PUT failed: 400 Key names must not be empty"),
         (lambda kv: kv.get("."), 'KV GET failed: 400 Illegal key name ".". Please use a different name.'),
         (lambda kv: kv.list(limit=1001), "Please specify an integer less than 1000."),

@@ -22,7 +22,10 @@ async def test_put_get_head_delete(bucket: R2Bucket, tmp_path: Path) -> None:
     put = await bucket.put(
         "a/b.json",
         '{"x": 1}',
-        {"httpMetadata": {"contentType": "application/json", "cacheControl": "max-age=60"}, "customMetadata": {"who": "me"}},
+        {
+            "httpMetadata": {"contentType": "application/json", "cacheControl": "max-age=60"},
+            "customMetadata": {"who": "me"},
+        },
     )
     md5 = hashlib.md5(b'{"x": 1}').hexdigest()
     assert put.key == "a/b.json" and put.size == 8 and put.etag == md5 and put.httpEtag == f'"{md5}"'

@@ -32,10 +32,14 @@ class ReportWorkflow(WorkflowEntrypoint):
         async def record(ctx):
             await self.env.DB.exec(SCHEMA)
             # INSERT ... ON CONFLICT: the row is written once however many attempts run.
-            await self.env.DB.prepare(
-                "INSERT INTO reports (id, name, object_key, size) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET attempts = attempts + 1"
-            ).bind(report_id, name, stored["key"], stored["size"]).run()
+            await (
+                self.env.DB.prepare(
+                    "INSERT INTO reports (id, name, object_key, size) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(id) DO UPDATE SET attempts = attempts + 1"
+                )
+                .bind(report_id, name, stored["key"], stored["size"])
+                .run()
+            )
             if fail_once and ctx["attempt"] == 1:
                 raise RuntimeError("simulated failure after the write: the retry must not duplicate it")
             row = await self.env.DB.prepare("SELECT * FROM reports WHERE id = ?").bind(report_id).first()
