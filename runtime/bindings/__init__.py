@@ -40,7 +40,7 @@ def build_storage_bindings(config: Config, persist_to: Path | str | None = None)
     for kv in config.kv_namespaces:
         values[kv.binding] = KVNamespace(root, kv.id, kv.binding)
     for db in config.d1_databases:
-        values[db.binding] = D1Database(root, db.database_id, db.binding)
+        values[db.binding] = D1Database(root, db.database_id, db.binding, db.database_name)
     for bucket in config.r2_buckets:
         values[bucket.binding] = R2Bucket(root, bucket.bucket_name, bucket.binding)
     return values

@@ -200,10 +200,11 @@ class D1PreparedStatement:
 class D1Database:
     """`self.env.<binding>` for a `d1_databases[]` entry."""
 
-    def __init__(self, root_v3: Path, database_id: str, binding: str = "") -> None:
+    def __init__(self, root_v3: Path, database_id: str, binding: str = "", database_name: str = "") -> None:
         self._root = root_v3
         self.database_id = database_id
         self.binding = binding
+        self.database_name = database_name or binding
         self._store: D1Store | None = None
 
     @property
