@@ -78,19 +78,14 @@ class D1Store:
         self.database_id = database_id
         self.path = object_db_path(root_v3, "d1", D1_CLASS, database_id)
         self.conn = connect(self.path)
+        self._page_size = 0
 
     def close(self) -> None:
         self.conn.close()
 
-    def _size(self) -> int:
-        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
-        size = self.conn.execute("PRAGMA page_size").fetchone()[0]
-        return int(pages * size)
-
     def query(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[list[Any]], dict[str, Any]]:
         """Run one statement inside the caller's transaction: (columns, rows, meta)."""
         before_changes = self.conn.total_changes
-        before_rowid = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]
         started = time.perf_counter()
         try:
             cursor = self.conn.execute(sql, [_bind_value(p) for p in params])
@@ -102,15 +97,20 @@ class D1Store:
         duration = (time.perf_counter() - started) * 1000
         columns = [d[0] for d in cursor.description or ()]
         changes = self.conn.total_changes - before_changes
-        last_row_id = self.conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        # One extra statement for the meta (not four): it is most of a small query's cost.
+        last_row_id, pages = self.conn.execute(
+            "SELECT last_insert_rowid(), (SELECT page_count FROM pragma_page_count())"
+        ).fetchone()
+        if self._page_size == 0:
+            self._page_size = int(self.conn.execute("PRAGMA page_size").fetchone()[0])
         meta = {
             "served_by": SERVED_BY,
             "served_by_primary": True,
             "duration": duration,
             "changes": changes,
             "last_row_id": last_row_id,
-            "changed_db": changes != 0 or last_row_id != before_rowid,
-            "size_after": self._size(),
+            "changed_db": changes != 0,
+            "size_after": pages * self._page_size,
             "rows_read": len(rows) if columns else 0,
             "rows_written": changes,
         }
