@@ -128,7 +128,9 @@ def _direct(tmp: Path, kind: str, ops: int) -> float:
     if kind == "big":
         conn.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, name TEXT, n INTEGER, f REAL)")
         conn.execute("BEGIN")
-        conn.executemany("INSERT INTO big (name, n, f) VALUES (?, ?, ?)", [(f"row {i}", i, i / 3) for i in range(BIG_ROWS)])
+        conn.executemany(
+            "INSERT INTO big (name, n, f) VALUES (?, ?, ?)", [(f"row {i}", i, i / 3) for i in range(BIG_ROWS)]
+        )
         conn.execute("COMMIT")
     started = time.perf_counter()
     if kind in ("kv", "r2"):
@@ -180,7 +182,9 @@ export default {
       }
       return new Response("ok");
     }
-    if (url.pathname === "/kv") for (let i = 0; i < n; i++) { await env.KV.put(`k${run}-${i}`, "value"); await env.KV.get(`k${run}-${i}`); }
+    if (url.pathname === "/kv") for (let i = 0; i < n; i++) {
+      await env.KV.put(`k${run}-${i}`, "value"); await env.KV.get(`k${run}-${i}`);
+    }
     if (url.pathname === "/d1") for (let i = 0; i < n; i++) {
       await env.DB.prepare("INSERT INTO t (k, v) VALUES (?, ?)").bind(`k${run}-${i}`, "value").run();
       await env.DB.prepare("SELECT v FROM t WHERE k = ?").bind(`k${run}-${i}`).first();
@@ -188,7 +192,10 @@ export default {
     if (url.pathname === "/r2") for (let i = 0; i < n; i++) {
       await env.BUCKET.put(`o${run}-${i}`, v1k); await (await env.BUCKET.get(`o${run}-${i}`)).arrayBuffer();
     }
-    if (url.pathname === "/big") { const r = await env.DB.prepare("SELECT * FROM big").all(); if (r.results.length !== 10000) throw new Error("rows"); }
+    if (url.pathname === "/big") {
+      const r = await env.DB.prepare("SELECT * FROM big").all();
+      if (r.results.length !== 10000) throw new Error("rows");
+    }
     return new Response("done");
   },
 };
@@ -286,7 +293,8 @@ def _result(name: str, unit: str, values: list[float], *, better: str, wrangler:
 
 def storage(runs: int, sink: list[Result], *, ops: int = OPS) -> None:
     peer = _wrangler_rates(max(1, min(runs, 3)), ops)
-    for kind, name in (("kv", "storage_kv_get_put"), ("d1", "storage_d1_insert_select"), ("r2", "storage_r2_put_get")):
+    kinds = (("kv", "storage_kv_get_put"), ("d1", "storage_d1_insert_select"), ("r2", "storage_r2_put_get"))
+    for kind, name in kinds:
         binding = [_in_tmp(lambda t, k=kind: asyncio.run(_through_binding(t, k, ops))) for _ in range(runs)]
         direct = [_in_tmp(lambda t, k=kind: _direct(t, k, ops)) for _ in range(runs)]
         rates = [ops / s for s in binding]
