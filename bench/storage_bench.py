@@ -298,8 +298,8 @@ def storage(runs: int, sink: list[Result], *, ops: int = OPS) -> None:
         binding = [_in_tmp(lambda t, k=kind: asyncio.run(_through_binding(t, k, ops))) for _ in range(runs)]
         direct = [_in_tmp(lambda t, k=kind: _direct(t, k, ops)) for _ in range(runs)]
         rates = [ops / s for s in binding]
-        emit(_result(name, "ops/s", rates, better="higher", wrangler=peer.get(kind), target=10.0,
-                     extra={"ops": ops, "direct_ops_per_s": round(ops / statistics.median(direct), 1)}), sink)  # fmt: skip
+        extra = {"ops": ops, "direct_ops_per_s": round(ops / statistics.median(direct), 1)}
+        emit(_result(name, "ops/s", rates, better="higher", wrangler=peer.get(kind), target=10.0, extra=extra), sink)
         overhead = [b / statistics.median(direct) for b in binding]
         emit(_result(name.replace("storage_", "storage_overhead_") + "_overhead", "x", overhead, better="lower",
                      wrangler=None, target=2.0, extra={}), sink)  # fmt: skip
