@@ -144,7 +144,12 @@ def object_put(
     }
     store = _store(ctx, bucket, persist_to)
     render.info(f'Creating object "{key}" in bucket "{bucket}".')
-    store.put(key, data, {k: v for k, v in http.items() if v is not None})
+    from pyflows.runtime.bindings.r2 import R2Error
+
+    try:
+        store.put(key, data, {k: v for k, v in http.items() if v is not None})
+    except R2Error as exc:
+        raise PyflowsError(f"{exc} Key: {len(key.encode())} bytes (at most 1024).") from None
     render.info("Upload complete.")
 
 
