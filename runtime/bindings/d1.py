@@ -79,6 +79,7 @@ class D1Store:
         self.path = object_db_path(root_v3, "d1", D1_CLASS, database_id)
         self.conn = connect(self.path)
         self._page_size = 0
+        self._size_after: int | None = None
 
     def close(self) -> None:
         self.conn.close()
@@ -97,12 +98,13 @@ class D1Store:
         duration = (time.perf_counter() - started) * 1000
         columns = [d[0] for d in cursor.description or ()]
         changes = self.conn.total_changes - before_changes
-        # One extra statement for the meta (not four): it is most of a small query's cost.
-        last_row_id, pages = self.conn.execute(
-            "SELECT last_insert_rowid(), (SELECT page_count FROM pragma_page_count())"
-        ).fetchone()
-        if self._page_size == 0:
-            self._page_size = int(self.conn.execute("PRAGMA page_size").fetchone()[0])
+        last_row_id = cursor.lastrowid or 0  # sqlite3_last_insert_rowid() after this statement
+        # The size costs a statement: only a write can change it.
+        if changes or not columns or self._size_after is None:
+            pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+            if self._page_size == 0:
+                self._page_size = int(self.conn.execute("PRAGMA page_size").fetchone()[0])
+            self._size_after = int(pages) * self._page_size
         meta = {
             "served_by": SERVED_BY,
             "served_by_primary": True,
@@ -110,7 +112,7 @@ class D1Store:
             "changes": changes,
             "last_row_id": last_row_id,
             "changed_db": changes != 0,
-            "size_after": pages * self._page_size,
+            "size_after": self._size_after,
             "rows_read": len(rows) if columns else 0,
             "rows_written": changes,
         }
