@@ -268,6 +268,8 @@ def _result(name: str, unit: str, values: list[float], *, better: str, wrangler:
             target: float | None, extra: dict[str, Any]) -> Result:  # fmt: skip
     med = statistics.median(values)
     peer = statistics.median(wrangler) if wrangler else None
+    if wrangler:
+        extra = {**extra, "wrangler_source": f"same run, {len(wrangler)} runs"}
     ratio = None if peer is None else (med / peer if better == "higher" else peer / med)
     overhead = name.endswith("_overhead")
     passed = None
