@@ -90,7 +90,7 @@ class D1Store:
         started = time.perf_counter()
         try:
             cursor = self.conn.execute(sql, [_bind_value(p) for p in params])
-            rows = [list(r) for r in cursor.fetchall()]
+            rows: list[Any] = cursor.fetchall()  # tuples; raw() makes lists
         except sqlite3.Warning as exc:  # e.g. "You can only execute one statement at a time."
             raise D1Error(f"D1_ERROR: {exc}: SQLITE_ERROR") from None
         except sqlite3.Error as exc:
@@ -143,7 +143,7 @@ class D1Store:
 
 
 def _objects(columns: list[str], rows: list[list[Any]]) -> list[JsDict]:
-    return [JsDict(zip(columns, row, strict=True)) for row in rows]
+    return [JsDict(zip(columns, row)) for row in rows]  # noqa: B905 - a row has one value per column
 
 
 def _result(columns: list[str], rows: list[list[Any]], meta: dict[str, Any]) -> JsDict:
@@ -196,7 +196,7 @@ class D1PreparedStatement:
         names = bool((options or {}).get("columnNames") if isinstance(options, dict) else False)
         names = bool(kwargs.get("columnNames", names))
         columns, rows, _ = self._run()
-        return ([list(columns)] if names else []) + rows
+        return ([list(columns)] if names else []) + [list(row) for row in rows]
 
 
 class D1Database:
