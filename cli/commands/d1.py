@@ -104,8 +104,9 @@ def _print_results(results: list[dict[str, Any]]) -> None:
             render.print_table(headers, [["" if r[h] is None else str(r[h]) for h in headers] for r in rows])
 
 
-def _executing_lines(db: D1DatabaseConfig, root: Path) -> None:
-    render.info(f"🌀 Executing on local database {db.database_name} ({db.database_id}) from {shown_path(root / 'd1')}:")
+def _executing_lines(db: D1DatabaseConfig, root: Path, given: str) -> None:
+    # Wrangler echoes the name as given (binding or database_name).
+    render.info(f"🌀 Executing on local database {given} ({db.database_id}) from {shown_path(root / 'd1')}:")
     render.info("🌀 To execute on your remote database, add a --remote flag to your wrangler command.")
 
 
@@ -152,7 +153,7 @@ def execute(
     if not statements:
         raise PyflowsError("No SQL statements detected.")
     if not json_:
-        _executing_lines(db, root)
+        _executing_lines(db, root, database)
     results = _run(store, statements)
     if json_:
         sys.stdout.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
@@ -258,7 +259,7 @@ def migrations_apply(
         statements.append(
             f"INSERT INTO \"{db.migrations_table}\" (name) VALUES ('{name.replace(chr(39), chr(39) * 2)}')"
         )
-        _executing_lines(db, root)
+        _executing_lines(db, root, database)
         try:
             store.transaction([(s, ()) for s in statements])
         except D1Error as exc:

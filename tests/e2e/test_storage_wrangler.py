@@ -214,3 +214,56 @@ def test_pyflows_cli_and_wrangler_cli_share_data(project: Path) -> None:
     assert pyflows("kv", "key", "get", "--binding", "KV", "k", "--local").stdout == "v2"
     wrangler(project, "kv", "key", "delete", "--binding", "KV", "k", "--local")
     assert pyflows("kv", "key", "get", "--binding", "KV", "k", "--local").stdout == "Value not found\n"
+
+
+def _normalized(text: str) -> str:
+    """Output without the banner (its name and version differ) and with durations zeroed."""
+    import re
+
+    lines = text.splitlines()
+    if len(lines) > 2 and lines[1].startswith(" ⛅️ "):
+        lines = lines[3:]
+    return re.sub(r'"duration": [0-9.]+', '"duration": 0', "\n".join(lines)).strip()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("d1", "execute", "DB", "--local", "--command", "CREATE TABLE IF NOT EXISTS o (x); INSERT INTO o VALUES (1)"),
+        ("d1", "execute", "shared-db", "--local", "--command", "SELECT x FROM o"),
+        ("d1", "execute", "DB", "--local", "--json", "--command", "SELECT x FROM o"),
+        ("kv", "key", "put", "--binding", "KV", "same", "value", "--metadata", '{"m":1}', "--local"),
+        ("kv", "key", "get", "--binding", "KV", "same", "--local"),
+        ("kv", "key", "list", "--binding", "KV", "--local"),
+        ("kv", "key", "get", "--binding", "KV", "missing", "--local"),
+        ("kv", "key", "delete", "--binding", "KV", "same", "--local"),
+        ("r2", "object", "put", "shared-bucket/same.txt", "--file", "wrangler.jsonc", "--local"),
+        ("r2", "object", "get", "shared-bucket/same.txt", "--pipe", "--local"),
+        ("r2", "object", "delete", "shared-bucket/same.txt", "--local"),
+    ],
+    ids=lambda a: " ".join(a[:3]),
+)
+def test_the_same_command_prints_what_wrangler_prints(project: Path, args: tuple[str, ...]) -> None:
+    import sys
+
+    # Each tool runs the command on its own copy of the project, from the same starting data.
+    theirs_root, ours_root = project, project.parent / "ours"
+    import shutil
+
+    if args[:2] == ("d1", "execute") and "CREATE" not in args[-1]:
+        for root in (theirs_root,):
+            wrangler(
+                root, "d1", "execute", "DB", "--local", "--command", "CREATE TABLE o (x); INSERT INTO o VALUES (1)"
+            )
+    if args[:3] in (("kv", "key", "get"), ("kv", "key", "list"), ("kv", "key", "delete")):
+        wrangler(
+            theirs_root, "kv", "key", "put", "--binding", "KV", "same", "value", "--metadata", '{"m":1}', "--local"
+        )
+    if args[:3] in (("r2", "object", "get"), ("r2", "object", "delete")):
+        wrangler(theirs_root, "r2", "object", "put", "shared-bucket/same.txt", "--file", "wrangler.jsonc", "--local")
+    shutil.copytree(theirs_root, ours_root)
+    theirs = wrangler(theirs_root, *args).stdout.decode()
+    ours = subprocess.run([sys.executable, "-m", "pyflows", *args], cwd=ours_root, capture_output=True, timeout=60,
+                          env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
+    assert ours.returncode == 0, ours.stderr.decode()
+    assert _normalized(ours.stdout.decode()) == _normalized(theirs)
