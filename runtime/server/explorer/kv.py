@@ -1,11 +1,13 @@
 """Local Explorer API routes for KV, with the Cloudflare REST API's shapes (local-explorer-openapi.json):
 
 GET    /storage/kv/namespaces                                  [{id, title}] (title: the binding)
-GET    /storage/kv/namespaces/{id}/keys?prefix&cursor&limit    [{name, expiration?, metadata?}], result_info {count, cursor}
+GET    /storage/kv/namespaces/{id}/keys?prefix&cursor&limit    [{name, expiration?, metadata?}],
+                                                               result_info {count, cursor}
 GET    /storage/kv/namespaces/{id}/values/{key}                the raw value (404 when missing)
 PUT    /storage/kv/namespaces/{id}/values/{key}?expiration&expiration_ttl   body = value (or form: value, metadata)
 DELETE /storage/kv/namespaces/{id}/values/{key}
-PUT    /storage/kv/namespaces/{id}/bulk                        [{key, value, expiration?, expiration_ttl?, metadata?, base64?}]
+PUT    /storage/kv/namespaces/{id}/bulk                        [{key, value, expiration?, expiration_ttl?,
+                                                                 metadata?, base64?}]
 POST   /storage/kv/namespaces/{id}/bulk/delete                 [keys]
 POST   /storage/kv/namespaces/{id}/bulk/get                    {keys, type?, withMetadata?} -> {values}
 """
