@@ -22,6 +22,7 @@
         ├── PayloadTooLargeError         params / payload over 1 MiB    (.what)
         ├── InvalidPayloadError          params / payload that is not JSON-like (.what)
         ├── BatchSizeError               create_batch / deleteBatch with 0 or > 100 entries (.size, .limit)
+        ├── DiagramUnavailableError      the workflow class's source cannot be read to draw it
         └── InvalidRetentionError        create's `retention` is not a valid duration pair (.value)
 
 The engine knows nothing of HTTP: `runtime/server/explorer/present.py` holds the one table that maps
@@ -171,6 +172,10 @@ class InvalidRetentionError(WorkflowError):
     def __init__(self, message: str, *, value: object) -> None:
         super().__init__(message, value=value)
         self.value = value
+
+
+class DiagramUnavailableError(WorkflowError):
+    """The explorer cannot draw a workflow: its class's source is not available."""
 
 
 class BatchSizeError(WorkflowError):

@@ -19,6 +19,7 @@ from typing import Any
 
 from pyflows.runtime.errors import (
     BatchSizeError,
+    DiagramUnavailableError,
     InstanceExistsError,
     InstanceNotFoundError,
     InvalidInstanceIdError,
@@ -82,6 +83,7 @@ ERRORS: dict[type[Exception], ApiFailure] = {
     BatchSizeError: ApiFailure(400, 10001, _prefixed("WorkflowError: ")),
     StepNotFoundError: ApiFailure(409, 10001, _prefixed("WorkflowError: (instance.cannot_restart) ")),
     PayloadTooLargeError: ApiFailure(413, 10001, _plain),
+    DiagramUnavailableError: ApiFailure(404, 10001, _plain),
     InvalidPayloadError: ApiFailure(400, 10001, _plain),
     InvalidRetentionError: ApiFailure(400, 10001, _plain),
     WorkflowError: ApiFailure(400, 10001, _prefixed("WorkflowError: ")),
