@@ -70,7 +70,8 @@ from pyflows.runtime.errors import (
     WorkflowNotFoundError,
 )
 from pyflows.runtime.protocol.limits import DEFAULT_CPU_MS, DEFAULT_MAX_STEPS, MAX_BATCH, check_event_type, check_instance_id
-from pyflows.runtime.workflows.run import Run, now_ms
+from pyflows.runtime.workflows.hooks import REAL_CLOCK, Clock, EngineHooks
+from pyflows.runtime.workflows.run import Run
 from pyflows.runtime.workflows.scheduler import Scheduler
 from pyflows.runtime.protocol.statuses import COUNT_ORDER, FINISHED, UNFINISHED
 from pyflows.runtime.workflows.step import Step
@@ -110,6 +111,9 @@ class EngineOptions:
     # A run whose only activity is waits ending further away than this is evicted from memory and
     # replayed when a timer fires or an event arrives (Cloudflare hibernates the same way).
     hibernate_after_ms: int = 2_000
+    # pyflows.testing only (runtime/workflows/hooks.py): mocks and time control; None in `pyflows dev`.
+    hooks: EngineHooks | None = None
+    clock: Clock | None = None
 
 
 @dataclass(eq=False)
@@ -138,7 +142,11 @@ class Engine:
         self.env: Any = None
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
-        self.scheduler = Scheduler(self.options.max_concurrency, start=self._start_run, startable=self._startable)
+        self.hooks = self.options.hooks
+        self.clock = self.options.clock or REAL_CLOCK
+        self.scheduler = Scheduler(
+            self.options.max_concurrency, start=self._start_run, startable=self._startable, clock=self.clock
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -146,7 +154,7 @@ class Engine:
         """Recover: resume instances that were queued, running or waiting when the process stopped."""
         rows = await self.store.read(lambda c: storage.q_instances_by_status(c, UNFINISHED))
         with_events = await self.store.read(storage.q_with_pending_events)
-        now = now_ms()
+        now = self.clock.now_ms()
         for row in rows:
             spec = self.specs.get(row["workflow"])
             if spec is None:  # workflow removed from the config: leave its instances alone
@@ -192,7 +200,7 @@ class Engine:
         spec = self.spec(workflow)
         instance_id = str(uuid.uuid4()) if id is None else check_instance_id(id)
         params_text = self._encode_payload(params if params is not None else {}, "Instance params")
-        now = now_ms()
+        now = self.clock.now_ms()
         try:
             pk = await self.store.write(
                 lambda c: storage.insert_instance_txn(c, workflow, instance_id, params_text, now)
@@ -201,6 +209,8 @@ class Engine:
             raise InstanceExistsError(workflow, instance_id) from None
         inst = _Instance(pk, spec, instance_id, params_text, now, "queued")
         self._live[(workflow, instance_id)] = inst
+        if self.hooks is not None:  # pyflows.testing applies modifiers before the first step runs
+            await self.hooks.instance_created(workflow, instance_id)
         self.scheduler.add_new(inst)
         return instance_id
 
@@ -235,7 +245,7 @@ class Engine:
     def _start_run(self, inst: _Instance) -> None:
         self.scheduler.forget_timer(inst)
         inst.status = "running"
-        now = now_ms()
+        now = self.clock.now_ms()
         self.store.write_nowait(lambda c: storage.mark_running_txn(c, inst.pk, now)).add_done_callback(
             _log_write_failure
         )
@@ -290,7 +300,7 @@ class Engine:
     async def _finish(
         self, inst: _Instance, status: str, *, output: str | None = None, error: str | None = None
     ) -> None:
-        end = now_ms()
+        end = self.clock.now_ms()
         await self.store.write(
             lambda c: storage.update_instance_txn(
                 c,
@@ -323,6 +333,8 @@ class Engine:
         for fut in watchers:
             if not fut.done():
                 fut.set_result(None)
+        if self.hooks is not None:
+            self.hooks.changed(inst.spec.name, inst.id)
 
     # -- hooks called by Run -----------------------------------------------------------------------
 
@@ -337,7 +349,7 @@ class Engine:
         if inst.status == "running":
             self._set_status(inst, "waiting", wake_at_epoch_ms=deadline)
             self.scheduler.release(inst)
-        if inst.status == "waiting" and deadline - now_ms() > self.options.hibernate_after_ms:
+        if inst.status == "waiting" and deadline - self.clock.now_ms() > self.options.hibernate_after_ms:
             self._stop(run, "hibernate")
             self.scheduler.hibernate_until(inst, deadline)
 
@@ -481,7 +493,7 @@ class Engine:
         if inst is not None:
             await self._stop_and_wait(inst, "restart")
             self.scheduler.forget_timer(inst)
-        now = now_ms()
+        now = self.clock.now_ms()
         await self.store.write(lambda c: storage.restart_txn(c, row["pk"], position, now))
         if inst is None:
             spec = self.spec(workflow)
@@ -502,7 +514,7 @@ class Engine:
                 status=status,
             )
         payload_text = self._encode_payload(payload, "Event payload")
-        now = now_ms()
+        now = self.clock.now_ms()
         pk = await self.store.write(lambda c: storage.insert_event_txn(c, inst.pk, event_type, payload_text, now))
         event = (pk, event_type, payload_text, now)
         if inst.run is not None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
+
+from pyflows.runtime.workflows.hooks import REAL_CLOCK, Clock, TimerHandle
 
 
 class Schedulable(Protocol):
@@ -30,17 +31,19 @@ class Scheduler:
         *,
         start: Callable[[Any], None],
         startable: Callable[[Any, bool], bool],
+        clock: Clock = REAL_CLOCK,
     ) -> None:
         """`start(inst)` begins a replay; `startable(inst, returning)` says if a queued entry is still due."""
         self.max_running = max_running
         self._start = start
         self._startable = startable
+        self._clock = clock
         self._new: deque[Any] = deque()
         self._returning: deque[tuple[Any, asyncio.Future[None] | None]] = deque()
         self.running = 0
         self._heap: list[tuple[int, int, int, Any]] = []
         self._seq = itertools.count()
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: TimerHandle | None = None
         self._closed = False
 
     # -- slots and queues ----------------------------------------------------------------------------
@@ -118,12 +121,12 @@ class Scheduler:
         while self._heap and self._heap[0][3].timer_token != self._heap[0][2]:
             heapq.heappop(self._heap)
         if self._heap and not self._closed:
-            delay = max(0.0, self._heap[0][0] / 1000 - time.time())
-            self._timer = asyncio.get_running_loop().call_later(min(delay, 3600.0), self._fire)
+            when = min(self._heap[0][0], self._clock.now_ms() + 3_600_000)
+            self._timer = self._clock.call_at(when, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
-        now = int(time.time() * 1000)
+        now = self._clock.now_ms()
         while self._heap and self._heap[0][0] <= now:
             _, _, token, inst = heapq.heappop(self._heap)
             if token == inst.timer_token and inst.hibernated:
