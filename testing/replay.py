@@ -1,0 +1,140 @@
+"""`instance.replay()`: re-run `run()` against the recorded history and fail on a divergence.
+
+Durable execution replays `run` from the top after every restart; code that calls steps in a
+different order on a replay (random names, time-dependent branches outside steps) breaks
+instances in production. This check runs `run` once more with a step object that only answers
+from the history: no step function is called and nothing is written. It fails with
+`NonDeterminismError` when
+
+* a step is called that is not in the history while recorded steps have not been replayed yet
+  (the engine's own check, `Run._check_determinism`),
+* `run` returns while recorded steps were never called, or
+* the instance is complete and `run` now returns a different output.
+
+A step beyond the recorded history (an instance still running) ends the check there: so far, so good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import TYPE_CHECKING, Any
+
+from pyflows.runtime.surface.entrypoints import ExecutionContext, call_relaxed
+from pyflows.runtime.surface.values import JsDict, encode, loads, python_from_rpc, utc_naive
+from pyflows.runtime.workflows.run import Run
+from pyflows.runtime.workflows.step import Step
+from pyflows.runtime.workflows.step_errors import NonDeterminismError
+
+if TYPE_CHECKING:
+    from pyflows.runtime.workflows.engine import Engine
+
+
+class _Frontier(BaseException):
+    """The replay reached the end of the recorded history (not an error; user code cannot catch it)."""
+
+
+class _ReplayRun(Run):
+    """A Run that only replays: it never executes a step, waits, or writes."""
+
+    async def do(self, name: str, config: Any, callback: Any, is_async: bool) -> Any:
+        key = self._key("do", name)
+        rec = self._replay(key)  # raises the stored final error
+        if rec is None:
+            await self._frontier(key)
+        assert rec is not None
+        if rec.state != "complete":
+            raise _Frontier
+        return python_from_rpc(loads(rec.output))
+
+    def sleep(self, name: str, duration: Any) -> Any:
+        return asyncio.ensure_future(self._replay_wait(self._key("sleep", name)))
+
+    def sleep_until(self, name: str, when: Any) -> Any:
+        return asyncio.ensure_future(self._replay_wait(self._key("sleep", name)))
+
+    async def _replay_wait(self, key: tuple[str, str, int]) -> None:
+        rec = self._replay(key)
+        if rec is None:
+            await self._frontier(key)
+        assert rec is not None
+        if rec.state != "complete":
+            raise _Frontier
+
+    async def wait_for_event(self, name: str, event_type: str, timeout: Any) -> Any:
+        key = self._key("waitForEvent", name)
+        rec = self._replay(key)
+        if rec is None:
+            await self._frontier(key)
+        assert rec is not None
+        if rec.state != "complete":
+            raise _Frontier
+        return python_from_rpc(loads(rec.output))
+
+    async def _frontier(self, key: tuple[str, str, int]) -> None:
+        await self._check_determinism(*key)  # NonDeterminismError while recorded steps are left
+        raise _Frontier
+
+    def _save(self, fn: Any) -> Any:  # pragma: no cover - nothing in a replay writes
+        raise AssertionError("a replay must not write")
+
+
+async def replay_instance(engine: Engine, workflow: str, instance_id: str) -> None:
+    """See the module docstring."""
+    row = await engine._row(workflow, instance_id)  # noqa: SLF001 - InstanceNotFoundError
+    spec = engine.spec(workflow)
+    inst = type("_ReplayedInstance", (), {})()
+    inst.pk, inst.spec, inst.id, inst.params = row["pk"], spec, instance_id, row["params"]
+    run = _ReplayRun(engine, inst)  # type: ignore[arg-type]
+    run.engine = _NoHooks(engine)  # type: ignore[assignment]
+    await run.load()
+    assert spec.cls is not None
+    workflow_obj = spec.cls(ExecutionContext(), engine.env)
+    event = JsDict(
+        payload=python_from_rpc(loads(row["params"])),
+        timestamp=utc_naive(row["created_at_epoch_ms"]),
+        instanceId=instance_id,
+        workflowName=workflow,
+    )
+    step = Step(run, implicit=engine.options.implicit_dependencies)
+    returned = False
+    output: Any = None
+    try:
+        result = call_relaxed(workflow_obj.run, event, step)
+        if inspect.isawaitable(result):
+            result = await result
+        returned, output = True, result
+    except _Frontier:
+        return
+    except NonDeterminismError:
+        raise
+    except Exception:  # noqa: S110 - the instance's own error (errored instance): compared by steps only
+        pass
+    if run.fatal is not None:
+        raise run.fatal
+    if run.unreplayed:
+        left = sorted((run.records[k] for k in run.unreplayed), key=lambda r: r.position)
+        names = ", ".join(f"{r.kind} '{r.name}-{r.count}'" for r in left)
+        raise NonDeterminismError(
+            f"Non-deterministic workflow: on replay, instance '{instance_id}' finished run() without calling "
+            f"{names} that its history has. Steps must be called in the same order on every replay."
+        )
+    if returned and row["status"] == "complete":
+        now = None if output is None else loads(encode(output, what="The workflow's return value"))
+        then = loads(row["output"])
+        if now != then:
+            raise NonDeterminismError(
+                f"Non-deterministic workflow: on replay, instance '{instance_id}' returned {now!r}, but its "
+                f"recorded output is {then!r}. Compute values that change between runs inside a step."
+            )
+
+
+class _NoHooks:
+    """The engine as the replay sees it: no test hooks (no mocks, no notifications)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self.hooks = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
