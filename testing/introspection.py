@@ -105,7 +105,8 @@ def _target(binding: Any, what: str) -> tuple[Engine, TestHooks, str]:
 
     if isinstance(binding, str):
         raise IntrospectionError(
-            f"{what}() takes the Workflow binding itself, e.g. project.env.{binding}, not the string {binding!r}."
+            f"{what}() takes a Workflow binding such as project.env.MY_WORKFLOW, not the string {binding!r}: pass "
+            "the binding itself (env.<binding name from the wrangler config's workflows[]>)."
         )
     if not isinstance(binding, WorkflowBinding):
         raise IntrospectionError(
