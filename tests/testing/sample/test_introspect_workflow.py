@@ -70,7 +70,7 @@ async def test_bindings_that_do_not_exist_or_are_not_workflows(pyflows_project):
         introspect_workflow(pyflows_project.env.NOPE)
     with pytest.raises(IntrospectionError, match=r"takes a Workflow binding such as project.env.MY_WORKFLOW, not the string 'ORDER'"):
         introspect_workflow("ORDER")
-    with pytest.raises(IntrospectionError, match="takes a Workflow binding such as project.env.MY_WORKFLOW, got 42"):
+    with pytest.raises(IntrospectionError, match=r"takes a Workflow binding such as project.env.MY_WORKFLOW \(a `workflows\[\].binding` of the wrangler config\), got 42"):
         introspect_workflow_instance(42, "x")
     with pytest.raises(IntrospectionError, match="is already being introspected"):
         async with introspect_workflow_instance(pyflows_project.env.ORDER, "dup"):

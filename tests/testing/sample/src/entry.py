@@ -67,6 +67,8 @@ class ReplayedWorkflow(WorkflowEntrypoint):
             return 1
 
         await first()
+        if STEP_NAMES.get("stopAfterFirst"):
+            return {"done": True}
 
         @step.do(STEP_NAMES["second"])
         async def second():
