@@ -254,6 +254,9 @@ class WorkflowInstanceIntrospector:
             await asyncio.wait({changed}, timeout=min(remaining, 0.25))
 
     async def _status(self) -> dict[str, Any] | None:
+        inst = self.engine._live.get((self.workflow, self.id))  # noqa: SLF001
+        if inst is not None:  # not finished: no output or error yet, and no read needed
+            return {"status": inst.status, "error": None, "output": None}
         try:
             return await self.engine.status(self.workflow, self.id)
         except InstanceNotFoundError:

@@ -157,7 +157,7 @@ async def open_project(path: str | Path = ".", *, env: str | None = None) -> Pro
     from pyflows.runtime.workflows.engine import Engine, EngineOptions
 
     config, worker = _load(Path(path), env)
-    state_dir = Path(tempfile.mkdtemp(prefix="pyflows-test-"))
+    state_dir = Path(tempfile.mkdtemp(prefix="pyflows-test-", dir=_scratch_dir()))
     store = await Store.open(state_dir / "state")
     hooks, clock = TestHooks(), TestClock()
     try:
@@ -306,3 +306,16 @@ def find_project(start: Path, stop: Path) -> Path:
 
 
 __all__ = ["Project", "SyncProject", "SyncResponse", "find_project", "open_project"]
+
+
+def _scratch_dir() -> str | None:
+    """Where per-test storage goes: $PYFLOWS_TEST_TMPDIR, else RAM-backed /dev/shm when there is one (creating
+    and deleting a SQLite database there costs ~1 ms instead of tens of ms on a busy disk), else the default."""
+    import os
+
+    chosen = os.environ.get("PYFLOWS_TEST_TMPDIR")
+    if chosen:
+        return chosen
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        return "/dev/shm"
+    return None
