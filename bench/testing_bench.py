@@ -8,12 +8,13 @@ testing_pytest_10        wall time of `python -m pytest -q test_bench.py` (10 te
 testing_pytest_10_cold   the same, first run with an empty bytecode cache.
 testing_per_test         setup + call + teardown of one test, median of tests 2-10 (the first
                          pays the imports), timed by a hook in the project's conftest.py.
-testing_rss              peak RSS of that pytest process (os.wait4).
+testing_rss              peak RSS of that pytest process (sampled, and os.wait4).
 
 Cloudflare's kit (vitest 5.1 + @cloudflare/vitest-plugin 1.5, same workflow, 10 tests) on a 2-core
 machine, as recorded in issue 14: 4.3 s warm, 4.9 s cold, ≈ 20 ms per extra test, ≈ 600 MB RSS.
-When `PYFLOWS_BENCH_CF_KIT` names a directory where that kit is installed (node_modules with
-vitest and @cloudflare/vitest-plugin), the same scenario runs there too and its figures go in `extra`.
+With `PYFLOWS_BENCH_CF_KIT=bench/cf_kit` (after `npm install` in bench/cf_kit/, which holds the
+same workflow and 10 tests in JavaScript), that kit runs in the same session and its figures go in
+each result's `extra` as `cloudflare_kit_*` (wall s, cold s, per_test ms, rss MiB).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from _harness import Result, child_env, emit, result
+from _harness import Result, child_env, emit, result, tree_memory
 
 TESTS = 10
 
@@ -43,7 +45,7 @@ WRANGLER = """{
 }
 """
 
-ENTRY = '''
+ENTRY = """
 from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
 
 
@@ -72,9 +74,9 @@ class OrderWorkflow(WorkflowEntrypoint):
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
         return Response("ok")
-'''
+"""
 
-TEST_FILE = '''
+TEST_FILE = """
 import pytest
 
 from pyflows.testing import introspect_workflow_instance
@@ -102,9 +104,9 @@ async def test_order(pyflows_project, n):
         await instance.wait_for_status("complete")
         output = await instance.get_output()
     assert output["charged"] == {{"charged": n * 10}} and output["approved"] is True
-'''
+"""
 
-CONFTEST = '''
+CONFTEST = """
 import json
 import os
 import time
@@ -126,7 +128,7 @@ def pytest_sessionfinish(session):
     if out:
         with open(out, "w") as f:
             json.dump(_times, f)
-'''
+"""
 
 
 def write_project(root: Path) -> Path:
@@ -136,29 +138,47 @@ def write_project(root: Path) -> Path:
     (root / "src" / "entry.py").write_text(textwrap.dedent(ENTRY))
     (root / "tests" / "test_bench.py").write_text(TEST_FILE.format(tests=TESTS))
     (root / "tests" / "conftest.py").write_text(CONFTEST)
-    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
+    (root / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\nasyncio_default_fixture_loop_scope = "function"\n'
+    )
     return root
 
 
-def run_pytest(project: Path, times_file: Path, env: dict[str, str]) -> tuple[float, float, list[float]]:
-    """(wall seconds, peak RSS MiB, per-test seconds) of one `python -m pytest` run."""
-    log = times_file.with_suffix(".log")
+def run_measured(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[float, float]:
+    """(wall seconds, peak RSS of the whole process tree in MiB) of one command; RuntimeError if it fails.
+
+    The tree's RSS is sampled every 20 ms (vitest starts workerd processes; pytest is one process,
+    whose own peak from wait4 is also taken)."""
     started = time.perf_counter()
+    peak = [0.0]
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_bench.py"],
-            cwd=project,
-            env={**env, "BENCH_TIMES": str(times_file)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS, not the children's maximum
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.02):
+                peak[0] = max(peak[0], tree_memory(proc.pid)[0])
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            done.set()
+            sampler.join()
     wall = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code
     if code != 0:
-        raise RuntimeError(f"pytest failed ({code}):\n{log.read_text(errors='replace')}")
-    return wall, usage.ru_maxrss / 1024, json.loads(times_file.read_text())
+        raise RuntimeError(f"{cmd} failed ({code}):\n{log.read_text(errors='replace')[-4000:]}")
+    return wall, max(peak[0], usage.ru_maxrss / 1024)
+
+
+def run_pytest(project: Path, times_file: Path, env: dict[str, str]) -> tuple[float, float, list[float]]:
+    """(wall seconds, peak RSS MiB, per-test seconds) of one `python -m pytest` run."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_bench.py"]
+    wall, rss = run_measured(cmd, project, {**env, "BENCH_TIMES": str(times_file)}, times_file.with_suffix(".log"))
+    return wall, rss, json.loads(times_file.read_text())
 
 
 def testing(runs: int, sink: list[Result]) -> None:
@@ -167,13 +187,11 @@ def testing(runs: int, sink: list[Result]) -> None:
         project = write_project(root / "proj")
         times_file = root / "times.json"
         env = child_env()
-        cold_cache = root / "cold-pycache"
-        cold_env = {**env, "PYTHONPYCACHEPREFIX": str(cold_cache)}
-        cold_env.pop("PYTHONDONTWRITEBYTECODE", None)
         cold = []
-        for n in range(max(1, runs // 2)):
-            shutil.rmtree(cold_cache, ignore_errors=True)
-            cold.append(run_pytest(project, times_file, {**cold_env, "PYTHONPYCACHEPREFIX": str(cold_cache / str(n))})[0])
+        for n in range(max(1, runs // 2)):  # an empty bytecode cache each time: pyflows, pytest, everything
+            cold_env = {**env, "PYTHONPYCACHEPREFIX": str(root / f"cold-pycache-{n}")}
+            cold_env.pop("PYTHONDONTWRITEBYTECODE", None)
+            cold.append(run_pytest(project, times_file, cold_env)[0])
         run_pytest(project, times_file, env)  # fills the bytecode cache the warm runs use
         walls, rss, per_test = [], [], []
         for _ in range(runs):
@@ -181,29 +199,43 @@ def testing(runs: int, sink: list[Result]) -> None:
             walls.append(wall)
             rss.append(peak)
             per_test.append(statistics.median(times[1:]) * 1000)
-        extra: dict[str, Any] = {"tests": TESTS}
         kit = os.environ.get("PYFLOWS_BENCH_CF_KIT")
-        if kit:
-            extra["cloudflare_kit"] = cloudflare_kit(Path(kit), runs)
-        emit(result("testing_pytest_10", walls, **extra), sink)
-        emit(result("testing_pytest_10_cold", cold), sink)
-        emit(result("testing_per_test", per_test), sink)
-        emit(result("testing_rss", rss), sink)
+        side = cloudflare_kit(Path(kit), runs, root) if kit else {}
+        emit(result("testing_pytest_10", walls, tests=TESTS, **_pick(side, "wall")), sink)
+        emit(result("testing_pytest_10_cold", cold, **_pick(side, "cold")), sink)
+        emit(result("testing_per_test", per_test, **_pick(side, "per_test")), sink)
+        emit(result("testing_rss", rss, **_pick(side, "rss")), sink)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def cloudflare_kit(kit: Path, runs: int) -> dict[str, Any]:
-    """`npx vitest run` of the same scenario in `kit` (see bench/cf_kit/): wall seconds and peak RSS MiB."""
-    walls, rss = [], []
-    for _ in range(runs):
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            ["npx", "vitest", "run"], cwd=kit, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        walls.append(time.perf_counter() - started)
-        rss.append(usage.ru_maxrss / 1024)
-        if os.waitstatus_to_exitcode(status) != 0:
-            return {"error": f"vitest exited with {os.waitstatus_to_exitcode(status)}"}
-    return {"wall_median_s": round(statistics.median(walls), 3), "rss_peak_mib": round(max(rss), 1)}
+def _pick(side: dict[str, Any], key: str) -> dict[str, Any]:
+    """The Cloudflare kit's figure measured in this run, for `extra` (the recorded one stays the ratio's base)."""
+    if "error" in side:
+        return {"cloudflare_kit_error": side["error"]}
+    return {f"cloudflare_kit_{key}": side[key]} if key in side else {}
+
+
+def cloudflare_kit(kit: Path, runs: int, scratch: Path) -> dict[str, Any]:
+    """The same scenario in Cloudflare's kit (bench/cf_kit/ after `npm install` there): medians of
+    `npx vitest run` wall time, per-test duration (vitest's JSON report, tests 2-10) and peak tree RSS."""
+    try:
+        cmd = ["npx", "vitest", "run", "--reporter=json", f"--outputFile={scratch / 'vitest.json'}"]
+        env = {**os.environ, "NO_COLOR": "1"}
+        cold_wall, _ = run_measured(cmd, kit, env, scratch / "vitest.log")  # first run: vitest's caches empty
+        walls, rss, per_test = [], [], []
+        for _ in range(runs):
+            wall, peak = run_measured(cmd, kit, env, scratch / "vitest.log")
+            report = json.loads((scratch / "vitest.json").read_text())
+            durations = [t["duration"] for f in report["testResults"] for t in f["assertionResults"]]
+            walls.append(wall)
+            rss.append(peak)
+            per_test.append(statistics.median(durations[1:]))
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
+        return {"error": str(exc)[:500]}
+    return {
+        "wall": round(statistics.median(walls), 3),
+        "cold": round(cold_wall, 3),
+        "per_test": round(statistics.median(per_test), 2),
+        "rss": round(statistics.median(rss), 1),
+    }
