@@ -378,8 +378,7 @@ class WorkflowInstanceIntrospector:
                 parts.append(f"sleeping in step.sleep {sel} until {iso(wake)} (the clock says {iso(clock.now_ms())})")
             elif row["kind"] == "waitForEvent" and state == "waiting":
                 parts.append(
-                    f"waiting for an event of type {row['event_type']!r} in step.wait_for_event {sel} until "
-                    f"{iso(wake)}"
+                    f"waiting for an event of type {row['event_type']!r} in step.wait_for_event {sel} until {iso(wake)}"
                 )
             elif row["kind"] == "do" and state == "retrying":
                 err = loads(row["error"]) or {}

@@ -71,7 +71,9 @@ def _times(times: Any, what: str) -> int | None:
     if times is None:
         return None
     if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-        raise IntrospectionError(f"{what}: times must be a positive integer (or None for every attempt), got {times!r}.")
+        raise IntrospectionError(
+            f"{what}: times must be a positive integer (or None for every attempt), got {times!r}."
+        )
     return times
 
 
@@ -115,7 +117,10 @@ class InstanceMods:
                 self.applied.add(key)
                 if chosen.kind == "error":
                     return ("error", chosen.info)
-                return ("timeout", {"name": "WorkflowTimeoutError", "message": f"Execution timed out after {timeout_ms}ms"})
+                return (
+                    "timeout",
+                    {"name": "WorkflowTimeoutError", "message": f"Execution timed out after {timeout_ms}ms"},
+                )
         value = self.results.get(key, _NOTHING)
         if value is not _NOTHING:
             self.applied.add(key)

@@ -237,12 +237,12 @@ def _wrap(result: Any, runner: asyncio.Runner) -> Any:
 class SyncProject:
     """`pyflows_project` in a plain `def` test: the engine runs only while a call blocks.
 
-        resp = project.fetch("/?name=Alice")                    # SyncResponse
-        with project.introspect_workflow_instance("MY_WORKFLOW", "id-1") as instance:
-            instance.modify(lambda m: m.disable_sleeps())
-            project.create("MY_WORKFLOW", id="id-1", params={...})
-            instance.wait_for_status("complete")
-        project.run(lambda: project.env.MY_WORKFLOW.get("id-1"))   # any binding call
+    resp = project.fetch("/?name=Alice")                    # SyncResponse
+    with project.introspect_workflow_instance("MY_WORKFLOW", "id-1") as instance:
+        instance.modify(lambda m: m.disable_sleeps())
+        project.create("MY_WORKFLOW", id="id-1", params={...})
+        instance.wait_for_status("complete")
+    project.run(lambda: project.env.MY_WORKFLOW.get("id-1"))   # any binding call
     """
 
     def __init__(self, project: Project, runner: asyncio.Runner) -> None:

@@ -66,11 +66,18 @@ async def test_modify_all_checks_calls_at_once(pyflows_project):
 
 
 async def test_bindings_that_do_not_exist_or_are_not_workflows(pyflows_project):
-    with pytest.raises(AttributeError, match=r"env has no binding or variable 'NOPE' \(defined: FLAKY, GREETING, ORDER"):
+    with pytest.raises(
+        AttributeError, match=r"env has no binding or variable 'NOPE' \(defined: FLAKY, GREETING, ORDER"
+    ):
         introspect_workflow(pyflows_project.env.NOPE)
-    with pytest.raises(IntrospectionError, match=r"takes a Workflow binding such as project.env.MY_WORKFLOW, not the string 'ORDER'"):
+    with pytest.raises(
+        IntrospectionError, match=r"takes a Workflow binding such as project.env.MY_WORKFLOW, not the string 'ORDER'"
+    ):
         introspect_workflow("ORDER")
-    with pytest.raises(IntrospectionError, match=r"takes a Workflow binding such as project.env.MY_WORKFLOW \(a `workflows\[\].binding` of the wrangler config\), got 42"):
+    with pytest.raises(
+        IntrospectionError,
+        match=r"takes a Workflow binding such as project.env.MY_WORKFLOW \(a `workflows\[\].binding` of the wrangler config\), got 42",
+    ):
         introspect_workflow_instance(42, "x")
     with pytest.raises(IntrospectionError, match="is already being introspected"):
         async with introspect_workflow_instance(pyflows_project.env.ORDER, "dup"):

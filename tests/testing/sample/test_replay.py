@@ -43,7 +43,9 @@ async def test_a_different_output_is_a_divergence(pyflows_project, calls):
         await env.REPLAYED.create(id="output", params={"outputOutsideStep": True})
         assert await instance.get_output() == {"at": "a"}
         pyflows_project.worker.module.STEP_NAMES["output"] = "b"
-        with pytest.raises(NonDeterminismError, match=r"returned \{'at': 'b'\}, but its recorded output is \{'at': 'a'\}"):
+        with pytest.raises(
+            NonDeterminismError, match=r"returned \{'at': 'b'\}, but its recorded output is \{'at': 'a'\}"
+        ):
             await instance.replay()
 
 
@@ -53,5 +55,7 @@ async def test_a_recorded_step_never_called_is_a_divergence(pyflows_project, cal
         await env.REPLAYED.create(id="short")
         await instance.wait_for_status("complete")
         pyflows_project.worker.module.STEP_NAMES["stopAfterFirst"] = True
-        with pytest.raises(NonDeterminismError, match="finished run\\(\\) without calling do 'second-1' that its history has"):
+        with pytest.raises(
+            NonDeterminismError, match="finished run\\(\\) without calling do 'second-1' that its history has"
+        ):
             await instance.replay()

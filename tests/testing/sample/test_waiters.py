@@ -52,7 +52,9 @@ async def test_wait_for_status_waiting_works(pyflows_project):
 async def test_wait_for_status_rejects_when_another_final_status_is_reached(pyflows_project):
     env = pyflows_project.env
     async with introspect_workflow_instance(env.FLAKY, "doomed") as instance:
-        await instance.modify(lambda m: m.mock_step_error({"name": "call api"}, {"name": "NonRetryableError", "message": "no"}))
+        await instance.modify(
+            lambda m: m.mock_step_error({"name": "call api"}, {"name": "NonRetryableError", "message": "no"})
+        )
         await env.FLAKY.create(id="doomed")
         with pytest.raises(WaitError) as caught:
             await instance.wait_for_status("complete")
@@ -124,27 +126,44 @@ async def test_get_output_and_get_error_need_the_right_final_status(pyflows_proj
         await instance.modify(lambda m: m.disable_retry_delays())
         await env.FLAKY.create(id="ok", params={"succeedOn": 1})
         assert await instance.get_output() == {"attempt": 1}
-        with pytest.raises(WaitError, match='Cannot retrieve error: Workflow instance is in status "complete" but must'):
+        with pytest.raises(
+            WaitError, match='Cannot retrieve error: Workflow instance is in status "complete" but must'
+        ):
             await instance.get_error()
     async with introspect_workflow_instance(env.FLAKY, "ko") as instance:
-        await instance.modify(lambda m: m.mock_step_error({"name": "call api"}, {"name": "NonRetryableError", "message": "x"}))
+        await instance.modify(
+            lambda m: m.mock_step_error({"name": "call api"}, {"name": "NonRetryableError", "message": "x"})
+        )
         await env.FLAKY.create(id="ko")
         assert await instance.get_error() == {"name": "NonRetryableError", "message": "x"}
-        with pytest.raises(WaitError, match='Cannot retrieve output: Workflow instance is in status "errored" but must be "complete"'):
+        with pytest.raises(
+            WaitError, match='Cannot retrieve output: Workflow instance is in status "errored" but must be "complete"'
+        ):
             await instance.get_output()
 
 
 async def test_steps_log_reads_like_a_table(pyflows_project):
     env = pyflows_project.env
     async with introspect_workflow_instance(env.ORDER, "log") as instance:
-        await instance.modify(lambda m: (m.disable_sleeps(), m.mock_event(APPROVED), m.mock_step_result({"name": "reserve"}, 1)))
+        await instance.modify(
+            lambda m: (m.disable_sleeps(), m.mock_event(APPROVED), m.mock_step_result({"name": "reserve"}, 1))
+        )
         await env.ORDER.create(id="log")
         await instance.wait_for_status("complete")
     steps = instance.steps
     assert steps.names() == ["reserve", "charge", "cool off", "approval", "ship"]
     assert [s.type for s in steps] == ["do", "do", "sleep", "waitForEvent", "do"]
     text = str(steps)
-    assert text.splitlines()[0].split() == ["1.", "do", "'reserve'", "#1", "complete", "attempts=1", "(mocked)", "output=1"]
+    assert text.splitlines()[0].split() == [
+        "1.",
+        "do",
+        "'reserve'",
+        "#1",
+        "complete",
+        "attempts=1",
+        "(mocked)",
+        "output=1",
+    ]
     assert steps[3].output["payload"] == {"ok": True}
 
 
