@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-
 from pyflows.testing.plugin import open_for
 
 

@@ -369,7 +369,7 @@ class WorkflowInstanceIntrospector:
         inst = self.engine._live.get((self.workflow, self.id))  # noqa: SLF001
         live = inst.run.live if inst is not None and inst.run is not None else {}
         for (_, name, count), attempt in sorted(live.items(), key=lambda kv: kv[1].position):
-            parts.append(f"running {_KINDS['do']} {shown((name, count))}")
+            parts.append(f"running {_KINDS['do']} {shown((name, count))} since {iso(attempt.attempt_started)}")
         clock = self.engine.clock
         for row in await self._history():
             sel = shown((row["name"], row["count"]))

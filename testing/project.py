@@ -34,10 +34,10 @@ from pyflows.testing.introspection import (
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
+    from pyflows.runtime.storage.store import Store
     from pyflows.runtime.surface.http import Response
     from pyflows.runtime.worker.loader import Env, Worker
     from pyflows.runtime.workflows.engine import Engine
-    from pyflows.runtime.storage.store import Store
 
 _MISSING: Any = object()
 _loaded: dict[tuple[Path, str | None], tuple[Config, Worker]] = {}
@@ -174,7 +174,7 @@ async def open_project(path: str | Path = ".", *, env: str | None = None) -> Pro
         hooks.engine = clock.engine = engine
         project_env = build_env(config, engine)
         engine.env = project_env
-        await engine.start()
+        # engine.start() would look for instances to recover: a fresh store has none (2 queries saved).
     except BaseException:
         await store.close()
         shutil.rmtree(state_dir, ignore_errors=True)

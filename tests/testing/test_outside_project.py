@@ -24,7 +24,7 @@ WRANGLER = """{
 }
 """
 
-ENTRY = '''
+ENTRY = """
 from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
 
 
@@ -43,9 +43,9 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request):
         instance = await self.env.SIGNUP.create({"params": {"user": "ada"}})
         return Response.json({"id": instance.id})
-'''
+"""
 
-TESTS = '''
+TESTS = """
 import pytest
 
 from pyflows.testing import WaitTimeoutError, introspect_workflow, introspect_workflow_instance
@@ -92,7 +92,7 @@ async def test_a_waiter_failure_reads_well(pyflows_project):
         await instance.modify(lambda m: m.disable_retry_delays())
         await env.SIGNUP.create(id="carol", params={"user": "carol"})
         await instance.wait_for_status("complete")
-'''
+"""
 
 
 def _project(root: Path) -> Path:
@@ -140,10 +140,24 @@ def test_plugin_can_be_disabled_and_configured(tmp_path: Path) -> None:
     assert "1 passed" in done.stdout, done.stdout + done.stderr
 
 
+def test_pytest_asyncio_auto_mode(tmp_path: Path) -> None:
+    project = _project(tmp_path / "outside")
+    (project / "tests" / "test_auto.py").write_text(
+        "async def test_unmarked(pyflows_project):\n"
+        "    resp = await pyflows_project.fetch('/')\n"
+        "    assert (await resp.json())['id']\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_mode=auto",
+         "-o", "asyncio_default_fixture_loop_scope=function", "tests/test_auto.py"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "1 passed" in done.stdout, done.stdout + done.stderr
+
+
 def test_async_test_without_a_runner_is_a_clear_error(tmp_path: Path) -> None:
     project = _project(tmp_path / "outside")
-    (project / "tests" / "test_plain.py").write_text(
-        "async def test_x(pyflows_project):\n    pass\n"
-    )
+    (project / "tests" / "test_plain.py").write_text("async def test_x(pyflows_project):\n    pass\n")
     done = _pytest(project, "tests/test_plain.py")
     assert "is an async test but no async plugin runs it: mark it @pytest.mark.anyio" in done.stdout, done.stdout

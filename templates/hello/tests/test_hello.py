@@ -7,7 +7,6 @@ test runs it for real under `pyflows dev` and drives it through HTTP and the CLI
 from __future__ import annotations
 
 import pytest
-
 from pyflows.testing import introspect_workflow, introspect_workflow_instance
 
 pytestmark = pytest.mark.anyio

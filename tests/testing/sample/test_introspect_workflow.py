@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pyflows.testing import IntrospectionError, introspect_workflow, introspect_workflow_instance
 
 pytestmark = pytest.mark.anyio
@@ -76,7 +75,7 @@ async def test_bindings_that_do_not_exist_or_are_not_workflows(pyflows_project):
         introspect_workflow("ORDER")
     with pytest.raises(
         IntrospectionError,
-        match=r"takes a Workflow binding such as project.env.MY_WORKFLOW \(a `workflows\[\].binding` of the wrangler config\), got 42",
+        match=r"such as project.env.MY_WORKFLOW \(a `workflows\[\].binding` of the wrangler config\), got 42",
     ):
         introspect_workflow_instance(42, "x")
     with pytest.raises(IntrospectionError, match="is already being introspected"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pyflows.runtime.errors import InstanceNotFoundError
 
 pytestmark = pytest.mark.anyio

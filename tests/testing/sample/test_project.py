@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pyflows.testing import SyncProject, introspect_workflow, introspect_workflow_instance
 
 APPROVED = {"type": "approval", "payload": {"ok": True}}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from pyflows.testing import NonDeterminismError, introspect_workflow_instance
 
 pytestmark = pytest.mark.anyio

@@ -42,7 +42,7 @@ class OrderWorkflow(WorkflowEntrypoint):
 
 
 class FlakyWorkflow(WorkflowEntrypoint):
-    """A step that fails until attempt `succeedOn` (default 3), with 1 minute exponential back-off, then sleeps until a date."""
+    """A step failing until attempt `succeedOn` (default 3), 1 minute exponential back-off; then maybe a sleep_until."""
 
     async def run(self, event, step):
         succeed_on = event["payload"].get("succeedOn", 3)
