@@ -335,7 +335,8 @@ class WorkflowInstanceIntrospector:
                 f'Cannot retrieve {noun}: Workflow instance is in status "{current["status"]}" but must be "{want}" '
                 f"to retrieve its {noun}. {await self.describe_activity()}"
             )
-        return current
+        final: dict[str, Any] = current
+        return final
 
     async def get_output(self, *, timeout: float | None = None) -> Any:
         """The instance's output once it is `complete` (waits up to `timeout` for it to finish)."""

@@ -83,9 +83,11 @@ async def replay_instance(engine: Engine, workflow: str, instance_id: str) -> No
     """See the module docstring."""
     row = await engine._row(workflow, instance_id)  # noqa: SLF001 - InstanceNotFoundError
     spec = engine.spec(workflow)
-    inst = type("_ReplayedInstance", (), {})()
-    inst.pk, inst.spec, inst.id, inst.params = row["pk"], spec, instance_id, row["params"]
-    run = _ReplayRun(engine, inst)  # type: ignore[arg-type]
+    from pyflows.runtime.workflows.engine import _Instance
+
+    # A detached copy: the live instance (if any) and its run are not touched.
+    inst = _Instance(row["pk"], spec, instance_id, row["params"], row["created_at_epoch_ms"], row["status"])
+    run = _ReplayRun(engine, inst)
     run.engine = _NoHooks(engine)  # type: ignore[assignment]
     await run.load()
     assert spec.cls is not None
