@@ -46,7 +46,7 @@ from pyflows.runtime.surface.values import (
 
 if TYPE_CHECKING:
     from pyflows.runtime.workflows.engine import Engine, _Instance
-    from pyflows.runtime.workflows.hooks import InstanceHooks
+    from pyflows.runtime.workflows.hooks import InstanceHooks, TimerHandle
 
 
 def now_ms() -> int:
@@ -74,7 +74,7 @@ class _Wait:
     fut: asyncio.Future[Any]
     deadline: int
     event_type: str | None = None
-    handle: asyncio.TimerHandle | None = None
+    handle: TimerHandle | None = None
 
 
 @dataclass
@@ -265,7 +265,7 @@ class Run:
             if not w.fut.done():
                 w.fut.set_result(None)
 
-        w.handle = self.clock.call_at(deadline, fire)
+        w.handle = handle = self.clock.call_at(deadline, fire)
         self.waits.add(w)
         if event_type is not None:
             self.event_waiters[event_type].append(w)
@@ -273,7 +273,7 @@ class Run:
         try:
             result = await w.fut
         finally:
-            w.handle.cancel()
+            handle.cancel()
             self.waits.discard(w)
             if event_type is not None and w in self.event_waiters[event_type]:
                 self.event_waiters[event_type].remove(w)
