@@ -6,8 +6,8 @@ instances in production. This check runs `run` once more with a step object that
 from the history: no step function is called and nothing is written. It fails with
 `NonDeterminismError` when
 
-* a step is called that is not in the history while recorded steps have not been replayed yet
-  (the engine's own check, `Run._check_determinism`),
+* a step is called that is not in the history where the history has another step still to replay
+  (the engine's own check, `Run._check_determinism`, by lineage),
 * `run` returns while recorded steps were never called, or
 * the instance is complete and `run` now returns a different output.
 
@@ -37,42 +37,43 @@ class _Frontier(BaseException):
 class _ReplayRun(Run):
     """A Run that only replays: it never executes a step, waits, or writes."""
 
-    async def do(self, name: str, config: Any, callback: Any, is_async: bool) -> Any:
+    async def do(self, name: str, config: Any, callback: Any, is_async: bool, lineage: str | None = None) -> Any:
         key = self._key("do", name)
         rec = self._replay(key)  # raises the stored final error
         if rec is None:
-            await self._frontier(key)
+            self._frontier(key, lineage)
         assert rec is not None
         if rec.state != "complete":
             raise _Frontier
         return python_from_rpc(loads(rec.output))
 
     def sleep(self, name: str, duration: Any) -> Any:
-        return asyncio.ensure_future(self._replay_wait(self._key("sleep", name)))
+        return asyncio.ensure_future(self._replay_wait(self._key("sleep", name), self.lineage()))
 
     def sleep_until(self, name: str, when: Any) -> Any:
-        return asyncio.ensure_future(self._replay_wait(self._key("sleep", name)))
+        return asyncio.ensure_future(self._replay_wait(self._key("sleep", name), self.lineage()))
 
-    async def _replay_wait(self, key: tuple[str, str, int]) -> None:
+    async def _replay_wait(self, key: tuple[str, str, int], lineage: str | None) -> None:
         rec = self._replay(key)
         if rec is None:
-            await self._frontier(key)
+            self._frontier(key, lineage)
         assert rec is not None
         if rec.state != "complete":
             raise _Frontier
 
     async def wait_for_event(self, name: str, event_type: str, timeout: Any) -> Any:
         key = self._key("waitForEvent", name)
+        lineage = self.lineage()
         rec = self._replay(key)
         if rec is None:
-            await self._frontier(key)
+            self._frontier(key, lineage)
         assert rec is not None
         if rec.state != "complete":
             raise _Frontier
         return python_from_rpc(loads(rec.output))
 
-    async def _frontier(self, key: tuple[str, str, int]) -> None:
-        await self._check_determinism(*key)  # NonDeterminismError while recorded steps are left
+    def _frontier(self, key: tuple[str, str, int], lineage: str | None) -> None:
+        self._check_determinism(*key, lineage)  # NonDeterminismError if a recorded step belongs here
         raise _Frontier
 
     def _save(self, fn: Any) -> Any:  # pragma: no cover - nothing in a replay writes
@@ -99,13 +100,17 @@ async def replay_instance(engine: Engine, workflow: str, instance_id: str) -> No
         workflowName=workflow,
     )
     step = Step(run, implicit=engine.options.implicit_dependencies)
+
+    async def drive() -> Any:
+        run.enter()  # its own task, the root of the lineages, as the engine's run task is
+        result = call_relaxed(workflow_obj.run, event, step)
+        return await result if inspect.isawaitable(result) else result
+
     returned = False
     output: Any = None
     try:
-        result = call_relaxed(workflow_obj.run, event, step)
-        if inspect.isawaitable(result):
-            result = await result
-        returned, output = True, result
+        output = await asyncio.ensure_future(drive())
+        returned = True
     except _Frontier:
         return
     except NonDeterminismError:
