@@ -201,19 +201,25 @@ def testing(runs: int, sink: list[Result]) -> None:
             per_test.append(statistics.median(times[1:]) * 1000)
         kit = os.environ.get("PYFLOWS_BENCH_CF_KIT")
         side = cloudflare_kit(Path(kit), runs, root) if kit else {}
-        emit(result("testing_pytest_10", walls, tests=TESTS, **_pick(side, "wall")), sink)
-        emit(result("testing_pytest_10_cold", cold, **_pick(side, "cold")), sink)
-        emit(result("testing_per_test", per_test, **_pick(side, "per_test")), sink)
-        emit(result("testing_rss", rss, **_pick(side, "rss")), sink)
+        emit(_against(result("testing_pytest_10", walls, tests=TESTS), side, "wall"), sink)
+        emit(_against(result("testing_pytest_10_cold", cold), side, "cold"), sink)
+        emit(_against(result("testing_per_test", per_test), side, "per_test"), sink)
+        emit(_against(result("testing_rss", rss), side, "rss"), sink)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _pick(side: dict[str, Any], key: str) -> dict[str, Any]:
-    """The Cloudflare kit's figure measured in this run, for `extra` (the recorded one stays the ratio's base)."""
+def _against(res: Result, side: dict[str, Any], key: str) -> Result:
+    """Use Cloudflare's kit measured in this session as the peer (the ratio's base) when it ran;
+    the recorded figure stays in `extra` as `recorded_peer`."""
     if "error" in side:
-        return {"cloudflare_kit_error": side["error"]}
-    return {f"cloudflare_kit_{key}": side[key]} if key in side else {}
+        res.extra["cloudflare_kit_error"] = side["error"]
+    elif key in side:
+        res.extra["recorded_peer"] = res.wrangler
+        res.extra["peer"] = "Cloudflare's kit, measured in this session"
+        res.wrangler = side[key]
+        res.ratio = round(side[key] / res.median, 2) if res.median > 0 else None
+    return res
 
 
 def cloudflare_kit(kit: Path, runs: int, scratch: Path) -> dict[str, Any]:
