@@ -7,7 +7,8 @@ testing_pytest_10        wall time of `python -m pytest -q test_bench.py` (10 te
                          project, interpreter start included; warm: bytecode cached, a run before.
 testing_pytest_10_cold   the same, first run with an empty bytecode cache.
 testing_per_test         setup + call + teardown of one test, median of tests 2-10 (the first
-                         pays the imports), timed by a hook in the project's conftest.py.
+                         pays the imports), timed by a hook in the project's conftest.py; the
+                         process's CPU time for the same (all threads) is `extra.cpu_ms`.
 testing_rss              peak RSS of that pytest process (sampled, and os.wait4).
 
 Cloudflare's kit (vitest 5.1 + @cloudflare/vitest-plugin 1.5, same workflow, 10 tests) on a 2-core
@@ -114,20 +115,22 @@ import time
 import pytest
 
 _times = []
+_cpu = []
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     yield
     _times.append(time.perf_counter() - started)
+    _cpu.append(time.process_time() - cpu)
 
 
 def pytest_sessionfinish(session):
     out = os.environ.get("BENCH_TIMES")
     if out:
         with open(out, "w") as f:
-            json.dump(_times, f)
+            json.dump({"wall": _times, "cpu": _cpu}, f)
 """
 
 
@@ -174,8 +177,8 @@ def run_measured(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> t
     return wall, max(peak[0], usage.ru_maxrss / 1024)
 
 
-def run_pytest(project: Path, times_file: Path, env: dict[str, str]) -> tuple[float, float, list[float]]:
-    """(wall seconds, peak RSS MiB, per-test seconds) of one `python -m pytest` run."""
+def run_pytest(project: Path, times_file: Path, env: dict[str, str]) -> tuple[float, float, dict[str, list[float]]]:
+    """(wall seconds, peak RSS MiB, {"wall", "cpu"}: per-test seconds) of one `python -m pytest` run."""
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_bench.py"]
     wall, rss = run_measured(cmd, project, {**env, "BENCH_TIMES": str(times_file)}, times_file.with_suffix(".log"))
     return wall, rss, json.loads(times_file.read_text())
@@ -193,17 +196,19 @@ def testing(runs: int, sink: list[Result]) -> None:
             cold_env.pop("PYTHONDONTWRITEBYTECODE", None)
             cold.append(run_pytest(project, times_file, cold_env)[0])
         run_pytest(project, times_file, env)  # fills the bytecode cache the warm runs use
-        walls, rss, per_test = [], [], []
+        walls, rss, per_test, per_test_cpu = [], [], [], []
         for _ in range(runs):
             wall, peak, times = run_pytest(project, times_file, env)
             walls.append(wall)
             rss.append(peak)
-            per_test.append(statistics.median(times[1:]) * 1000)
+            per_test.append(statistics.median(times["wall"][1:]) * 1000)
+            per_test_cpu.append(statistics.median(times["cpu"][1:]) * 1000)
         kit = os.environ.get("PYFLOWS_BENCH_CF_KIT")
         side = cloudflare_kit(Path(kit), runs, root) if kit else {}
         emit(_against(result("testing_pytest_10", walls, tests=TESTS), side, "wall"), sink)
         emit(_against(result("testing_pytest_10_cold", cold), side, "cold"), sink)
-        emit(_against(result("testing_per_test", per_test), side, "per_test"), sink)
+        cpu_ms = round(statistics.median(per_test_cpu), 2)  # all threads' CPU: what load cannot inflate much
+        emit(_against(result("testing_per_test", per_test, cpu_ms=cpu_ms), side, "per_test"), sink)
         emit(_against(result("testing_rss", rss), side, "rss"), sink)
     finally:
         shutil.rmtree(root, ignore_errors=True)
