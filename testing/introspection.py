@@ -459,7 +459,8 @@ class WorkflowInstanceIntrospector:
         if self._hooks.handles.get(key) is self:
             del self._hooks.handles[key]
             self._hooks.mods.pop(key, None)
-        if key in self.engine._live and not self.engine._closing:  # noqa: SLF001
+        current = await self._status()
+        if current is not None and current["status"] not in FINISHED and not self.engine._closing:  # noqa: SLF001
             try:
                 await self.engine.terminate(self.workflow, self.id)
             except PyflowsError:

@@ -174,7 +174,7 @@ async def open_project(path: str | Path = ".", *, env: str | None = None) -> Pro
         hooks.engine = clock.engine = engine
         project_env = build_env(config, engine)
         engine.env = project_env
-        # engine.start() would look for instances to recover: a fresh store has none (2 queries saved).
+        await engine.start()
     except BaseException:
         await store.close()
         shutil.rmtree(state_dir, ignore_errors=True)
