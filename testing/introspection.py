@@ -72,6 +72,7 @@ class TestHooks:
         if session is not None and (workflow, instance_id) not in self.handles:
             session._capture(instance_id)
         await self.deliver_events(workflow, instance_id)
+        self.changed(workflow, instance_id)  # waiters started before create() look again now
 
     def changed(self, workflow: str, instance_id: str) -> None:
         for fut in self._listeners.pop((workflow, instance_id), ()):
