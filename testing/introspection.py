@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 from pyflows.runtime.errors import InstanceNotFoundError, PyflowsError
 from pyflows.runtime.protocol.durations import iso
 from pyflows.runtime.protocol.statuses import FINISHED, STATUSES
-from pyflows.runtime.storage import store as storage
 from pyflows.runtime.surface.values import loads, python_from_rpc
+from pyflows.runtime.workflows import queries
 from pyflows.runtime.workflows.step_errors import StepFailedError
 from pyflows.testing.modifiers import InstanceMods, IntrospectionError, Modifier, Recorder, shown, step_key
 
@@ -352,10 +352,10 @@ class WorkflowInstanceIntrospector:
     # -- what happened ----------------------------------------------------------------------------
 
     async def _history(self) -> list[Any]:
-        row = await self.engine.store.read(lambda c: storage.q_instance(c, self.workflow, self.id))
+        row = await self.engine.store.read(lambda c: queries.q_instance(c, self.workflow, self.id))
         if row is None:
             return []
-        steps, _attempts, _events = await self.engine.store.read(lambda c: storage.q_history(c, row["pk"]))
+        steps, _attempts, _events = await self.engine.store.read(lambda c: queries.q_history(c, row["pk"]))
         return list(steps)
 
     async def _reached(self) -> str:
@@ -400,10 +400,10 @@ class WorkflowInstanceIntrospector:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         conn.row_factory = sqlite3.Row
         try:
-            row = storage.q_instance(conn, self.workflow, self.id)
+            row = queries.q_instance(conn, self.workflow, self.id)
             if row is None:
                 return StepLog()
-            steps, attempts, _events = storage.q_history(conn, row["pk"])
+            steps, attempts, _events = queries.q_history(conn, row["pk"])
         finally:
             conn.close()
         tries: dict[int, int] = {}
