@@ -15,7 +15,7 @@ Cloudflare's kit (vitest 5.1 + @cloudflare/vitest-plugin 1.5, same workflow, 10 
 machine, as recorded in issue 14: 4.3 s warm, 4.9 s cold, ≈ 20 ms per extra test, ≈ 600 MB RSS.
 With `PYFLOWS_BENCH_CF_KIT=bench/cf_kit` (after `npm install` in bench/cf_kit/, which holds the
 same workflow and 10 tests in JavaScript), that kit runs in the same session and its figures go in
-each result's `extra` as `cloudflare_kit_*` (wall s, cold s, per_test ms, rss MiB).
+each result's peer (the `wrangler` field; `extra.wrangler_source` says "same run").
 """
 
 from __future__ import annotations
@@ -205,31 +205,24 @@ def testing(runs: int, sink: list[Result]) -> None:
             per_test_cpu.append(statistics.median(times["cpu"][1:]) * 1000)
         kit = os.environ.get("PYFLOWS_BENCH_CF_KIT")
         side = cloudflare_kit(Path(kit), runs, root) if kit else {}
-        emit(_against(result("testing_pytest_10", walls, tests=TESTS), side, "wall"), sink)
-        emit(_against(result("testing_pytest_10_cold", cold), side, "cold"), sink)
         cpu_ms = round(statistics.median(per_test_cpu), 2)  # all threads' CPU: what load cannot inflate much
-        emit(_against(result("testing_per_test", per_test, cpu_ms=cpu_ms), side, "per_test"), sink)
-        emit(_against(result("testing_rss", rss), side, "rss"), sink)
+        kit_extra: dict[str, Any] = {}
+        if "error" in side:
+            kit_extra["cloudflare_kit_error"] = side["error"]
+        elif side:
+            kit_extra["peer_tool"] = "Cloudflare's kit: vitest + @cloudflare/vitest-plugin (bench/cf_kit)"
+        emit(result("testing_pytest_10", walls, peer=side.get("wall"), tests=TESTS, **kit_extra), sink)
+        emit(result("testing_pytest_10_cold", cold, peer=side.get("cold"), **kit_extra), sink)
+        emit(result("testing_per_test", per_test, peer=side.get("per_test"), cpu_ms=cpu_ms, **kit_extra), sink)
+        emit(result("testing_rss", rss, peer=side.get("rss"), **kit_extra), sink)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _against(res: Result, side: dict[str, Any], key: str) -> Result:
-    """Use Cloudflare's kit measured in this session as the peer (the ratio's base) when it ran;
-    the recorded figure stays in `extra` as `recorded_peer`."""
-    if "error" in side:
-        res.extra["cloudflare_kit_error"] = side["error"]
-    elif key in side:
-        res.extra["recorded_peer"] = res.wrangler
-        res.extra["peer"] = "Cloudflare's kit, measured in this session"
-        res.wrangler = side[key]
-        res.ratio = round(side[key] / res.median, 2) if res.median > 0 else None
-    return res
-
-
 def cloudflare_kit(kit: Path, runs: int, scratch: Path) -> dict[str, Any]:
-    """The same scenario in Cloudflare's kit (bench/cf_kit/ after `npm install` there): medians of
-    `npx vitest run` wall time, per-test duration (vitest's JSON report, tests 2-10) and peak tree RSS."""
+    """The same scenario in Cloudflare's kit (bench/cf_kit/ after `npm install` there): per run, the
+    `npx vitest run` wall time, per-test duration (vitest's JSON report, median of tests 2-10) and peak
+    tree RSS; the first run (vitest's caches empty) is the cold one. {"error": ...} if it cannot run."""
     try:
         cmd = ["npx", "vitest", "run", "--reporter=json", f"--outputFile={scratch / 'vitest.json'}"]
         env = {**os.environ, "NO_COLOR": "1"}
@@ -244,9 +237,4 @@ def cloudflare_kit(kit: Path, runs: int, scratch: Path) -> dict[str, Any]:
             per_test.append(statistics.median(durations[1:]))
     except (OSError, RuntimeError, KeyError, ValueError) as exc:
         return {"error": str(exc)[:500]}
-    return {
-        "wall": round(statistics.median(walls), 3),
-        "cold": round(cold_wall, 3),
-        "per_test": round(statistics.median(per_test), 2),
-        "rss": round(statistics.median(rss), 1),
-    }
+    return {"wall": walls, "cold": [cold_wall], "per_test": per_test, "rss": rss}
