@@ -67,6 +67,7 @@ class Project:
         self.state_dir = state_dir
         self.clock: TestClock = engine.clock  # type: ignore[assignment]
         self.hooks: TestHooks = engine.hooks  # type: ignore[assignment]
+        self.triggers: Any = None
         self._closed = False
 
     @property
@@ -106,6 +107,12 @@ class Project:
         request = Request(url, method=method, headers=list(hdrs.items()), body=body)
         return await self.worker.fetch(request, self.env)
 
+    async def scheduled(self, cron: str, scheduled_time: int | None = None) -> dict[str, Any]:
+        """Run the Worker's `scheduled()` once for `cron` (epoch ms `scheduled_time`, default now), as
+        `pyflows dev`'s test route `/cdn-cgi/handler/scheduled` does; returns what that route reports."""
+        result: dict[str, Any] = await self.triggers.scheduled(cron, scheduled_time)
+        return result
+
     def introspect_workflow_instance(self, binding: Any, instance_id: str) -> WorkflowInstanceIntrospector:
         """`pyflows.testing.introspect_workflow_instance`; `binding` may also be its name ("MY_WORKFLOW")."""
         return introspect_workflow_instance(self._binding(binding), instance_id)
@@ -140,6 +147,8 @@ class Project:
             return
         self._closed = True
         try:
+            if self.triggers is not None:
+                await self.triggers.close()
             await self.engine.close()
         finally:
             await self.store.close()
@@ -153,6 +162,7 @@ async def open_project(path: str | Path = ".", *, env: str | None = None) -> Pro
     Worker's UserCodeError, as `pyflows dev` would report them.
     """
     from pyflows.runtime.storage.store import Store
+    from pyflows.runtime.triggers import Triggers
     from pyflows.runtime.worker.loader import build_env
     from pyflows.runtime.workflows.engine import Engine, EngineOptions
 
@@ -173,14 +183,20 @@ async def open_project(path: str | Path = ".", *, env: str | None = None) -> Pro
             ),
         )
         hooks.engine = clock.engine = engine
-        project_env = build_env(config, engine)
+        # Queue producers and consumers, Durable Objects, service bindings: as `pyflows dev` builds them
+        # (crons run only when the test calls `project.scheduled()`).
+        triggers = Triggers(config, worker, state_dir=state_dir / "state", run_crons=False)
+        project_env = build_env(config, engine, triggers)
         engine.env = project_env
         await engine.start()
+        await triggers.start(project_env, engine)
     except BaseException:
         await store.close()
         shutil.rmtree(state_dir, ignore_errors=True)
         raise
-    return Project(config, worker, engine, store, project_env, state_dir)
+    project = Project(config, worker, engine, store, project_env, state_dir)
+    project.triggers = triggers
+    return project
 
 
 class SyncResponse:
@@ -290,6 +306,9 @@ class SyncProject:
 
     def reset(self) -> None:
         self._runner.run(self.project.reset())
+
+    def scheduled(self, cron: str, scheduled_time: int | None = None) -> dict[str, Any]:
+        return self._runner.run(self.project.scheduled(cron, scheduled_time))
 
 
 def find_project(start: Path, stop: Path) -> Path:

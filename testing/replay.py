@@ -92,7 +92,7 @@ async def replay_instance(engine: Engine, workflow: str, instance_id: str) -> No
     run.engine = _NoHooks(engine)  # type: ignore[assignment]
     await run.load()
     assert spec.cls is not None
-    workflow_obj = spec.cls(ExecutionContext(), engine.env)
+    workflow_obj = spec.cls(ExecutionContext(), engine.workflow_envs.get(workflow, engine.env))
     event = JsDict(
         payload=python_from_rpc(loads(row["params"])),
         timestamp=utc_naive(row["created_at_epoch_ms"]),

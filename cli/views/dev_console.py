@@ -32,6 +32,10 @@ class Console:
     def banner(self, cfg: Config) -> None:
         """The version line and the bindings table; secret values are never shown."""
         rows = [(f"env.{w.binding} ({w.class_name})", "Workflow") for w in cfg.workflows]
+        t = cfg.triggers  # Wrangler's resource names for these bindings
+        rows += [(f"env.{p.binding} ({p.queue})", "Queue") for p in t.producers]
+        rows += [(f"env.{d.name} ({d.class_name})", "Durable Object") for d in t.durable_objects]
+        rows += [(f"env.{s.binding} ({s.service}#{s.entrypoint or 'Default'})", "Worker") for s in t.services]
         for key, value in cfg.vars.items():
             if key not in cfg.secrets:
                 rows.append((f"env.{key} ({_short(value)})", "Environment Variable"))
@@ -92,9 +96,10 @@ def supervise() -> None:
         session = Session.from_json(sys.argv[1])
 
         def load_config() -> Config:
-            from pyflows.runtime.config import load
+            from pyflows.runtime.config.session import load_session
 
-            return load(Path(session.cwd), Path(session.config) if session.config else None, session.env)
+            first = Path(session.config) if session.config else None
+            return load_session(Path(session.cwd), [first, *map(Path, session.extra_configs)], session.env)
 
         code = Supervisor(session, Console(session.url), load_config).run()
     except KeyboardInterrupt:  # also while still importing: the server dies with us (PDEATHSIG)

@@ -30,6 +30,7 @@ from pyflows.runtime.config.formats import parse_dotenv, parse_jsonc, parse_toml
 from pyflows.runtime.config.schema import describe_value as _value
 from pyflows.runtime.config.schema import key_path, validate
 from pyflows.runtime.config.schema import schema_path as schema_path  # re-exported
+from pyflows.runtime.config.triggers import TriggersConfig, parse_triggers
 from pyflows.runtime.errors import (
     ConfigError,
     ConfigNotFoundError,
@@ -52,7 +53,7 @@ MODERN_HANDLERS_DATE = "2025-08-14"  # python_no_global_handlers on by default (
 IMPLICIT_DEPENDENCIES_DATE = "2026-02-25"  # python_workflows_implicit_dependencies (SPEC §3.2)
 PYTHON_WORKFLOWS_DATE = "2025-09-20"  # python_workflows implied by python_workers
 # Wrangler does not copy these from the top level into env.<name>: bindings are per environment.
-NON_INHERITABLE_KEYS = ("vars", "workflows")
+NON_INHERITABLE_KEYS = ("vars", "workflows", "durable_objects", "queues", "services")
 # Wrangler reads these at the top level only and ignores them inside env.<name>.
 TOP_LEVEL_ONLY_KEYS = ("dev", "env", "$schema")
 
@@ -88,6 +89,8 @@ class Config:
     dev_ip: str | None = None
     env_name: str | None = None
     warnings: tuple[str, ...] = ()
+    triggers: TriggersConfig = field(default_factory=TriggersConfig)  # crons, queues, DOs, services
+    siblings: tuple[Config, ...] = ()  # the other Workers of the session: `pyflows dev -c a -c b`
 
     def __post_init__(self) -> None:
         # Keep the mappings read-only even when a caller (a test, a factory) passes plain dicts.
@@ -446,6 +449,16 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
                 key_path=f"{where}.{var}",
             )
 
+    triggers = parse_triggers(effective, origin, shown, effective.get("workflows") or [])
+    for binding in triggers.binding_names:
+        if binding in bindings or binding in variables:
+            raise ConfigSchemaError(
+                f"{shown}: {binding!r} is both a binding (queues/durable_objects/services) and a workflow "
+                f"binding or var; self.env.{binding} can only be one of them. Rename one.",
+                file=shown,
+                value=binding,
+            )
+
     secrets, secrets_file = _load_secrets(root, env)
     for key in secrets:
         if key in bindings and secrets_file is not None:
@@ -474,4 +487,5 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
         dev_ip=dev.get("ip"),
         env_name=env,
         warnings=tuple(warnings),
+        triggers=triggers,
     )

@@ -65,6 +65,7 @@ class ServeOptions:
     state_dir: Path
     max_concurrency: int = 10_000
     public: bool = False  # listening on a non-loopback address: the Worker answers any Host
+    run_crons: bool = False  # --run-crons: fire triggers.crons on their schedule
 
 
 def preload() -> None:
@@ -139,6 +140,7 @@ async def _serve(
         state_dir=options.state_dir,
         max_concurrency=options.max_concurrency,
         public=options.public,
+        run_crons=options.run_crons,
     )
     server = _uvicorn_server(create_app(runtime, close_on_shutdown=True), on_ready)
     if channel is not None:

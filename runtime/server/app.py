@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from pyflows.runtime.surface.http import Request, status_phrase
 from pyflows.runtime.server.explorer.routes import API_PREFIX, create_management_app, forbidden_reason
+from pyflows.runtime.server.scheduled import SCHEDULED_PATHS, scheduled_route
 from pyflows.runtime.worker.loader import Env, Worker, build_env
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
+    from pyflows.runtime.triggers import Triggers
     from pyflows.runtime.workflows.engine import Engine
     from pyflows.runtime.storage.store import Store
     from starlette.types import Receive, Scope, Send
@@ -45,8 +47,10 @@ class Runtime:
         name: str,
         public: bool = False,
         store: Store | None = None,
+        triggers: Triggers | None = None,
     ) -> None:
         self.engine = engine
+        self.triggers = triggers  # crons, queues, Durable Objects, services (runtime/triggers)
         self.worker = worker
         self.env = env
         self.name = name
@@ -63,11 +67,13 @@ class Runtime:
         state_dir: Path,
         max_concurrency: int = 10_000,
         public: bool = False,
+        run_crons: bool = False,
     ) -> Runtime:
         """Open the store (locks `state_dir`; StateLockedError if another server holds it) and
         start the engine, which resumes every in-flight instance."""
-        from pyflows.runtime.workflows.engine import Engine, EngineOptions
         from pyflows.runtime.storage.store import Store
+        from pyflows.runtime.triggers import Triggers
+        from pyflows.runtime.workflows.engine import Engine, EngineOptions
 
         specs = worker.specs(config)
         state_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -82,13 +88,17 @@ class Runtime:
                     implicit_dependencies=config.implicit_dependencies,
                 ),
             )
-            env = build_env(config, engine)
+            triggers = Triggers(config, worker, state_dir=state_dir, run_crons=run_crons)
+            env = build_env(config, engine, triggers)
             engine.env = env
             await engine.start()
+            await triggers.start(env, engine)
         except BaseException:
             await store.close()
             raise
-        return cls(engine=engine, worker=worker, env=env, name=config.name, public=public, store=store)
+        return cls(
+            engine=engine, worker=worker, env=env, name=config.name, public=public, store=store, triggers=triggers
+        )
 
     async def close(self) -> None:
         """Stop the engine (running steps are interrupted; they resume next start), close the store."""
@@ -96,6 +106,8 @@ class Runtime:
             return
         self._closed = True
         try:
+            if self.triggers is not None:
+                await self.triggers.close()
             await self.engine.close()
         finally:
             if self.store is not None:
@@ -198,7 +210,10 @@ class _DevApp:
         try:
             if runtime.worker is None:
                 raise RuntimeError("No Worker module is loaded.")
-            response = await runtime.worker.fetch(request, runtime.env)
+            if scope["path"] in SCHEDULED_PATHS:  # Wrangler's test routes for Cron Triggers
+                response = await scheduled_route(runtime, scope)
+            else:
+                response = await runtime.worker.fetch(request, runtime.env)
             status = response.status
             out_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw()]
             out_body = response.body or b""

@@ -53,6 +53,7 @@ import inspect
 import logging
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,6 +143,9 @@ class Engine:
         self.specs: dict[str, WorkflowSpec] = {s.name: s for s in specs}
         self.options = options or EngineOptions()
         self.env: Any = None
+        self.workflow_envs: dict[str, Any] = {}  # workflow name -> env of the Worker defining it (several -c)
+        # (workflow, instance id) -> extra event keys, e.g. {"schedule": {...}} (runtime/triggers/schedules.py)
+        self.event_extra: Callable[[str, str], dict[str, Any] | None] | None = None
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
         self.hooks = self.options.hooks
@@ -276,13 +280,16 @@ class Engine:
             cls = inst.spec.cls
             if cls is None:
                 raise RuntimeError(f"Workflow class {inst.spec.class_name!r} is not loaded.")
-            workflow = cls(ExecutionContext(), self.env)
+            workflow = cls(ExecutionContext(), self.workflow_envs.get(inst.spec.name, self.env))
             event = JsDict(
                 payload=python_from_rpc(loads(inst.params)),
                 timestamp=utc_naive(inst.created),
                 instanceId=inst.id,
                 workflowName=inst.spec.name,
             )
+            extra = self.event_extra(inst.spec.name, inst.id) if self.event_extra is not None else None
+            if extra:
+                event.update(extra)
             step = Step(run, implicit=self.options.implicit_dependencies)
             run.enter()
             result = call_relaxed(workflow.run, event, step)

@@ -14,6 +14,7 @@ Paths, envelopes, status codes, error codes and messages follow reference/wrangl
     PATCH  /workflows/{wf}/instances/{id}/status       {"status": pause|resume|terminate|restart, ...}
     POST   /workflows/{wf}/instances/{id}/events/{type}  body = event payload
     GET    /local/workers                              this Worker and its workflow bindings
+    POST   /local/scheduled?worker=<name>              {"cron", "scheduled_time"?}: run scheduled() once
     GET    (the base)                                  the OpenAPI document (runtime/openapi.json)
 
 Envelope: `{"success", "errors": [{"code", "message"}], "messages": [], "result"[, "result_info"]}`.
@@ -294,7 +295,23 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
             {"id": s.name, "bindingName": s.binding, "className": s.class_name, "scriptName": s.script_name}
             for s in engine.specs.values()
         ]
-        return envelope([{"isSelf": True, "name": runtime.name, "bindings": {"workflows": bindings}}])
+        worker: dict[str, Any] = {"isSelf": True, "name": runtime.name, "bindings": {"workflows": bindings}}
+        triggers = getattr(getattr(runtime, "runtime", None), "triggers", None)  # runtime/triggers
+        if triggers is None:
+            return envelope([worker])
+        worker["bindings"].update(triggers.explorer_bindings())
+        worker["triggers"] = {"crons": list(triggers.config.triggers.crons)}
+        return envelope([worker, *triggers.explorer_siblings()])  # the other Workers of `-c a -c b`
+
+    async def local_scheduled(request: Request, engine: Any) -> Response:
+        from pyflows.runtime.server.scheduled import dispatch_scheduled
+
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        status, result = await dispatch_scheduled(runtime.runtime, request.query_params.get("worker"), body)  # type: ignore[attr-defined]
+        return envelope(result) if status == 200 else error_envelope(status, 10001 if status == 400 else 10404, result)
 
     wf = "/workflows/{workflow}"
     inst = wf + "/instances/{instance}"
@@ -302,6 +319,7 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
         ("", "GET", openapi),
         ("/", "GET", openapi),
         ("/local/workers", "GET", local_workers),
+        ("/local/scheduled", "POST", local_scheduled),
         ("/workflows", "GET", list_workflows),
         (wf, "GET", workflow_details),
         (wf, "DELETE", delete_workflow),

@@ -71,3 +71,13 @@ def test_sync_clock(pyflows_project):
         project.run_until_idle()
         project.advance("1 minute")
         assert instance.get_output(timeout=1) == {"attempt": 2}
+
+
+@pytest.mark.anyio
+async def test_scheduled_runs_the_cron_handler(pyflows_project):
+    async with introspect_workflow(pyflows_project.env.ORDER) as workflow:
+        await workflow.modify_all(lambda m: (m.disable_sleeps(), m.mock_event(APPROVED)))
+        await pyflows_project.scheduled("0 * * * *")
+        (instance,) = await workflow.get()
+        assert instance.id == "cron-order"
+        assert (await instance.get_output())["shipped"] == {"shipped": True}

@@ -90,3 +90,6 @@ class Default(WorkerEntrypoint):
             instances = await self.env.ORDER.create_batch([{"params": {"amount": n}} for n in (1, 2, 3)])
             return Response.json({"ids": [i.id for i in instances]})
         return Response(f"{self.env.GREETING} from the sample", status=200)
+
+    async def scheduled(self, controller, env, ctx):
+        await self.env.ORDER.create({"id": "cron-order", "params": {"amount": 1, "cron": controller.cron}})
