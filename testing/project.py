@@ -161,6 +161,7 @@ async def open_project(path: str | Path = ".", *, env: str | None = None) -> Pro
     `env` selects `env.<name>` of the config, like `--env`. Raises the config's ConfigError or the
     Worker's UserCodeError, as `pyflows dev` would report them.
     """
+    from pyflows.runtime.bindings import build_storage_bindings
     from pyflows.runtime.storage.store import Store
     from pyflows.runtime.triggers import Triggers
     from pyflows.runtime.worker.loader import build_env
@@ -187,6 +188,8 @@ async def open_project(path: str | Path = ".", *, env: str | None = None) -> Pro
         # (crons run only when the test calls `project.scheduled()`).
         triggers = Triggers(config, worker, state_dir=state_dir / "state", run_crons=False)
         project_env = build_env(config, engine, triggers)
+        # KV, D1 and R2 in this test's own directory, not the project's .wrangler/state.
+        project_env.update(build_storage_bindings(config, persist_to=state_dir / "bindings"))
         engine.env = project_env
         await engine.start()
         await triggers.start(project_env, engine)

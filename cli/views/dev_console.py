@@ -36,6 +36,9 @@ class Console:
         rows += [(f"env.{p.binding} ({p.queue})", "Queue") for p in t.producers]
         rows += [(f"env.{d.name} ({d.class_name})", "Durable Object") for d in t.durable_objects]
         rows += [(f"env.{s.binding} ({s.service}#{s.entrypoint or 'Default'})", "Worker") for s in t.services]
+        rows += [(f"env.{b.binding} ({b.id})", "KV Namespace") for b in cfg.kv_namespaces]
+        rows += [(f"env.{b.binding} ({b.database_name})", "D1 Database") for b in cfg.d1_databases]
+        rows += [(f"env.{b.binding} ({b.bucket_name})", "R2 Bucket") for b in cfg.r2_buckets]
         for key, value in cfg.vars.items():
             if key not in cfg.secrets:
                 rows.append((f"env.{key} ({_short(value)})", "Environment Variable"))
@@ -54,6 +57,12 @@ class Console:
 
     def ready(self) -> None:
         self._out(f"[pyflows:info] Ready on {self.url}")
+        self._out(f"[pyflows:info] Local Explorer on {self.url}/cdn-cgi/local/explorer/")
+        from pyflows.runtime.dev import hotkeys
+
+        if hotkeys.enabled():  # a terminal: Wrangler's hotkeys (b, e, c, x)
+            hotkeys.start(self.url, redraw=lambda: self._out(hotkeys.hotkey_box()))
+            self._out(hotkeys.hotkey_box())  # after cbreak mode is on: a key pressed now is not lost
 
     def reloading(self, what: str) -> None:
         self._out(f"⎔ Reloading: {what} changed")

@@ -85,6 +85,12 @@ def _uvicorn_server(app: Any, on_ready: Callable[[], None]) -> Any:
             if not self.should_exit:
                 on_ready()
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # Open Local Explorer event streams never finish by themselves: end them first, or each
+            # would hold the graceful shutdown for its whole timeout.
+            getattr(app, "end_streams", lambda: None)()
+            await super().shutdown(sockets)
+
     config = uvicorn.Config(
         app,
         lifespan="on",
@@ -134,6 +140,10 @@ async def _serve(
     from pyflows.runtime.server.app import Runtime, create_app
 
     configure_logging()
+    if options.state_dir != config.root / ".pyflows" / "state":  # --persist-to DIR: bindings in DIR/v3, as Wrangler
+        from pyflows.runtime.bindings import PERSIST_ENV
+
+        os.environ[PERSIST_ENV] = str(options.state_dir)
     runtime = await Runtime.open(
         config,
         worker,

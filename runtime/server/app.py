@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pyflows.runtime.surface.http import Request, status_phrase
 from pyflows.runtime.server.explorer.routes import API_PREFIX, create_management_app, forbidden_reason
 from pyflows.runtime.server.scheduled import SCHEDULED_PATHS, scheduled_route
+from pyflows.runtime.server.ui import create_ui_app, is_ui_path
 from pyflows.runtime.worker.loader import Env, Worker, build_env
 
 if TYPE_CHECKING:
@@ -140,6 +141,7 @@ class _DevApp:
             self._factory = runtime
             self._owns = True
         self._management = create_management_app(self)
+        self._explorer_ui = create_ui_app(self._management)  # the web UI (runtime/server/ui.py)
 
     # What management.py reads (the runtime may only exist after the lifespan started).
     @property
@@ -149,6 +151,11 @@ class _DevApp:
     @property
     def name(self) -> str:
         return self.runtime.name
+
+    def end_streams(self) -> None:
+        """End the explorer's open event streams (the server is shutting down)."""
+        if self._runtime is not None:
+            self._runtime.engine.events.close()
 
     @property
     def runtime(self) -> Runtime:
@@ -162,6 +169,8 @@ class _DevApp:
             path: str = scope["path"]
             if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
                 await self._management(scope, receive, send)
+            elif is_ui_path(path):
+                await self._explorer_ui(scope, receive, send)
             else:
                 await self._worker(scope, receive, send)
         elif kind == "lifespan":

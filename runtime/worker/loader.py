@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyflows.runtime.surface import entrypoints
 from pyflows.runtime.surface.entrypoints import ExecutionContext, WorkerEntrypoint, WorkflowEntrypoint, call_relaxed
+from pyflows.runtime.bindings import build_storage_bindings
 from pyflows.runtime.errors import UserCodeError
 from pyflows.runtime.surface.http import Request, Response
 from pyflows.runtime.sdk import SHIM_DIR
@@ -378,6 +379,7 @@ def build_env(config: Config, engine: Engine | None, triggers: Triggers | None =
             values[wf.binding] = WorkflowBinding(engine, wf.name)
     if triggers is not None:
         values.update(triggers.bindings(config))  # queues, Durable Objects, services
+    values.update(build_storage_bindings(config))  # KV, D1, R2 (runtime/bindings)
     for key, value in config.env_values.items():
         values[key] = python_from_rpc(value) if isinstance(value, dict | list) else value
     env = Env(values, secret_names=frozenset(config.secrets))

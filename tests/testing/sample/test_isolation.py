@@ -22,3 +22,12 @@ async def test_storage_is_a_fresh_temporary_directory(pyflows_project):
     state = pyflows_project.state_dir
     assert state.exists() and "pyflows-test-" in state.name
     assert await pyflows_project.engine.list_instances("order") == ([], 0)
+
+
+@pytest.mark.parametrize("run", [1, 2])
+async def test_kv_is_isolated_per_test(pyflows_project, run):
+    cache = pyflows_project.env.CACHE
+    assert await cache.get("seen") is None  # the other run's value is not here
+    await cache.put("seen", str(run))
+    assert await cache.get("seen") == str(run)
+    assert not (pyflows_project.path / ".wrangler").exists()  # nothing written into the project
