@@ -26,6 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from pyflows.runtime.config.assets import AiConfig, AssetsConfig, parse_ai, parse_assets
 from pyflows.runtime.config.formats import parse_dotenv, parse_jsonc, parse_toml
 from pyflows.runtime.config.schema import describe_value as _value
 from pyflows.runtime.config.schema import key_path, validate
@@ -87,6 +88,8 @@ class Config:
     dev_ip: str | None = None
     env_name: str | None = None
     warnings: tuple[str, ...] = ()
+    assets: AssetsConfig | None = None  # runtime/config/assets.py
+    ai: AiConfig | None = None
 
     def __post_init__(self) -> None:
         # Keep the mappings read-only even when a caller (a test, a factory) passes plain dicts.
@@ -455,6 +458,7 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
             )
     warnings.extend(_flag_warnings(flags, date, bool(workflows)))
 
+    assets = parse_assets(effective.get("assets"), origin.get("assets", "") + "assets", root, shown)
     dev = raw.get("dev") or {}
     return Config(
         path=path,
@@ -472,4 +476,6 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
         dev_ip=dev.get("ip"),
         env_name=env,
         warnings=tuple(warnings),
+        assets=assets,
+        ai=parse_ai(effective.get("ai"), effective.get("account_id")),
     )

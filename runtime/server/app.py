@@ -24,6 +24,7 @@ from pyflows.runtime.worker.loader import Env, Worker, build_env
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
+    from pyflows.runtime.server.assets import AssetServer
     from pyflows.runtime.workflows.engine import Engine
     from pyflows.runtime.storage.store import Store
     from starlette.types import Receive, Scope, Send
@@ -45,8 +46,10 @@ class Runtime:
         name: str,
         public: bool = False,
         store: Store | None = None,
+        assets: AssetServer | None = None,
     ) -> None:
         self.engine = engine
+        self.assets = assets  # static assets (runtime/server/assets.py), when `assets` is configured
         self.worker = worker
         self.env = env
         self.name = name
@@ -88,7 +91,12 @@ class Runtime:
         except BaseException:
             await store.close()
             raise
-        return cls(engine=engine, worker=worker, env=env, name=config.name, public=public, store=store)
+        assets = None
+        if config.assets is not None:
+            from pyflows.runtime.server.assets import AssetServer
+
+            assets = AssetServer(config.assets, config.compatibility_date, config.compatibility_flags)
+        return cls(engine=engine, worker=worker, env=env, name=config.name, public=public, store=store, assets=assets)
 
     async def close(self) -> None:
         """Stop the engine (running steps are interrupted; they resume next start), close the store."""
@@ -196,9 +204,15 @@ class _DevApp:
             body=body or None,
         )
         try:
-            if runtime.worker is None:
+            worker = runtime.worker
+            if runtime.assets is not None and not runtime.assets.routes_to_worker(
+                request, worker is not None and worker.has_fetch
+            ):
+                response = runtime.assets.fetch(request)
+            elif worker is None:
                 raise RuntimeError("No Worker module is loaded.")
-            response = await runtime.worker.fetch(request, runtime.env)
+            else:
+                response = await worker.fetch(request, runtime.env)
             status = response.status
             out_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw()]
             out_body = response.body or b""

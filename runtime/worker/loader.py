@@ -31,6 +31,7 @@ from pyflows.runtime.surface import entrypoints
 from pyflows.runtime.surface.entrypoints import ExecutionContext, WorkerEntrypoint, WorkflowEntrypoint, call_relaxed
 from pyflows.runtime.errors import UserCodeError
 from pyflows.runtime.surface.http import Request, Response
+from pyflows.runtime.bindings.platform import platform_bindings
 from pyflows.runtime.sdk import SHIM_DIR
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
@@ -318,6 +319,7 @@ def build_env(config: Config, engine: Engine | None) -> Env:
 
         for wf in config.workflows:
             values[wf.binding] = WorkflowBinding(engine, wf.name)
+    values.update(platform_bindings(config))  # assets.binding, ai (runtime/bindings/platform.py)
     for key, value in config.env_values.items():
         values[key] = python_from_rpc(value) if isinstance(value, dict | list) else value
     env = Env(values, secret_names=frozenset(config.secrets))
