@@ -83,6 +83,9 @@ def dev(
 
         opts = override_globals(ctx, cwd, config, env)
         cfg = config_module.load(opts.cwd, opts.config, opts.env)
+        from pyflows.runtime.worker.dependencies import check_dependencies
+
+        check_dependencies(cfg.root)  # the project's pyproject dependencies must be importable
         host = ip or cfg.dev_ip or DEFAULT_IP
         wanted = port if port is not None else (cfg.dev_port if cfg.dev_port is not None else DEFAULT_PORT)
         state_dir = (opts.cwd / persist_to).resolve() if persist_to is not None else cfg.root / ".pyflows" / "state"

@@ -52,7 +52,8 @@ class AiBinding:
         environ = os.environ if self._environ is None else self._environ
         token = environ.get("CLOUDFLARE_API_TOKEN", "").strip()
         account = environ.get("CLOUDFLARE_ACCOUNT_ID", "").strip() or (self._config_account_id or "").strip()
-        missing = [name for name, value in (("CLOUDFLARE_API_TOKEN", token), ("CLOUDFLARE_ACCOUNT_ID", account)) if not value]
+        wanted = (("CLOUDFLARE_API_TOKEN", token), ("CLOUDFLARE_ACCOUNT_ID", account))
+        missing = [name for name, value in wanted if not value]
         if missing:
             raise WorkersAIError(
                 "Workers AI runs on Cloudflare, not locally (as with `wrangler dev`), and pyflows needs "

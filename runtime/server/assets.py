@@ -52,6 +52,7 @@ NAVIGATION_FLAG_DATE = "2025-04-01"  # assets_navigation_prefers_asset_serving o
 _METAFILES = frozenset({"_headers", "_redirects", ".assetsignore"})
 
 # The `mime` package's names for the extensions web projects ship (its "standard" and "other" sets).
+# fmt: off
 _MIME = {
     "html": "text/html", "htm": "text/html", "shtml": "text/html",
     "css": "text/css", "js": "text/javascript", "mjs": "text/javascript", "cjs": "application/node",
@@ -72,6 +73,7 @@ _MIME = {
     "opus": "audio/ogg", "flac": "audio/x-flac", "mp4": "video/mp4", "m4v": "video/x-m4v",
     "webm": "video/webm", "ogv": "video/ogg", "mov": "video/quicktime", "avi": "video/x-msvideo",
 }
+# fmt: on
 
 
 def content_type(name: str) -> str | None:
@@ -98,8 +100,9 @@ def _glob(rule: str) -> re.Pattern[str]:
 
 
 def _decode(pathname: str) -> str:
-    return re.sub(r"/+", "/", "/".join(unquote(seg, errors="strict") if _decodable(seg) else seg
-                                       for seg in pathname.split("/")))
+    return re.sub(
+        r"/+", "/", "/".join(unquote(seg, errors="strict") if _decodable(seg) else seg for seg in pathname.split("/"))
+    )
 
 
 def _decodable(segment: str) -> bool:
@@ -189,8 +192,12 @@ class AssetServer:
                 found = self._serve(p + "index.html") or r(p[:-1] + ".html", p[:-1])
             elif p.endswith(".html"):
                 found = r(p, p[:-5]) or r(p[:-5] + "/index.html", p[:-5] + "/")
-            return found or exact or self._serve(p + ".html") or r(p + "/index.html", p + "/") or self._not_found(
-                p, not_found
+            return (
+                found
+                or exact
+                or self._serve(p + ".html")
+                or r(p + "/index.html", p + "/")
+                or self._not_found(p, not_found)
             )
         if mode == "force-trailing-slash":
             if p.endswith("/index"):
@@ -201,8 +208,12 @@ class AssetServer:
                 found = self._serve(p + "index.html") or self._serve(p[:-1] + ".html")
             elif p.endswith(".html"):
                 found = r(p, p[:-5] + "/") or exact or r(p[:-5] + "/index.html", p[:-5] + "/")
-            return found or exact or r(p + ".html", p + "/") or r(p + "/index.html", p + "/") or self._not_found(
-                p, not_found
+            return (
+                found
+                or exact
+                or r(p + ".html", p + "/")
+                or r(p + "/index.html", p + "/")
+                or self._not_found(p, not_found)
             )
         # drop-trailing-slash
         if p.endswith("/index"):

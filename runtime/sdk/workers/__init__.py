@@ -16,7 +16,7 @@ from pyflows.runtime.surface.entrypoints import (
 from pyflows.runtime.surface.http import Headers, Request, Response, fetch
 from pyflows.runtime.surface.values import JsDict, python_from_rpc, python_to_rpc
 
-from . import asgi, workflows, wsgi
+from . import asgi, workflows, wsgi  # noqa: F401 - `workers.asgi` / `workers.wsgi` as attributes
 
 __all__ = [
     "DurableObject",
