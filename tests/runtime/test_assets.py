@@ -7,11 +7,14 @@ for /api/*); every request goes through the real dev app in-process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import textwrap
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from pyflows.runtime.config import load
 from pyflows.runtime.errors import ConfigError, ConfigSchemaError
@@ -19,6 +22,18 @@ from pyflows.runtime.server.assets import content_type
 from test_worker import open_app, restore_sys_path  # noqa: F401 - the fixture is used by name
 
 pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("restore_sys_path")]
+
+
+@contextlib.asynccontextmanager
+async def served(root: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The project's dev app in-process; the runtime is closed even when an assertion fails."""
+    runtime, client = await open_app(root)
+    try:
+        async with client:
+            yield client
+    finally:
+        await runtime.close()
+
 
 ASSETS_WORKER = """
     from workers import WorkerEntrypoint
@@ -86,7 +101,6 @@ def make_project(
 
 
 async def test_each_content_type_is_what_cloudflare_sends(tmp_path: Path) -> None:
-    runtime, client = await open_app(make_project(tmp_path))
     expected = {
         "/": "text/html; charset=utf-8",
         "/image.svg": "image/svg+xml",
@@ -98,7 +112,7 @@ async def test_each_content_type_is_what_cloudflare_sends(tmp_path: Path) -> Non
         "/notes.txt": "text/plain; charset=utf-8",
         "/font.woff2": "font/woff2",
     }
-    async with client:
+    async with served(make_project(tmp_path)) as client:
         for path, kind in expected.items():
             reply = await client.get(path)
             assert (path, reply.status_code, reply.headers.get("content-type")) == (path, 200, kind)
@@ -108,7 +122,6 @@ async def test_each_content_type_is_what_cloudflare_sends(tmp_path: Path) -> Non
         unknown = await client.get("/blob.unknownext")
         assert unknown.status_code == 200 and "content-type" not in unknown.headers
         assert (await client.get("/_headers")).status_code == 404  # metafiles are never served
-    await runtime.close()
 
 
 def test_content_type_table_matches_the_mime_names() -> None:
@@ -121,8 +134,7 @@ def test_content_type_table_matches_the_mime_names() -> None:
 
 
 async def test_etag_and_if_none_match_give_304(tmp_path: Path) -> None:
-    runtime, client = await open_app(make_project(tmp_path))
-    async with client:
+    async with served(make_project(tmp_path)) as client:
         first = await client.get("/style.css")
         etag = first.headers["etag"]
         assert etag.startswith('"') and etag.endswith('"') and len(etag) > 10
@@ -144,12 +156,10 @@ async def test_etag_and_if_none_match_give_304(tmp_path: Path) -> None:
         assert edited.headers["etag"] != etag
         head = await client.head("/style.css")
         assert (head.status_code, head.content) == (200, b"")
-    await runtime.close()
 
 
 async def test_auto_trailing_slash_html_handling(tmp_path: Path) -> None:
-    runtime, client = await open_app(make_project(tmp_path))
-    async with client:
+    async with served(make_project(tmp_path)) as client:
         assert (await client.get("/about")).text == "<p>about</p>"
         for path, location in [
             ("/about.html", "/about"),
@@ -165,7 +175,6 @@ async def test_auto_trailing_slash_html_handling(tmp_path: Path) -> None:
         assert (await client.get("/blog/")).text == "<p>blog</p>"
         assert (await client.post("/about")).status_code == 405
         assert (await client.get("/nothing-here")).status_code == 404
-    await runtime.close()
 
 
 @pytest.mark.parametrize(
@@ -177,37 +186,30 @@ async def test_auto_trailing_slash_html_handling(tmp_path: Path) -> None:
     ],
 )
 async def test_other_html_handling_modes(tmp_path: Path, mode: str, cases: list[tuple[str, int, str | None]]) -> None:
-    runtime, client = await open_app(make_project(tmp_path, assets={"html_handling": mode}))
-    async with client:
+    async with served(make_project(tmp_path, assets={"html_handling": mode})) as client:
         for path, status, location in cases:
             reply = await client.get(path)
             assert (path, reply.status_code, reply.headers.get("location")) == (path, status, location)
-    await runtime.close()
 
 
 async def test_single_page_application_and_404_page_fallbacks(tmp_path: Path) -> None:
-    runtime, client = await open_app(
+    async with served(
         make_project(tmp_path / "spa", assets={"not_found_handling": "single-page-application"})
-    )
-    async with client:
+    ) as client:
         reply = await client.get("/some/client/route")
         assert (reply.status_code, reply.text) == (200, SITE["index.html"])
-    await runtime.close()
-    runtime, client = await open_app(make_project(tmp_path / "ssg", assets={"not_found_handling": "404-page"}))
-    async with client:
+    async with served(make_project(tmp_path / "ssg", assets={"not_found_handling": "404-page"})) as client:
         nested = await client.get("/docs/missing/page")
         assert (nested.status_code, nested.text) == (404, "<p>docs missing</p>")
         top = await client.get("/missing")
         assert (top.status_code, top.text) == (404, "<p>top missing</p>")
         assert top.headers["content-type"] == "text/html; charset=utf-8"
-    await runtime.close()
 
 
 async def test_assets_first_then_the_worker_and_run_worker_first(tmp_path: Path) -> None:
-    runtime, client = await open_app(
+    async with served(
         make_project(tmp_path / "a", entry=API_WORKER, assets={"not_found_handling": "single-page-application"})
-    )
-    async with client:
+    ) as client:
         assert (await client.get("/style.css")).text == SITE["style.css"]  # an asset: the Worker never runs
         assert (await client.get("/api/todos")).text == "worker /api/todos"  # no asset: the Worker
         # The SPA fallback applies to browser navigations only (compatibility_date >= 2025-04-01).
@@ -215,11 +217,9 @@ async def test_assets_first_then_the_worker_and_run_worker_first(tmp_path: Path)
         assert nav.text == SITE["index.html"]
         via = await client.get("/via-binding")
         assert (via.text, via.headers["content-type"]) == (SITE["style.css"], "text/css; charset=utf-8")
-    await runtime.close()
-    runtime, client = await open_app(
+    async with served(
         make_project(tmp_path / "b", entry=API_WORKER, assets={"run_worker_first": ["/api/*", "!/api/docs.html"]})
-    )
-    async with client:
+    ) as client:
         assert (await client.get("/api/style.css")).text == "worker /api/style.css"
         (tmp_path / "b" / "public" / "api").mkdir()
         (tmp_path / "b" / "public" / "api" / "docs.html").write_text("docs")
@@ -227,25 +227,20 @@ async def test_assets_first_then_the_worker_and_run_worker_first(tmp_path: Path)
         assert (await client.get("/style.css")).text == SITE["style.css"]
         reply = await client.get("/via-js-object")
         assert reply.status_code == 404  # the binding has no /via-js-object asset
-    await runtime.close()
-    runtime, client = await open_app(make_project(tmp_path / "c", entry=API_WORKER, assets={"run_worker_first": True}))
-    async with client:
+    async with served(make_project(tmp_path / "c", entry=API_WORKER, assets={"run_worker_first": True})) as client:
         assert (await client.get("/style.css")).text == "worker /style.css"
-    await runtime.close()
 
 
 async def test_percent_encoded_paths_are_decoded_and_canonicalised(tmp_path: Path) -> None:
     root = make_project(tmp_path)
     (root / "public" / "hello world.txt").write_text("spaced")
     (root / "public" / "[id].html").write_text("bracket")
-    runtime, client = await open_app(root)
-    async with client:
+    async with served(root) as client:
         assert (await client.get("/hello%20world.txt")).text == "spaced"
         reply = await client.get("/[id]")
         assert (reply.status_code, reply.headers["location"]) == (307, "/%5Bid%5D")
         assert (await client.get("/%5Bid%5D")).text == "bracket"
         assert (await client.get("/../wrangler.jsonc")).status_code == 404
-    await runtime.close()
 
 
 def test_assets_config_errors_name_the_key(tmp_path: Path) -> None:
@@ -270,12 +265,10 @@ async def test_binding_exists_only_when_named(tmp_path: Path) -> None:
     data = json.loads((root / "wrangler.jsonc").read_text())
     del data["assets"]["binding"]
     (root / "wrangler.jsonc").write_text(json.dumps(data))
-    runtime, client = await open_app(root)
-    async with client:
+    async with served(root) as client:
         assert (await client.get("/style.css")).text == SITE["style.css"]
         reply = await client.get("/via-binding")
         assert reply.status_code == 500 and "env has no binding or variable 'ASSETS'" in reply.text
-    await runtime.close()
 
 
 async def test_direct_binding_call_without_a_server(tmp_path: Path) -> None:
