@@ -247,6 +247,9 @@ class Request(_Body):
         """The request as JavaScript code sees it (`asgi.fetch(app, request.js_object, env)`)."""
         return JsRequest(self)
 
+    # The SDK's private name for the same object; django-cf reads `request._js_request.arrayBuffer()`.
+    _js_request = js_object
+
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url}>"
 

@@ -95,20 +95,28 @@ class JSON:
 
 
 class Response:
-    """`js.Response.new(body, init)` / `js.Response.json(data, init)`: pyflows' `workers.Response`."""
+    """`js.Response.new(body, init)` / `js.Response.json(data, init)`: pyflows' `workers.Response`.
+
+    `init` may be a dict or keyword arguments (`Response.new(body, status=201, headers=...)`), as
+    Pyodide turns keyword arguments into the options object.
+    """
 
     @staticmethod
-    def new(body: Any = None, init: Any = None) -> _Response:
+    def new(body: Any = None, init: Any = None, **options: Any) -> _Response:
         return _Response(
             body,
-            status=_get(init, "status", 200),
-            status_text=_get(init, "statusText", ""),
-            headers=_get(init, "headers"),
+            status=options.get("status", _get(init, "status", 200)),
+            status_text=options.get("statusText", _get(init, "statusText", "")),
+            headers=options.get("headers", _get(init, "headers")),
         )
 
     @staticmethod
-    def json(data: Any, init: Any = None) -> _Response:
-        return _Response.from_json(data, status=_get(init, "status", 200), headers=_get(init, "headers"))
+    def json(data: Any, init: Any = None, **options: Any) -> _Response:
+        return _Response.from_json(
+            data,
+            status=options.get("status", _get(init, "status", 200)),
+            headers=options.get("headers", _get(init, "headers")),
+        )
 
     @staticmethod
     def redirect(url: str, status: int = 302) -> _Response:
@@ -135,10 +143,12 @@ class Error(Exception):  # noqa: N818 - the JS name
     """`raise js.Error.new("message")` (or `js.Error("message")`); `.message` and `.name` as in JS."""
 
     name = "Error"
+    stackTraceLimit: float = 10  # noqa: N815 - the JS name; settable, as code written for V8 sets it
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.stack = f"{self.name}: {message}" if message else self.name
 
     @classmethod
     def new(cls, message: str = "") -> Error:

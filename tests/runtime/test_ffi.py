@@ -58,6 +58,9 @@ def test_js_globals_behave_like_their_javascript_namesakes(shims) -> None:
     assert headers.get("x-a") == "1, 2"
     response = js.Response.new("body", {"status": 201, "headers": {"X-B": "y"}})
     assert (response.status, response.headers["x-b"]) == (201, "y")
+    keyword = js.Response.new("x", headers=js.Object.fromEntries({"Content-Type": "text/html"}.items()), status=404)
+    assert (keyword.status, keyword.headers["content-type"]) == (404, "text/html")
+    assert js.Error.new("why").stack == "Error: why"
     as_json = js.Response.json({"ok": True})
     assert as_json.headers["content-type"] == "application/json"
     data = js.Uint8Array.new([104, 105])
@@ -133,6 +136,7 @@ def test_request_js_object_and_its_headers_iteration() -> None:
     assert sorted(tuple(pair) for pair in js_request.headers) == [("a", "1"), ("b", "2")]
     assert js_request.headers.get("A") == "1" and js_request.headers.has("b")
     assert Request(js_request).url == "http://x/p?q=1"
+    assert request._js_request.url == js_request.url  # the SDK's private name, which django-cf uses
     buffer = asyncio.run(js_request.arrayBuffer())
     assert buffer.to_bytes() == b"data"
     with pytest.raises(OSError, match="Body already used"):
