@@ -178,7 +178,10 @@ class AssetServer:
 
     def _resolve(self, p: str, not_found: str, *, skip: bool = False) -> _Intent | None:
         mode = self.config.html_handling
-        r = lambda file, dest: self._redirect(file, dest, skip, not_found)  # noqa: E731
+
+        def r(file: str, destination: str) -> _Intent | None:
+            return self._redirect(file, destination, skip, not_found)
+
         exact = self._serve(p)
         found: _Intent | None = None
         if mode == "none":

@@ -283,7 +283,8 @@ class JsHeaders:
         return iter([[k, v] for k, v in self.py_headers.items()])
 
     def get(self, name: str) -> str | None:
-        return self.py_headers.get(name)
+        value: str | None = self.py_headers.get(name)
+        return value
 
     def has(self, name: str) -> bool:
         return name in self.py_headers

@@ -249,7 +249,7 @@ class _NotEmulated:
             raise AttributeError(name)
         self._fail()
 
-    __call__ = __setattr__ = __bool__ = __iter__ = __getitem__ = _fail  # type: ignore[assignment]
+    __call__ = __setattr__ = __bool__ = __iter__ = __getitem__ = _fail
 
     def __repr__(self) -> str:
         return f"<{self._path}: not emulated by pyflows>"

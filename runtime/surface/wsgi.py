@@ -125,6 +125,6 @@ def entrypoint(app: Any) -> type[WorkerEntrypoint]:
 
     class Default(WorkerEntrypoint):
         async def fetch(self, request: Request) -> Response:
-            return await globals()["fetch"](app, request, self.env, self.ctx)
+            return await fetch(app, request, self.env, self.ctx)  # the module's fetch, not this method
 
     return Default
