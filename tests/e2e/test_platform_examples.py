@@ -9,6 +9,7 @@ binding (branch `storage`) and django-cf >= 0.2.14 are installed.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -69,6 +70,7 @@ ASSETS_PROJECT: dict[str, str | bytes] = {
 def test_assets_example_serves_every_content_type_and_edits_live(tmp_path: Path) -> None:
     dev = DevServer(write(tmp_path, ASSETS_PROJECT)).ready()
     try:
+        assert re.search(r"env\.ASSETS\s+Assets\s+local", dev.output()), dev.output()
         for path, kind in [
             ("/", "text/html; charset=utf-8"),
             ("/image.svg", "image/svg+xml"),

@@ -117,13 +117,20 @@ WORKER = """
 
 
 @pytest.mark.usefixtures("restore_sys_path")
-async def test_a_worker_shaped_like_the_example(tmp_path: Path, api: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_worker_shaped_like_the_example(
+    tmp_path: Path, api: StandIn, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "entry.py").write_text(textwrap.dedent(WORKER))
     (tmp_path / "wrangler.jsonc").write_text(
         '{"name": "python-ai", "main": "src/entry.py", "compatibility_date": "2025-11-02", "ai": {"binding": "AI"}}'
     )
-    assert load(tmp_path).ai is not None
+    config = load(tmp_path)
+    assert config.ai is not None
+    from pyflows.cli.views.dev_console import Console
+
+    Console("http://127.0.0.1:8787").banner(config)
+    assert "env.AI     AI          remote" in capsys.readouterr().out
     for key, value in environ(api).items():
         monkeypatch.setenv(key, value)
     api.reply = (200, "application/json", b'{"success": true, "result": {"output": ["a", "b"]}}')
