@@ -67,6 +67,7 @@ class WorkflowConfig:
     class_name: str
     script_name: str | None = None
     max_steps: int = DEFAULT_MAX_STEPS  # limits.steps
+    concurrency_limit: int | None = None  # concurrency.limit: at most this many instances running at once
 
 
 @dataclass(frozen=True)
@@ -312,6 +313,7 @@ def _workflows(items: list[dict[str, Any]], where: str, shown: str) -> tuple[Wor
                 class_name=item["class_name"],
                 script_name=item.get("script_name"),
                 max_steps=int(steps),
+                concurrency_limit=(item.get("concurrency") or {}).get("limit"),
             )
         )
     return tuple(result)

@@ -85,6 +85,37 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_by_instance ON events (instance_pk, pk);
     """,
+    # Where in the run's task tree each step was called (runtime/workflows/run.py, "Replay and lineage").
+    # NULL for steps recorded before this column existed: the determinism check skips them.
+    "ALTER TABLE steps ADD COLUMN lineage TEXT",
+    # Scale (100,000 instances): list and count by status without scanning, find the next wake-ups
+    # in wake order, and keep per-status counts in a table the triggers maintain in the same
+    # transaction as the change (so `status_counts` is exact and costs one small read).
+    """
+    CREATE INDEX instances_by_workflow_status ON instances (workflow, status, created_at_epoch_ms);
+    CREATE INDEX instances_by_wake ON instances (status, wake_at_epoch_ms);
+    DROP INDEX instances_by_status;
+    CREATE TABLE instance_counts (
+        workflow TEXT NOT NULL,
+        status TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (workflow, status)
+    ) WITHOUT ROWID;
+    INSERT INTO instance_counts SELECT workflow, status, count(*) FROM instances GROUP BY workflow, status;
+    CREATE TRIGGER instances_count_insert AFTER INSERT ON instances BEGIN
+        INSERT INTO instance_counts VALUES (new.workflow, new.status, 1)
+            ON CONFLICT (workflow, status) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER instances_count_delete AFTER DELETE ON instances BEGIN
+        UPDATE instance_counts SET n = n - 1 WHERE workflow = old.workflow AND status = old.status;
+    END;
+    CREATE TRIGGER instances_count_update AFTER UPDATE OF status ON instances
+    WHEN old.status IS NOT new.status BEGIN
+        UPDATE instance_counts SET n = n - 1 WHERE workflow = old.workflow AND status = old.status;
+        INSERT INTO instance_counts VALUES (new.workflow, new.status, 1)
+            ON CONFLICT (workflow, status) DO UPDATE SET n = n + 1;
+    END;
+    """,
 ]
 
 
@@ -281,6 +312,25 @@ def insert_instance_txn(conn: sqlite3.Connection, workflow: str, instance_id: st
     return cur.lastrowid
 
 
+def insert_instances_txn(
+    conn: sqlite3.Connection, workflow: str, items: list[tuple[str, str]], now: int
+) -> list[tuple[str, int]]:
+    """Insert queued instances `(id, params)` in one transaction, skipping ids that already exist.
+
+    Returns `(id, pk)` of the ones inserted, in order; an id repeated in `items` is inserted once.
+    """
+    created = []
+    for instance_id, params in items:
+        cur = conn.execute(
+            "INSERT INTO instances (workflow, id, status, params, created_at_epoch_ms, queued_at_epoch_ms) "
+            "VALUES (?, ?, 'queued', ?, ?, ?) ON CONFLICT (workflow, id) DO NOTHING",
+            (workflow, instance_id, params, now, now),
+        )
+        if cur.rowcount == 1 and cur.lastrowid is not None:
+            created.append((instance_id, cur.lastrowid))
+    return created
+
+
 def update_instance_txn(conn: sqlite3.Connection, pk: int, **fields: Any) -> None:
     """Set instance columns (`status`, `output`, `error`, `*_epoch_ms`) by name."""
     names = ", ".join(f"{name} = ?" for name in fields)
@@ -293,12 +343,45 @@ def q_instance(conn: sqlite3.Connection, workflow: str, instance_id: str) -> sql
     ).fetchone()
 
 
-def q_instances_by_status(conn: sqlite3.Connection, statuses: tuple[str, ...]) -> list[sqlite3.Row]:
-    marks = ", ".join("?" for _ in statuses)
-    return conn.execute(
-        f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE status IN ({marks}) ORDER BY created_at_epoch_ms, pk",
-        statuses,
+def q_recoverable(conn: sqlite3.Connection, due_by: int) -> list[sqlite3.Row]:
+    """Unfinished instances a starting engine must take up, oldest first.
+
+    Queued, running and waitingForPause ones, and waiting ones that are due by `due_by` (epoch ms),
+    have no wake time, or hold an event no wait consumed. Waiting instances due later stay on disk:
+    the wake timers page them in (`q_wake_page`), and an operation on one loads it (`q_instance`).
+    Paused ones stay on disk too, until resumed.
+    """
+    rows = conn.execute(
+        f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE status IN ('queued', 'running', 'waitingForPause') "
+        f"UNION SELECT {INSTANCE_COLUMNS} FROM instances WHERE status = 'waiting' AND wake_at_epoch_ms IS NULL "
+        f"UNION SELECT {INSTANCE_COLUMNS} FROM instances WHERE status = 'waiting' AND wake_at_epoch_ms <= ? "
+        f"UNION SELECT {INSTANCE_COLUMNS} FROM instances WHERE status = 'waiting' AND pk IN "
+        "(SELECT instance_pk FROM events WHERE consumed_by IS NULL)",
+        (due_by,),
     ).fetchall()
+    return sorted(rows, key=lambda r: (r["created_at_epoch_ms"], r["pk"]))
+
+
+def q_wake_page(conn: sqlite3.Connection, after: tuple[int, int] | None, limit: int) -> list[tuple[int, int]]:
+    """`(wake_at_epoch_ms, pk)` of waiting instances in wake order, strictly after `after`; at most `limit`."""
+    if after is None:
+        cur = conn.execute(
+            "SELECT wake_at_epoch_ms, pk FROM instances WHERE status = 'waiting' AND wake_at_epoch_ms IS NOT NULL "
+            "ORDER BY wake_at_epoch_ms, pk LIMIT ?",
+            (limit,),
+        )
+    else:
+        cur = conn.execute(
+            "SELECT wake_at_epoch_ms, pk FROM instances WHERE status = 'waiting' AND wake_at_epoch_ms IS NOT NULL "
+            "AND (wake_at_epoch_ms, pk) > (?, ?) ORDER BY wake_at_epoch_ms, pk LIMIT ?",
+            (*after, limit),
+        )
+    return [(int(w), int(pk)) for w, pk in cur]
+
+
+def q_instances_by_pk(conn: sqlite3.Connection, pks: list[int]) -> list[sqlite3.Row]:
+    marks = ", ".join("?" for _ in pks)
+    return conn.execute(f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE pk IN ({marks})", pks).fetchall()
 
 
 def q_list(
@@ -323,7 +406,11 @@ def q_list(
         where.append("created_at_epoch_ms <= ?")
         args.append(end_ms)
     clause = " AND ".join(where)
-    total = conn.execute(f"SELECT count(*) FROM instances WHERE {clause}", args).fetchone()[0]
+    if start_ms is None and end_ms is None:  # the counts table answers without a scan
+        counts = q_status_counts(conn, workflow)
+        total = counts.get(status, 0) if status is not None else sum(counts.values())
+    else:
+        total = conn.execute(f"SELECT count(*) FROM instances WHERE {clause}", args).fetchone()[0]
     rows = conn.execute(
         f"SELECT id, status, created_at_epoch_ms FROM instances WHERE {clause} "
         "ORDER BY created_at_epoch_ms DESC, pk DESC LIMIT ? OFFSET ?",
@@ -333,9 +420,8 @@ def q_list(
 
 
 def q_status_counts(conn: sqlite3.Connection, workflow: str) -> dict[str, int]:
-    rows = conn.execute(
-        "SELECT status, count(*) FROM instances WHERE workflow = ? GROUP BY status", (workflow,)
-    ).fetchall()
+    """Instances of `workflow` per status (statuses with none left out), from the triggers' counts table."""
+    rows = conn.execute("SELECT status, n FROM instance_counts WHERE workflow = ? AND n > 0", (workflow,))
     return {status: n for status, n in rows}
 
 
@@ -408,7 +494,7 @@ def restart_txn(conn: sqlite3.Connection, pk: int, from_position: int | None, no
 
 STEP_COLUMNS = (
     "pk, position, kind, name, count, state, started_at_epoch_ms, ended_at_epoch_ms, "
-    "wake_at_epoch_ms, config, output, error, event_type"
+    "wake_at_epoch_ms, config, output, error, event_type, lineage"
 )
 
 
@@ -428,12 +514,16 @@ def save_step_txn(
     output: str | None = None,
     error: str | None = None,
     event_type: str | None = None,
+    lineage: str | None = None,
 ) -> int:
-    """Insert or update the step record `(instance, kind, name, count)`; returns its pk."""
+    """Insert or update the step record `(instance, kind, name, count)`; returns its pk.
+
+    `position`, `config`, `event_type` and `lineage` are kept from the first write.
+    """
     conn.execute(
         "INSERT INTO steps (instance_pk, position, kind, name, count, state, started_at_epoch_ms, "
-        "ended_at_epoch_ms, wake_at_epoch_ms, config, output, error, event_type) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ended_at_epoch_ms, wake_at_epoch_ms, config, output, error, event_type, lineage) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (instance_pk, kind, name, count) DO UPDATE SET state = excluded.state, "
         "ended_at_epoch_ms = excluded.ended_at_epoch_ms, wake_at_epoch_ms = excluded.wake_at_epoch_ms, "
         "output = excluded.output, error = excluded.error",
@@ -451,6 +541,7 @@ def save_step_txn(
             output,
             error,
             event_type,
+            lineage,
         ),
     )
     row = conn.execute(

@@ -122,6 +122,7 @@ class Worker:
                     script_name=wf.script_name or config.name,
                     cls=cls,
                     max_steps=wf.max_steps,
+                    concurrency_limit=wf.concurrency_limit,
                 )
             )
         return out

@@ -71,7 +71,7 @@ from pyflows.runtime.errors import (
 )
 from pyflows.runtime.protocol.limits import DEFAULT_CPU_MS, DEFAULT_MAX_STEPS, MAX_BATCH, check_event_type, check_instance_id
 from pyflows.runtime.workflows.run import Run, now_ms
-from pyflows.runtime.workflows.scheduler import Scheduler
+from pyflows.runtime.workflows.scheduler import Scheduler, WakeTimers
 from pyflows.runtime.protocol.statuses import COUNT_ORDER, FINISHED, UNFINISHED
 from pyflows.runtime.workflows.step import Step
 from pyflows.runtime.workflows.step_errors import error_info
@@ -100,6 +100,7 @@ class WorkflowSpec:
     script_name: str
     cls: type | None
     max_steps: int = DEFAULT_MAX_STEPS
+    concurrency_limit: int | None = None  # `concurrency.limit`: at most this many of its instances running
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ class EngineOptions:
     # A run whose only activity is waits ending further away than this is evicted from memory and
     # replayed when a timer fires or an event arrives (Cloudflare hibernates the same way).
     hibernate_after_ms: int = 2_000
+    # How many wake-ups of hibernated instances are held in memory; the rest are paged from SQLite.
+    wake_page: int = 1_000
 
 
 @dataclass(eq=False)
@@ -123,8 +126,6 @@ class _Instance:
     run: Run | None = None
     holds_slot: bool = False
     pause_requested: bool = False
-    hibernated: bool = False
-    timer_token: int = 0
     watchers: list[asyncio.Future[None]] = field(default_factory=list)
 
 
@@ -138,15 +139,27 @@ class Engine:
         self.env: Any = None
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
-        self.scheduler = Scheduler(self.options.max_concurrency, start=self._start_run, startable=self._startable)
+        self.scheduler = Scheduler(
+            self.options.max_concurrency,
+            start=self._start_run,
+            startable=self._startable,
+            lane_of=lambda inst: inst.spec.name,
+            limits={s.name: s.concurrency_limit for s in specs if s.concurrency_limit is not None},
+        )
+        # Hibernated instances live only in the database; these are their next wake-ups.
+        self.timers = WakeTimers(self._wake_page, self._on_due, page=self.options.wake_page)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Recover: resume instances that were queued, running or waiting when the process stopped."""
-        rows = await self.store.read(lambda c: storage.q_instances_by_status(c, UNFINISHED))
-        with_events = await self.store.read(storage.q_with_pending_events)
-        now = now_ms()
+        """Recover: resume instances that were queued, running or waiting when the process stopped.
+
+        Only what must run soon is loaded (queued, running, due within `hibernate_after_ms`, holding
+        an event); instances sleeping longer stay in the database and come back through the wake
+        timers, so a start with 100,000 sleepers reads one page of wake times, not every row.
+        """
+        due_by = now_ms() + self.options.hibernate_after_ms
+        rows = await self.store.read(lambda c: storage.q_recoverable(c, due_by))
         for row in rows:
             spec = self.specs.get(row["workflow"])
             if spec is None:  # workflow removed from the config: leave its instances alone
@@ -155,22 +168,18 @@ class Engine:
             self._live[(spec.name, inst.id)] = inst
             if inst.status == "waitingForPause":
                 self._set_status(inst, "paused")
+                self._forget(inst)
             elif inst.status == "queued":
                 self.scheduler.add_new(inst)
-            elif (
-                inst.status == "waiting"
-                and row["wake_at_epoch_ms"]
-                and inst.pk not in with_events
-                and row["wake_at_epoch_ms"] - now > self.options.hibernate_after_ms
-            ):
-                self.scheduler.hibernate_until(inst, row["wake_at_epoch_ms"])
-            elif inst.status in ("running", "waiting"):
+            else:
                 self.scheduler.add_returning(inst)
+        await self.timers.load()
 
     async def close(self) -> None:
         """Stop every run without changing its stored status: the next start resumes them."""
         self._closing = True
         self.scheduler.close()
+        self.timers.close()
         runs = [i.run for i in self._live.values() if i.run is not None]
         for run in runs:
             run.stop_reason = "shutdown"
@@ -205,18 +214,23 @@ class Engine:
         return instance_id
 
     async def create_batch(self, workflow: str, items: list[dict[str, Any]]) -> list[str]:
-        """Create up to 100 instances; ids that already exist are skipped (returned, not created)."""
-        self.spec(workflow)
+        """Create up to 100 instances in one transaction; ids that already exist are skipped (returned, not created)."""
+        spec = self.spec(workflow)
         if len(items) > MAX_BATCH:
             raise WorkflowError(f"create_batch takes at most {MAX_BATCH} instances, got {len(items)}. Split the batch.")
-        ids = []
+        rows = []
         for item in items:
             item = item or {}
-            try:
-                ids.append(await self.create(workflow, id=item.get("id"), params=item.get("params")))
-            except InstanceExistsError:
-                ids.append(item["id"])
-        return ids
+            instance_id = str(uuid.uuid4()) if item.get("id") is None else check_instance_id(item["id"])
+            params = item.get("params")
+            rows.append((instance_id, self._encode_payload(params if params is not None else {}, "Instance params")))
+        now = now_ms()
+        created = await self.store.write(lambda c: storage.insert_instances_txn(c, workflow, rows, now))
+        for instance_id, pk in created:
+            inst = _Instance(pk, spec, instance_id, dict(rows)[instance_id], now, "queued")
+            self._live[(workflow, instance_id)] = inst
+            self.scheduler.add_new(inst)
+        return [instance_id for instance_id, _ in rows]
 
     def _encode_payload(self, value: Any, what: str) -> str:
         try:
@@ -233,7 +247,6 @@ class Engine:
         return inst.status in ("running", "waiting", "queued") if returning else inst.status == "queued"
 
     def _start_run(self, inst: _Instance) -> None:
-        self.scheduler.forget_timer(inst)
         inst.status = "running"
         now = now_ms()
         self.store.write_nowait(lambda c: storage.mark_running_txn(c, inst.pk, now)).add_done_callback(
@@ -259,6 +272,7 @@ class Engine:
                 workflowName=inst.spec.name,
             )
             step = Step(run, implicit=self.options.implicit_dependencies)
+            run.enter()
             result = call_relaxed(workflow.run, event, step)
             if inspect.isawaitable(result):
                 result = await result
@@ -309,7 +323,6 @@ class Engine:
     def _forget(self, inst: _Instance) -> None:
         if self._live.get((inst.spec.name, inst.id)) is inst:
             del self._live[(inst.spec.name, inst.id)]
-        self.scheduler.forget_timer(inst)
 
     def _set_status(self, inst: _Instance, status: str, **fields: Any) -> None:
         """Record a status change without waiting (writes stay ordered), and wake watchers."""
@@ -339,7 +352,56 @@ class Engine:
             self.scheduler.release(inst)
         if inst.status == "waiting" and deadline - now_ms() > self.options.hibernate_after_ms:
             self._stop(run, "hibernate")
-            self.scheduler.hibernate_until(inst, deadline)
+            self._hibernate(inst, deadline)
+
+    def _hibernate(self, inst: _Instance, wake_at: int) -> None:
+        """Drop a waiting instance from memory: its row (status waiting, wake time) is all that is kept.
+
+        Only once the row says so (the status write is queued, not yet committed), and only if nothing
+        woke it meanwhile; until then reads are answered from memory as before.
+        """
+        self.timers.add(inst.pk, wake_at)
+
+        def evict(_: object) -> None:
+            if inst.run is None and inst.status == "waiting" and self._live.get((inst.spec.name, inst.id)) is inst:
+                self._forget(inst)
+                self._notify(inst)
+
+        self.store.write_nowait(_committed).add_done_callback(evict)
+
+    async def _wake_page(self, after: tuple[int, int] | None, limit: int) -> list[tuple[int, int]]:
+        # Through the writer, so it sees every status write queued before it (hibernation writes
+        # the wake time with write_nowait just before dropping the instance from memory).
+        return await self.store.write(lambda c: storage.q_wake_page(c, after, limit))
+
+    def _on_due(self, pks: list[int]) -> None:
+        task = asyncio.ensure_future(self._wake_due(pks))
+        task.add_done_callback(_log_wake_failure)
+
+    async def _wake_due(self, pks: list[int]) -> None:
+        """Timers fired for these instances: replay the ones whose row still says it is time."""
+        rows = await self.store.write(lambda c: storage.q_instances_by_pk(c, pks))  # after queued writes
+        now = now_ms()
+        for row in rows:
+            if row["status"] != "waiting" or self._closing:
+                continue
+            if row["wake_at_epoch_ms"] is not None and row["wake_at_epoch_ms"] > now:
+                self.timers.add(row["pk"], row["wake_at_epoch_ms"])  # it went back to sleep since
+                continue
+            inst = self._adopt(row)
+            if inst is not None and inst.run is None:
+                self.scheduler.add_returning(inst)
+
+    def _adopt(self, row: Any) -> _Instance | None:
+        """The in-memory instance for an unfinished row, created from the row if it is not loaded."""
+        spec = self.specs.get(row["workflow"])
+        if spec is None or row["status"] in FINISHED:
+            return None
+        inst = self._live.get((spec.name, row["id"]))
+        if inst is None:
+            inst = _Instance(row["pk"], spec, row["id"], row["params"], row["created_at_epoch_ms"], row["status"])
+            self._live[(spec.name, inst.id)] = inst
+        return inst
 
     async def on_wait_ended(self, run: Run) -> None:
         inst = run.inst
@@ -398,13 +460,14 @@ class Engine:
         return row
 
     async def _instance(self, workflow: str, instance_id: str) -> tuple[_Instance | None, str]:
-        """The live instance (if not final) and its current status."""
+        """The in-memory instance (loaded from its row if it is unfinished but not in memory) and its status."""
         self.spec(workflow)
         inst = self._live.get((workflow, instance_id))
         if inst is not None:
             return inst, inst.status
         row = await self._row(workflow, instance_id)
-        return None, row["status"]
+        inst = self._adopt(row)
+        return inst, inst.status if inst is not None else row["status"]
 
     async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
         """`{"status", "error", "output"}`; output as stored (an RPC tree: see runtime/values.py)."""
@@ -430,7 +493,6 @@ class Engine:
             return "waitingForPause"
         if inst.run is not None:
             await self._stop_and_wait(inst, "pause")
-        self.scheduler.forget_timer(inst)
         self._set_status(inst, "paused")
         return "paused"
 
@@ -480,9 +542,9 @@ class Engine:
         inst = self._live.get((workflow, instance_id))
         if inst is not None:
             await self._stop_and_wait(inst, "restart")
-            self.scheduler.forget_timer(inst)
         now = now_ms()
         await self.store.write(lambda c: storage.restart_txn(c, row["pk"], position, now))
+        inst = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
         if inst is None:
             spec = self.spec(workflow)
             inst = _Instance(row["pk"], spec, instance_id, row["params"], row["created_at_epoch_ms"], "queued")
@@ -505,10 +567,15 @@ class Engine:
         now = now_ms()
         pk = await self.store.write(lambda c: storage.insert_event_txn(c, inst.pk, event_type, payload_text, now))
         event = (pk, event_type, payload_text, now)
-        if inst.run is not None:
-            inst.run.deliver_event(event)
-        elif inst.hibernated:
-            self.scheduler.wake(inst)
+        current = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
+        if current is None:
+            current, _ = await self._instance(workflow, instance_id)
+        if current is None:
+            return
+        if current.run is not None:
+            current.run.deliver_event(event)
+        elif current.status == "waiting":  # hibernated: replay it now, to consume the event
+            self.scheduler.add_returning(current)
 
     async def delete(self, workflow: str, instance_id: str) -> None:
         row = await self._row(workflow, instance_id)
@@ -593,6 +660,15 @@ class Engine:
         live = inst.run.live if inst is not None and inst.run is not None else {}
         status = inst.status if inst is not None else row["status"]
         return instance_details(row, status, history, live)
+
+
+def _committed(conn: sqlite3.Connection) -> None:
+    """A no-op write: its future resolves once every write queued before it is committed."""
+
+
+def _log_wake_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Could not wake sleeping instances: %s", task.exception())
 
 
 def _log_write_failure(fut: asyncio.Future[Any]) -> None:

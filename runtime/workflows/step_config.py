@@ -1,4 +1,4 @@
-"""A step's `config`: defaults, strict validation, retry delays, and step-name rules (SPEC §3.5)."""
+"""A step's `config`: defaults, strict validation, retry delays, sensitive outputs, and step-name rules."""
 
 from __future__ import annotations
 
@@ -21,12 +21,15 @@ def resolve_config(config: Any) -> dict[str, Any]:
         return {"retries": dict(DEFAULT_CONFIG["retries"]), "timeout": DEFAULT_CONFIG["timeout"]}
     if not isinstance(config, dict):
         raise TypeError(f"step config must be a dict like {DEFAULT_CONFIG}, got {type(config).__name__}.")
-    unknown = set(config) - {"retries", "timeout"}
+    unknown = set(config) - {"retries", "timeout", "sensitive"}
     if unknown:
         raise ValueError(
             f"Unknown step config key(s) {sorted(unknown)}: allowed are 'retries' "
-            "({'limit', 'delay', 'backoff'}) and 'timeout'."
+            "({'limit', 'delay', 'backoff'}), 'timeout' and 'sensitive'."
         )
+    sensitive = config.get("sensitive")
+    if sensitive is not None and sensitive != "output":
+        raise ValueError(f"step config sensitive must be \"output\", got {sensitive!r}.")
     retries = dict(DEFAULT_CONFIG["retries"])
     user_retries = config.get("retries") or {}
     if not isinstance(user_retries, dict):
@@ -46,7 +49,19 @@ def resolve_config(config: Any) -> dict[str, Any]:
     timeout = config.get("timeout", DEFAULT_CONFIG["timeout"])
     if to_ms(timeout, what="step config timeout") == 0:
         raise ValueError("step config timeout must be greater than 0.")
-    return {"retries": retries, "timeout": timeout}
+    resolved: dict[str, Any] = {"retries": retries, "timeout": timeout}
+    if sensitive is not None:
+        resolved["sensitive"] = sensitive
+    return resolved
+
+
+REDACTED = "[REDACTED]"
+
+
+def is_sensitive(config: Mapping[str, Any] | None) -> bool:
+    """`config: {"sensitive": "output"}` (Cloudflare, 2026-06): the output is stored and returned to `run`,
+    but the API, the CLI, logs and instance events show `"[REDACTED]"` in its place."""
+    return bool(config) and config.get("sensitive") == "output"  # type: ignore[union-attr]
 
 
 def retry_delay_ms(retries: Mapping[str, Any], retry: int) -> int:
