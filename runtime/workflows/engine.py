@@ -6,11 +6,11 @@ subclass from runtime/errors.py carrying `http_status` and `code`.
 
     spec = WorkflowSpec(name="my-workflow", binding="MY_WORKFLOW", class_name="MyWorkflow",
                         script_name="my-worker", cls=MyWorkflow, max_steps=10_000)
-    store = await Store.open(state_dir)                # runtime/storage.py; locks the dir
+    store = await Store.open(state_dir)                # runtime/storage/store.py; locks the dir
     engine = Engine(store, [spec], EngineOptions(max_concurrency=10_000, cpu_ms=30_000,
                                                  implicit_dependencies=True))
     engine.env = env                                   # self.env of workflow classes (bindings, vars)
-    await engine.start()                               # recovery: resumes in-flight instances
+    await engine.start()                               # applies its schema, then resumes in-flight instances
     ...
     await engine.close()                               # interrupts running steps; store stays open
     await store.close()
@@ -56,7 +56,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyflows.runtime.storage import store as storage
+from pyflows.runtime.storage.store import Store
+from pyflows.runtime.workflows import queries
 from pyflows.runtime.server.explorer.present import instance_details
 from pyflows.runtime.protocol.durations import iso
 from pyflows.runtime.surface.entrypoints import ExecutionContext, call_relaxed
@@ -132,7 +133,7 @@ class _Instance:
 class Engine:
     """Runs workflow instances durably; see the module docstring for the contract."""
 
-    def __init__(self, store: storage.Store, specs: list[WorkflowSpec], options: EngineOptions | None = None):
+    def __init__(self, store: Store, specs: list[WorkflowSpec], options: EngineOptions | None = None):
         self.store = store
         self.specs: dict[str, WorkflowSpec] = {s.name: s for s in specs}
         self.options = options or EngineOptions()
@@ -158,8 +159,9 @@ class Engine:
         an event); instances sleeping longer stay in the database and come back through the wake
         timers, so a start with 100,000 sleepers reads one page of wake times, not every row.
         """
+        await self.store.migrate("workflows", queries.MIGRATIONS)
         due_by = now_ms() + self.options.hibernate_after_ms
-        rows = await self.store.read(lambda c: storage.q_recoverable(c, due_by))
+        rows = await self.store.read(lambda c: queries.q_recoverable(c, due_by))
         for row in rows:
             spec = self.specs.get(row["workflow"])
             if spec is None:  # workflow removed from the config: leave its instances alone
@@ -204,7 +206,7 @@ class Engine:
         now = now_ms()
         try:
             pk = await self.store.write(
-                lambda c: storage.insert_instance_txn(c, workflow, instance_id, params_text, now)
+                lambda c: queries.insert_instance_txn(c, workflow, instance_id, params_text, now)
             )
         except sqlite3.IntegrityError:
             raise InstanceExistsError(workflow, instance_id) from None
@@ -225,7 +227,7 @@ class Engine:
             params = item.get("params")
             rows.append((instance_id, self._encode_payload(params if params is not None else {}, "Instance params")))
         now = now_ms()
-        created = await self.store.write(lambda c: storage.insert_instances_txn(c, workflow, rows, now))
+        created = await self.store.write(lambda c: queries.insert_instances_txn(c, workflow, rows, now))
         for instance_id, pk in created:
             inst = _Instance(pk, spec, instance_id, dict(rows)[instance_id], now, "queued")
             self._live[(workflow, instance_id)] = inst
@@ -249,7 +251,7 @@ class Engine:
     def _start_run(self, inst: _Instance) -> None:
         inst.status = "running"
         now = now_ms()
-        self.store.write_nowait(lambda c: storage.mark_running_txn(c, inst.pk, now)).add_done_callback(
+        self.store.write_nowait(lambda c: queries.mark_running_txn(c, inst.pk, now)).add_done_callback(
             _log_write_failure
         )
         self._notify(inst)
@@ -306,7 +308,7 @@ class Engine:
     ) -> None:
         end = now_ms()
         await self.store.write(
-            lambda c: storage.update_instance_txn(
+            lambda c: queries.update_instance_txn(
                 c,
                 inst.pk,
                 status=status,
@@ -327,7 +329,7 @@ class Engine:
     def _set_status(self, inst: _Instance, status: str, **fields: Any) -> None:
         """Record a status change without waiting (writes stay ordered), and wake watchers."""
         inst.status = status
-        fut = self.store.write_nowait(lambda c: storage.update_instance_txn(c, inst.pk, status=status, **fields))
+        fut = self.store.write_nowait(lambda c: queries.update_instance_txn(c, inst.pk, status=status, **fields))
         fut.add_done_callback(_log_write_failure)
         self._notify(inst)
 
@@ -372,7 +374,7 @@ class Engine:
     async def _wake_page(self, after: tuple[int, int] | None, limit: int) -> list[tuple[int, int]]:
         # Through the writer, so it sees every status write queued before it (hibernation writes
         # the wake time with write_nowait just before dropping the instance from memory).
-        return await self.store.write(lambda c: storage.q_wake_page(c, after, limit))
+        return await self.store.write(lambda c: queries.q_wake_page(c, after, limit))
 
     def _on_due(self, pks: list[int]) -> None:
         task = asyncio.ensure_future(self._wake_due(pks))
@@ -380,7 +382,7 @@ class Engine:
 
     async def _wake_due(self, pks: list[int]) -> None:
         """Timers fired for these instances: replay the ones whose row still says it is time."""
-        rows = await self.store.write(lambda c: storage.q_instances_by_pk(c, pks))  # after queued writes
+        rows = await self.store.write(lambda c: queries.q_instances_by_pk(c, pks))  # after queued writes
         now = now_ms()
         for row in rows:
             if row["status"] != "waiting" or self._closing:
@@ -454,7 +456,7 @@ class Engine:
 
     async def _row(self, workflow: str, instance_id: str) -> Any:
         self.spec(workflow)
-        row = await self.store.read(lambda c: storage.q_instance(c, workflow, instance_id))
+        row = await self.store.read(lambda c: queries.q_instance(c, workflow, instance_id))
         if row is None:
             raise InstanceNotFoundError(workflow, instance_id)
         return row
@@ -532,7 +534,7 @@ class Engine:
             name = from_step.get("name")
             count = int(from_step.get("count") or 1)
             kind = from_step.get("type") or "do"
-            position = await self.store.read(lambda c: storage.q_step_position(c, row["pk"], kind, name, count))
+            position = await self.store.read(lambda c: queries.q_step_position(c, row["pk"], kind, name, count))
             if position is None:
                 raise StepNotFoundError(
                     f'WorkflowError: (instance.cannot_restart) Step "{name}" not found in execution history '
@@ -543,7 +545,7 @@ class Engine:
         if inst is not None:
             await self._stop_and_wait(inst, "restart")
         now = now_ms()
-        await self.store.write(lambda c: storage.restart_txn(c, row["pk"], position, now))
+        await self.store.write(lambda c: queries.restart_txn(c, row["pk"], position, now))
         inst = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
         if inst is None:
             spec = self.spec(workflow)
@@ -565,7 +567,7 @@ class Engine:
             )
         payload_text = self._encode_payload(payload, "Event payload")
         now = now_ms()
-        pk = await self.store.write(lambda c: storage.insert_event_txn(c, inst.pk, event_type, payload_text, now))
+        pk = await self.store.write(lambda c: queries.insert_event_txn(c, inst.pk, event_type, payload_text, now))
         event = (pk, event_type, payload_text, now)
         current = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
         if current is None:
@@ -583,14 +585,14 @@ class Engine:
         if inst is not None:
             await self._stop_and_wait(inst, "delete")
             self._forget(inst)
-        await self.store.write(lambda c: storage.delete_instance_txn(c, row["pk"]))
+        await self.store.write(lambda c: queries.delete_instance_txn(c, row["pk"]))
 
     async def delete_all(self, workflow: str) -> int:
         self.spec(workflow)
         for inst in [i for (w, _), i in self._live.items() if w == workflow]:
             await self._stop_and_wait(inst, "delete")
             self._forget(inst)
-        return await self.store.write(lambda c: storage.delete_workflow_txn(c, workflow))
+        return await self.store.write(lambda c: queries.delete_workflow_txn(c, workflow))
 
     async def wait_for(
         self,
@@ -628,7 +630,7 @@ class Engine:
     ) -> tuple[list[dict[str, Any]], int]:
         self.spec(workflow)
         rows, total = await self.store.read(
-            lambda c: storage.q_list(
+            lambda c: queries.q_list(
                 c,
                 workflow,
                 status=status,
@@ -646,16 +648,16 @@ class Engine:
 
     async def status_counts(self, workflow: str) -> dict[str, int]:
         self.spec(workflow)
-        counts = await self.store.read(lambda c: storage.q_status_counts(c, workflow))
+        counts = await self.store.read(lambda c: queries.q_status_counts(c, workflow))
         return {s: counts.get(s, 0) for s in COUNT_ORDER}
 
     async def latest(self, workflow: str) -> str | None:
         self.spec(workflow)
-        return await self.store.read(lambda c: storage.q_latest(c, workflow))
+        return await self.store.read(lambda c: queries.q_latest(c, workflow))
 
     async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
         row = await self._row(workflow, instance_id)
-        history = await self.store.read(lambda c: storage.q_history(c, row["pk"]))
+        history = await self.store.read(lambda c: queries.q_history(c, row["pk"]))
         inst = self._live.get((workflow, instance_id))
         live = inst.run.live if inst is not None and inst.run is not None else {}
         status = inst.status if inst is not None else row["status"]

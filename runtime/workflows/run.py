@@ -60,7 +60,7 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyflows.runtime.storage import store as storage
+from pyflows.runtime.workflows import queries
 from pyflows.runtime.protocol.durations import MAX_SLEEP_MS, epoch_ms, to_ms
 from pyflows.runtime.surface.entrypoints import NonRetryableError
 from pyflows.runtime.protocol.limits import MAX_CPU_MS, MAX_STEPS, check_event_type
@@ -236,7 +236,7 @@ class Run:
         self.stop_reason: str | None = None
 
     async def load(self) -> None:
-        steps, attempts, events = await self.engine.store.read(lambda c: storage.q_history(c, self.inst.pk))
+        steps, attempts, events = await self.engine.store.read(lambda c: queries.q_history(c, self.inst.pk))
         counts: defaultdict[int, int] = defaultdict(int)
         for a in attempts:
             counts[a["step_pk"]] = max(counts[a["step_pk"]], a["attempt"])
@@ -606,12 +606,12 @@ class Run:
         """Save a `do` step's row and the attempt that just ended, in one transaction."""
 
         def txn(conn: Any) -> None:
-            pk = storage.save_step_txn(
+            pk = queries.save_step_txn(
                 conn, self.inst.pk, position=position, kind=key[0], name=key[1], count=key[2], state=state,
                 started=started, ended=ended if state in ("complete", "errored") else None, wake_at=wake_at,
                 config=config, output=output, error=error, lineage=lineage,
             )  # fmt: skip
-            storage.save_attempt_txn(conn, pk, attempt, attempt_started, ended, ok, error)
+            queries.save_attempt_txn(conn, pk, attempt, attempt_started, ended, ok, error)
 
         return self._save(txn)
 
@@ -619,12 +619,12 @@ class Run:
         """Save a sleep/event step row (and mark the event it consumed) in one transaction."""
 
         def txn(conn: Any) -> None:
-            pk = storage.save_step_txn(
+            pk = queries.save_step_txn(
                 conn, self.inst.pk, position=rec.position, kind=rec.kind, name=rec.name, count=rec.count,
                 state=state, started=rec.started, event_type=rec.event_type, lineage=rec.lineage, **fields,
             )  # fmt: skip
             if consume is not None:
-                storage.consume_event_txn(conn, consume, pk)
+                queries.consume_event_txn(conn, consume, pk)
 
         return self._save(txn)
 

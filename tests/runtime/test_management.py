@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from pyflows.runtime.server.app import Runtime, create_app
-from pyflows.runtime.server.explorer.routes import API_PREFIX, OPENAPI_PATH
-from pyflows.runtime.storage.store import Store
-from pyflows.runtime.surface.entrypoints import WorkflowEntrypoint
-from pyflows.runtime.worker.loader import Env
 from pyflows.runtime.workflows.engine import Engine, EngineOptions, WorkflowSpec
+from pyflows.runtime.surface.entrypoints import WorkflowEntrypoint
+from pyflows.runtime.server.explorer.routes import API_PREFIX, OPENAPI_PATH
+from pyflows.runtime.server.app import Runtime, create_app
+from pyflows.runtime.storage.store import Store
+from pyflows.runtime.worker.loader import Env
 
 pytestmark = pytest.mark.anyio
 

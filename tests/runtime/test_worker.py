@@ -18,8 +18,8 @@ import httpx
 import pytest
 from pyflows.runtime.config import load
 from pyflows.runtime.errors import UserCodeError
-from pyflows.runtime.server.app import Runtime, create_app
 from pyflows.runtime.surface.http import Headers, Request, Response
+from pyflows.runtime.server.app import Runtime, create_app
 from pyflows.runtime.worker.loader import Env, call_relaxed, load_worker
 
 pytestmark = pytest.mark.anyio
@@ -317,8 +317,8 @@ def test_request_and_headers() -> None:
 
 
 def test_js_and_pyodide_shims_are_identities_on_plain_data(restore_sys_path) -> None:
-    from pyflows.runtime.sdk.pyodide import ffi
     from pyflows.runtime.surface import js
+    from pyflows.runtime.sdk.pyodide import ffi
 
     data = {"params": {"a": [1, 2]}}
     assert ffi.to_js(data, dict_converter=js.Object.fromEntries) is data
