@@ -24,8 +24,8 @@ packages/workers-shared; developers.cloudflare.com/workers/static-assets/):
   the asset and the rest to the Worker. For that check the not-found fallbacks count only for
   browser navigations (`Sec-Fetch-Mode: navigate`, from compatibility_date 2025-04-01), so `fetch()`
   calls to missing paths still reach the Worker.
-- `_headers`, `_redirects` and `.assetsignore` at the top of the directory are never served (pyflows
-  does not apply their rules yet).
+- `_redirects` and `_headers` at the top of the directory are applied (runtime/server/asset_rules.py)
+  and, like `.assetsignore`, never served; `.assetsignore`'s patterns are not applied yet.
 
 Files are read from disk on every request (hashes are cached by size and mtime), so an edited asset
 is served at once, without a reload.
@@ -38,8 +38,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
+from pyflows.runtime.server.asset_rules import Rules
 from pyflows.runtime.surface.http import Headers, JsRequest, Request, Response
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ class AssetServer:
         self._worker_rules = [_glob(r) for r in rules if not r.startswith("!")]
         self._asset_rules = [_glob(r[1:]) for r in rules if r.startswith("!")]
         self._hashes: dict[Path, tuple[int, int, str]] = {}
+        self.rules = Rules(self.root)
 
     # Files -------------------------------------------------------------------------------------
     def _file(self, path: str) -> Path | None:
@@ -263,15 +265,30 @@ class AssetServer:
         """None: no asset for this path; else a ready Response (redirect/405) or a file to serve."""
         url = urlsplit(request.url)
         pathname = url.path or "/"
+        proxied = False
+        rule = self.rules.redirect(url.netloc, pathname)
+        if rule is not None:
+            status, target = rule
+            destination = urlsplit(urljoin(request.url, target))
+            if status == 200:  # serve another asset at this URL
+                pathname, proxied = destination.path or "/", True
+            else:
+                query = f"?{destination.query}" if destination.query else (f"?{url.query}" if url.query else "")
+                fragment = f"#{destination.fragment}" if destination.fragment else ""
+                if (destination.scheme, destination.netloc) == (url.scheme, url.netloc):
+                    location = destination.path + query + fragment
+                else:
+                    location = destination._replace(query="", fragment="").geturl() + query + fragment
+                return Response(None, status=status, headers={"Location": location})
         decoded = _decode(pathname)
         intent = self._resolve(decoded, not_found)
         if intent is None:
-            return None
+            return Response(None, status=404, status_text="Not Found") if proxied else None
         if str(request.method).upper() not in ("GET", "HEAD"):
             return Response(None, status=405, status_text="Method Not Allowed")
-        destination = _encode(intent.redirect or decoded)
-        if intent.redirect is not None or (destination != pathname and intent.path is not None):
-            location = destination + (f"?{url.query}" if url.query else "")
+        destination_path = _encode(intent.redirect or decoded)
+        if intent.redirect is not None or (destination_path != pathname and intent.path is not None):
+            location = destination_path + (f"?{url.query}" if url.query else "")
             return Response(None, status=307, headers={"Location": location})
         return intent
 
@@ -289,7 +306,23 @@ class AssetServer:
         return self._outcome(request, not_found) is None
 
     def fetch(self, request: Request) -> Response:
-        """The asset for `request` (200/304/307/404/405), as `env.ASSETS.fetch(request)` answers."""
+        """The asset for `request` (200/304/307/404/405), as `env.ASSETS.fetch(request)` answers,
+        with the `_headers` rules that match it applied."""
+        response = self._fetch(request)
+        url = urlsplit(request.url)
+        seen: set[str] = set()
+        for _source, sets, unsets in self.rules.headers(url.netloc, url.path or "/"):
+            for name in unsets:
+                response.headers.delete(name)
+            for name, value in sets:
+                if name.lower() in seen:
+                    response.headers.append(name, value)
+                else:
+                    response.headers.set(name, value)
+                    seen.add(name.lower())
+        return response
+
+    def _fetch(self, request: Request) -> Response:
         outcome = self._outcome(request, self.config.not_found_handling)
         if outcome is None:
             return Response(None, status=404, status_text="Not Found")

@@ -280,3 +280,44 @@ async def test_direct_binding_call_without_a_server(tmp_path: Path) -> None:
     assert (reply.status, await reply.text()) == (200, "<p>blog</p>")
     with pytest.raises(TypeError, match="takes a Request or a URL string"):
         await binding.fetch(42)
+
+
+async def test_redirects_and_headers_files(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    (root / "public" / "_redirects").write_text(
+        "# comments and bad lines are skipped\n"
+        "/old-about /about 301\n"
+        "/blog/:year/:slug /posts/:slug?from=:year\n"
+        "/docs/* /manual/:splat 308\n"
+        "/app/* / 200\n"
+        "/away https://example.com/x\n"
+        "/broken\n"
+        "/bad-status /about 999\n"
+    )
+    (root / "public" / "_headers").write_text(
+        "/*\n  X-Frame-Options: DENY\n  X-Multi: a\n/style.css\n  ! Cache-Control\n  X-Multi: b\n"
+        "/files/:name\n  X-Name: :name\n"
+    )
+    async with served(root) as client:
+        moved = await client.get("/old-about")
+        assert (moved.status_code, moved.headers["location"]) == (301, "/about")
+        assert moved.headers["x-frame-options"] == "DENY"  # _headers apply to every asset response
+        post = await client.get("/blog/2024/hello?x=1")
+        assert (post.status_code, post.headers["location"]) == (302, "/posts/hello?from=2024")
+        docs = await client.get("/docs/a/b")
+        assert (docs.status_code, docs.headers["location"]) == (308, "/manual/a/b")
+        spa = await client.get("/app/deep/route")
+        assert (spa.status_code, spa.text) == (200, SITE["index.html"])  # 200: served in place
+        away = await client.get("/away?q=2")
+        assert away.headers["location"] == "https://example.com/x?q=2"
+        assert (await client.get("/broken")).status_code == 404
+        assert (await client.get("/bad-status")).status_code == 404
+        css = await client.get("/style.css")
+        assert "cache-control" not in css.headers
+        assert css.headers.get_list("x-multi") == ["a", "b"]
+        assert (await client.get("/about")).headers.get_list("x-multi") == ["a"]
+        named = await client.get("/files/report")
+        assert named.headers["x-name"] == "report"
+        (root / "public" / "_redirects").write_text("/old-about /blog/ 302\n")  # edits apply at once
+        again = await client.get("/old-about")
+        assert (again.status_code, again.headers["location"]) == (302, "/blog/")
