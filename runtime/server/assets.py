@@ -339,7 +339,12 @@ class AssetServer:
         if request.headers.get("if-none-match") in (strong, "W/" + strong):
             return Response(None, status=304, status_text="Not Modified", headers=headers)
         file = self._file(outcome.path)
-        body = b"" if file is None or str(request.method).upper() == "HEAD" else file.read_bytes()
+        if file is None:
+            return Response(None, status=404, status_text="Not Found")
+        if str(request.method).upper() == "HEAD":  # no body, but the length the GET would have
+            headers.append("Content-Length", str(file.stat().st_size))
+            return Response(None, status=outcome.status, headers=headers)
+        body = file.read_bytes()
         return Response(body, status=outcome.status, headers=headers)
 
 

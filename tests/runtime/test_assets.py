@@ -156,6 +156,7 @@ async def test_etag_and_if_none_match_give_304(tmp_path: Path) -> None:
         assert edited.headers["etag"] != etag
         head = await client.head("/style.css")
         assert (head.status_code, head.content) == (200, b"")
+        assert head.headers["content-length"] == str(len("body { color: blue; margin: 0 }"))
 
 
 async def test_auto_trailing_slash_html_handling(tmp_path: Path) -> None:
