@@ -24,8 +24,9 @@ packages/workers-shared; developers.cloudflare.com/workers/static-assets/):
   the asset and the rest to the Worker. For that check the not-found fallbacks count only for
   browser navigations (`Sec-Fetch-Mode: navigate`, from compatibility_date 2025-04-01), so `fetch()`
   calls to missing paths still reach the Worker.
-- `_redirects` and `_headers` at the top of the directory are applied (runtime/server/asset_rules.py)
-  and, like `.assetsignore`, never served; `.assetsignore`'s patterns are not applied yet.
+- `_redirects` and `_headers` at the top of the directory are applied (runtime/server/asset_rules.py).
+  Files matching `.assetsignore` (gitignore syntax) are not served, nor are `.assetsignore`,
+  `_redirects` and `_headers` themselves unless it opts them back in (`!_headers`).
 
 Files are read from disk on every request (hashes are cached by size and mtime), so an edited asset
 is served at once, without a reload.
@@ -50,7 +51,8 @@ __all__ = ["AssetServer", "content_type"]
 
 CACHE_CONTROL = "public, max-age=0, must-revalidate"
 NAVIGATION_FLAG_DATE = "2025-04-01"  # assets_navigation_prefers_asset_serving on by default
-_METAFILES = frozenset({"_headers", "_redirects", ".assetsignore"})
+# Never served unless .assetsignore opts them back in (`!_headers`), as in Wrangler.
+_DEFAULT_IGNORES = ("/.assetsignore", "/_redirects", "/_headers")
 
 # The `mime` package's names for the extensions web projects ship (its "standard" and "other" sets).
 # fmt: off
@@ -136,17 +138,36 @@ class AssetServer:
         self._asset_rules = [_glob(r[1:]) for r in rules if r.startswith("!")]
         self._hashes: dict[Path, tuple[int, int, str]] = {}
         self.rules = Rules(self.root)
+        self._ignore: tuple[tuple[int, int] | None, Any] = ((-1, -1), None)
 
     # Files -------------------------------------------------------------------------------------
+    def _ignored(self, rel: str) -> bool:
+        """Whether `.assetsignore` (gitignore syntax, plus the metafiles) hides `rel`."""
+        import pathspec
+
+        try:
+            st = (self.root / ".assetsignore").stat()
+            stamp: tuple[int, int] | None = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            stamp = None
+        if stamp != self._ignore[0] or self._ignore[1] is None:
+            lines = list(_DEFAULT_IGNORES)
+            if stamp is not None:
+                lines += (self.root / ".assetsignore").read_text(encoding="utf-8", errors="replace").splitlines()
+            self._ignore = (stamp, pathspec.GitIgnoreSpec.from_lines(lines))
+        return bool(self._ignore[1].match_file(rel))
+
     def _file(self, path: str) -> Path | None:
         rel = path.lstrip("/")
-        if not rel or rel in _METAFILES or "\x00" in rel:
+        if not rel or "\x00" in rel:
             return None
         parts = rel.split("/")
         if any(p in ("", ".", "..") for p in parts):
             return None
         file = self.root.joinpath(*parts)
-        return file if file.is_file() else None
+        if not file.is_file() or self._ignored(rel):
+            return None
+        return file
 
     def _etag(self, path: str) -> str | None:
         """The content hash of the asset at `path`, or None when there is none."""

@@ -322,3 +322,19 @@ async def test_redirects_and_headers_files(tmp_path: Path) -> None:
         (root / "public" / "_redirects").write_text("/old-about /blog/ 302\n")  # edits apply at once
         again = await client.get("/old-about")
         assert (again.status_code, again.headers["location"]) == (302, "/blog/")
+
+
+async def test_assetsignore_hides_files_with_gitignore_patterns(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    (root / "public" / "app.js.map").write_text("{}")
+    (root / "public" / "secret").mkdir()
+    (root / "public" / "secret" / "key.txt").write_text("k")
+    async with served(root) as client:
+        assert (await client.get("/app.js.map")).status_code == 200
+        assert (await client.get("/_headers")).status_code == 404  # metafiles are hidden by default
+        (root / "public" / ".assetsignore").write_text("*.map\nsecret/\n!_headers\n")
+        assert (await client.get("/app.js.map")).status_code == 404
+        assert (await client.get("/secret/key.txt")).status_code == 404
+        assert (await client.get("/.assetsignore")).status_code == 404
+        assert (await client.get("/_headers")).text == SITE["_headers"]  # opted back in
+        assert (await client.get("/style.css")).status_code == 200
