@@ -281,10 +281,11 @@ def run_sync(awaitable: Awaitable[Any]) -> Any:
     - In a thread without an event loop (a WSGI app under `wsgi.fetch`, a sync step function):
       the awaitable runs on the server's loop and this thread waits for it, so bindings work.
     - With no server loop at all (a script): it runs with `asyncio.run`.
-    - In sync code called directly on the server's loop thread: CPython cannot suspend that stack
-      as Pyodide's JSPI does, so the awaitable runs on a helper thread's own loop while the server
-      waits; an awaitable tied to the server's loop would deadlock there, so call such code through
-      `asyncio.to_thread` (or from a WSGI app) instead.
+    - In sync code under a Worker's `fetch` on the server's loop (django-cf calls Django straight
+      from `fetch`): the handler runs in a greenlet (runtime/surface/stack.py), which switches out
+      and awaits on the server's loop, as Pyodide's JSPI suspends the stack.
+    - Anywhere else on a loop thread (a background task, a step): the awaitable runs on a helper
+      thread's own loop while this thread waits, so it must not need the server's loop.
     """
     if not _inspect.isawaitable(awaitable):
         raise TypeError(f"run_sync() takes an awaitable (a coroutine or future), not {type(awaitable).__name__}.")
@@ -297,6 +298,10 @@ def run_sync(awaitable: Awaitable[Any]) -> Any:
         if host is not None and host.is_running() and not host.is_closed():
             return _asyncio.run_coroutine_threadsafe(_await(awaitable), host).result()
         return _asyncio.run(_await(awaitable))
+    from pyflows.runtime.surface import stack
+
+    if stack.in_switchable():  # sync code under a Worker's fetch: switch stacks, await on this loop
+        return stack.suspend(awaitable)
     global _helper
     with _helper_lock:
         if _helper is None:

@@ -32,6 +32,7 @@ from pyflows.runtime.surface.entrypoints import ExecutionContext, WorkerEntrypoi
 from pyflows.runtime.errors import UserCodeError
 from pyflows.runtime.surface.http import Request, Response
 from pyflows.runtime.bindings.platform import platform_bindings
+from pyflows.runtime.surface.stack import run_switchable
 from pyflows.runtime.sdk import SHIM_DIR
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
@@ -169,7 +170,9 @@ class Worker:
                 )
             )
             return _no_handler(hint)
-        if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):  # in a greenlet, so pyodide.ffi.run_sync works under it
+            result = await run_switchable(result)
+        elif inspect.isawaitable(result):
             result = await result
         if not isinstance(result, Response):
             raise TypeError(

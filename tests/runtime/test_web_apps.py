@@ -8,6 +8,7 @@ real dev app in-process. Django configures itself once per process, so one Djang
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import sys
@@ -283,3 +284,87 @@ async def test_flask_and_run_sync_from_a_sync_view(tmp_path: Path) -> None:
         assert started.json() == {"id": "from-flask"}
         status = (await client.get("/status/from-flask")).json()
         assert status["status"] in ("queued", "running", "complete")
+
+
+# django-cf's shape: the WSGI app is called synchronously, straight from the async fetch, on the
+# server's loop; the ORM then calls run_sync on binding awaitables (here: the Workflow binding and
+# an asyncio.Event another request sets, which proves the loop keeps serving while one waits).
+ON_THE_LOOP_WORKER = """
+    import asyncio
+
+    from flask import Flask, request
+    from pyodide.ffi import run_sync
+    from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
+
+    app = Flask(__name__)
+    released = asyncio.Event()
+
+
+    @app.get("/create")
+    def create():
+        instance = run_sync(request.environ["workers.env"].MY_WORKFLOW.create(id="on-the-loop"))
+        return {"id": instance.id}
+
+
+    @app.get("/wait")
+    def wait():
+        run_sync(asyncio.wait_for(released.wait(), 10))
+        return {"released": True}
+
+
+    @app.get("/release")
+    def release():
+        released.set()
+        return {"ok": True}
+
+
+    @app.get("/fail")
+    def fail():
+        async def boom():
+            raise ValueError("from the awaitable")
+
+        try:
+            run_sync(boom())
+        except ValueError as exc:
+            return {"caught": str(exc)}
+
+
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event, step):
+            return "done"
+
+
+    class Default(WorkerEntrypoint):
+        async def fetch(self, req):
+            path = req.url.split("/", 3)[3]
+            environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/" + path, "SERVER_NAME": "x", "SERVER_PORT": "80",
+                       "wsgi.url_scheme": "http", "workers.env": self.env}
+            seen = {}
+
+            def start_response(status, headers, exc_info=None):
+                seen.update(status=int(status.split()[0]), headers=headers)
+
+            body = b"".join(app(environ, start_response))  # synchronous, on the event loop
+            return Response(body, status=seen["status"], headers=seen["headers"])
+"""
+
+
+async def test_run_sync_in_a_wsgi_app_called_on_the_loop(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {"src/flask_app.py": ON_THE_LOOP_WORKER},
+        {
+            "name": "on-the-loop",
+            "main": "src/flask_app.py",
+            "compatibility_date": "2026-03-01",
+            "workflows": [{"name": "flow", "binding": "MY_WORKFLOW", "class_name": "Flow"}],
+        },
+    )
+    async with served(root) as client:
+        assert (await client.get("/create")).json() == {"id": "on-the-loop"}
+        waiting = asyncio.ensure_future(client.get("/wait"))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        assert (await client.get("/release")).json() == {"ok": True}  # served while /wait is suspended
+        assert (await asyncio.wait_for(waiting, 10)).json() == {"released": True}
+        assert (await client.get("/fail")).json() == {"caught": "from the awaitable"}
