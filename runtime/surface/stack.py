@@ -86,11 +86,13 @@ async def run_switchable(coro: Coroutine[Any, Any, Any]) -> Any:
                 if future is None:
                     await asyncio.sleep(0)
                 else:
-                    if hasattr(future, "_asyncio_future_blocking"):
-                        future._asyncio_future_blocking = False
-                    await asyncio.wait({future})
+                    future._asyncio_future_blocking = False
+                    await future  # its outcome is read again by the coroutine's own await
             except BaseException as exc:  # noqa: B036 - e.g. CancelledError: the coroutine decides
-                message = child.throw(exc)
+                if future is not None and future.done():
+                    message = child.switch()  # the future failed: the coroutine sees it itself
+                else:
+                    message = child.throw(exc)  # this task was cancelled while waiting
             else:
                 message = child.switch()
         elif isinstance(message, _Run):
