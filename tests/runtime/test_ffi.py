@@ -156,3 +156,37 @@ def test_import_from_javascript_gives_cloudflare_workers_env(shims) -> None:
     from workers import wsgi
 
     assert callable(wsgi.fetch) and callable(workers.asgi.fetch)
+
+
+def test_run_switchable_keeps_asyncio_semantics() -> None:
+    from pyflows.runtime.surface.stack import in_switchable, run_switchable, suspend
+
+    async def handler() -> list[object]:
+        seen: list[object] = [in_switchable()]
+        try:
+            async with asyncio.timeout(0.05):  # cancels this task; the coroutine sees TimeoutError
+                await asyncio.sleep(5)
+        except TimeoutError:
+            seen.append("timed out")
+        failing: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        failing.set_exception(KeyError("k"))
+        try:
+            await failing
+        except KeyError as exc:
+            seen.append(f"future failed: {exc}")
+        seen.append(suspend(asyncio.sleep(0, result="suspended")))
+        seen.append(await asyncio.gather(asyncio.sleep(0.01, result="a"), asyncio.sleep(0, result="b")))
+        return seen
+
+    assert asyncio.run(run_switchable(handler())) == [
+        True,
+        "timed out",
+        "future failed: 'k'",
+        "suspended",
+        ["a", "b"],
+    ]
+    assert not in_switchable()
+    outside = asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="only possible inside run_switchable"):
+        suspend(outside)
+    outside.close()
