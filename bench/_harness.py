@@ -54,12 +54,19 @@ SPECS: dict[str, tuple[str, str, float | None, float | None, str]] = {
     "engine_steps_concurrent": ("steps/s", "higher", None, 1500.0, "issue 3"),
     "engine_three_step": ("inst/s", "higher", None, 400.0, "issue 3"),
     "floor_aiosqlite_commit": ("steps/s", "higher", None, None, ""),
+    "explorer_first_render_100k": ("ms", "lower", None, 300.0, "issue 15"),
+    "explorer_live_update": ("ms", "lower", None, 200.0, "issue 15"),
+    "explorer_idle_cpu": ("% core", "lower", None, 1.0, "issue 15"),
+    "explorer_bundle": ("KiB", "lower", None, 1024.0, "issue 15"),
     "scale_create_per_s": ("inst/s", "higher", None, 1000.0, "issue 16"),
     "scale_rss_100k_sleepers": ("MiB", "lower", None, 100.0, "issue 16"),
     "scale_rss_after_restart": ("MiB", "lower", None, 100.0, "issue 16"),
     "scale_restart_ready": ("s", "lower", None, 0.5, "issue 16"),
     "scale_cli_list": ("s", "lower", None, 0.25, "issue 16"),
     "scale_cli_describe_latest": ("s", "lower", None, 0.25, "issue 16"),
+    # Wrangler's figure is measured live when PYFLOWS_TEST_WRANGLER is set (bench/triggers_bench.py).
+    "queue_messages_per_s": ("msg/s", "higher", None, None, "issue 12"),
+    "do_rpc_per_s": ("calls/s", "higher", None, None, "issue 12"),
 }
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pyflows.cli.app import ConfigOpt, CwdOpt, EnvOpt
+from pyflows.cli.app import CwdOpt, EnvOpt
 from pyflows.runtime.errors import PyflowsError
 
 DEFAULT_PORT = 8787
@@ -58,11 +58,28 @@ def dev(
         int,
         typer.Option("--max-concurrency", min=1, help="Most workflow instances running at once; the rest queue."),
     ] = 10_000,
+    run_crons: Annotated[
+        bool,
+        typer.Option(
+            "--run-crons",
+            help="Fire triggers.crons on their real schedule (UTC), one log line per firing. Without it, fire "
+            "them with GET /__scheduled?cron=... (workflow schedules always run).",
+        ),
+    ] = False,
     no_reload: Annotated[
         bool, typer.Option("--no-reload", help="Do not restart the server when files change.")
     ] = False,
     cwd: CwdOpt = None,
-    config: ConfigOpt = None,
+    config: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Path to the wrangler config file. Repeat it to run several Workers in one session (the first "
+            "serves HTTP; the others can be bound to with script_name / service).",
+            rich_help_panel="Global options",
+        ),
+    ] = None,
     env: EnvOpt = None,
 ) -> None:
     from pyflows.cli.app import override_globals
@@ -78,14 +95,16 @@ def dev(
 
         first = fork_first()
     try:
-        from pyflows.runtime import config as config_module
+        from pyflows.runtime.config.session import load_session
         from pyflows.runtime.dev.child import ServeOptions
 
-        opts = override_globals(ctx, cwd, config, env)
-        cfg = config_module.load(opts.cwd, opts.config, opts.env)
+        opts = override_globals(ctx, cwd, config[0] if config else None, env)
+        extra = [str(p) for p in (config or [])[1:]]
+        cfg = load_session(opts.cwd, [opts.config, *map(Path, extra)], opts.env)
         from pyflows.runtime.worker.dependencies import check_dependencies
 
-        check_dependencies(cfg.root)  # the project's pyproject dependencies must be importable
+        for project in (cfg, *cfg.siblings):  # each Worker's pyproject dependencies must be importable
+            check_dependencies(project.root)
         host = ip or cfg.dev_ip or DEFAULT_IP
         wanted = port if port is not None else (cfg.dev_port if cfg.dev_port is not None else DEFAULT_PORT)
         state_dir = (opts.cwd / persist_to).resolve() if persist_to is not None else cfg.root / ".pyflows" / "state"
@@ -96,7 +115,9 @@ def dev(
             os.waitpid(first[0], 0)
         raise
     url = _url(host, sock.getsockname()[1])
-    options = ServeOptions(state_dir=state_dir, max_concurrency=max_concurrency, public=not is_loopback(host))
+    options = ServeOptions(
+        state_dir=state_dir, max_concurrency=max_concurrency, public=not is_loopback(host), run_crons=run_crons
+    )
 
     console = Console(url)
     console.banner(cfg)
@@ -116,11 +137,17 @@ def dev(
         serve_in_process(cfg, options, sock, on_ready=console.ready, on_warning=console.warning)
         return
 
-    _become_supervisor(first, cfg, options, sock, url, opts)
+    _become_supervisor(first, cfg, options, sock, url, opts, extra)
 
 
 def _become_supervisor(
-    first: tuple[int, socket.socket], cfg: Any, options: Any, sock: socket.socket, url: str, opts: Any
+    first: tuple[int, socket.socket],
+    cfg: Any,
+    options: Any,
+    sock: socket.socket,
+    url: str,
+    opts: Any,
+    extra: list[str] | None = None,
 ) -> None:
     """Hand the first server its config and socket, then exec into the reload supervisor.
 
@@ -146,6 +173,8 @@ def _become_supervisor(
         env=opts.env,
         first_pid=pid,
         first_fd=channel.fileno(),
+        run_crons=options.run_crons,
+        extra_configs=extra or [],
     )
     for fd in (session.listen_fd, session.first_fd):
         os.set_inheritable(fd, True)

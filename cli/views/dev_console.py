@@ -32,6 +32,13 @@ class Console:
     def banner(self, cfg: Config) -> None:
         """The version line and the bindings table; secret values are never shown."""
         rows: list[tuple[str, ...]] = [(f"env.{w.binding} ({w.class_name})", "Workflow") for w in cfg.workflows]
+        t = cfg.triggers  # Wrangler's resource names for these bindings
+        rows += [(f"env.{p.binding} ({p.queue})", "Queue") for p in t.producers]
+        rows += [(f"env.{d.name} ({d.class_name})", "Durable Object") for d in t.durable_objects]
+        rows += [(f"env.{s.binding} ({s.service}#{s.entrypoint or 'Default'})", "Worker") for s in t.services]
+        rows += [(f"env.{b.binding} ({b.id})", "KV Namespace") for b in cfg.kv_namespaces]
+        rows += [(f"env.{b.binding} ({b.database_name})", "D1 Database") for b in cfg.d1_databases]
+        rows += [(f"env.{b.binding} ({b.bucket_name})", "R2 Bucket") for b in cfg.r2_buckets]
         for key, value in cfg.vars.items():
             if key not in cfg.secrets:
                 rows.append((f"env.{key} ({_short(value)})", "Environment Variable"))
@@ -54,6 +61,12 @@ class Console:
 
     def ready(self) -> None:
         self._out(f"[pyflows:info] Ready on {self.url}")
+        self._out(f"[pyflows:info] Local Explorer on {self.url}/cdn-cgi/local/explorer/")
+        from pyflows.runtime.dev import hotkeys
+
+        if hotkeys.enabled():  # a terminal: Wrangler's hotkeys (b, e, c, x)
+            hotkeys.start(self.url, redraw=lambda: self._out(hotkeys.hotkey_box()))
+            self._out(hotkeys.hotkey_box())  # after cbreak mode is on: a key pressed now is not lost
 
     def reloading(self, what: str) -> None:
         self._out(f"⎔ Reloading: {what} changed")
@@ -96,9 +109,10 @@ def supervise() -> None:
         session = Session.from_json(sys.argv[1])
 
         def load_config() -> Config:
-            from pyflows.runtime.config import load
+            from pyflows.runtime.config.session import load_session
 
-            return load(Path(session.cwd), Path(session.config) if session.config else None, session.env)
+            first = Path(session.config) if session.config else None
+            return load_session(Path(session.cwd), [first, *map(Path, session.extra_configs)], session.env)
 
         code = Supervisor(session, Console(session.url), load_config).run()
     except KeyboardInterrupt:  # also while still importing: the server dies with us (PDEATHSIG)

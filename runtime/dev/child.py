@@ -65,6 +65,7 @@ class ServeOptions:
     state_dir: Path
     max_concurrency: int = 10_000
     public: bool = False  # listening on a non-loopback address: the Worker answers any Host
+    run_crons: bool = False  # --run-crons: fire triggers.crons on their schedule
 
 
 def preload() -> None:
@@ -83,6 +84,12 @@ def _uvicorn_server(app: Any, on_ready: Callable[[], None]) -> Any:
             await super().startup(sockets)
             if not self.should_exit:
                 on_ready()
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # Open Local Explorer event streams never finish by themselves: end them first, or each
+            # would hold the graceful shutdown for its whole timeout.
+            getattr(app, "end_streams", lambda: None)()
+            await super().shutdown(sockets)
 
     config = uvicorn.Config(
         app,
@@ -133,12 +140,17 @@ async def _serve(
     from pyflows.runtime.server.app import Runtime, create_app
 
     configure_logging()
+    if options.state_dir != config.root / ".pyflows" / "state":  # --persist-to DIR: bindings in DIR/v3, as Wrangler
+        from pyflows.runtime.bindings import PERSIST_ENV
+
+        os.environ[PERSIST_ENV] = str(options.state_dir)
     runtime = await Runtime.open(
         config,
         worker,
         state_dir=options.state_dir,
         max_concurrency=options.max_concurrency,
         public=options.public,
+        run_crons=options.run_crons,
     )
     server = _uvicorn_server(create_app(runtime, close_on_shutdown=True), on_ready)
     if channel is not None:

@@ -97,6 +97,8 @@ class Session:
     env: str | None
     first_pid: int
     first_fd: int
+    run_crons: bool = False  # --run-crons: fire triggers.crons on their schedule
+    extra_configs: list[str] = field(default_factory=list)  # `-c a -c b`: the other Workers' configs
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -107,7 +109,12 @@ class Session:
 
     @property
     def options(self) -> ServeOptions:
-        return ServeOptions(state_dir=Path(self.state_dir), max_concurrency=self.max_concurrency, public=self.public)
+        return ServeOptions(
+            state_dir=Path(self.state_dir),
+            max_concurrency=self.max_concurrency,
+            public=self.public,
+            run_crons=self.run_crons,
+        )
 
 
 @dataclass
@@ -267,6 +274,7 @@ class Supervisor:
         self._root = Path(session.root).resolve()
         self._config_path = Path(session.config_path).resolve()
         self._state_dir = Path(session.state_dir).resolve()
+        self._extra_config_paths = [(Path(session.cwd) / p).resolve() for p in session.extra_configs]
 
     # Starting servers ---------------------------------------------------------------------------
     def _fork(self, config: Config) -> _Child:
@@ -338,10 +346,13 @@ class Supervisor:
         main_dir = Path(self.session.main_dir).resolve()
         if not main_dir.is_relative_to(self._root):
             roots.append(main_dir)
+        for config in self._extra_config_paths:  # the other Workers of `pyflows dev -c a -c b`
+            if not any(config.parent.is_relative_to(r) for r in roots):
+                roots.append(config.parent)
         return roots
 
     def _is_config_file(self, path: Path) -> bool:
-        if path == self._config_path:
+        if path == self._config_path or path in self._extra_config_paths:
             return True
         name = path.name
         return path.parent == self._config_path.parent and (

@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from pyflows.runtime.surface.http import Request, status_phrase
 from pyflows.runtime.server.explorer.routes import API_PREFIX, create_management_app, forbidden_reason
+from pyflows.runtime.server.scheduled import SCHEDULED_PATHS, scheduled_route
+from pyflows.runtime.server.ui import create_ui_app, is_ui_path
 from pyflows.runtime.worker.loader import Env, Worker, build_env
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
     from pyflows.runtime.server.assets import AssetServer
+    from pyflows.runtime.triggers import Triggers
     from pyflows.runtime.workflows.engine import Engine
     from pyflows.runtime.storage.store import Store
     from starlette.types import Receive, Scope, Send
@@ -46,9 +49,11 @@ class Runtime:
         name: str,
         public: bool = False,
         store: Store | None = None,
+        triggers: Triggers | None = None,
         assets: AssetServer | None = None,
     ) -> None:
         self.engine = engine
+        self.triggers = triggers  # crons, queues, Durable Objects, services (runtime/triggers)
         self.assets = assets  # static assets (runtime/server/assets.py), when `assets` is configured
         self.worker = worker
         self.env = env
@@ -66,11 +71,13 @@ class Runtime:
         state_dir: Path,
         max_concurrency: int = 10_000,
         public: bool = False,
+        run_crons: bool = False,
     ) -> Runtime:
         """Open the store (locks `state_dir`; StateLockedError if another server holds it) and
         start the engine, which resumes every in-flight instance."""
-        from pyflows.runtime.workflows.engine import Engine, EngineOptions
         from pyflows.runtime.storage.store import Store
+        from pyflows.runtime.triggers import Triggers
+        from pyflows.runtime.workflows.engine import Engine, EngineOptions
 
         specs = worker.specs(config)
         state_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -85,9 +92,11 @@ class Runtime:
                     implicit_dependencies=config.implicit_dependencies,
                 ),
             )
-            env = build_env(config, engine)
+            triggers = Triggers(config, worker, state_dir=state_dir, run_crons=run_crons)
+            env = build_env(config, engine, triggers)
             engine.env = env
             await engine.start()
+            await triggers.start(env, engine)
         except BaseException:
             await store.close()
             raise
@@ -96,7 +105,16 @@ class Runtime:
             from pyflows.runtime.server.assets import AssetServer
 
             assets = AssetServer(config.assets, config.compatibility_date, config.compatibility_flags)
-        return cls(engine=engine, worker=worker, env=env, name=config.name, public=public, store=store, assets=assets)
+        return cls(
+            engine=engine,
+            worker=worker,
+            env=env,
+            name=config.name,
+            public=public,
+            store=store,
+            triggers=triggers,
+            assets=assets,
+        )
 
     async def close(self) -> None:
         """Stop the engine (running steps are interrupted; they resume next start), close the store."""
@@ -104,6 +122,8 @@ class Runtime:
             return
         self._closed = True
         try:
+            if self.triggers is not None:
+                await self.triggers.close()
             await self.engine.close()
         finally:
             if self.store is not None:
@@ -136,6 +156,7 @@ class _DevApp:
             self._factory = runtime
             self._owns = True
         self._management = create_management_app(self)
+        self._explorer_ui = create_ui_app(self._management)  # the web UI (runtime/server/ui.py)
 
     # What management.py reads (the runtime may only exist after the lifespan started).
     @property
@@ -145,6 +166,11 @@ class _DevApp:
     @property
     def name(self) -> str:
         return self.runtime.name
+
+    def end_streams(self) -> None:
+        """End the explorer's open event streams (the server is shutting down)."""
+        if self._runtime is not None:
+            self._runtime.engine.events.close()
 
     @property
     def runtime(self) -> Runtime:
@@ -158,6 +184,8 @@ class _DevApp:
             path: str = scope["path"]
             if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
                 await self._management(scope, receive, send)
+            elif is_ui_path(path):
+                await self._explorer_ui(scope, receive, send)
             else:
                 await self._worker(scope, receive, send)
         elif kind == "lifespan":
@@ -205,7 +233,9 @@ class _DevApp:
         )
         try:
             worker = runtime.worker
-            if runtime.assets is not None and not runtime.assets.routes_to_worker(
+            if worker is not None and scope["path"] in SCHEDULED_PATHS:  # Wrangler's Cron Trigger test routes
+                response = await scheduled_route(runtime, scope)
+            elif runtime.assets is not None and not runtime.assets.routes_to_worker(
                 request, worker is not None and worker.has_fetch
             ):
                 response = runtime.assets.fetch(request)

@@ -53,6 +53,7 @@ import inspect
 import logging
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +72,7 @@ from pyflows.runtime.errors import (
     WorkflowNotFoundError,
 )
 from pyflows.runtime.protocol.limits import DEFAULT_CPU_MS, DEFAULT_MAX_STEPS, MAX_BATCH, check_event_type, check_instance_id
+from pyflows.runtime.workflows.events import InstanceEvents
 from pyflows.runtime.workflows.run import Run, now_ms
 from pyflows.runtime.workflows.scheduler import Scheduler, WakeTimers
 from pyflows.runtime.protocol.statuses import COUNT_ORDER, FINISHED, UNFINISHED
@@ -138,6 +140,9 @@ class Engine:
         self.specs: dict[str, WorkflowSpec] = {s.name: s for s in specs}
         self.options = options or EngineOptions()
         self.env: Any = None
+        self.workflow_envs: dict[str, Any] = {}  # workflow name -> env of the Worker defining it (several -c)
+        # (workflow, instance id) -> extra event keys, e.g. {"schedule": {...}} (runtime/triggers/schedules.py)
+        self.event_extra: Callable[[str, str], dict[str, Any] | None] | None = None
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
         self.scheduler = Scheduler(
@@ -149,6 +154,7 @@ class Engine:
         )
         # Hibernated instances live only in the database; these are their next wake-ups.
         self.timers = WakeTimers(self._wake_page, self._on_due, page=self.options.wake_page)
+        self.events = InstanceEvents()  # Cloudflare's instance events, for subscribe() and the explorer
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -212,6 +218,7 @@ class Engine:
             raise InstanceExistsError(workflow, instance_id) from None
         inst = _Instance(pk, spec, instance_id, params_text, now, "queued")
         self._live[(workflow, instance_id)] = inst
+        self.events.created(workflow, instance_id)
         self.scheduler.add_new(inst)
         return instance_id
 
@@ -254,6 +261,7 @@ class Engine:
         self.store.write_nowait(lambda c: queries.mark_running_txn(c, inst.pk, now)).add_done_callback(
             _log_write_failure
         )
+        self.events.started(inst.spec.name, inst.id, inst.params)
         self._notify(inst)
         run = Run(self, inst)
         inst.run = run
@@ -266,13 +274,16 @@ class Engine:
             cls = inst.spec.cls
             if cls is None:
                 raise RuntimeError(f"Workflow class {inst.spec.class_name!r} is not loaded.")
-            workflow = cls(ExecutionContext(), self.env)
+            workflow = cls(ExecutionContext(), self.workflow_envs.get(inst.spec.name, self.env))
             event = JsDict(
                 payload=python_from_rpc(loads(inst.params)),
                 timestamp=utc_naive(inst.created),
                 instanceId=inst.id,
                 workflowName=inst.spec.name,
             )
+            extra = self.event_extra(inst.spec.name, inst.id) if self.event_extra is not None else None
+            if extra:
+                event.update(extra)
             step = Step(run, implicit=self.options.implicit_dependencies)
             run.enter()
             result = call_relaxed(workflow.run, event, step)
@@ -319,6 +330,7 @@ class Engine:
             )
         )
         inst.status = status  # only now: readers combine the live status with the stored row
+        self.events.finished(inst.spec.name, inst.id, status, output, error)
         self._forget(inst)
         self._notify(inst)
 
@@ -334,6 +346,8 @@ class Engine:
         self._notify(inst)
 
     def _notify(self, inst: _Instance) -> None:
+        if inst.status not in FINISHED:  # finished ones are emitted by _finish, with output/error
+            self.events.status(inst.spec.name, inst.id, inst.status)
         watchers, inst.watchers = inst.watchers, []
         for fut in watchers:
             if not fut.done():
@@ -551,6 +565,7 @@ class Engine:
             spec = self.spec(workflow)
             inst = _Instance(row["pk"], spec, instance_id, row["params"], row["created_at_epoch_ms"], "queued")
             self._live[(workflow, instance_id)] = inst
+        self.events.created(workflow, instance_id)
         inst.status = "queued"
         self._notify(inst)
         self.scheduler.add_new(inst)
@@ -586,13 +601,89 @@ class Engine:
             await self._stop_and_wait(inst, "delete")
             self._forget(inst)
         await self.store.write(lambda c: queries.delete_instance_txn(c, row["pk"]))
+        self.events.deleted(workflow, instance_id)
 
     async def delete_all(self, workflow: str) -> int:
         self.spec(workflow)
         for inst in [i for (w, _), i in self._live.items() if w == workflow]:
             await self._stop_and_wait(inst, "delete")
             self._forget(inst)
-        return await self.store.write(lambda c: queries.delete_workflow_txn(c, workflow))
+        removed = await self.store.write(lambda c: queries.delete_workflow_txn(c, workflow))
+        self.events.deleted(workflow, None)
+        return removed
+
+    async def wake(self, workflow: str, instance_id: str, *, only_retries: bool = False) -> int:
+        """End the instance's current sleep, retry delay or event wait's timeout now, durably (a pyflows
+        extension: the explorer's "Wake now" and `pyflows workflows instances wake`). An event wait
+        then times out, as its timer would. `only_retries` ends retry delays only ("Retry now").
+        Returns the number of timers ended; InvalidTransitionError when there is none to end."""
+        inst, status = await self._instance(workflow, instance_id)
+        what = "retry delay" if only_retries else "sleep, retry delay or event wait"
+        if inst is None or status not in ("waiting", "running"):
+            raise InvalidTransitionError(
+                f"Cannot wake instance '{instance_id}': it is {status}. Only a waiting instance (sleeping, "
+                "waiting to retry a step or waiting for an event) can be woken; resume a paused one first.",
+                status=status,
+            )
+        now = now_ms()
+        changed = await self.store.write(
+            lambda c: queries.wake_timers_txn(c, inst.pk, now, only_retries=only_retries)
+        )
+        current = self._live.get((workflow, instance_id)) or inst  # it may have hibernated meanwhile
+        woken = current.run.wake(only_retries=only_retries) if current.run is not None else 0
+        if not woken and changed and current.status == "waiting":  # hibernated: replay it now
+            if self._live.get((workflow, instance_id)) is None:
+                current, _ = await self._instance(workflow, instance_id)
+            if current is not None and current.run is None:
+                self.scheduler.add_returning(current)
+            woken = changed
+        if not woken and not changed:
+            raise InvalidTransitionError(
+                f"Cannot wake instance '{instance_id}': it is {status} with no {what} pending.", status=status
+            )
+        return max(woken, changed)
+
+    async def retry_now(self, workflow: str, instance_id: str) -> str:
+        """"Retry now" (pyflows extension): a step waiting to retry runs its next attempt now; an errored
+        instance restarts from the step that failed (keeping the history before it). Returns the status."""
+        row = await self._row(workflow, instance_id)
+        inst, status = await self._instance(workflow, instance_id)
+        if status == "errored":
+            failed = await self.store.read(
+                lambda c: c.execute(
+                    "SELECT kind, name, count FROM steps WHERE instance_pk = ? AND state = 'errored' "
+                    "ORDER BY position DESC LIMIT 1",
+                    (row["pk"],),
+                ).fetchone()
+            )
+            if failed is None:
+                raise InvalidTransitionError(
+                    f"Cannot retry instance '{instance_id}': it errored outside any step. Restart it instead.",
+                    status=status,
+                )
+            return await self.restart(
+                workflow, instance_id, {"name": failed["name"], "count": failed["count"], "type": failed["kind"]}
+            )
+        await self.wake(workflow, instance_id, only_retries=True)
+        return "running"
+
+    def live_status(self, workflow: str, instance_id: str) -> str | None:
+        """The in-memory status of an unfinished instance (ahead of its stored row), else None."""
+        inst = self._live.get((workflow, instance_id))
+        return inst.status if inst is not None else None
+
+    async def subscribe_history(self, workflow: str, instance_id: str, cursor: int = 0) -> list[dict[str, Any]]:
+        """The instance's events after `cursor` (see runtime/workflows/events.py); builds the log from
+        storage for an instance this server process has not seen run. InstanceNotFoundError if unknown."""
+        row = await self._row(workflow, instance_id)
+        if not self.events.has_log(workflow, instance_id):
+            from pyflows.runtime.workflows.events import events_from_history
+
+            history = await self.store.read(lambda c: queries.q_history(c, row["pk"]))
+            inst = self._live.get((workflow, instance_id))
+            status = inst.status if inst is not None else row["status"]
+            self.events.seed(workflow, instance_id, events_from_history(instance_id, row, status, history), status)
+        return self.events.history(workflow, instance_id, cursor)
 
     async def wait_for(
         self,

@@ -405,3 +405,22 @@ def q_history(
         (instance_pk,),
     ).fetchall()
     return steps, attempts, events
+
+
+def wake_timers_txn(conn: sqlite3.Connection, instance_pk: int, now: int, *, only_retries: bool) -> int:
+    """End an instance's pending timers now (explorer "Wake now" / "Retry now"): the stored deadline of
+    every unfinished sleep / event wait (unless `only_retries`) and retry delay becomes `now`, so a
+    replay after a crash sees them as ended. Returns the number of steps changed."""
+    states = ("retrying",) if only_retries else ("retrying", "waiting")
+    marks = ", ".join("?" * len(states))
+    cur = conn.execute(
+        f"UPDATE steps SET wake_at_epoch_ms = ? WHERE instance_pk = ? AND state IN ({marks}) "
+        "AND wake_at_epoch_ms IS NOT NULL AND wake_at_epoch_ms > ?",
+        (now, instance_pk, *states, now),
+    )
+    if cur.rowcount:
+        conn.execute(
+            "UPDATE instances SET wake_at_epoch_ms = ? WHERE pk = ? AND wake_at_epoch_ms IS NOT NULL",
+            (now, instance_pk),
+        )
+    return cur.rowcount
