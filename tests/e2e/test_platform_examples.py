@@ -2,8 +2,8 @@
 
 06-assets (static assets through `env.ASSETS.fetch`, an edit served without a restart), 18-django
 (Django through `workers.wsgi`), the dependency check that stops `pyflows dev`, and 19-django-todo-d1
-(Django's ORM on D1 through django-cf, `pyflows d1 migrations apply`), which is skipped until the D1
-binding (branch `storage`) and django-cf >= 0.2.14 are installed.
+(Django's ORM on D1 through django-cf, `pyflows d1 migrations apply`), which is skipped until
+django-cf >= 0.2.14 is installed (the package index reachable while writing it had only 0.1.5).
 """
 
 from __future__ import annotations
@@ -154,8 +154,8 @@ def test_a_missing_dependency_stops_dev_with_the_install_command(tmp_path: Path)
     assert "Traceback" not in done.stderr
 
 
-# 19-django-todo-d1: needs the D1 binding (branch `storage`) and django-cf >= 0.2.14 (PyPI's index here
-# only has 0.1.5). Enabled automatically once both are importable.
+# 19-django-todo-d1: needs the D1 binding and django-cf >= 0.2.14 (the index here only has 0.1.5).
+# Enabled automatically once both are importable.
 D1_MISSING = []
 try:
     import pyflows.runtime.bindings.d1  # noqa: F401
