@@ -368,3 +368,44 @@ async def test_run_sync_in_a_wsgi_app_called_on_the_loop(tmp_path: Path) -> None
         assert (await client.get("/release")).json() == {"ok": True}  # served while /wait is suspended
         assert (await asyncio.wait_for(waiting, 10)).json() == {"released": True}
         assert (await client.get("/fail")).json() == {"caught": "from the awaitable"}
+
+
+# What django-cf's D1 backend does for each ORM query: reach the binding through
+# import_from_javascript("cloudflare:workers").env, then run_sync(...) and .to_py() on the results.
+D1_WORKER = """
+    from pyodide.ffi import run_sync
+    from workers import Response, WorkerEntrypoint, import_from_javascript
+
+
+    def query(sql, *params):  # synchronous, like an ORM's cursor.execute
+        db = getattr(import_from_javascript("cloudflare:workers").env, "DB")
+        stmt = db.prepare(sql).bind(*params) if params else db.prepare(sql)
+        if sql.lstrip().upper().startswith("SELECT"):
+            return run_sync(stmt.raw()).to_py()
+        result = run_sync(stmt.all())
+        return {"rows": result.results.to_py(), "last_row_id": result.meta.last_row_id}
+
+
+    class Default(WorkerEntrypoint):
+        async def fetch(self, request):
+            query("CREATE TABLE IF NOT EXISTS todos (id INTEGER PRIMARY KEY, title TEXT)")
+            inserted = query("INSERT INTO todos (title) VALUES (?) RETURNING id", "write it")
+            return Response.json({"inserted": inserted, "rows": query("SELECT id, title FROM todos")})
+"""
+
+
+async def test_d1_through_run_sync_the_way_django_cf_queries(tmp_path: Path) -> None:
+    root = write(
+        tmp_path,
+        {"src/entry.py": D1_WORKER},
+        {
+            "name": "d1-orm",
+            "main": "src/entry.py",
+            "compatibility_date": "2026-07-29",
+            "d1_databases": [{"binding": "DB", "database_name": "todos", "database_id": "0000-test"}],
+        },
+    )
+    async with served(root) as client:
+        reply = await client.get("/")
+        assert reply.status_code == 200, reply.text
+        assert reply.json() == {"inserted": {"rows": [{"id": 1}], "last_row_id": 1}, "rows": [[1, "write it"]]}
