@@ -101,6 +101,10 @@ def dev(
         opts = override_globals(ctx, cwd, config[0] if config else None, env)
         extra = [str(p) for p in (config or [])[1:]]
         cfg = load_session(opts.cwd, [opts.config, *map(Path, extra)], opts.env)
+        from pyflows.runtime.worker.dependencies import check_dependencies
+
+        for project in (cfg, *cfg.siblings):  # each Worker's pyproject dependencies must be importable
+            check_dependencies(project.root)
         host = ip or cfg.dev_ip or DEFAULT_IP
         wanted = port if port is not None else (cfg.dev_port if cfg.dev_port is not None else DEFAULT_PORT)
         state_dir = (opts.cwd / persist_to).resolve() if persist_to is not None else cfg.root / ".pyflows" / "state"

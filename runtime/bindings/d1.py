@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pyflows.runtime.bindings.wrangler_state import D1_CLASS, connect, object_db_path
-from pyflows.runtime.surface.values import JsDict
+from pyflows.runtime.surface.values import JsDict, JsList
 
 __all__ = ["D1Database", "D1Error", "D1PreparedStatement", "D1Store", "split_statements"]
 
@@ -162,7 +162,7 @@ def _objects(columns: list[str], rows: list[Any]) -> list[JsDict]:
 
 
 def _result(columns: list[str], rows: list[list[Any]], meta: dict[str, Any]) -> JsDict:
-    return JsDict(results=_objects(columns, rows), success=True, meta=JsDict(meta))
+    return JsDict(results=JsList(_objects(columns, rows)), success=True, meta=JsDict(meta))
 
 
 class D1PreparedStatement:
@@ -206,12 +206,12 @@ class D1PreparedStatement:
         """Same shape as `all()` (D1's `run` also returns the rows)."""
         return _result(*self._run())
 
-    async def raw(self, options: Any = None, **kwargs: Any) -> list[list[Any]]:
+    async def raw(self, options: Any = None, **kwargs: Any) -> JsList:
         """Rows as lists of values; with `columnNames=True` the first list is the column names."""
         names = bool((options or {}).get("columnNames") if isinstance(options, dict) else False)
         names = bool(kwargs.get("columnNames", names))
         columns, rows, _ = self._run()
-        return ([list(columns)] if names else []) + [list(row) for row in rows]
+        return JsList(([list(columns)] if names else []) + [list(row) for row in rows])  # .to_py() works
 
 
 class D1Database:

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from pyflows.runtime.config.assets import AiConfig, AssetsConfig, parse_ai, parse_assets
 from pyflows.runtime.config.bindings import (
     STORAGE_BINDING_KEYS,
     D1DatabaseConfig,
@@ -107,6 +108,8 @@ class Config:
     dev_ip: str | None = None
     env_name: str | None = None
     warnings: tuple[str, ...] = ()
+    assets: AssetsConfig | None = None  # runtime/config/assets.py
+    ai: AiConfig | None = None
     triggers: TriggersConfig = field(default_factory=TriggersConfig)  # crons, queues, DOs, services
     siblings: tuple[Config, ...] = ()  # the other Workers of the session: `pyflows dev -c a -c b`
     # Storage bindings (runtime/config/bindings.py)
@@ -486,8 +489,18 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
     places = [(w.binding, f"{origin.get('workflows', '')}workflows[{i}]") for i, w in enumerate(workflows)]
     for key, items in (("kv_namespaces", kv_namespaces), ("d1_databases", d1_databases), ("r2_buckets", r2_buckets)):
         places += [(b.binding, f"{origin.get(key, '')}{key}[{i}]") for i, b in enumerate(items)]
+    for key in ("assets", "ai"):  # runtime/config/assets.py
+        if isinstance(effective.get(key), dict) and effective[key].get("binding"):
+            places.append((effective[key]["binding"], f"{origin.get(key, '')}{key}"))
     check_unique_bindings(places, shown)
-    kinds = {"workflows": "workflow", "kv_namespaces": "KV", "d1_databases": "D1", "r2_buckets": "R2"}
+    kinds = {
+        "workflows": "workflow",
+        "kv_namespaces": "KV",
+        "d1_databases": "D1",
+        "r2_buckets": "R2",
+        "assets": "assets",
+        "ai": "AI",
+    }
     bindings = {name: kinds[where.rsplit(".", 1)[-1].split("[")[0]] for name, where in places}
     for var in variables:
         if var in bindings:
@@ -520,6 +533,7 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
             )
     warnings.extend(_flag_warnings(flags, date, bool(workflows)))
 
+    assets = parse_assets(effective.get("assets"), origin.get("assets", "") + "assets", root, shown)
     dev = raw.get("dev") or {}
     return Config(
         path=path,
@@ -537,6 +551,8 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
         dev_ip=dev.get("ip"),
         env_name=env,
         warnings=tuple(warnings),
+        assets=assets,
+        ai=parse_ai(effective.get("ai"), effective.get("account_id")),
         triggers=triggers,
         kv_namespaces=kv_namespaces,
         d1_databases=d1_databases,

@@ -10,6 +10,7 @@ importing this module is cheap.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -136,11 +137,18 @@ def validate(raw: Any, shown: str, locate: Callable[[], KeyPositions] | None = N
             '({"name": ..., "main": ...}).',
             file=shown,
         )
+    marker = _valid_marker(raw)
+    if marker is not None and marker.exists():
+        return  # this exact config passed this exact schema before: skip importing jsonschema
     import jsonschema  # lazily: ~100 ms the CLI should only pay when it reads config
 
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:
+        if marker is not None:
+            with contextlib.suppress(OSError):
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
         return
     positions = locate() if locate is not None else {}
     where = [_position(positions, e.absolute_path) for e in errors]
@@ -156,3 +164,26 @@ def validate(raw: Any, shown: str, locate: Callable[[], KeyPositions] | None = N
         raise ConfigSchemaError(problems[0], **fields_)
     listed = "\n".join(f"  - {p}" for p in problems)
     raise ConfigSchemaError(f"{shown}: {len(problems)} problems:\n{listed}", **fields_)
+
+
+def _valid_marker(raw: Any) -> Path | None:
+    """A file whose existence records that `raw` is valid against config-schema.json.
+
+    Importing jsonschema costs ~100-300 ms, paid by every `pyflows dev` start and every test session
+    of pyflows.testing; configs rarely change. The name hashes the schema and the config's canonical
+    JSON, so any change to either validates again. Under $PYFLOWS_CACHE_DIR, else
+    $XDG_CACHE_HOME/pyflows or ~/.cache/pyflows; None (always validate) if that cannot be used.
+    """
+    import hashlib
+    import os
+
+    try:
+        digest = hashlib.sha256(schema_path().read_bytes())
+        digest.update(json.dumps(raw, sort_keys=True, default=repr).encode())
+    except (OSError, TypeError, ValueError):
+        return None
+    base = os.environ.get("PYFLOWS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pyflows"
+    )
+    return Path(base) / "valid-configs" / digest.hexdigest()
+

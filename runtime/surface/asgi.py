@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pyflows.runtime.surface.entrypoints import WorkerEntrypoint
-from pyflows.runtime.surface.http import Request, Response
+from pyflows.runtime.surface.http import JsRequest, Request, Response
 
 __all__ = ["entrypoint", "fetch", "websocket"]  # and `env`, built lazily
 
@@ -94,8 +94,10 @@ def _scope(request: Request, env: Any, ctx: Any, state: dict[str, Any]) -> dict[
     }
 
 
-async def fetch(app: Any, request: Request, env: Any, ctx: Any = None, *, options: Any = None) -> Response:
-    """Call the ASGI `app` with `request`; returns the app's response as a `workers.Response`."""
+async def fetch(app: Any, request: Request | JsRequest, env: Any, ctx: Any = None, *, options: Any = None) -> Response:
+    """Call the ASGI `app` with `request` (or `request.js_object`); the app's response as a Response."""
+    if isinstance(request, JsRequest):
+        request = request.py_request
     state = await _lifespan(app)
     body = request.body or b""
     finished = asyncio.Event()

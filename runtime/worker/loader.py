@@ -32,6 +32,8 @@ from pyflows.runtime.surface.entrypoints import ExecutionContext, WorkerEntrypoi
 from pyflows.runtime.bindings import build_storage_bindings
 from pyflows.runtime.errors import UserCodeError
 from pyflows.runtime.surface.http import Request, Response
+from pyflows.runtime.bindings.platform import platform_bindings
+from pyflows.runtime.surface.stack import run_switchable
 from pyflows.runtime.sdk import SHIM_DIR
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
@@ -175,7 +177,9 @@ class Worker:
                 )
             )
             return _no_handler(hint)
-        if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):  # in a greenlet, so pyodide.ffi.run_sync works under it
+            result = await run_switchable(result)
+        elif inspect.isawaitable(result):
             result = await result
         if not isinstance(result, Response):
             raise TypeError(
@@ -380,6 +384,7 @@ def build_env(config: Config, engine: Engine | None, triggers: Triggers | None =
     if triggers is not None:
         values.update(triggers.bindings(config))  # queues, Durable Objects, services
     values.update(build_storage_bindings(config))  # KV, D1, R2 (runtime/bindings)
+    values.update(platform_bindings(config))  # assets.binding, ai (runtime/bindings/platform.py)
     for key, value in config.env_values.items():
         values[key] = python_from_rpc(value) if isinstance(value, dict | list) else value
     env = Env(values, secret_names=frozenset(config.secrets))

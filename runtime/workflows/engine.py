@@ -97,6 +97,7 @@ from pyflows.runtime.surface.values import (
 )
 from pyflows.runtime.workflows import queries
 from pyflows.runtime.workflows.events import InstanceEvents
+from pyflows.runtime.workflows.hooks import REAL_CLOCK, Clock, EngineHooks
 from pyflows.runtime.workflows.records import (
     AttemptRecord,
     InstanceDetails,
@@ -105,7 +106,7 @@ from pyflows.runtime.workflows.records import (
     StepRecord,
     WorkflowSummary,
 )
-from pyflows.runtime.workflows.run import LiveAttempt, Run, now_ms
+from pyflows.runtime.workflows.run import LiveAttempt, Run
 from pyflows.runtime.workflows.scheduler import Scheduler, WakeTimers
 from pyflows.runtime.workflows.step import Step
 from pyflows.runtime.workflows.step_errors import error_info
@@ -140,6 +141,9 @@ class EngineOptions:
     wake_page: int = 1_000
     # How often finished instances whose `retention` ran out are looked for and removed.
     retention_sweep_ms: int = 1_000
+    # pyflows.testing only (runtime/workflows/hooks.py): mocks and time control; None in `pyflows dev`.
+    hooks: EngineHooks | None = None
+    clock: Clock | None = None
 
 
 @dataclass(eq=False)
@@ -170,6 +174,8 @@ class Engine:
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
         self._sweeper: asyncio.Future[None] | None = None
+        self.hooks = self.options.hooks
+        self.clock = self.options.clock or REAL_CLOCK
         self.scheduler = Scheduler(
             self.options.max_concurrency,
             start=self._start_run,
@@ -178,7 +184,7 @@ class Engine:
             limits={s.name: s.concurrency_limit for s in specs if s.concurrency_limit is not None},
         )
         # Hibernated instances live only in the database; these are their next wake-ups.
-        self.timers = WakeTimers(self._wake_page, self._on_due, page=self.options.wake_page)
+        self.timers = WakeTimers(self._wake_page, self._on_due, page=self.options.wake_page, clock=self.clock)
         self.events = InstanceEvents()  # Cloudflare's instance events, for subscribe() and the explorer
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -191,7 +197,7 @@ class Engine:
         timers, so a start with 100,000 sleepers reads one page of wake times, not every row.
         """
         await self.store.migrate("workflows", queries.MIGRATIONS)
-        due_by = now_ms() + self.options.hibernate_after_ms
+        due_by = self.clock.now_ms() + self.options.hibernate_after_ms
         rows = await self.store.read(lambda c: queries.q_recoverable(c, due_by))
         for row in rows:
             spec = self.specs.get(row["workflow"])
@@ -213,7 +219,7 @@ class Engine:
         """Remove finished instances whose retention has run out (now, then every retention_sweep_ms)."""
         while not self._closing:
             try:
-                now = now_ms()
+                now = self.clock.now_ms()
                 if await self.store.read(functools.partial(queries.q_any_expired, now_ms=now)):
                     removed = await self.store.write(functools.partial(queries.delete_expired_txn, now_ms=now))
                     log.info("Removed %d finished instance(s) past their retention.", removed)
@@ -295,7 +301,7 @@ class Engine:
                 if retention is not None:
                     retentions[instance_id] = retention
         spec = self.spec(workflow)
-        now = now_ms()
+        now = self.clock.now_ms()
 
         # One transaction for the batch (ids in use are skipped by the insert itself).
         def insert_txn(c: sqlite3.Connection) -> list[tuple[str, int]]:
@@ -311,12 +317,14 @@ class Engine:
             inst = _Instance(pk, spec, instance_id, params_of[instance_id], now, "queued")
             self._live[(workflow, instance_id)] = inst
             self.events.created(workflow, instance_id)
+            if self.hooks is not None:
+                await self.hooks.instance_created(workflow, instance_id)
             self.scheduler.add_new(inst)
         return [instance_id for instance_id, _ in created]
 
     async def _insert(self, workflow: str, instance_id: str, params_text: str, retention: str | None = None) -> str:
         spec = self.spec(workflow)
-        now = now_ms()
+        now = self.clock.now_ms()
 
         def insert_txn(c: sqlite3.Connection) -> int:
             pk = queries.insert_instance_txn(c, workflow, instance_id, params_text, now)
@@ -331,6 +339,8 @@ class Engine:
         inst = _Instance(pk, spec, instance_id, params_text, now, "queued")
         self._live[(workflow, instance_id)] = inst
         self.events.created(workflow, instance_id)
+        if self.hooks is not None:  # pyflows.testing applies modifiers before the first step runs
+            await self.hooks.instance_created(workflow, instance_id)
         self.scheduler.add_new(inst)
         return instance_id
 
@@ -350,7 +360,7 @@ class Engine:
 
     def _start_run(self, inst: _Instance) -> None:
         inst.status = "running"
-        now = now_ms()
+        now = self.clock.now_ms()
         self.store.write_nowait(lambda c: queries.mark_running_txn(c, inst.pk, now)).add_done_callback(
             _log_write_failure
         )
@@ -410,7 +420,7 @@ class Engine:
     async def _finish(
         self, inst: _Instance, status: str, *, output: str | None = None, error: str | None = None
     ) -> None:
-        end = now_ms()
+        end = self.clock.now_ms()
 
         def finish_txn(c: sqlite3.Connection) -> None:
             queries.update_instance_txn(
@@ -442,6 +452,8 @@ class Engine:
         for fut in watchers:
             if not fut.done():
                 fut.set_result(None)
+        if self.hooks is not None:
+            self.hooks.changed(inst.spec.name, inst.id)
 
     # -- hooks called by Run -----------------------------------------------------------------------
 
@@ -456,7 +468,7 @@ class Engine:
         if inst.status == "running":
             self._set_status(inst, "waiting", wake_at_epoch_ms=deadline)
             self.scheduler.release(inst)
-        if inst.status == "waiting" and deadline - now_ms() > self.options.hibernate_after_ms:
+        if inst.status == "waiting" and deadline - self.clock.now_ms() > self.options.hibernate_after_ms:
             self._stop(run, "hibernate")
             self._hibernate(inst, deadline)
 
@@ -487,7 +499,7 @@ class Engine:
     async def _wake_due(self, pks: list[int]) -> None:
         """Timers fired for these instances: replay the ones whose row still says it is time."""
         rows = await self.store.write(lambda c: queries.q_instances_by_pk(c, pks))  # after queued writes
-        now = now_ms()
+        now = self.clock.now_ms()
         for row in rows:
             if row["status"] != "waiting" or self._closing:
                 continue
@@ -655,7 +667,7 @@ class Engine:
         inst = self._live.get((workflow, instance_id))
         if inst is not None:
             await self._stop_and_wait(inst, "restart")
-        now = now_ms()
+        now = self.clock.now_ms()
         await self.store.write(lambda c: queries.restart_txn(c, row["pk"], position, now))
         inst = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
         if inst is None:
@@ -680,7 +692,7 @@ class Engine:
                 status=status,
             )
         payload_text = self._encode_payload(payload, "Event payload")
-        now = now_ms()
+        now = self.clock.now_ms()
         pk = await self.store.write(lambda c: queries.insert_event_txn(c, inst.pk, event_type, payload_text, now))
         event = (pk, event_type, payload_text, now)
         current = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
@@ -750,7 +762,7 @@ class Engine:
                 instance_id=instance_id,
                 status=status,
             )
-        now = now_ms()
+        now = self.clock.now_ms()
         changed = await self.store.write(
             lambda c: queries.wake_timers_txn(c, inst.pk, now, only_retries=only_retries)
         )
