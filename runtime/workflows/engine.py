@@ -821,7 +821,9 @@ class Engine:
         if not self.events.has_log(workflow, instance_id):
             from pyflows.runtime.workflows.events import events_from_history
 
-            history = await self.store.read(lambda c: queries.q_history(c, row["pk"]))
+            # Through the writer, so the snapshot holds every write queued before it: an event whose
+            # write is queued earlier is emitted before the log exists, and would otherwise be lost.
+            history = await self.store.write(lambda c: queries.q_history(c, row["pk"]))
             inst = self._live.get((workflow, instance_id))
             status = inst.status if inst is not None else row["status"]
             self.events.seed(workflow, instance_id, events_from_history(instance_id, row, status, history), status)
