@@ -21,7 +21,7 @@ import copy
 import datetime as _dt
 import keyword
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -43,6 +43,7 @@ __all__ = [
     "Config",
     "WorkflowConfig",
     "find_config",
+    "is_config_file",
     "load",
     "schema_path",
 ]
@@ -98,12 +99,25 @@ class Config:
         object.__setattr__(self, "workflows", tuple(self.workflows))
         object.__setattr__(self, "warnings", tuple(self.warnings))
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # MappingProxyType cannot be pickled; a supervisor may hand the config to a child process.
-        state = {f.name: getattr(self, f.name) for f in fields(self)}
-        state["vars"] = dict(self.vars)
-        state["secrets"] = dict(self.secrets)
-        return (_rebuild_config, (state,))
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (paths as strings) that `from_dict` turns back into an equal Config; how
+        `pyflows dev` hands the config it read to its server processes (runtime/dev/options.py)."""
+        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key in ("path", "root", "main", "secrets_file"):
+            data[key] = None if data[key] is None else str(data[key])
+        data["workflows"] = [asdict(w) for w in self.workflows]
+        data["vars"] = dict(self.vars)
+        data["secrets"] = dict(self.secrets)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
+        """The Config `to_dict` described."""
+        state = dict(data)
+        for key in ("path", "root", "main", "secrets_file"):
+            state[key] = None if state[key] is None else Path(state[key])
+        state["workflows"] = tuple(WorkflowConfig(**w) for w in state["workflows"])
+        return cls(**state)
 
     @property
     def _effective_date(self) -> str:
@@ -143,18 +157,6 @@ class Config:
         values = copy.deepcopy(dict(self.vars))
         values.update(self.secrets)
         return values
-
-    def watched_files(self) -> list[Path]:
-        """The config file and every secrets file that exists (used or shadowed), for the reloader."""
-        files = [self.path]
-        for candidate in _secret_candidates(self.root, self.env_name):
-            if candidate.is_file():
-                files.append(candidate)
-        return files
-
-
-def _rebuild_config(state: dict[str, Any]) -> Config:
-    return Config(**state)
 
 
 # ------------------------------------------------------------------------------------ finding
@@ -343,8 +345,22 @@ def _main(effective: dict[str, Any], where: str, root: Path, shown: str) -> Path
     return path
 
 
+_SECRETS_FILES = (".dev.vars", ".env")  # in this order; `.dev.vars.<env>` first with --env
+
+
+def is_config_file(path: Path, config_path: Path) -> bool:
+    """Whether a change to `path` can change the config read from `config_path`: that file, or a
+    secrets file beside it (.dev.vars, .env, and their .<env> variants for any environment)."""
+    if path == config_path:
+        return True
+    name = path.name
+    return path.parent == config_path.parent and (
+        name in _SECRETS_FILES or name.startswith(tuple(f"{n}." for n in _SECRETS_FILES))
+    )
+
+
 def _secret_candidates(root: Path, env: str | None) -> list[Path]:
-    names = ([f".dev.vars.{env}"] if env else []) + [".dev.vars", ".env"]
+    names = ([f"{_SECRETS_FILES[0]}.{env}"] if env else []) + list(_SECRETS_FILES)
     return [root / n for n in names]
 
 

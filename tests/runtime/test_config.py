@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import pickle
 import subprocess
 import sys
 from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
-from pyflows.runtime.config import Config, WorkflowConfig, find_config, load
+from pyflows.runtime.config import Config, WorkflowConfig, find_config, is_config_file, load
 from pyflows.runtime.config.formats import parse_dotenv, parse_jsonc, strip_jsonc
 from pyflows.runtime.config.schema import key_path, schema, schema_path
 from pyflows.runtime.errors import (
@@ -544,7 +543,7 @@ def test_modern_handlers_and_implicit_dependencies(
     assert (cfg.modern_handlers, cfg.implicit_dependencies) == (modern, implicit)
 
 
-def test_config_is_frozen_read_only_and_picklable(project: Path) -> None:
+def test_config_is_frozen_read_only_and_crosses_processes_as_json(project: Path) -> None:
     write(project, "wrangler.jsonc", base(vars={"A": "1"}))
     write(project, ".dev.vars", "S=2\n")
     cfg = load(project)
@@ -554,19 +553,19 @@ def test_config_is_frozen_read_only_and_picklable(project: Path) -> None:
         cfg.vars["A"] = "2"  # type: ignore[index]
     with pytest.raises(TypeError):
         cfg.secrets["S"] = "3"  # type: ignore[index]
-    clone = pickle.loads(pickle.dumps(cfg))
+    clone = Config.from_dict(json.loads(json.dumps(cfg.to_dict())))  # how `pyflows dev` hands it over
     assert clone == cfg and clone.env_values == {"A": "1", "S": "2"}
     with pytest.raises(TypeError):
         clone.vars["A"] = "2"  # type: ignore[index]
 
 
-def test_watched_files(project: Path) -> None:
+def test_which_files_are_config(project: Path) -> None:
     path = write(project, "wrangler.jsonc", base(env={"staging": {}}))
-    assert load(project).watched_files() == [path]
-    dev_vars = write(project, ".dev.vars", "A=1\n")
-    staging = write(project, ".dev.vars.staging", "A=2\n")
-    assert load(project).watched_files() == [path, dev_vars]
-    assert load(project, env="staging").watched_files() == [path, staging, dev_vars]
+    for name in (".dev.vars", ".env", ".dev.vars.staging", ".env.production"):
+        assert is_config_file(project / name, path), name
+    assert is_config_file(path, path)
+    for other in (project / "wrangler.toml", project / "src" / ".dev.vars", project / "dev.vars", project / ".envrc"):
+        assert not is_config_file(other, path), other
 
 
 # ----------------------------------------------------------------------------------- schema

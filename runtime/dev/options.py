@@ -1,0 +1,104 @@
+"""`DevOptions`: everything one `pyflows dev` session was asked for, from flag parsing to each server.
+
+It is built once from the flags (cli/commands/dev.py), gets the config read at start-up, and then
+crosses every hand-off as the same JSON text (`to_json` / `from_json`):
+
+    pyflows dev ──(socketpair, with the listening socket)──► the first server (forked before config)
+                └─(argv of the exec)──────────────────────► the reload supervisor
+    supervisor ──(fork; `with_config` after a config change)──► each later server
+
+What is derived from it (address, state directory, whether the Worker is public) is a property, so
+it is computed the same way in every process.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pyflows.runtime.protocol.defaults import DEFAULT_IP, DEFAULT_MAX_CONCURRENCY, DEFAULT_PORT
+
+if TYPE_CHECKING:
+    from pyflows.runtime.config import Config
+
+__all__ = ["DevOptions"]
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    """`pyflows dev`'s flags (and, once read, the project's config). Frozen; JSON across processes.
+
+    `port` / `ip` / `persist_to` are None when not given: then `dev.port` / `dev.ip` in the config
+    apply, else 8787 / 127.0.0.1 (Wrangler's defaults), and state goes to `<project>/.pyflows/state`.
+    """
+
+    cwd: Path  # --cwd (absolute); --config and --persist-to are relative to it
+    config_file: Path | None = None  # --config
+    env: str | None = None  # --env
+    port: int | None = None  # --port (0: any free port)
+    ip: str | None = None  # --ip
+    persist_to: Path | None = None  # --persist-to
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY  # --max-concurrency
+    reload: bool = True  # not --no-reload
+    config: Config | None = None  # the project's config, read once by `pyflows dev` (None before)
+
+    # Derived, the same in every process --------------------------------------------------------
+    def load_config(self) -> Config:
+        """Read and validate the project's config for these flags (ConfigError if it is wrong)."""
+        from pyflows.runtime.config import load
+
+        return load(self.cwd, self.config_file, self.env)
+
+    def with_config(self, config: Config) -> DevOptions:
+        return replace(self, config=config)
+
+    @property
+    def loaded(self) -> Config:
+        """The config; only valid after `with_config` (every server process has it)."""
+        if self.config is None:
+            raise RuntimeError("DevOptions.config is read by `pyflows dev` before any server starts")
+        return self.config
+
+    @property
+    def host(self) -> str:
+        return self.ip or self.loaded.dev_ip or DEFAULT_IP
+
+    @property
+    def listen_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return self.loaded.dev_port if self.loaded.dev_port is not None else DEFAULT_PORT
+
+    @property
+    def state_dir(self) -> Path:
+        if self.persist_to is not None:
+            return (self.cwd / self.persist_to).resolve()
+        return self.loaded.root / ".pyflows" / "state"
+
+    @property
+    def public(self) -> bool:
+        """Listening on a non-loopback address: the Worker answers any Host (the API still does not)."""
+        from pyflows.runtime.dev.net import is_loopback
+
+        return not is_loopback(self.host)
+
+    # JSON ----------------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        data: dict[str, Any] = asdict(replace(self, config=None))
+        for key in ("cwd", "config_file", "persist_to"):
+            data[key] = None if data[key] is None else str(data[key])
+        data["config"] = None if self.config is None else self.config.to_dict()
+        return json.dumps(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> DevOptions:
+        data = json.loads(text)
+        for key in ("cwd", "config_file", "persist_to"):
+            data[key] = None if data[key] is None else Path(data[key])
+        if data["config"] is not None:
+            from pyflows.runtime.config import Config
+
+            data["config"] = Config.from_dict(data["config"])
+        return cls(**data)
