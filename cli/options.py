@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from pyflows.cli import render
 from pyflows.cli.app import ConfigOpt, CwdOpt, EnvOpt  # noqa: F401 - the commands import them from here
-from pyflows.client.management import DEFAULT_PORT, ManagementClient
+from pyflows.client.management import ManagementClient
 
 LocalOpt = Annotated[
     bool, typer.Option("--local", help="Interact with a local dev session (`pyflows dev` or `wrangler dev`).")
@@ -38,8 +38,3 @@ def resolve_id(client: ManagementClient, name: str, instance_id: str, *, quiet: 
     if not quiet:
         render.info(f'Latest instance is "{resolved}"')
     return resolved
-
-
-def trigger_hint(name: str, local: bool, port: int) -> str:
-    flags = (" --local" + ("" if port == DEFAULT_PORT else f" --port {port}")) if local else ""
-    return f"pyflows workflows trigger {name}{flags}"

@@ -19,10 +19,10 @@ from pyflows.cli.options import (
     client_for,
     prepare,
     resolve_id,
-    trigger_hint,
 )
-from pyflows.client.management import DEFAULT_PORT, StatusAction
+from pyflows.client.management import StatusAction, trigger_hint
 from pyflows.runtime.errors import PyflowsError
+from pyflows.runtime.protocol.defaults import DEFAULT_PORT
 from pyflows.runtime.protocol.statuses import FINISHED
 
 instances_app = typer.Typer(
@@ -89,7 +89,7 @@ def list_instances(
         else:
             render.warn(
                 f'There are no instances in workflow "{name}". You can trigger it with '
-                f'"{trigger_hint(name, local, port)}"'
+                f'"{trigger_hint(name, local=local, port=port)}"'
             )
         return
     render.info(f"Showing {len(rows)} instance{'s' if len(rows) > 1 else ''} from page {page}:")

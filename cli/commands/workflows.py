@@ -32,7 +32,7 @@ from pyflows.cli.options import (
     client_for,
     prepare,
 )
-from pyflows.client.management import DEFAULT_PORT
+from pyflows.runtime.protocol.defaults import DEFAULT_PORT
 
 workflows_app = typer.Typer(
     name="workflows", help="🔁 Manage Workflows", no_args_is_help=True, pretty_exceptions_enable=False

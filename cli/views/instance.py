@@ -117,7 +117,7 @@ def when(moment: datetime) -> str:
 def retry_delay_ms(retries: Mapping[str, Any], *, failures: int) -> int | None:
     """The wait before the next attempt after `failures` failed ones, per the step's retry config
     (the engine's own formula); None when the delay is dynamic or not readable."""
-    from pyflows.runtime.workflows.step_config import retry_delay_ms as engine_delay
+    from pyflows.runtime.protocol.retry import retry_delay_ms as engine_delay
 
     delay = retries.get("delay")
     if delay is None or delay == DYNAMIC_DELAY:

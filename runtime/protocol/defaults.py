@@ -6,16 +6,11 @@ Wrangler's: `wrangler dev` listens on 127.0.0.1:8787, and the Local Explorer API
 
 from __future__ import annotations
 
-import time
-
-__all__ = ["API_PREFIX", "DEFAULT_IP", "DEFAULT_MAX_CONCURRENCY", "DEFAULT_PORT", "now_ms"]
+__all__ = ["API_PREFIX", "DEFAULT_IP", "DEFAULT_MAX_CONCURRENCY", "DEFAULT_PORT", "RESTART_STEP_TYPES"]
 
 DEFAULT_PORT = 8787
 DEFAULT_IP = "127.0.0.1"
 API_PREFIX = "/cdn-cgi/local/explorer/api"
 DEFAULT_MAX_CONCURRENCY = 10_000  # `pyflows dev --max-concurrency`: instances running at once
-
-
-def now_ms() -> int:
-    """The wall clock in integer epoch milliseconds (the unit of every stored time)."""
-    return int(time.time() * 1000)
+# `restart --from-step-type` / the API's `from.type`: the kinds of step a restart can start from.
+RESTART_STEP_TYPES = ("do", "sleep", "waitForEvent")

@@ -18,14 +18,15 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pyflows.runtime.protocol.defaults import API_PREFIX, DEFAULT_MAX_CONCURRENCY
+from pyflows.runtime.server.explorer.routes import create_management_app, forbidden_reason
 from pyflows.runtime.surface.http import Request, status_phrase
-from pyflows.runtime.server.explorer.routes import API_PREFIX, create_management_app, forbidden_reason
 from pyflows.runtime.worker.loader import Env, Worker, build_env
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
-    from pyflows.runtime.workflows.engine import Engine
     from pyflows.runtime.storage.store import Store
+    from pyflows.runtime.workflows.engine import Engine
     from starlette.types import Receive, Scope, Send
 
 __all__ = ["API_PREFIX", "Runtime", "create_app"]
@@ -61,13 +62,13 @@ class Runtime:
         worker: Worker,
         *,
         state_dir: Path,
-        max_concurrency: int = 10_000,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         public: bool = False,
     ) -> Runtime:
         """Open the store (locks `state_dir`; StateLockedError if another server holds it) and
         start the engine, which resumes every in-flight instance."""
-        from pyflows.runtime.workflows.engine import Engine, EngineOptions
         from pyflows.runtime.storage.store import Store
+        from pyflows.runtime.workflows.engine import Engine, EngineOptions
 
         specs = worker.specs(config)
         state_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json as _json
 import sys as _sys
-import time as _time
 from typing import Any
 
+from pyflows.runtime.protocol.durations import now_ms as _now_ms
 from pyflows.runtime.surface.http import Headers as _Headers
 from pyflows.runtime.surface.http import Response as _Response
 from pyflows.runtime.surface.http import fetch
@@ -118,7 +118,7 @@ class Date:
 
     @staticmethod
     def now() -> int:
-        return int(_time.time() * 1000)
+        return _now_ms()
 
 
 class console:  # noqa: N801 - the JS name

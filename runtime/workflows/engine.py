@@ -56,10 +56,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyflows.runtime.storage import store as storage
-from pyflows.runtime.server.explorer.present import instance_details
-from pyflows.runtime.protocol.durations import iso
-from pyflows.runtime.surface.entrypoints import ExecutionContext, call_relaxed
 from pyflows.runtime.errors import (
     InstanceExistsError,
     InstanceNotFoundError,
@@ -69,12 +65,19 @@ from pyflows.runtime.errors import (
     WorkflowError,
     WorkflowNotFoundError,
 )
-from pyflows.runtime.protocol.limits import DEFAULT_CPU_MS, DEFAULT_MAX_STEPS, MAX_BATCH, check_event_type, check_instance_id
-from pyflows.runtime.workflows.run import Run, now_ms
-from pyflows.runtime.workflows.scheduler import Scheduler
+from pyflows.runtime.protocol.defaults import DEFAULT_MAX_CONCURRENCY
+from pyflows.runtime.protocol.durations import iso, now_ms
+from pyflows.runtime.protocol.limits import (
+    DEFAULT_CPU_MS,
+    DEFAULT_MAX_STEPS,
+    MAX_BATCH,
+    check_event_type,
+    check_instance_id,
+)
 from pyflows.runtime.protocol.statuses import COUNT_ORDER, FINISHED, UNFINISHED
-from pyflows.runtime.workflows.step import Step
-from pyflows.runtime.workflows.step_errors import error_info
+from pyflows.runtime.server.explorer.present import instance_details
+from pyflows.runtime.storage import store as storage
+from pyflows.runtime.surface.entrypoints import ExecutionContext, call_relaxed
 from pyflows.runtime.surface.values import (
     JsDict,
     ValueTooLargeError,
@@ -84,6 +87,10 @@ from pyflows.runtime.surface.values import (
     python_from_rpc,
     utc_naive,
 )
+from pyflows.runtime.workflows.run import Run
+from pyflows.runtime.workflows.scheduler import Scheduler
+from pyflows.runtime.workflows.step import Step
+from pyflows.runtime.workflows.step_errors import error_info
 
 log = logging.getLogger("pyflows.engine")
 
@@ -104,7 +111,7 @@ class WorkflowSpec:
 
 @dataclass(frozen=True)
 class EngineOptions:
-    max_concurrency: int = 10_000
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     cpu_ms: int = DEFAULT_CPU_MS
     implicit_dependencies: bool = True
     # A run whose only activity is waits ending further away than this is evicted from memory and

@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from pyflows.runtime.protocol.durations import now_ms
+
 
 class Schedulable(Protocol):
     holds_slot: bool
@@ -123,7 +125,7 @@ class Scheduler:
 
     def _fire(self) -> None:
         self._timer = None
-        now = int(time.time() * 1000)
+        now = now_ms()
         while self._heap and self._heap[0][0] <= now:
             _, _, token, inst = heapq.heappop(self._heap)
             if token == inst.timer_token and inst.hibernated:

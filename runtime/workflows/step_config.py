@@ -1,14 +1,20 @@
-"""A step's `config`: defaults, strict validation, retry delays, and step-name rules (SPEC §3.5)."""
+"""A step's `config`: defaults, strict validation, and step-name rules.
+
+Cloudflare's defaults (what its own local engine reports): 5 retries, 1000 ms delay, exponential
+backoff, a 10 minute timeout; unknown keys are an error. The delay formula is runtime.protocol.retry.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from pyflows.runtime.protocol.durations import to_ms
+from pyflows.runtime.protocol.retry import DEFAULT_BACKOFF, retry_delay_ms
+
+__all__ = ["DEFAULT_CONFIG", "MAX_STEP_NAME", "check_step_name", "resolve_config", "retry_delay_ms"]
 
 DEFAULT_CONFIG: dict[str, Any] = {
-    "retries": {"limit": 5, "delay": 1000, "backoff": "exponential"},
+    "retries": {"limit": 5, "delay": 1000, "backoff": DEFAULT_BACKOFF},
     "timeout": "10 minutes",
 }
 _BACKOFFS = ("constant", "linear", "exponential")
@@ -47,20 +53,6 @@ def resolve_config(config: Any) -> dict[str, Any]:
     if to_ms(timeout, what="step config timeout") == 0:
         raise ValueError("step config timeout must be greater than 0.")
     return {"retries": retries, "timeout": timeout}
-
-
-def retry_delay_ms(retries: Mapping[str, Any], retry: int) -> int:
-    """Delay before retry number `retry` (from 1): constant d, linear d·n, exponential d·2^(n-1).
-
-    `retries` is a step config's `retries` ({"delay", "backoff"}); ValueError for a bad delay.
-    """
-    d = to_ms(retries["delay"])
-    backoff = retries.get("backoff", DEFAULT_CONFIG["retries"]["backoff"])
-    if backoff == "constant":
-        return d
-    if backoff == "linear":
-        return d * retry
-    return d * 2 ** (retry - 1)
 
 
 def check_step_name(name: Any) -> str:
