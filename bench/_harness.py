@@ -35,7 +35,7 @@ READY = re.compile(r"Ready on (http://\S+)")
 RELOADED = "Local server updated and ready"
 
 # name -> (unit, better, Wrangler's figure or None, target or None, which issue's target)
-# Wrangler 4.164 on a 2-vCPU machine: ../shared/reference/wrangler-local-dev.md §0 item 8.
+# Wrangler 4.164 local mode, measured on a 2-vCPU machine (bench/README.md says where and how).
 SPECS: dict[str, tuple[str, str, float | None, float | None, str]] = {
     "cold_start_ready": ("s", "lower", 1.37, 0.35, "issue 4"),
     "cold_start_first_200": ("s", "lower", None, None, ""),

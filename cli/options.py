@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 from pyflows.cli import render
-from pyflows.cli.app import ConfigOpt, CwdOpt, EnvOpt  # noqa: F401 - the commands import them from here
+from pyflows.cli.app import ConfigOpt as ConfigOpt  # re-exported: the commands import them from here
+from pyflows.cli.app import CwdOpt as CwdOpt
+from pyflows.cli.app import EnvOpt as EnvOpt
+from pyflows.cli.app import GlobalOptions
 from pyflows.client.management import ManagementClient
 
 LocalOpt = Annotated[
@@ -18,17 +21,29 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API result as J
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Name of the workflow.", show_default=False)]
 
 
-def prepare(ctx: typer.Context, cwd: Path | None, config: Path | None, env: str | None, *, json_: bool) -> None:
+def prepare(
+    ctx: typer.Context, cwd: Path | None, config: Path | None, env: str | None, *, json_: bool
+) -> GlobalOptions:
     """Print the banner (unless --json), then honour global options given after the subcommand."""
     from pyflows.cli.app import override_globals
 
     if not json_:
         render.print_banner()
-    override_globals(ctx, cwd, config, env)
+    return override_globals(ctx, cwd, config, env)
 
 
-def client_for(local: bool, port: int) -> ManagementClient:
-    return ManagementClient.for_local(port) if local else ManagementClient.for_remote()
+def client_for(local: bool, port: int, opts: GlobalOptions) -> ManagementClient:
+    """The local session's client, or the Cloudflare API's: its account id from CLOUDFLARE_ACCOUNT_ID,
+    else `account_id` in the config that --cwd/--config/--env select (read only when needed)."""
+    if local:
+        return ManagementClient.for_local(port)
+
+    def account_id() -> str | None:
+        from pyflows.runtime import config
+
+        return config.account_id(opts.cwd, opts.config, opts.env)
+
+    return ManagementClient.for_remote(account_id=account_id)
 
 
 def resolve_id(client: ManagementClient, name: str, instance_id: str, *, quiet: bool) -> str:

@@ -1,6 +1,6 @@
 """The CLI's one HTTP client for the workflows management API, local or remote.
 
-Two servers speak the same shapes (SPEC §5, `reference/wrangler-local-dev.md` §2):
+Two servers speak the same shapes (the Local Explorer API is a subset of Cloudflare's REST API):
 
 * **local** (`--local`): the Local Explorer API of a `pyflows dev` or `wrangler dev` session,
   `http://localhost:<port>/cdn-cgi/local/explorer/api/workflows...`;
@@ -14,8 +14,8 @@ get `result` (and `result_info`) or a `ClientError` whose message is what the us
 `Local API error: <errors[0].message>` (remote: `API error: ...`), `... HTTP <status>` when the
 body is not an envelope, or "no dev session on port N" when nothing listens there.
 
-Start-up time is a requirement (issue 5: one `instances list --local` in <= 0.25 s including the
-interpreter). `import httpx` alone costs ~100 ms here, so the loopback path uses the standard
+Start-up time is a requirement (one `instances list --local` in <= 0.25 s including the
+interpreter, measured by bench/). `import httpx` alone costs ~100 ms here, so the loopback path uses the standard
 library's `http.client` (~20 ms to import, plenty for one request to 127.0.0.1 with no TLS, proxies
 or redirects). The remote path needs TLS, proxies and certificates done properly, so it imports
 httpx lazily, only when it is used. Tests inject any `Transport` (see `HttpxTransport`, which also
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import quote, urlencode, urlsplit
@@ -185,9 +185,14 @@ class ManagementClient:
 
     @classmethod
     def for_remote(
-        cls, *, env: Mapping[str, str] | None = None, transport: Transport | None = None
+        cls,
+        *,
+        env: Mapping[str, str] | None = None,
+        transport: Transport | None = None,
+        account_id: Callable[[], str | None] | None = None,
     ) -> ManagementClient:
-        """A client for the Cloudflare API, from CLOUDFLARE_API_TOKEN / CLOUDFLARE_ACCOUNT_ID."""
+        """A client for the Cloudflare API, from CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID, else
+        `account_id()` (the project config's `account_id`; the variable wins, as in Wrangler)."""
         env = os.environ if env is None else env
         token = env.get("CLOUDFLARE_API_TOKEN", "").strip()
         if not token:
@@ -196,7 +201,7 @@ class ManagementClient:
                 "the CLOUDFLARE_API_TOKEN environment variable (create a token with Workflows permissions "
                 f"at {TOKEN_HELP_URL}). To use a local `pyflows dev` session instead, pass --local."
             )
-        account = env.get("CLOUDFLARE_ACCOUNT_ID", "").strip()
+        account = env.get("CLOUDFLARE_ACCOUNT_ID", "").strip() or (account_id() if account_id else None)
         if not account:
             raise ClientError(
                 "No Cloudflare account id: without --local, pyflows needs the CLOUDFLARE_ACCOUNT_ID "

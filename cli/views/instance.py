@@ -1,6 +1,6 @@
 """`pyflows workflows instances describe`: one instance, its steps and their attempts, as Wrangler shows them.
 
-Input is the API's instance details (`reference/wrangler-local-dev.md` §2.3); output is the exact
+Input is the Local Explorer API's instance details (`GET .../instances/<id>`); output is the exact
 layout of `wrangler workflows instances describe`, plus two things Wrangler leaves out: the
 instance's `Output:` and, from pyflows' `wake_at`, when a sleep wakes (`Wakes At:`) or an event
 wait times out (`Times Out At:`).

@@ -1,8 +1,8 @@
 """The project's configuration: find it, parse it, validate it, return frozen values.
 
-    find_config(cwd, config)        --config (relative to cwd), else wrangler.jsonc, wrangler.json,
-                                    wrangler.toml in cwd, first one wins (a warning names the rest)
     load(cwd, config, env) -> Config
+        0. find                         --config (relative to cwd), else wrangler.jsonc, wrangler.json,
+                                        wrangler.toml in cwd, first one wins (a warning names the rest)
         1. parse JSONC or TOML          errors: <file>:<line>:<column>: what was expected
         2. validate config-schema.json  errors: <file>: <key path> is <value>; what is allowed
         3. apply env.<name>             its keys replace the top level's; `vars` and `workflows` are
@@ -36,21 +36,21 @@ from pyflows.runtime.errors import (
     ConfigParseError,
     ConfigSchemaError,
 )
-from pyflows.runtime.protocol.limits import DEFAULT_CPU_MS, DEFAULT_MAX_STEPS, MAX_CPU_MS, MAX_STEPS
+from pyflows.runtime.protocol.limits import DEFAULT_CPU_MS, DEFAULT_MAX_STEPS
 
 __all__ = [
     "CONFIG_FILE_NAMES",
     "Config",
     "WorkflowConfig",
-    "find_config",
+    "account_id",
     "is_config_file",
     "load",
     "schema_path",
 ]
 
 CONFIG_FILE_NAMES = ("wrangler.jsonc", "wrangler.json", "wrangler.toml")
-MODERN_HANDLERS_DATE = "2025-08-14"  # python_no_global_handlers on by default (SPEC §2)
-IMPLICIT_DEPENDENCIES_DATE = "2026-02-25"  # python_workflows_implicit_dependencies (SPEC §3.2)
+MODERN_HANDLERS_DATE = "2025-08-14"  # python_no_global_handlers on by default from this date
+IMPLICIT_DEPENDENCIES_DATE = "2026-02-25"  # python_workflows_implicit_dependencies on from this date
 PYTHON_WORKFLOWS_DATE = "2025-09-20"  # python_workflows implied by python_workers
 # Wrangler does not copy these from the top level into env.<name>: bindings are per environment.
 NON_INHERITABLE_KEYS = ("vars", "workflows")
@@ -126,7 +126,7 @@ class Config:
 
     @property
     def modern_handlers(self) -> bool:
-        """SPEC §2: `class Default(WorkerEntrypoint)` instead of a global `on_fetch`.
+        """`class Default(WorkerEntrypoint)` instead of a global `on_fetch` (Cloudflare's Python Workers).
 
         On from compatibility_date 2025-08-14 or with flag `python_no_global_handlers`;
         flag `disable_python_no_global_handlers` turns it off.
@@ -138,7 +138,7 @@ class Config:
 
     @property
     def implicit_dependencies(self) -> bool:
-        """SPEC §3.2: `step.do(name=None, *, ...)` with parameters naming earlier steps.
+        """`step.do(name=None, *, ...)` with parameters naming earlier steps (Python Workflows SDK).
 
         On with flag `python_workflows_implicit_dependencies`, or from compatibility_date
         2026-02-25 unless flag `no_python_workflows_implicit_dependencies` is set.
@@ -200,14 +200,27 @@ def _locate(cwd: Path, config: Path | None) -> tuple[Path, list[str]]:
     return found[0], warnings
 
 
-def find_config(cwd: Path, config: Path | None = None) -> Path:
-    """The config file to use: `config` (relative to `cwd`) if given, else the first of
-    wrangler.jsonc, wrangler.json, wrangler.toml in `cwd`.
+def account_id(cwd: Path, config: Path | None = None, env: str | None = None) -> str | None:
+    """`account_id` from the project's config, as Wrangler's remote commands read it:
+    `env.<env>.account_id` with --env, else the top-level one; None when there is no config file
+    (Wrangler's `workflows` commands need none) or no `account_id` in it.
 
-    Raises `ConfigNotFoundError` naming where it looked. When several exist the first is used;
-    `load()` reports the others in `Config.warnings`.
+    Only parsed, not validated: a command that talks to the Cloudflare API must not fail on a
+    Worker setting it does not use. ConfigNotFoundError for a --config that does not exist;
+    ConfigParseError for a file that is not JSONC/TOML.
     """
-    return _locate(cwd, config)[0]
+    try:
+        path, _ = _locate(cwd, config)
+    except ConfigNotFoundError:
+        if config is not None:
+            raise
+        return None
+    raw = _read(path)
+    section = raw.get("env", {}).get(env) if env and isinstance(raw.get("env"), dict) else None
+    for where in (section, raw):
+        if isinstance(where, dict) and isinstance(where.get("account_id"), str) and where["account_id"].strip():
+            return str(where["account_id"]).strip()
+    return None
 
 
 def _read(path: Path) -> Any:
@@ -288,22 +301,16 @@ def _workflows(items: list[dict[str, Any]], where: str, shown: str) -> tuple[Wor
             )
         for key in ("binding", "class_name"):
             if not item[key].isidentifier() or keyword.iskeyword(item[key]):
+                what = "a Python keyword" if keyword.iskeyword(item[key]) else "not a Python identifier"
                 raise ConfigSchemaError(
-                    f"{shown}: {where}[{i}].{key} is {_value(item[key])}, which is a Python keyword, "
-                    "not a usable identifier. Choose another name, e.g. MY_WORKFLOW.",
+                    f"{shown}: {where}[{i}].{key} is {_value(item[key])}, which is {what}, "
+                    "so it cannot be used as a name. Choose another name, e.g. MY_WORKFLOW.",
                     file=shown,
                     key_path=f"{where}[{i}].{key}",
                     value=item[key],
                 )
         seen_names[name], seen_bindings[binding] = i, i
-        steps = (item.get("limits") or {}).get("steps", DEFAULT_MAX_STEPS)
-        if steps > MAX_STEPS:  # also in the schema; kept for configs built without it
-            raise ConfigSchemaError(
-                f"{shown}: {where}[{i}].limits.steps is {steps}, expected at most {MAX_STEPS}.",
-                file=shown,
-                key_path=f"{where}[{i}].limits.steps",
-                value=steps,
-            )
+        steps = (item.get("limits") or {}).get("steps", DEFAULT_MAX_STEPS)  # the schema checks its range
         result.append(
             WorkflowConfig(
                 name=name,
@@ -442,11 +449,7 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
     flags = tuple(effective.get("compatibility_flags") or ())
 
     workflows = _workflows(effective.get("workflows") or [], origin.get("workflows", "") + "workflows", shown)
-    cpu_ms = int((effective.get("limits") or {}).get("cpu_ms", DEFAULT_CPU_MS))
-    if cpu_ms > MAX_CPU_MS:  # also in the schema
-        raise ConfigSchemaError(
-            f"{shown}: limits.cpu_ms is {cpu_ms}, expected at most {MAX_CPU_MS}.", file=shown, value=cpu_ms
-        )
+    cpu_ms = int((effective.get("limits") or {}).get("cpu_ms", DEFAULT_CPU_MS))  # the schema checks its range
 
     variables: dict[str, Any] = dict(effective.get("vars") or {})
     bindings = {w.binding: w for w in workflows}

@@ -170,14 +170,12 @@ def _jsonable(value: Any) -> Any:
 
 def parse_toml(text: str, shown: str) -> dict[str, Any]:
     """Parse TOML with `tomllib`; errors read `<shown>:<line>:<col>: <what tomllib expected>`."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python < 3.11
-        import tomli as tomllib  # type: ignore[no-redef]
+    import tomllib
+
     try:
         return _jsonable(tomllib.loads(text))  # type: ignore[no-any-return]
     except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)  # "<what> (at line L, column C)" in tomllib and tomli, old and new
+        msg = str(exc)  # "<what> (at line L, column C)" in tomllib, old and new
         m = _TOML_AT.search(msg)
         if m:
             line, col = int(m.group(1)), int(m.group(2))

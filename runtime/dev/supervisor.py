@@ -13,7 +13,7 @@ shutdown). Instead, one session is:
            - relays the first server's "ready", then imports the server modules itself (never
              user code, never an event loop or a database) and watches the project;
            - on a change, forks a child: it starts with those modules loaded (pages shared),
-             imports the user's Worker (a fresh interpreter state for user code, as DESIGN asks)
+             imports the user's Worker (a fresh interpreter state for user code: no stale module state)
              while the old server keeps serving; only once that import succeeded is the old server
              SIGKILLed (durability makes that safe: the engine resumes every instance from
              storage) and the new one locks the state directory and answers. A syntax error leaves

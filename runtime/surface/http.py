@@ -1,6 +1,6 @@
 """`workers.Request`, `workers.Response`, `workers.Headers` and `workers.fetch` under CPython.
 
-The surface follows workers-runtime-sdk 1.9.5 (reference/python-sdk.md §7):
+The surface follows workers-runtime-sdk 1.9.5 (its `workers` package):
 
 - `Request.method` is an `http.HTTPMethod` (a StrEnum, so `request.method == "POST"`);
 - `Request.headers` / `Response.headers` are case-insensitive and `headers["missing"]` is None;

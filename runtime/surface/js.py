@@ -1,6 +1,6 @@
 """A thin `js` module so Worker code written for Pyodide imports and runs under CPython.
 
-Only what Python Workers code commonly touches (reference/python-sdk.md §10, idiom 15):
+Only what Python Workers code commonly touches:
 `js.Object.fromEntries` (identity on a dict, dict() of pairs), `js.JSON`, `js.Response.new`,
 `js.Headers.new`, `js.fetch`, `js.Date.now`, `js.console`, `js.Uint8Array.new`. Values stay plain
 Python: there is no JavaScript here.

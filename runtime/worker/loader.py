@@ -9,8 +9,9 @@
 `main` is imported with `runtime/sdk` first on sys.path and the module's own folder second, so
 `import workers`, `js`, `pyodide.ffi` and `asgi` resolve to pyflows' shims (even when the real
 workers-runtime-sdk is installed) and `from helpers import x` finds `src/helpers.py`, as on
-Cloudflare. Handler style follows `config.modern_handlers` (SPEC §2): `Default(WorkerEntrypoint).fetch`
-or the legacy module-level `on_fetch(request, env, ctx)`; either may take fewer parameters.
+Cloudflare. Handler style follows `config.modern_handlers` (by compatibility date/flags):
+`Default(WorkerEntrypoint).fetch` or the legacy module-level `on_fetch(request, env, ctx)`; either may
+take fewer parameters.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from pyflows.runtime.errors import UserCodeError
+from pyflows.runtime.sdk import SHIM_DIR
 from pyflows.runtime.surface import entrypoints
 from pyflows.runtime.surface.entrypoints import ExecutionContext, WorkerEntrypoint, WorkflowEntrypoint, call_relaxed
-from pyflows.runtime.errors import UserCodeError
 from pyflows.runtime.surface.http import Request, Response
-from pyflows.runtime.sdk import SHIM_DIR
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
 if TYPE_CHECKING:
@@ -102,10 +103,6 @@ class Worker:
                 '"disable_python_no_global_handlers" to compatibility_flags.'
             )
 
-    @property
-    def has_fetch(self) -> bool:
-        return self._default is not None or self._on_fetch is not None
-
     def specs(self, config: Config) -> list[WorkflowSpec]:
         """One WorkflowSpec per `workflows[]` entry, its class looked up by `class_name`."""
         from pyflows.runtime.workflows.engine import WorkflowSpec
@@ -144,7 +141,7 @@ class Worker:
     async def fetch(self, request: Request, env: Any, ctx: ExecutionContext | None = None) -> Response:
         """Call the Worker's fetch handler; a missing handler is a 500 explaining what to define."""
         ctx = ctx or ExecutionContext()
-        entrypoints.current_ctx = ctx
+        entrypoints.request_ctx.set(ctx)  # this request's task only
         if self._default is not None:
             instance = self._default(ctx, env)
             method = getattr(instance, "fetch", None)

@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (expected outputs are Wrangler's lines, verbatim)
-"""`pyflows workflows ... --local` against a real `pyflows dev` on a free port (issue 5).
+"""`pyflows workflows ... --local` against a real `pyflows dev` on a free port.
 
-One project with the transcript's two workflows (reference/wrangler-cli-transcript.txt): a
+One project with the two workflows of Wrangler's recorded transcript: a
 `my-workflow` with a step, an optional flaky step (retries every second), a 1-second sleep and a
 wait for an `approve` event, and a `failing-workflow` whose second step raises NonRetryableError.
 Each command runs as a subprocess; stdout, stderr and exit codes are checked. Real timers, so slow.

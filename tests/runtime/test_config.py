@@ -9,7 +9,7 @@ from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
-from pyflows.runtime.config import Config, WorkflowConfig, find_config, is_config_file, load
+from pyflows.runtime.config import Config, WorkflowConfig, account_id, is_config_file, load
 from pyflows.runtime.config.formats import parse_dotenv, parse_jsonc, strip_jsonc
 from pyflows.runtime.config.schema import key_path, schema, schema_path
 from pyflows.runtime.errors import (
@@ -415,7 +415,7 @@ def test_several_config_files_use_the_first_and_warn(project: Path) -> None:
     write(project, "wrangler.toml", 'name = "from-toml"\nmain = "src/entry.py"\n')
     write(project, "wrangler.json", {"name": "from-json", "main": "src/entry.py"})
     cfg = load(project)
-    assert cfg.name == "from-json" and find_config(project) == project / "wrangler.json"
+    assert cfg.name == "from-json" and cfg.path == project / "wrangler.json"
     assert any("using wrangler.json and ignoring wrangler.toml" in w for w in cfg.warnings)
 
 
@@ -423,8 +423,8 @@ def test_explicit_config_is_relative_to_cwd(project: Path) -> None:
     (project / "conf").mkdir()
     write(project, "wrangler.jsonc", base(name="default"))
     path = write(project / "conf", "alt.toml", 'name = "alt"\nmain = "../src/entry.py"\n')
-    assert find_config(project, Path("conf/alt.toml")) == path
     cfg = load(project, Path("conf/alt.toml"))
+    assert cfg.path == path
     assert cfg.name == "alt" and cfg.root == project / "conf" and cfg.main == project / "src" / "entry.py"
 
 
@@ -557,6 +557,18 @@ def test_config_is_frozen_read_only_and_crosses_processes_as_json(project: Path)
     assert clone == cfg and clone.env_values == {"A": "1", "S": "2"}
     with pytest.raises(TypeError):
         clone.vars["A"] = "2"  # type: ignore[index]
+
+
+def test_account_id_is_read_from_the_selected_config_and_env(project: Path) -> None:
+    assert account_id(project) is None  # no config file: Wrangler's workflows commands need none
+    write(project, "wrangler.jsonc", base(account_id="top", env={"staging": {"account_id": "stage"}, "dev": {}}))
+    assert account_id(project) == "top"
+    assert account_id(project, env="staging") == "stage"
+    assert account_id(project, env="dev") == "top"  # inherited from the top level
+    write(project, "other.toml", 'account_id = "from-toml"\n')
+    assert account_id(project, Path("other.toml")) == "from-toml"
+    with pytest.raises(ConfigNotFoundError, match="--config missing.toml"):
+        account_id(project, Path("missing.toml"))
 
 
 def test_which_files_are_config(project: Path) -> None:

@@ -1,4 +1,4 @@
-"""The engine and SDK semantics of SPEC §3–4, in-process on a real SQLite store."""
+"""The engine and the Workflows SDK semantics (steps, retries, waits, lifecycle), in-process on a real SQLite store."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The Local Explorer API, in-process against a real Store and Engine.
 
-Expected shapes, codes and messages are the ones Wrangler 4.164 really serves
-(shared/reference/wrangler-local-dev.md §2): `wrangler workflows ... --local` must be able to drive
+Expected shapes, codes and messages are the ones Wrangler 4.164 really serves: `wrangler workflows ... --local` must be able to drive
 `pyflows dev` unchanged.
 """
 
@@ -15,12 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from pyflows.runtime.workflows.engine import Engine, EngineOptions, WorkflowSpec
-from pyflows.runtime.surface.entrypoints import WorkflowEntrypoint
-from pyflows.runtime.server.explorer.routes import API_PREFIX, OPENAPI_PATH
 from pyflows.runtime.server.app import Runtime, create_app
+from pyflows.runtime.server.explorer.routes import API_PREFIX, OPENAPI_PATH
 from pyflows.runtime.storage.store import Store
+from pyflows.runtime.surface.entrypoints import WorkflowEntrypoint
 from pyflows.runtime.worker.loader import Env
+from pyflows.runtime.workflows.engine import Engine, EngineOptions, WorkflowSpec
 
 pytestmark = pytest.mark.anyio
 

@@ -1,6 +1,6 @@
 """Crash recovery: the engine runs in a child process that is SIGKILLed mid-run, then re-opened.
 
-Every instance must complete, and no step that had completed runs again (SPEC §3.3, DESIGN.md).
+Every instance must complete, and no step that had completed runs again (durability is replay).
 """
 
 from __future__ import annotations

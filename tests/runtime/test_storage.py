@@ -9,8 +9,8 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
-from pyflows.runtime.storage import store as storage
 from pyflows.runtime.errors import StateLockedError, StoreClosedError
+from pyflows.runtime.storage import store as storage
 from pyflows.runtime.storage.store import Store
 
 pytestmark = pytest.mark.anyio
