@@ -52,7 +52,12 @@ def _kill(proc: subprocess.Popen[str]) -> None:
 
 def _recover(tmp_path: Path, **env: str) -> list[str]:
     proc = _spawn(tmp_path, "recover", **env)
-    proc.wait(timeout=60)
+    try:
+        proc.wait(timeout=60)
+    finally:  # a recovery that hangs must not outlive the test
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
     assert proc.returncode == 0, _output(tmp_path)
     return _log(tmp_path)
 
