@@ -10,7 +10,8 @@ import os
 import sys
 
 from pyflows.runtime.protocol.console import color as _color
-from pyflows.runtime.protocol.console import error_line, warning_line  # noqa: F401 - re-exported
+from pyflows.runtime.protocol.console import error_line as error_line  # re-exported: the CLI's one place
+from pyflows.runtime.protocol.console import warning_line as warning_line
 
 # --- Wrangler-style output for `pyflows workflows ...` --------------------------------------------
 #

@@ -381,7 +381,7 @@ class ManagementClient:
         rows = self.call("GET", f"/workflows/{_segment(name)}/instances").result or []
         if not rows:
             where = "" if self.local else "deployed "
-            hint = trigger_hint(name, local=self.local, port=self.port)
+            hint = trigger_hint(name, local=self.local, port=self.port or DEFAULT_PORT)
             raise ClientError(
                 f'There are no {where}instances in workflow "{name}", so there is no latest one. '
                 f'Trigger one with "{hint}".'

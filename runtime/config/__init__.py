@@ -340,7 +340,7 @@ def _main(effective: dict[str, Any], where: str, root: Path, shown: str) -> Path
             key_path=where,
             value=main,
         )
-    path = (root / main).resolve()
+    path: Path = (root / str(main)).resolve()
     if not path.is_file():
         raise ConfigError(
             f"{shown}: {where} is {_value(main)}, but {path} does not exist. Create it, or fix the "

@@ -180,8 +180,8 @@ def parse_toml(text: str, shown: str) -> dict[str, Any]:
         if m:
             line, col = int(m.group(1)), int(m.group(2))
             msg = msg[: m.start()]
-        elif isinstance(getattr(exc, "lineno", None), int):  # Python 3.14 also has attributes
-            line, col = exc.lineno, exc.colno
+        elif isinstance(lineno := getattr(exc, "lineno", None), int):  # Python 3.14 also has attributes
+            line, col = lineno, int(getattr(exc, "colno", 1))
             msg = _TOML_END.sub("", msg)
         else:
             line, col = text.count("\n") + 1, len(text) - text.rfind("\n")

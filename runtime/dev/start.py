@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from pyflows.runtime.dev.options import DevOptions
@@ -23,12 +24,13 @@ if TYPE_CHECKING:
 __all__ = ["reporter_class", "start"]
 
 
-def reporter_class(ref: str) -> type[Reporter]:
-    """The Reporter class named "module:Class" (the runtime never imports the CLI statically)."""
+def reporter_class(ref: str) -> Callable[[str], Reporter]:
+    """The Reporter class named "module:Class", built with the session's URL (the runtime never
+    imports the CLI statically)."""
     import importlib
 
     module, _, name = ref.partition(":")
-    return cast("type[Reporter]", getattr(importlib.import_module(module), name))
+    return cast("Callable[[str], Reporter]", getattr(importlib.import_module(module), name))
 
 
 def start(options: DevOptions, console: str) -> None:

@@ -105,7 +105,8 @@ class _Child:
                 return None
             self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
-        return json.loads(line)
+        message: dict[str, Any] = json.loads(line)
+        return message
 
     def go(self) -> None:
         os.write(self.fd, b"g")

@@ -24,4 +24,4 @@ def retry_delay_ms(retries: Mapping[str, Any], retry: int) -> int:
         return d
     if backoff == "linear":
         return d * retry
-    return d * 2 ** (retry - 1)
+    return d * (1 << (retry - 1))

@@ -18,9 +18,9 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from pyflows.runtime.errors import PyflowsError, StateLockedError, StoreClosedError
@@ -113,6 +113,13 @@ def _migrate(conn: sqlite3.Connection) -> None:
         )
 
 
+
+async def _on_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """aiosqlite's internal `Connection._execute(fn, *args)` (untyped upstream): run `fn` on the
+    connection's thread in one hop (see Store._run; tests/runtime/test_storage.py guards it)."""
+    execute = cast("Callable[..., Awaitable[T]]", conn._execute)  # noqa: SLF001
+    return await execute(fn, *args)
+
 class Store:
     """The engine's SQLite database in a locked state directory."""
 
@@ -137,10 +144,10 @@ class Store:
         try:
             path = state_dir / DB_NAME
             writer = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
-            await writer._execute(_configure, writer._conn)  # noqa: SLF001 - see _run
-            await writer._execute(_migrate, writer._conn)  # noqa: SLF001
+            await _on_thread(writer, _configure, writer._conn)  # noqa: SLF001 - see _run
+            await _on_thread(writer, _migrate, writer._conn)  # noqa: SLF001
             reader = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
-            await reader._execute(_configure, reader._conn)  # noqa: SLF001
+            await _on_thread(reader, _configure, reader._conn)  # noqa: SLF001
         except BaseException:
             os.close(lock_fd)
             raise
@@ -155,7 +162,7 @@ class Store:
     async def _run(self, conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise StoreClosedError("The state store is closed; the dev server is shutting down.")
-        return await conn._execute(fn, conn._conn)  # noqa: SLF001
+        return await _on_thread(conn, fn, conn._conn)  # noqa: SLF001
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run a read function on the reader connection."""
@@ -180,7 +187,7 @@ class Store:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    results = await self._writer._execute(_apply_batch, self._writer._conn, batch)  # noqa: SLF001
+                    results = await _on_thread(self._writer, _apply_batch, self._writer._conn, batch)  # noqa: SLF001
                 except BaseException as exc:  # the writer thread itself failed
                     for _, fut in batch:
                         if not fut.done():
@@ -288,9 +295,10 @@ def update_instance_txn(conn: sqlite3.Connection, pk: int, **fields: Any) -> Non
 
 
 def q_instance(conn: sqlite3.Connection, workflow: str, instance_id: str) -> sqlite3.Row | None:
-    return conn.execute(
+    row: sqlite3.Row | None = conn.execute(
         f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE workflow = ? AND id = ?", (workflow, instance_id)
     ).fetchone()
+    return row
 
 
 def q_instances_by_status(conn: sqlite3.Connection, statuses: tuple[str, ...]) -> list[sqlite3.Row]:

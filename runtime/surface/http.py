@@ -16,6 +16,7 @@ handler, and `fetch()` reads the whole response.
 
 from __future__ import annotations
 
+import builtins
 import http
 import json as _json
 from collections.abc import Iterator, Mapping
@@ -58,7 +59,8 @@ class Headers(Mapping[str, str]):
 
     # Mapping protocol -------------------------------------------------------------------------
     def __getitem__(self, name: str) -> str | None:  # type: ignore[override]
-        return self.get(name)
+        value: str | None = self.get(name)
+        return value
 
     def get(self, name: str, default: Any = None) -> Any:
         values = self.get_all(name)
@@ -147,7 +149,7 @@ class _Body:
         self._body_used = True
         return self._body or b""
 
-    async def bytes(self) -> bytes:
+    async def bytes(self) -> builtins.bytes:  # `bytes` here would name this method
         """The body as bytes (marks the body used)."""
         return self._take()
 
@@ -155,7 +157,7 @@ class _Body:
         """The body decoded as UTF-8 (marks the body used)."""
         return self._take().decode("utf-8", errors="replace")
 
-    async def buffer(self) -> bytes:
+    async def buffer(self) -> builtins.bytes:
         return self._take()
 
     async def memoryview(self) -> memoryview:
@@ -189,6 +191,10 @@ def _body_bytes(body: Any, headers: Headers) -> bytes | None:
 
 class Request(_Body):
     """An incoming (or outgoing) HTTP request: `url`, `method`, `headers`, async body readers."""
+
+    method: http.HTTPMethod | str
+    cf: Any
+    redirect: str
 
     def __init__(
         self,

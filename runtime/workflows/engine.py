@@ -474,7 +474,7 @@ class Engine:
         row = await self._row(workflow, instance_id)
         position = None
         if from_step:
-            name = from_step.get("name")
+            name = str(from_step.get("name"))  # the API checked it is given; the store compares text
             count = int(from_step.get("count") or 1)
             kind = from_step.get("type") or "do"
             position = await self.store.read(lambda c: storage.q_step_position(c, row["pk"], kind, name, count))

@@ -1,7 +1,7 @@
 """The Local Explorer API, in-process against a real Store and Engine.
 
-Expected shapes, codes and messages are the ones Wrangler 4.164 really serves: `wrangler workflows ... --local` must be able to drive
-`pyflows dev` unchanged.
+Expected shapes, codes and messages are the ones Wrangler 4.164 really serves:
+`wrangler workflows ... --local` must be able to drive `pyflows dev` unchanged.
 """
 
 from __future__ import annotations
