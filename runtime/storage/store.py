@@ -113,12 +113,12 @@ def _migrate(conn: sqlite3.Connection) -> None:
         )
 
 
-
 async def _on_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
     """aiosqlite's internal `Connection._execute(fn, *args)` (untyped upstream): run `fn` on the
     connection's thread in one hop (see Store._run; tests/runtime/test_storage.py guards it)."""
     execute = cast("Callable[..., Awaitable[T]]", conn._execute)  # noqa: SLF001
     return await execute(fn, *args)
+
 
 class Store:
     """The engine's SQLite database in a locked state directory."""
