@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devserver import DevServer
 from pyflows import __version__
 from pyflows.cli.render import banner_text
+from pyflows.testing.devserver import DevServer
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from devserver import ENV, DevServer
+from pyflows.testing.devserver import ENV, DevServer
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,7 @@
-"""A real `pyflows dev --port 0` process for the end-to-end tests: start, read its output, stop.
+"""A real `pyflows dev --port 0` process for end-to-end tests: start, read its output, stop.
+
+The one harness for pyflows' own e2e tests (tests/e2e/); the templates' tests and bench/ still
+carry their own copies (to be replaced by this one).
 
 stdout and stderr are collected by threads as they come (a full pipe would block the server);
 `ready()` waits for the announced URL. Tests add their own helpers by subclassing.
