@@ -85,6 +85,9 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX events_by_instance ON events (instance_pk, pk);
     """,
+    # Where in the run's task tree each step was called (runtime/run.py, "Replay and lineage").
+    # NULL for steps recorded before this column existed: the determinism check skips them.
+    "ALTER TABLE steps ADD COLUMN lineage TEXT",
 ]
 
 
@@ -416,7 +419,7 @@ def restart_txn(conn: sqlite3.Connection, pk: int, from_position: int | None, no
 
 STEP_COLUMNS = (
     "pk, position, kind, name, count, state, started_at_epoch_ms, ended_at_epoch_ms, "
-    "wake_at_epoch_ms, config, output, error, event_type"
+    "wake_at_epoch_ms, config, output, error, event_type, lineage"
 )
 
 
@@ -436,12 +439,16 @@ def save_step_txn(
     output: str | None = None,
     error: str | None = None,
     event_type: str | None = None,
+    lineage: str | None = None,
 ) -> int:
-    """Insert or update the step record `(instance, kind, name, count)`; returns its pk."""
+    """Insert or update the step record `(instance, kind, name, count)`; returns its pk.
+
+    `position`, `config`, `event_type` and `lineage` are kept from the first write.
+    """
     conn.execute(
         "INSERT INTO steps (instance_pk, position, kind, name, count, state, started_at_epoch_ms, "
-        "ended_at_epoch_ms, wake_at_epoch_ms, config, output, error, event_type) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ended_at_epoch_ms, wake_at_epoch_ms, config, output, error, event_type, lineage) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (instance_pk, kind, name, count) DO UPDATE SET state = excluded.state, "
         "ended_at_epoch_ms = excluded.ended_at_epoch_ms, wake_at_epoch_ms = excluded.wake_at_epoch_ms, "
         "output = excluded.output, error = excluded.error",
@@ -459,6 +466,7 @@ def save_step_txn(
             output,
             error,
             event_type,
+            lineage,
         ),
     )
     row = conn.execute(

@@ -266,6 +266,7 @@ class Engine:
                 workflowName=inst.spec.name,
             )
             step = Step(run, implicit=self.options.implicit_dependencies)
+            run.enter()
             result = call_relaxed(workflow.run, event, step)
             if inspect.isawaitable(result):
                 result = await result

@@ -8,6 +8,44 @@ either returns what is recorded (replay) or executes and records before returnin
 Waits (sleeps, retry delays, events) are futures with a timer. When a run has nothing but waits
 left, the engine may *hibernate* it: cancel the task and replay it when a timer fires or an
 event arrives, so a thousand sleeping instances cost rows, not coroutines.
+
+Replay and lineage (the determinism check)
+------------------------------------------
+Step identity stays `(kind, name, count)`: a call with a record replays it, whatever the order.
+The only extra safety check is for a call with *no* record: is it new territory (the step that
+was in flight when the process stopped, or code past the end of the history), or did the code
+change so that this call takes the place of a step the history has?
+
+Each step call is given a *lineage*: where it was called in the run's task tree. The run's task
+is the root; every task created while a run's task (or one of its descendants) is current is a
+child, named by its coroutine's qualified name and how many children of that name its parent
+had created before it (`FanOut.run.<locals>.branch#0`). The lineage of a call is that path plus
+the index of the call among the step calls of its own task. A task runs its code in program
+order, and creates its children in program order, so the same code meets the same lineages on
+every replay, however the event loop interleaves concurrent branches: replaying is instant,
+executing is not, and the lineage does not depend on either. It is stored with the record.
+
+A call with no record is a divergence exactly when an *unreplayed* record has its lineage: in
+the same task, at the same index, the history has a different step still waiting to be called.
+Anything else is new territory and runs. This is right by construction for concurrent branches:
+a branch that still has many steps to replay is a different task, with different lineages, so
+nothing has to wait for it (the yield-counting heuristic it replaces raced against it, and lost
+to a gather branch with 5 or more recorded steps).
+
+Why this and not "judge at quiescence" (park unrecorded calls until every task of the run is
+blocked): that needs to know, for every task, whether what it awaits can still make progress
+(a gather, a shield, a TaskGroup, a user's own future, I/O outside a step), which asyncio does
+not expose; lineage needs one hook, the loop's task factory, and a dict lookup per step.
+
+Limits, documented rather than guessed at: children are named by coroutine, so tasks the engine
+creates (storage flushes, `Run.do`) never shift a user task's name; steps called from a task
+the lineage cannot see (a loop with another task factory installed after ours, a callback
+outside any task) and records written before lineages were stored are not checked. A step
+reused through an implicit/`depends` dependency runs in whichever task needs it first, which
+can move it between tasks on replay; that only removes calls from one task's sequence after
+they were replayed, so it cannot make a new call land on an unreplayed record. Reordering
+*recorded* steps is not a divergence (each replays by name, as on Cloudflare); calling a new
+step where a recorded one is expected is.
 """
 
 from __future__ import annotations
@@ -16,23 +54,16 @@ import asyncio
 import inspect
 import json
 import time
+import weakref
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyflows.runtime.storage import store as storage
 from pyflows.runtime.protocol.durations import MAX_SLEEP_MS, epoch_ms, to_ms
-from pyflows.runtime.surface.entrypoints import NonRetryableError
 from pyflows.runtime.protocol.limits import MAX_CPU_MS, MAX_STEPS, check_event_type
-from pyflows.runtime.workflows.step_config import check_step_name, resolve_config, retry_delay_ms
-from pyflows.runtime.workflows.step_errors import (
-    CpuLimitExceededError,
-    NonDeterminismError,
-    StepLimitExceededError,
-    error_info,
-    rebuild_error,
-)
+from pyflows.runtime.storage import store as storage
+from pyflows.runtime.surface.entrypoints import NonRetryableError
 from pyflows.runtime.surface.values import (
     JsDict,
     ValueTooLargeError,
@@ -42,6 +73,14 @@ from pyflows.runtime.surface.values import (
     python_from_rpc,
     python_to_rpc,
     utc_naive,
+)
+from pyflows.runtime.workflows.step_config import check_step_name, resolve_config, retry_delay_ms
+from pyflows.runtime.workflows.step_errors import (
+    CpuLimitExceededError,
+    NonDeterminismError,
+    StepLimitExceededError,
+    error_info,
+    rebuild_error,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +105,7 @@ class StepRecord:
     error: str | None = None
     event_type: str | None = None
     attempts: int = 0
+    lineage: str | None = None
 
 
 @dataclass(eq=False)
@@ -131,6 +171,48 @@ class _Metered:
                 value, exc = None, e
 
 
+class _Lineage:
+    """Where a task sits in its run's task tree; see "Replay and lineage" in the module docstring."""
+
+    __slots__ = ("calls", "children", "path", "run")
+
+    def __init__(self, run: Run, path: tuple[str, ...]) -> None:
+        self.run = run
+        self.path = path
+        self.children: defaultdict[str, int] = defaultdict(int)  # coroutine name -> tasks created
+        self.calls = 0  # step calls made by this task so far
+
+    def child(self, coro: Any) -> _Lineage:
+        name = getattr(coro, "__qualname__", None) or type(coro).__qualname__
+        index = self.children[name]
+        self.children[name] += 1
+        return _Lineage(self.run, (*self.path, f"{name}#{index}"))
+
+
+_LINEAGES: weakref.WeakKeyDictionary[asyncio.Future[Any], _Lineage] = weakref.WeakKeyDictionary()
+
+
+def _lineage_of(task: asyncio.Future[Any] | None) -> _Lineage | None:
+    return None if task is None else _LINEAGES.get(task)
+
+
+def _install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
+    """Make tasks created inside a run inherit a lineage; chains to a factory already installed."""
+    previous = loop.get_task_factory()
+    if getattr(previous, "_pyflows_lineage", False):
+        return
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        task = previous(loop, coro, **kwargs) if previous is not None else asyncio.Task(coro, loop=loop, **kwargs)
+        parent = _lineage_of(asyncio.current_task(loop))
+        if parent is not None:
+            _LINEAGES[task] = parent.child(coro)
+        return task
+
+    factory._pyflows_lineage = True  # type: ignore[attr-defined]
+    loop.set_task_factory(factory)
+
+
 class Run:
     """One execution of `run()` for one instance; see the module docstring."""
 
@@ -139,6 +221,7 @@ class Run:
         self.inst = inst
         self.records: dict[tuple[str, str, int], StepRecord] = {}
         self.unreplayed: set[tuple[str, str, int]] = set()
+        self.by_lineage: dict[str, tuple[str, str, int]] = {}  # a record's lineage -> its key
         self.counters: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.next_position = 0
         self.pending_events: list[tuple[int, str, str, int]] = []
@@ -171,10 +254,13 @@ class Run:
                 error=s["error"],
                 event_type=s["event_type"],
                 attempts=counts[s["pk"]],
+                lineage=s["lineage"],
             )
             key = (rec.kind, rec.name, rec.count)
             self.records[key] = rec
             self.unreplayed.add(key)
+            if rec.lineage is not None:
+                self.by_lineage[rec.lineage] = key
             self.next_position = max(self.next_position, rec.position + 1)
         stored = [
             (e["pk"], e["type"], e["payload"], e["received_at_epoch_ms"]) for e in events if e["consumed_by"] is None
@@ -218,15 +304,33 @@ class Run:
         self.next_position += 1
         return self.next_position - 1
 
-    async def _check_determinism(self, kind: str, name: str, count: int) -> None:
-        """A step with no record while recorded ones are still unreplayed means the code changed."""
-        if not self.unreplayed:
+    def enter(self) -> None:
+        """Called in the run's task just before `run()`: make it the root of the lineage tree."""
+        task = asyncio.current_task()
+        assert task is not None
+        _install_task_factory(task.get_loop())
+        _LINEAGES[task] = _Lineage(self, ())
+
+    def lineage(self) -> str | None:
+        """The lineage of a step call made now, by the current task (None if it cannot be known).
+
+        Call it synchronously where user code calls the step, before any task is created for it.
+        """
+        node = _lineage_of(asyncio.current_task())
+        if node is None or node.run is not self:
+            return None
+        node.calls += 1
+        return json.dumps([*node.path, node.calls - 1], separators=(",", ":"))
+
+    def _check_determinism(self, kind: str, name: str, count: int, lineage: str | None) -> None:
+        """A step with no record, called where the history has a step not yet replayed: the code changed.
+
+        "Where" is the lineage (module docstring): same task, same index among its step calls.
+        """
+        key = self.by_lineage.get(lineage) if lineage is not None else None
+        if key is None or key not in self.unreplayed:
             return
-        for _ in range(8):  # let concurrent branches replay their recorded steps first
-            await asyncio.sleep(0)
-            if not self.unreplayed:
-                return
-        rec = min((self.records[k] for k in self.unreplayed), key=lambda r: r.position)
+        rec = self.records[key]
         label = {"do": "step.do", "sleep": "step.sleep", "waitForEvent": "step.wait_for_event"}
         self.fatal = NonDeterminismError(
             f"Non-deterministic workflow: on replay, instance '{self.inst.id}' called {label[kind]} "
@@ -284,8 +388,13 @@ class Run:
 
     # -- step.do ---------------------------------------------------------------------------------
 
-    async def do(self, name: str, config: Any, callback: Callable[[JsDict], Any], is_async: bool) -> Any:
-        """Run (or replay) one `step.do`. `callback(ctx)` calls the user's function."""
+    async def do(
+        self, name: str, config: Any, callback: Callable[[JsDict], Any], is_async: bool, lineage: str | None = None
+    ) -> Any:
+        """Run (or replay) one `step.do`. `callback(ctx)` calls the user's function.
+
+        `lineage` is `self.lineage()` taken in the caller's task (this coroutine runs in its own).
+        """
         kind = "do"
         key = self._key(kind, name)
         rec = self._replay(key)
@@ -296,7 +405,7 @@ class Run:
             position, started, attempt = rec.position, rec.started, rec.attempts + 1
         else:
             resolved = resolve_config(config)
-            await self._check_determinism(kind, name, key[2])
+            self._check_determinism(kind, name, key[2], lineage)
             position, started, attempt = self._position(), now_ms(), 1
         config_text = dumps(resolved)
         limit = resolved["retries"]["limit"]
@@ -322,7 +431,7 @@ class Run:
 
             try:
                 await self._save_attempt(
-                    key, position, started, config_text, state=state, attempt=attempt,
+                    key, position, started, config_text, lineage, state=state, attempt=attempt,
                     attempt_started=attempt_started, ended=ended, ok=ok, output=output, error=error, wake_at=wake_at,
                 )  # fmt: skip
             finally:
@@ -385,7 +494,7 @@ class Run:
         if ms > MAX_SLEEP_MS:
             raise ValueError(f"step.sleep('{name}') for {ms} ms is longer than the limit of 365 days.")
         key = self._key("sleep", name)
-        return asyncio.ensure_future(self._sleep(key, lambda now: now + ms))
+        return asyncio.ensure_future(self._sleep(key, self.lineage(), lambda now: now + ms))
 
     def sleep_until(self, name: str, when: Any) -> asyncio.Future[None]:
         at = epoch_ms(when, what=f"timestamp of step.sleep_until('{name}')")
@@ -399,19 +508,19 @@ class Run:
             )
         if at - now > MAX_SLEEP_MS:
             raise ValueError(f"step.sleep_until('{name}') is more than 365 days away.")
-        return asyncio.ensure_future(self._sleep(key, lambda _now: at))
+        return asyncio.ensure_future(self._sleep(key, self.lineage(), lambda _now: at))
 
-    async def _sleep(self, key: tuple[str, str, int], deadline_of: Callable[[int], int]) -> None:
+    async def _sleep(self, key: tuple[str, str, int], lineage: str | None, deadline_of: Callable[[int], int]) -> None:
         rec = self._replay(key)
         if rec is not None:
             if rec.state == "complete":
                 return
             deadline = rec.wake_at or rec.started
         else:
-            await self._check_determinism(*key)
+            self._check_determinism(*key, lineage)
             started = now_ms()
             deadline = deadline_of(started)
-            rec = await self._begin_wait(key, started, deadline)
+            rec = await self._begin_wait(key, started, deadline, lineage=lineage)
         if deadline > now_ms():
             await self._wait(deadline)
         rec.state = "complete"
@@ -427,24 +536,25 @@ class Run:
                 f"step.wait_for_event('{name}') timeout of {timeout_ms} ms is out of range: use 1 second to 365 days."
             )
         key = self._key("waitForEvent", name)
+        lineage = self.lineage()
         rec = self._replay(key)
         if rec is not None:
             if rec.state == "complete":
                 return python_from_rpc(loads(rec.output))
             deadline = rec.wake_at or (rec.started + timeout_ms)
         else:
-            await self._check_determinism(*key)
+            self._check_determinism(*key, lineage)
             started = now_ms()
             deadline = started + timeout_ms
         event = self._take_event(event_type)
         if event is None:
             if rec is None:
-                rec = await self._begin_wait(key, started, deadline, event_type)
+                rec = await self._begin_wait(key, started, deadline, event_type, lineage)
                 event = self._take_event(event_type)  # it may have arrived while the record was saved
             if event is None and deadline > now_ms():
                 event = await self._wait(deadline, event_type)
         elif rec is None:
-            rec = self._new_record(key, started, deadline, event_type)
+            rec = self._new_record(key, started, deadline, event_type, lineage)
         ended = now_ms()
         if event is None:
             info = {"name": "WorkflowTimeoutError", "message": f"Execution timed out after {timeout_ms}ms"}
@@ -459,25 +569,36 @@ class Run:
     # -- step records ----------------------------------------------------------------------------
 
     def _new_record(
-        self, key: tuple[str, str, int], started: int, deadline: int, event_type: str | None = None
+        self,
+        key: tuple[str, str, int],
+        started: int,
+        deadline: int,
+        event_type: str | None = None,
+        lineage: str | None = None,
     ) -> StepRecord:
         rec = StepRecord(
             position=self._position(), kind=key[0], name=key[1], count=key[2], state="waiting",
-            started=started, wake_at=deadline, event_type=event_type,
+            started=started, wake_at=deadline, event_type=event_type, lineage=lineage,
         )  # fmt: skip
         self.records[key] = rec
         return rec
 
     async def _begin_wait(
-        self, key: tuple[str, str, int], started: int, deadline: int, event_type: str | None = None
+        self,
+        key: tuple[str, str, int],
+        started: int,
+        deadline: int,
+        event_type: str | None = None,
+        lineage: str | None = None,
     ) -> StepRecord:
         """Record a sleep or event wait (with its deadline) before waiting, so it survives a restart."""
-        rec = self._new_record(key, started, deadline, event_type)
+        rec = self._new_record(key, started, deadline, event_type, lineage)
         await self._save_step(rec, "waiting", wake_at=deadline)
         return rec
 
     def _save_attempt(
-        self, key: tuple[str, str, int], position: int, started: int, config: str, *, state: str, attempt: int,
+        self, key: tuple[str, str, int], position: int, started: int, config: str, lineage: str | None, *,
+        state: str, attempt: int,
         attempt_started: int, ended: int, ok: bool, output: str | None, error: str | None, wake_at: int | None,
     ) -> Awaitable[Any]:  # fmt: skip
         """Save a `do` step's row and the attempt that just ended, in one transaction."""
@@ -486,7 +607,7 @@ class Run:
             pk = storage.save_step_txn(
                 conn, self.inst.pk, position=position, kind=key[0], name=key[1], count=key[2], state=state,
                 started=started, ended=ended if state in ("complete", "errored") else None, wake_at=wake_at,
-                config=config, output=output, error=error,
+                config=config, output=output, error=error, lineage=lineage,
             )  # fmt: skip
             storage.save_attempt_txn(conn, pk, attempt, attempt_started, ended, ok, error)
 
@@ -498,7 +619,7 @@ class Run:
         def txn(conn: Any) -> None:
             pk = storage.save_step_txn(
                 conn, self.inst.pk, position=rec.position, kind=rec.kind, name=rec.name, count=rec.count,
-                state=state, started=rec.started, event_type=rec.event_type, **fields,
+                state=state, started=rec.started, event_type=rec.event_type, lineage=rec.lineage, **fields,
             )  # fmt: skip
             if consume is not None:
                 storage.consume_event_txn(conn, consume, pk)

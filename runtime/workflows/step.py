@@ -124,7 +124,8 @@ class Step:
     async def _do_call(
         self, closure: Any, name: str, config: Any, callback: Callable[[Any], Any], is_async: bool
     ) -> Any:
-        task = asyncio.ensure_future(self._run.do(name, config, callback, is_async))
+        lineage = self._run.lineage()  # here, in the caller's task: `do` runs in a task of its own
+        task = asyncio.ensure_future(self._run.do(name, config, callback, is_async, lineage))
         self._in_flight[closure] = task
         try:
             result = await task

@@ -86,7 +86,35 @@ class DuringEvent(WorkflowEntrypoint):
         return await c()
 
 
-CLASSES = (DuringStep, DuringSleep, DuringEvent)
+class FanOut(WorkflowEntrypoint):
+    """A step in flight next to a branch that records 6 steps: killed once all 6 are recorded."""
+
+    async def run(self, event, step):
+        @step.do("slow")
+        async def slow():
+            mark("slow-start")
+            while not RELEASE.exists():
+                await asyncio.sleep(0.02)
+            return "x"
+
+        async def branch():
+            out = []
+            for i in range(6):
+
+                @step.do(f"item {i}")
+                async def item():  # awaited in this iteration (a parameter would name a step)
+                    mark(f"item {i}")  # noqa: B023
+                    return i  # noqa: B023
+
+                out.append(await item())
+            mark("branch-done")
+            return out
+
+        return await asyncio.gather(slow(), branch())
+
+
+CLASSES = (DuringStep, DuringSleep, DuringEvent, FanOut)
+WORKFLOWS = {"step": "during-step", "sleep": "during-sleep", "event": "during-event", "fanout": "fan-out"}
 
 
 async def main() -> None:
@@ -94,16 +122,20 @@ async def main() -> None:
     engine = await factory(*CLASSES, state=STATE.name, hibernate_after_ms=int(os.environ.get("HIBERNATE_MS", "60000")))
     if len(sys.argv) > 4:
         iid = sys.argv[4]
-        wf = {"step": "during-step", "sleep": "during-sleep", "event": "during-event"}[SCENARIO]
+        wf = WORKFLOWS[SCENARIO]
         await engine.create(wf, id=iid, params={"sleep_ms": 1500})
         mark("created")
+        if SCENARIO == "fanout":
+            while sum(1 for s in (await engine.describe(wf, iid))["steps"] if s.get("success")) < 6:
+                await asyncio.sleep(0.02)
+            mark("items-recorded")
         if SCENARIO == "event":
             await engine.wait_for(wf, iid, {"waiting"})
             await engine.send_event(wf, iid, "approve", {"ok": True})
             os.kill(os.getpid(), signal.SIGKILL)  # the event is stored; consuming it has not happened
         await asyncio.sleep(3600)  # the parent kills us
     else:
-        for wf in ("during-step", "during-sleep", "during-event"):
+        for wf in WORKFLOWS.values():
             rows, _ = await engine.list_instances(wf)
             for row in rows:
                 status = await engine.wait_for(wf, row["id"], timeout=20)

@@ -76,6 +76,20 @@ def test_sigkill_during_a_step(tmp_path: Path) -> None:
     assert "final i-step complete 3" in log
 
 
+def test_sigkill_during_a_gather_fan_out_recovers_without_nondeterminism(tmp_path: Path) -> None:
+    """One branch in flight, the other with 6 recorded steps (review §3.4, with a real kill -9)."""
+    proc = _spawn(tmp_path, "fanout", "i-fan")
+    try:
+        _wait_for_line(tmp_path, "items-recorded", proc)
+    finally:
+        _kill(proc)
+    (tmp_path / "release").touch()
+    log = _recover(tmp_path)
+    assert log.count("slow-start") == 2  # in flight when killed: runs again
+    assert all(log.count(f"item {i}") == 1 for i in range(6))  # recorded: never again
+    assert "final i-fan complete ['x', [0, 1, 2, 3, 4, 5]]" in log, _output(tmp_path)
+
+
 def test_sigkill_during_a_sleep_completes_at_the_right_time(tmp_path: Path) -> None:
     started = time.time()
     proc = _spawn(tmp_path, "sleep", "i-sleep")

@@ -1,0 +1,151 @@
+"""Replay after a restart with concurrent branches: the determinism check must not race them.
+
+Regression tests for the code review's §2 item 1 / §3.4: the old check yielded the event loop 8
+times and then declared "the code changed", which a gather branch with 5+ recorded steps lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from engine_helpers import EngineFactory
+from workers import WorkflowEntrypoint
+
+pytestmark = pytest.mark.anyio
+
+
+async def _recorded(engine, workflow: str, iid: str) -> int:
+    return sum(1 for s in (await engine.describe(workflow, iid))["steps"] if s.get("success"))
+
+
+async def _until_recorded(engine, workflow: str, iid: str, n: int) -> None:
+    async with asyncio.timeout(30):
+        while await _recorded(engine, workflow, iid) < n:
+            await asyncio.sleep(0.01)
+
+
+async def test_replay_with_a_long_concurrent_branch_is_not_nondeterminism(make_engine: EngineFactory):
+    gate = {"block": True, "ev": asyncio.Event()}
+
+    class FanOut(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do()
+            async def slow_call():
+                if gate["block"]:
+                    await gate["ev"].wait()  # in flight when the "server" stops
+                return "x"
+
+            async def branch():
+                out = []
+                for i in range(8):  # 4 passed with the yield-counting check, 5+ failed
+
+                    @step.do(f"item {i}")
+                    async def item():  # awaited in this iteration (a parameter would name a step)
+                        return i  # noqa: B023
+
+                    out.append(await item())
+                return out
+
+            return await asyncio.gather(slow_call(), branch())
+
+    engine = await make_engine(FanOut)
+    iid = await engine.create("fan-out")
+    await _until_recorded(engine, "fan-out", iid, 8)
+    gate["block"] = False
+    engine = await make_engine.reopen(engine, FanOut)  # = reload / Ctrl-C / kill -9
+    status = await engine.wait_for("fan-out", iid, timeout=30)
+    assert status["status"] == "complete", status["error"]
+    assert status["output"] == ["x", list(range(8))]
+
+
+async def test_replay_of_a_legacy_depends_chain_5_deep_is_not_nondeterminism(make_engine: EngineFactory):
+    gate = {"block": True, "ev": asyncio.Event()}
+    runs: list[str] = []
+
+    class Chain(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("slow")
+            async def slow():
+                runs.append("slow")
+                if gate["block"]:
+                    await gate["ev"].wait()
+                return 0
+
+            @step.do("z1")
+            async def z1():
+                runs.append("z1")
+                return 1
+
+            @step.do("z2", depends=[z1])
+            async def z2(z1):
+                runs.append("z2")
+                return z1 + 1
+
+            @step.do("z3", depends=[z2])
+            async def z3(z2):
+                runs.append("z3")
+                return z2 + 1
+
+            @step.do("z4", depends=[z3])
+            async def z4(z3):
+                runs.append("z4")
+                return z3 + 1
+
+            @step.do("y", depends=[z4])
+            async def y(z4):
+                runs.append("y")
+                return z4 * 10
+
+            return await asyncio.gather(slow(), y())
+
+    engine = await make_engine(Chain, implicit_dependencies=False)
+    iid = await engine.create("chain")
+    await _until_recorded(engine, "chain", iid, 5)
+    gate["block"] = False
+    engine = await make_engine.reopen(engine, Chain, implicit_dependencies=False)
+    status = await engine.wait_for("chain", iid, timeout=30)
+    assert status["status"] == "complete", status["error"]
+    assert status["output"] == [0, 40]
+    assert runs == ["slow", "z1", "z2", "z3", "z4", "y", "slow"]  # recorded steps never ran again
+
+
+async def test_a_new_step_where_a_concurrent_branch_expects_a_recorded_one_is_nondeterminism(
+    make_engine: EngineFactory,
+):
+    """A real divergence inside one branch is still caught while another branch is in flight."""
+    gate = {"block": True, "ev": asyncio.Event()}
+    version = {"first": "charge card"}
+
+    class Branches(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do()
+            async def slow_call():
+                if gate["block"]:
+                    await gate["ev"].wait()
+                return "x"
+
+            async def branch():
+                @step.do(version["first"])
+                async def first():
+                    return 1
+
+                @step.do("second")
+                async def second():
+                    return 2
+
+                return [await first(), await second()]
+
+            return await asyncio.gather(slow_call(), branch())
+
+    engine = await make_engine(Branches)
+    iid = await engine.create("branches")
+    await _until_recorded(engine, "branches", iid, 2)
+    gate["block"] = False
+    version["first"] = "reserve stock"  # the code changed while the instance was in flight
+    engine = await make_engine.reopen(engine, Branches)
+    status = await engine.wait_for("branches", iid, timeout=30)
+    assert status["status"] == "errored"
+    assert status["error"]["name"] == "NonDeterminismError"
+    message = status["error"]["message"]
+    assert "called step.do 'reserve stock-1' where its history has step.do 'charge card-1'" in message
