@@ -38,7 +38,7 @@ def cold_start(runs: int, sink: list[Result]) -> None:
         with temp_project() as project:
             server = DevServer(project)
             try:
-                server.start()
+                server.ready()
                 ready.append(server.ready_at - server.started)
                 client = Http(server.url, timeout=10)
                 try:

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,15 +103,7 @@ class Dev(DevServer):
         self.ready()
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "pyflows", "workflows", *args, "--local", "--port", str(self.port)],
-            cwd=self.project,
-            env=ENV,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=60,
-        )
+        return self.run_cli(*args)
 
     def ok(self, *args: str) -> str:
         done = self.cli(*args)
