@@ -55,6 +55,8 @@ PRELOAD = (
     "pyflows.runtime.storage.store",
     "pyflows.runtime.server.app",
     "pyflows.runtime.worker.loader",
+    "pyflows.runtime.config",
+    "pyflows.runtime.dev.net",  # DevOptions.public
 )
 
 

@@ -23,7 +23,7 @@ from pyflows.runtime.protocol.defaults import DEFAULT_IP, DEFAULT_MAX_CONCURRENC
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
 
-__all__ = ["DevOptions"]
+__all__ = ["DevOptions", "Project"]
 
 
 @dataclass(frozen=True)
@@ -73,9 +73,13 @@ class DevOptions:
 
     @property
     def state_dir(self) -> Path:
+        return self.state_dir_in(self.loaded.root)
+
+    def state_dir_in(self, root: Path) -> Path:
+        """--persist-to (relative to --cwd), else `<root>/.pyflows/state` for the project at `root`."""
         if self.persist_to is not None:
             return (self.cwd / self.persist_to).resolve()
-        return self.loaded.root / ".pyflows" / "state"
+        return root / ".pyflows" / "state"
 
     @property
     def public(self) -> bool:
@@ -93,12 +97,31 @@ class DevOptions:
         return json.dumps(data)
 
     @classmethod
-    def from_json(cls, text: str) -> DevOptions:
+    def from_json(cls, text: str, *, decode_config: bool = True) -> DevOptions:
+        """The options `to_json` wrote. `decode_config=False` leaves `config` None without importing
+        the config package: the supervisor reads the config itself after Ready, and that import
+        would add ~10-20 ms to start-up before it (see `Project` for what it needs meanwhile)."""
         data = json.loads(text)
         for key in ("cwd", "config_file", "persist_to"):
             data[key] = None if data[key] is None else Path(data[key])
-        if data["config"] is not None:
+        if data["config"] is not None and decode_config:
             from pyflows.runtime.config import Config
 
             data["config"] = Config.from_dict(data["config"])
+        else:
+            data["config"] = None
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where the project's files are, read from the options' JSON without decoding its config."""
+
+    root: Path  # the config file's folder
+    config_path: Path
+    main_dir: Path  # the folder of `main` (watched too when outside root)
+
+    @classmethod
+    def from_options_json(cls, text: str) -> Project:
+        config = json.loads(text)["config"]  # Config.to_dict(): paths as strings
+        return cls(Path(config["root"]), Path(config["path"]), Path(config["main"]).parent)

@@ -123,12 +123,13 @@ def receive(channel: socket.socket) -> tuple[str, socket.socket] | None:
 
 
 def exec_supervisor(
-    console: str, options_json: str, listener: socket.socket, first_pid: int, first_channel: socket.socket
+    console: str, url: str, options_json: str, listener: socket.socket, first_pid: int, first_channel: socket.socket
 ) -> NoReturn:
     """Replace this process (same pid) by the reload supervisor (`runtime.dev.supervisor.main`).
 
     Same pid: Ctrl-C, the exit status, and the first server stays our child; without typer's and the
-    config validator's memory. `console` is "module:Class" of the Reporter that prints.
+    config validator's memory. `console` is "module:Class" of the Reporter that prints, `url` the
+    address the banner announced.
     """
     for fd in (listener.fileno(), first_channel.fileno()):
         os.set_inheritable(fd, True)
@@ -144,6 +145,7 @@ def exec_supervisor(
             "-c",
             "from pyflows.runtime.dev.supervisor import main; main()",
             console,
+            url,
             options_json,
             str(listener.fileno()),
             str(first_pid),

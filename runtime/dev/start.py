@@ -56,7 +56,8 @@ def start(options: DevOptions, console: str) -> None:
             os.waitpid(first[0], 0)
         raise
     cfg = options.loaded
-    reporter = reporter_class(console)(url_for(options.host, sock.getsockname()[1]))
+    url = url_for(options.host, sock.getsockname()[1])
+    reporter = reporter_class(console)(url)
     reporter.banner(cfg)
     for warning in cfg.warnings:
         reporter.warning(warning)
@@ -79,4 +80,4 @@ def start(options: DevOptions, console: str) -> None:
     pid, channel = first
     options_json = options.to_json()  # serialized once: the same text for the server and the supervisor
     hand_over(channel, options_json, sock)
-    exec_supervisor(console, options_json, sock, pid, channel)
+    exec_supervisor(console, url, options_json, sock, pid, channel)

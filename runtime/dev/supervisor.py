@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pyflows.runtime.dev.child import child_main, preload
-from pyflows.runtime.dev.options import DevOptions
+from pyflows.runtime.dev.options import DevOptions, Project
 from pyflows.runtime.dev.process import child_exit, die_with_parent, interrupt_on_sigterm
 from pyflows.runtime.errors import ConfigError
 
@@ -187,18 +187,23 @@ class Supervisor:
     """Runs the dev server with hot reload until Ctrl-C / SIGTERM; `run()` returns the exit code."""
 
     def __init__(
-        self, options: DevOptions, reporter: Reporter, sock: socket.socket, first_pid: int, first_fd: int
+        self,
+        options: DevOptions,
+        project: Project,
+        reporter: Reporter,
+        sock: socket.socket,
+        first_pid: int,
+        first_fd: int,
     ) -> None:
-        self.options = options
+        self.options = options  # its config is read by the warm-up after Ready, then on config changes
         self.sock = sock
         self.reporter = reporter
-        self.config: Config | None = None  # read again by the warm-up, then on config changes
+        self.config: Config | None = None
         self.child: _Child | None = _Child(first_pid, first_fd)
-        started = options.loaded
-        self._root = started.root.resolve()
-        self._config_path = started.path.resolve()
-        self._main_dir = started.main.parent.resolve()
-        self._state_dir = options.state_dir.resolve()
+        self._root = project.root.resolve()
+        self._config_path = project.config_path.resolve()
+        self._main_dir = project.main_dir.resolve()
+        self._state_dir = options.state_dir_in(project.root).resolve()
 
     # Starting servers ---------------------------------------------------------------------------
     def _fork(self, config: Config) -> _Child:
@@ -375,7 +380,7 @@ class Supervisor:
 
 def main() -> None:
     """`pyflows dev` after its exec (runtime/dev/process.py `exec_supervisor`): argv is
-    [console "module:Class", options JSON, listening fd, first server's pid, its channel fd]."""
+    [console "module:Class", its URL, options JSON, listening fd, first server's pid, its channel fd]."""
     # Ctrl-C stops the session even when started from a shell that ignores SIGINT for background jobs.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     interrupt_on_sigterm()
@@ -384,14 +389,15 @@ def main() -> None:
     try:
         # `pyflows dev` blocked these across its exec; a signal sent meanwhile is delivered here.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-        from pyflows.runtime.dev.net import url_for
         from pyflows.runtime.dev.start import reporter_class
 
-        console, options_json, listen_fd, first_pid, first_fd = sys.argv[1:6]
-        options = DevOptions.from_json(options_json)
+        console, url, options_json, listen_fd, first_pid, first_fd = sys.argv[1:7]
+        # Nothing here imports the config package or decodes the config: this is on the path to Ready.
+        options = DevOptions.from_json(options_json, decode_config=False)
+        project = Project.from_options_json(options_json)
         sock = socket.socket(fileno=int(listen_fd))
-        reporter = reporter_class(console)(url_for(options.host, sock.getsockname()[1]))
-        code = Supervisor(options, reporter, sock, int(first_pid), int(first_fd)).run()
+        reporter = reporter_class(console)(url)
+        code = Supervisor(options, project, reporter, sock, int(first_pid), int(first_fd)).run()
     except KeyboardInterrupt:  # also while still importing: the server dies with us (PDEATHSIG)
         code = 0
     sys.exit(code)

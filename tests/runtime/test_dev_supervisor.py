@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
-from pyflows.runtime.dev.options import DevOptions
+from pyflows.runtime.dev.options import DevOptions, Project
 from pyflows.runtime.dev.supervisor import Supervisor, _Watcher
 
 
@@ -52,7 +54,8 @@ def _options(project: Path) -> DevOptions:
 def test_reload_ignores_state_tool_and_vendored_dirs(tmp_path: Path) -> None:
     options = _options(tmp_path)
     a, b = socket.socketpair()
-    sup = Supervisor(options, reporter=None, sock=a, first_pid=os.getpid(), first_fd=b.fileno())  # type: ignore[arg-type]
+    project = Project.from_options_json(options.to_json())
+    sup = Supervisor(options, project, reporter=None, sock=a, first_pid=os.getpid(), first_fd=b.fileno())  # type: ignore[arg-type]
     try:
         assert sup._relevant(tmp_path / "src" / "entry.py")
         assert sup._relevant(tmp_path / "src" / "pkg" / "helpers.py")
@@ -83,3 +86,24 @@ def test_options_cross_every_hand_off_as_the_same_json(tmp_path: Path) -> None:
     assert DevOptions(cwd=tmp_path).with_config(options.loaded).public is False
     with pytest.raises(RuntimeError):
         DevOptions(cwd=tmp_path).host  # noqa: B018 - the config is read before any server starts
+    # The supervisor's view before Ready: the options without decoding the config, and the paths.
+    lean = DevOptions.from_json(text, decode_config=False)
+    assert lean.config is None and lean == DevOptions.from_json(text).with_config(None)  # type: ignore[arg-type]
+    project = Project.from_options_json(text)
+    assert (project.root, project.config_path, project.main_dir) == (
+        tmp_path,
+        tmp_path / "wrangler.jsonc",
+        tmp_path / "src",
+    )
+
+
+def test_the_supervisor_reaches_ready_without_importing_config_or_the_server() -> None:
+    # What the exec'd supervisor imports before it relays Ready is on the cold-start path (bench/).
+    code = (
+        "import sys, pyflows.runtime.dev.supervisor, pyflows.runtime.dev.start, pyflows.runtime.dev.options\n"
+        "heavy = [m for m in ('pyflows.runtime.config', 'uvicorn', 'starlette', 'aiosqlite', 'typer', 'jsonschema')"
+        " if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    done = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "[]", done
