@@ -52,6 +52,19 @@ SPECS: dict[str, tuple[str, str, float | None, float | None, str]] = {
     "engine_steps_concurrent": ("steps/s", "higher", None, 1500.0, "issue 3"),
     "engine_three_step": ("inst/s", "higher", None, 400.0, "issue 3"),
     "floor_aiosqlite_commit": ("steps/s", "higher", None, None, ""),
+    "explorer_first_render_100k": ("ms", "lower", None, 300.0, "issue 15"),
+    "explorer_live_update": ("ms", "lower", None, 200.0, "issue 15"),
+    "explorer_idle_cpu": ("% core", "lower", None, 1.0, "issue 15"),
+    "explorer_bundle": ("KiB", "lower", None, 1024.0, "issue 15"),
+    "scale_create_per_s": ("inst/s", "higher", None, 1000.0, "issue 16"),
+    "scale_rss_100k_sleepers": ("MiB", "lower", None, 100.0, "issue 16"),
+    "scale_rss_after_restart": ("MiB", "lower", None, 100.0, "issue 16"),
+    "scale_restart_ready": ("s", "lower", None, 0.5, "issue 16"),
+    "scale_cli_list": ("s", "lower", None, 0.25, "issue 16"),
+    "scale_cli_describe_latest": ("s", "lower", None, 0.25, "issue 16"),
+    # Wrangler's figure is measured live when PYFLOWS_TEST_WRANGLER is set (bench/triggers_bench.py).
+    "queue_messages_per_s": ("msg/s", "higher", None, None, "issue 12"),
+    "do_rpc_per_s": ("calls/s", "higher", None, None, "issue 12"),
 }
 
 
@@ -76,11 +89,20 @@ class Result:
         return json.dumps(asdict(self))
 
 
-def result(name: str, values: list[float], **extra: Any) -> Result:
-    """Summarise `values` (one per run) for measurement `name`, compare with Wrangler and the target."""
+def result(name: str, values: list[float], *, peer: list[float] | None = None, **extra: Any) -> Result:
+    """Summarise `values` (one per run) for measurement `name`, compare with Wrangler and the target.
+
+    `peer`: Wrangler's values for the same measurement taken in this run (bench/_wrangler.py); they
+    replace the recorded figure, and `extra["wrangler_source"]` says which one the ratio used.
+    """
     unit, better, wrangler, target, issue = SPECS[name]
     if not values:
         raise ValueError(f"{name}: no successful run")
+    if peer:
+        wrangler = statistics.median(peer)
+        extra["wrangler_source"] = f"same run, {len(peer)} runs"
+    elif wrangler is not None:
+        extra["wrangler_source"] = "recorded"
     med = statistics.median(values)
     ratio = None
     if wrangler is not None and med > 0:

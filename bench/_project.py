@@ -3,6 +3,7 @@ Worker whose fetch handler creates one instance per request and returns its id.
 
     POST /create   -> {"instanceId"} of a new `bench-three` instance (3 steps, no sleeps)
     POST /sleep    -> {"instanceId"} of a new `bench-sleeper` instance (sleeps one hour)
+    POST /batch    -> {"created": n} after `create_batch` of 100 new `bench-sleeper` instances
     GET  /ping     -> "pong-v1" (the hot-reload benchmark rewrites this string)
 """
 
@@ -66,6 +67,9 @@ class Default(WorkerEntrypoint):
         if path == "/sleep":
             instance = await self.env.SLEEPER.create()
             return Response.json({"instanceId": instance.id})
+        if path == "/batch":
+            created = await self.env.SLEEPER.create_batch([{} for _ in range(100)])
+            return Response.json({"created": len(created)})
         return Response("Not found", status=404)
 """.replace("PING", PING)
 

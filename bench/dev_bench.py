@@ -15,6 +15,7 @@ from __future__ import annotations
 import subprocess
 import time
 
+import _wrangler
 from _harness import (
     THREE,
     DevServer,
@@ -54,8 +55,9 @@ def cold_start(runs: int, sink: list[Result]) -> None:
             finally:
                 server.stop()
         time.sleep(0.2)  # let the old session's exit finish before timing the next one
-    emit(result("cold_start_ready", ready), sink)
-    emit(result("cold_start_first_200", first), sink)
+    peer = _wrangler.cold_start(min(runs, 3))
+    emit(result("cold_start_ready", ready, peer=peer and peer[0]), sink)
+    emit(result("cold_start_first_200", first, peer=peer and peer[1]), sink)
 
 
 def _time_command(args: list[str], cwd: object, runs: int) -> list[float]:
@@ -89,12 +91,13 @@ def _wait_complete(client: Http, total: int, timeout: float) -> None:
 
 def cli(runs: int, sink: list[Result]) -> None:
     cmd = pyflows_command()
-    emit(result("cli_version", _time_command([*cmd, "--version"], None, runs)), sink)
+    peer = _wrangler.cli(min(runs, 5))
+    emit(result("cli_version", _time_command([*cmd, "--version"], None, runs), peer=peer and peer[0]), sink)
     with dev_server() as (server, client):
         list_cmd = [*cmd, "workflows", "instances", "list", THREE, "--local", "--port", str(server.port)]
         create_through_fetch(server.url, "/create", 5, clients=1)
         _wait_complete(client, 5, 30)
-        emit(result("cli_list_5", _time_command(list_cmd, server.project, runs)), sink)
+        emit(result("cli_list_5", _time_command(list_cmd, server.project, runs), peer=peer and peer[1]), sink)
         create_through_fetch(server.url, "/create", 995)
         _wait_complete(client, 1000, 120)
         emit(result("cli_list_1000", _time_command(list_cmd, server.project, runs)), sink)
@@ -134,7 +137,7 @@ def hot_reload(runs: int, sink: list[Result]) -> None:
             times.append(time.perf_counter() - written)
             server.wait_for_line("Local server updated and ready", after=mark, timeout=10)
             time.sleep(0.4)  # the watcher's debounce window and the old server's exit
-    emit(result("hot_reload", times), sink)
+    emit(result("hot_reload", times, peer=_wrangler.hot_reload(min(runs, 3))), sink)
 
 
 def _body(client: Http) -> str | None:

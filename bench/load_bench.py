@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 
+import _wrangler
 from _harness import SLEEPER, THREE, Result, dev_server, emit, result, wait_until
 from _http import API, count_instances, create_through_fetch
 
@@ -45,9 +46,10 @@ def throughput(runs: int, sink: list[Result]) -> None:
             rss.append(mem[0])
             pss.append(mem[1])
         time.sleep(0.2)
-    emit(result("fetch_instances_per_s", per_s), sink)
-    emit(result("fetch_steps_per_s", [3 * x for x in per_s]), sink)
-    emit(result("rss_after_200", rss, pss_median=_median(pss), processes=mem[2]), sink)
+    peer = _wrangler.throughput(THROUGHPUT_INSTANCES)
+    emit(result("fetch_instances_per_s", per_s, peer=peer and [peer[0]]), sink)
+    emit(result("fetch_steps_per_s", [3 * x for x in per_s], peer=peer and [3 * peer[0]]), sink)
+    emit(result("rss_after_200", rss, peer=peer and [peer[1]], pss_median=_median(pss), processes=mem[2]), sink)
 
 
 def latency(runs: int, sink: list[Result]) -> None:
@@ -66,7 +68,7 @@ def latency(runs: int, sink: list[Result]) -> None:
                 what=f"instance {instance} to complete",
             )
             times.append((time.perf_counter() - started) * 1000)
-    emit(result("create_to_complete", times), sink)
+    emit(result("create_to_complete", times, peer=_wrangler.latency(min(runs, 10))), sink)
 
 
 def memory(runs: int, sink: list[Result]) -> None:
@@ -97,9 +99,10 @@ def memory(runs: int, sink: list[Result]) -> None:
             sleepers.append(rss)
             sleepers_pss.append(pss)
         time.sleep(0.2)
-    emit(result("rss_idle", idle, pss_median=_median(idle_pss), processes=processes), sink)
-    emit(result("rss_1000_sleepers", sleepers, pss_median=_median(sleepers_pss)), sink)
-    emit(result("create_1000_sleepers", create_s, all_sleeping_s=_median(all_waiting_s)), sink)
+    peer = _wrangler.memory(SLEEPERS)
+    emit(result("rss_idle", idle, peer=peer and [peer[0]], pss_median=_median(idle_pss), processes=processes), sink)
+    emit(result("rss_1000_sleepers", sleepers, peer=peer and [peer[1]], pss_median=_median(sleepers_pss)), sink)
+    emit(result("create_1000_sleepers", create_s, peer=peer and [peer[2]], all_sleeping_s=_median(all_waiting_s)), sink)
 
 
 def _median(values: list[float]) -> float:

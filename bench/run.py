@@ -6,7 +6,8 @@
     python bench/run.py --json bench/results/latest.json   # also save them (bench/results/ is ignored)
     python bench/run.py --wait-quiet 60      # on a shared machine: wait for other work to stop first
 
-Groups: cold_start, cli, throughput, latency, reload, memory, engine (see each module's docstring).
+Groups: cold_start, cli, throughput, latency, reload, memory, engine, scale, triggers, explorer (see each
+module's docstring).
 The ratio compares with Wrangler 4.164's local mode measured on the same kind of 2-core machine:
 above 1 pyflows is that many times better, below 1 worse. Exit status 1 if a group failed to run
 (a missed target is reported in the table, not as a failure).
@@ -33,6 +34,9 @@ GROUPS: dict[str, tuple[str, str, int, int]] = {
     "reload": ("dev_bench", "hot_reload", 7, 3),
     "memory": ("load_bench", "memory", 3, 1),
     "engine": ("engine_bench", "engine", 3, 1),
+    "explorer": ("explorer_bench", "explorer", 5, 2),
+    "scale": ("scale_bench", "scale", 1, 1),
+    "triggers": ("triggers_bench", "triggers", 3, 1),
 }
 
 
@@ -59,6 +63,10 @@ def _ratio(res: Result) -> str:
     return f"{res.ratio:.1f}× better" if res.ratio >= 1 else f"{1 / res.ratio:.1f}× worse"
 
 
+def _source(res: Result) -> str:
+    return " (same run)" if str(res.extra.get("wrangler_source", "")).startswith("same run") else " (recorded)"
+
+
 def table(results: list[Result]) -> str:
     rows = [("measurement", "median", "min–max", "runs", "Wrangler", "vs Wrangler", "target", "", "other load")]
     for r in results:
@@ -69,7 +77,7 @@ def table(results: list[Result]) -> str:
                 f"{_fmt(r.median)} {r.unit}",
                 f"{_fmt(r.min)}–{_fmt(r.max)}",
                 str(r.runs),
-                "–" if r.wrangler is None else f"{_fmt(r.wrangler)} {r.unit}",
+                "–" if r.wrangler is None else f"{_fmt(r.wrangler)} {r.unit}" + _source(r),
                 _ratio(r),
                 "–" if r.target is None else f"{r.target} {r.unit} ({r.issue})",
                 verdict,

@@ -376,6 +376,26 @@ class ManagementClient:
             "POST", f"/workflows/{_segment(name)}/instances/batch/delete", json_body={"instances": ids}
         ).result
 
+    # -- pyflows extensions (only a `pyflows dev` session has them: explorer/extensions.py) ------
+
+    def _extension(self, what: str) -> None:
+        if not self.local:
+            raise ClientError(
+                f"{what} is a pyflows dev extension: the Cloudflare API has no equivalent. Pass --local to use "
+                "a local `pyflows dev` session."
+            )
+
+    def wake_instance(self, name: str, instance_id: str) -> Any:
+        """End the instance's current sleep, retry delay or event-wait timeout now -> {"woken": n}."""
+        self._extension("Waking an instance")
+        path = f"/pyflows/workflows/{_segment(name)}/instances/{_segment(instance_id)}/wake"
+        return self.call("POST", path, json_body={}).result
+
+    def workflow_diagram(self, name: str) -> Any:
+        """The workflow's diagram as the dev session draws it from the loaded class's source."""
+        self._extension("Drawing a workflow from the dev session")
+        return self.call("GET", f"/pyflows/workflows/{_segment(name)}/diagram").result
+
     def latest_instance_id(self, name: str) -> str:
         """The id of the newest instance by `created_on` (what `ID=latest` means)."""
         rows = self.call("GET", f"/workflows/{_segment(name)}/instances").result or []

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pyflows.cli.app import ConfigOpt, CwdOpt, EnvOpt
+from pyflows.cli.app import CwdOpt, EnvOpt
 from pyflows.runtime.protocol.defaults import DEFAULT_MAX_CONCURRENCY
 
 # What `pyflows dev` prints (a runtime.dev Reporter); named, because the supervisor process imports it.
@@ -53,21 +53,40 @@ def dev(
         int,
         typer.Option("--max-concurrency", min=1, help="Most workflow instances running at once; the rest queue."),
     ] = DEFAULT_MAX_CONCURRENCY,
+    run_crons: Annotated[
+        bool,
+        typer.Option(
+            "--run-crons",
+            help="Fire triggers.crons on their real schedule (UTC), one log line per firing. Without it, fire "
+            "them with GET /__scheduled?cron=... (workflow schedules always run).",
+        ),
+    ] = False,
     no_reload: Annotated[
         bool, typer.Option("--no-reload", help="Do not restart the server when files change.")
     ] = False,
     cwd: CwdOpt = None,
-    config: ConfigOpt = None,
+    config: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Path to the wrangler config file. Repeat it to run several Workers in one session (the first "
+            "serves HTTP; the others can be bound to with script_name / service).",
+            rich_help_panel="Global options",
+        ),
+    ] = None,
     env: EnvOpt = None,
 ) -> None:
     from pyflows.cli.app import override_globals
     from pyflows.runtime.dev.options import DevOptions
     from pyflows.runtime.dev.start import start
 
-    opts = override_globals(ctx, cwd, config, env)
+    opts = override_globals(ctx, cwd, config[0] if config else None, env)
     options = DevOptions(
         cwd=opts.cwd,
         config_file=opts.config,
+        extra_configs=tuple((config or [])[1:]),
+        run_crons=run_crons,
         env=opts.env,
         port=port,
         ip=ip,

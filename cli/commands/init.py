@@ -218,7 +218,7 @@ def init_command(
     list_: Annotated[bool, typer.Option("--list", "-l", help="List the templates and exit.")] = False,
     cwd: CwdOpt = None,
 ) -> None:
-    """Create a new project from a template (hello, approval, pipeline, order)."""
+    """Create a new project from a template (hello, approval, pipeline, order, cron, queue)."""
     from pyflows.cli.app import override_globals
 
     base = override_globals(ctx, cwd, None, None).cwd

@@ -1,4 +1,5 @@
-"""`pyflows workflows instances ...`: list, describe, send-event, pause/resume/terminate/restart, delete."""
+"""`pyflows workflows instances ...`: list, describe, send-event, pause/resume/terminate/restart, delete,
+and pyflows' own `wake`."""
 
 from __future__ import annotations
 
@@ -325,6 +326,32 @@ def _simple_action(action: StatusAction, help_text: str) -> None:
 
 _simple_action("pause", "Pause a workflow instance")
 _simple_action("resume", "Resume a workflow instance")
+
+
+@instances_app.command(
+    "wake", help="End an instance's current sleep, retry delay or event wait's timeout now (pyflows dev only)"
+)
+def wake(
+    ctx: typer.Context,
+    name: NameArg,
+    id_: IdArg,
+    local: LocalOpt = False,
+    port: PortOpt = DEFAULT_PORT,
+    json_: JsonOpt = False,
+    cwd: CwdOpt = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """A pyflows extension (no Wrangler equivalent): the explorer's "Wake now". An event wait that is
+    woken times out, as its timer would have. Durable: a restart of the dev server keeps the new time."""
+    opts = prepare(ctx, cwd, config, env, json_=json_)
+    with client_for(local, port, opts) as client:
+        instance_id = resolve_id(client, name, id_, quiet=json_)
+        result = client.wake_instance(name, instance_id)
+    if json_:
+        render.print_json(result)
+        return
+    render.info(f'⏰ The instance "{instance_id}" from {name} was woken up')
 
 
 @instances_app.command("delete", help="Delete workflow instances")

@@ -15,6 +15,7 @@ imports stay out: this module pulls in only the stdlib HTTP client (start-up bud
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -143,6 +144,44 @@ def describe_workflow(
     if isinstance(counts, dict):
         render.info("Instance Status Counts:")
         render.info(render.labelled([(str(k), str(v)) for k, v in counts.items()], indent=2))
+
+
+@workflows_app.command("diagram", help="Draw a Workflow's steps from its Python source (pyflows only)")
+def diagram(
+    ctx: typer.Context,
+    name: NameArg,
+    format_: Annotated[
+        str, typer.Option("--format", help="mermaid (a flowchart to paste into Markdown) or json.")
+    ] = "mermaid",
+    local: Annotated[
+        bool,
+        typer.Option("--local", help="Ask the running dev session (its loaded class) instead of reading the source."),
+    ] = False,
+    port: PortOpt = DEFAULT_PORT,
+    cwd: CwdOpt = None,
+    config: ConfigOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """The same graph as the Local Explorer's diagram: read with `ast` from the class named by the
+    workflow's `class_name`, in the config's `main` module or a module beside it; no code is run."""
+    import json
+
+    from pyflows.runtime.errors import PyflowsError
+
+    if format_ not in ("mermaid", "json"):
+        raise PyflowsError(f"--format {format_!r} is not a diagram format: use mermaid or json.")
+    opts = prepare(ctx, cwd, config, env, json_=True)
+    from pyflows.runtime.workflows.diagram import diagram_of_project, to_mermaid
+
+    if local:
+        with client_for(True, port, opts) as client:
+            graph = client.workflow_diagram(name)
+    else:
+        from pyflows.runtime import config as config_module
+
+        cfg = config_module.load(opts.cwd, opts.config, opts.env)
+        graph = diagram_of_project(cfg, name)
+    sys.stdout.write(json.dumps(graph, indent=2) + "\n" if format_ == "json" else to_mermaid(graph))
 
 
 @workflows_app.command(

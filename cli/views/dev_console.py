@@ -30,6 +30,10 @@ class Console:
     def banner(self, cfg: Config) -> None:
         """The version line and the bindings table; secret values are never shown."""
         rows = [(f"env.{w.binding} ({w.class_name})", "Workflow") for w in cfg.workflows]
+        t = cfg.triggers  # Wrangler's resource names for these bindings
+        rows += [(f"env.{p.binding} ({p.queue})", "Queue") for p in t.producers]
+        rows += [(f"env.{d.name} ({d.class_name})", "Durable Object") for d in t.durable_objects]
+        rows += [(f"env.{s.binding} ({s.service}#{s.entrypoint or 'Default'})", "Worker") for s in t.services]
         for key, value in cfg.vars.items():
             if key not in cfg.secrets:
                 rows.append((f"env.{key} ({_short(value)})", "Environment Variable"))
@@ -48,6 +52,12 @@ class Console:
 
     def ready(self) -> None:
         self._out(f"[pyflows:info] Ready on {self.url}")
+        self._out(f"[pyflows:info] Local Explorer on {self.url}/cdn-cgi/local/explorer/")
+        from pyflows.runtime.dev import hotkeys
+
+        if hotkeys.enabled():  # a terminal: Wrangler's hotkeys (b, e, c, x)
+            hotkeys.start(self.url, redraw=lambda: self._out(hotkeys.hotkey_box()))
+            self._out(hotkeys.hotkey_box())  # after cbreak mode is on: a key pressed now is not lost
 
     def reloading(self, what: str) -> None:
         self._out(f"⎔ Reloading: {what} changed")

@@ -24,12 +24,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from pyflows.runtime.config.formats import parse_dotenv, parse_jsonc, parse_toml
 from pyflows.runtime.config.schema import describe_value as _value
 from pyflows.runtime.config.schema import key_path, validate
 from pyflows.runtime.config.schema import schema_path as schema_path  # re-exported
+from pyflows.runtime.config.triggers import TriggersConfig, parse_triggers
 from pyflows.runtime.errors import (
     ConfigError,
     ConfigNotFoundError,
@@ -48,12 +49,14 @@ __all__ = [
     "schema_path",
 ]
 
+T = TypeVar("T")
+
 CONFIG_FILE_NAMES = ("wrangler.jsonc", "wrangler.json", "wrangler.toml")
 MODERN_HANDLERS_DATE = "2025-08-14"  # python_no_global_handlers on by default from this date
 IMPLICIT_DEPENDENCIES_DATE = "2026-02-25"  # python_workflows_implicit_dependencies on from this date
 PYTHON_WORKFLOWS_DATE = "2025-09-20"  # python_workflows implied by python_workers
 # Wrangler does not copy these from the top level into env.<name>: bindings are per environment.
-NON_INHERITABLE_KEYS = ("vars", "workflows")
+NON_INHERITABLE_KEYS = ("vars", "workflows", "durable_objects", "queues", "services")
 # Wrangler reads these at the top level only and ignores them inside env.<name>.
 TOP_LEVEL_ONLY_KEYS = ("dev", "env", "$schema")
 
@@ -67,6 +70,7 @@ class WorkflowConfig:
     class_name: str
     script_name: str | None = None
     max_steps: int = DEFAULT_MAX_STEPS  # limits.steps
+    concurrency_limit: int | None = None  # concurrency.limit: at most this many instances running at once
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ class Config:
     dev_ip: str | None = None
     env_name: str | None = None
     warnings: tuple[str, ...] = ()
+    triggers: TriggersConfig = field(default_factory=TriggersConfig)  # crons, queues, DOs, services
+    siblings: tuple[Config, ...] = ()  # the other Workers of the session: `pyflows dev -c a -c b`
 
     def __post_init__(self) -> None:
         # Keep the mappings read-only even when a caller (a test, a factory) passes plain dicts.
@@ -108,6 +114,8 @@ class Config:
         data["workflows"] = [asdict(w) for w in self.workflows]
         data["vars"] = dict(self.vars)
         data["secrets"] = dict(self.secrets)
+        data["triggers"] = asdict(self.triggers)  # plain values and tuples of small dataclasses
+        data["siblings"] = [s.to_dict() for s in self.siblings]
         return data
 
     @classmethod
@@ -117,6 +125,8 @@ class Config:
         for key in ("path", "root", "main", "secrets_file"):
             state[key] = None if state[key] is None else Path(state[key])
         state["workflows"] = tuple(WorkflowConfig(**w) for w in state["workflows"])
+        state["triggers"] = _dataclass_from_dict(TriggersConfig, state["triggers"])
+        state["siblings"] = tuple(cls.from_dict(s) for s in state["siblings"])
         return cls(**state)
 
     @property
@@ -157,6 +167,23 @@ class Config:
         values = copy.deepcopy(dict(self.vars))
         values.update(self.secrets)
         return values
+
+
+def _dataclass_from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
+    """`cls(**data)` where tuple fields of dataclasses (`tuple[X, ...]`) are rebuilt from lists of dicts."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    state: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        value = data[f.name]
+        if isinstance(value, list):
+            args = typing.get_args(hints[f.name])
+            item = args[0] if args else None
+            is_record = isinstance(item, type) and hasattr(item, "__dataclass_fields__")
+            value = tuple(item(**v) if is_record else v for v in value)  # type: ignore[misc]
+        state[f.name] = value
+    return cls(**state)
 
 
 # ------------------------------------------------------------------------------------ finding
@@ -318,6 +345,7 @@ def _workflows(items: list[dict[str, Any]], where: str, shown: str) -> tuple[Wor
                 class_name=item["class_name"],
                 script_name=item.get("script_name"),
                 max_steps=int(steps),
+                concurrency_limit=(item.get("concurrency") or {}).get("limit"),
             )
         )
     return tuple(result)
@@ -463,6 +491,16 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
                 key_path=f"{where}.{var}",
             )
 
+    triggers = parse_triggers(effective, origin, shown, effective.get("workflows") or [])
+    for binding in triggers.binding_names:
+        if binding in bindings or binding in variables:
+            raise ConfigSchemaError(
+                f"{shown}: {binding!r} is both a binding (queues/durable_objects/services) and a workflow "
+                f"binding or var; self.env.{binding} can only be one of them. Rename one.",
+                file=shown,
+                value=binding,
+            )
+
     secrets, secrets_file = _load_secrets(root, env)
     for key in secrets:
         if key in bindings and secrets_file is not None:
@@ -491,4 +529,5 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
         dev_ip=dev.get("ip"),
         env_name=env,
         warnings=tuple(warnings),
+        triggers=triggers,
     )

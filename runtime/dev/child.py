@@ -77,6 +77,12 @@ def _uvicorn_server(app: Any, on_ready: Callable[[], None]) -> Any:
             if not self.should_exit:
                 on_ready()
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # Open Local Explorer event streams never finish by themselves: end them first, or each
+            # would hold the graceful shutdown for its whole timeout.
+            getattr(app, "end_streams", lambda: None)()
+            await super().shutdown(sockets)
+
     config = uvicorn.Config(
         app,
         lifespan="on",
@@ -131,6 +137,7 @@ async def _serve(
         state_dir=options.state_dir,
         max_concurrency=options.max_concurrency,
         public=options.public,
+        run_crons=options.run_crons,
     )
     server = _uvicorn_server(create_app(runtime, close_on_shutdown=True), on_ready)
     if channel is not None:

@@ -35,21 +35,23 @@ class DevOptions:
     """
 
     cwd: Path  # --cwd (absolute); --config and --persist-to are relative to it
-    config_file: Path | None = None  # --config
+    config_file: Path | None = None  # --config (the first one: this Worker serves HTTP)
+    extra_configs: tuple[Path, ...] = ()  # `-c a -c b`: the session's other Workers
     env: str | None = None  # --env
     port: int | None = None  # --port (0: any free port)
     ip: str | None = None  # --ip
     persist_to: Path | None = None  # --persist-to
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY  # --max-concurrency
     reload: bool = True  # not --no-reload
+    run_crons: bool = False  # --run-crons: fire triggers.crons on their schedule
     config: Config | None = None  # the project's config, read once by `pyflows dev` (None before)
 
     # Derived, the same in every process --------------------------------------------------------
     def load_config(self) -> Config:
         """Read and validate the project's config for these flags (ConfigError if it is wrong)."""
-        from pyflows.runtime.config import load
+        from pyflows.runtime.config.session import load_session
 
-        return load(self.cwd, self.config_file, self.env)
+        return load_session(self.cwd, [self.config_file, *self.extra_configs], self.env)
 
     def with_config(self, config: Config) -> DevOptions:
         return replace(self, config=config)
@@ -93,6 +95,7 @@ class DevOptions:
         data: dict[str, Any] = asdict(replace(self, config=None))
         for key in ("cwd", "config_file", "persist_to"):
             data[key] = None if data[key] is None else str(data[key])
+        data["extra_configs"] = [str(p) for p in self.extra_configs]
         data["config"] = None if self.config is None else self.config.to_dict()
         return json.dumps(data)
 
@@ -104,6 +107,7 @@ class DevOptions:
         data = json.loads(text)
         for key in ("cwd", "config_file", "persist_to"):
             data[key] = None if data[key] is None else Path(data[key])
+        data["extra_configs"] = tuple(Path(p) for p in data["extra_configs"])
         if data["config"] is not None and decode_config:
             from pyflows.runtime.config import Config
 
@@ -120,8 +124,11 @@ class Project:
     root: Path  # the config file's folder
     config_path: Path
     main_dir: Path  # the folder of `main` (watched too when outside root)
+    extra_configs: tuple[Path, ...] = ()  # `-c a -c b`: the other Workers' config files (absolute)
 
     @classmethod
     def from_options_json(cls, text: str) -> Project:
-        config = json.loads(text)["config"]  # Config.to_dict(): paths as strings
-        return cls(Path(config["root"]), Path(config["path"]), Path(config["main"]).parent)
+        data = json.loads(text)
+        config = data["config"]  # Config.to_dict(): paths as strings
+        extra = tuple((Path(data["cwd"]) / p).resolve() for p in data["extra_configs"])
+        return cls(Path(config["root"]), Path(config["path"]), Path(config["main"]).parent, extra)

@@ -203,6 +203,7 @@ class Supervisor:
         self._root = project.root.resolve()
         self._config_path = project.config_path.resolve()
         self._main_dir = project.main_dir.resolve()
+        self._extra_config_paths = list(project.extra_configs)
         self._state_dir = options.state_dir_in(project.root).resolve()
 
     # Starting servers ---------------------------------------------------------------------------
@@ -274,12 +275,15 @@ class Supervisor:
         roots = [self._root]
         if not self._main_dir.is_relative_to(self._root):
             roots.append(self._main_dir)
+        for config in self._extra_config_paths:  # the other Workers of `pyflows dev -c a -c b`
+            if not any(config.parent.is_relative_to(r) for r in roots):
+                roots.append(config.parent)
         return roots
 
     def _is_config_file(self, path: Path) -> bool:
         from pyflows.runtime.config import is_config_file
 
-        return is_config_file(path, self._config_path)
+        return path in self._extra_config_paths or is_config_file(path, self._config_path)
 
     def _relevant(self, path: Path) -> bool:
         if path.is_relative_to(self._state_dir):

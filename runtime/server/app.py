@@ -20,12 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from pyflows.runtime.protocol.defaults import API_PREFIX, DEFAULT_MAX_CONCURRENCY
 from pyflows.runtime.server.explorer.routes import create_management_app, forbidden_reason
+from pyflows.runtime.server.scheduled import SCHEDULED_PATHS, scheduled_route
+from pyflows.runtime.server.ui import create_ui_app, is_ui_path
 from pyflows.runtime.surface.http import Request, status_phrase
 from pyflows.runtime.worker.loader import Env, Worker, build_env
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
     from pyflows.runtime.storage.store import Store
+    from pyflows.runtime.triggers import Triggers
     from pyflows.runtime.workflows.engine import Engine
     from starlette.types import Receive, Scope, Send
 
@@ -46,8 +49,10 @@ class Runtime:
         name: str,
         public: bool = False,
         store: Store | None = None,
+        triggers: Triggers | None = None,
     ) -> None:
         self.engine = engine
+        self.triggers = triggers  # crons, queues, Durable Objects, services (runtime/triggers)
         self.worker = worker
         self.env = env
         self.name = name
@@ -64,10 +69,12 @@ class Runtime:
         state_dir: Path,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         public: bool = False,
+        run_crons: bool = False,
     ) -> Runtime:
         """Open the store (locks `state_dir`; StateLockedError if another server holds it) and
         start the engine, which resumes every in-flight instance."""
         from pyflows.runtime.storage.store import Store
+        from pyflows.runtime.triggers import Triggers
         from pyflows.runtime.workflows.engine import Engine, EngineOptions
 
         specs = worker.specs(config)
@@ -83,13 +90,17 @@ class Runtime:
                     implicit_dependencies=config.implicit_dependencies,
                 ),
             )
-            env = build_env(config, engine)
+            triggers = Triggers(config, worker, state_dir=state_dir, run_crons=run_crons)
+            env = build_env(config, engine, triggers)
             engine.env = env
             await engine.start()
+            await triggers.start(env, engine)
         except BaseException:
             await store.close()
             raise
-        return cls(engine=engine, worker=worker, env=env, name=config.name, public=public, store=store)
+        return cls(
+            engine=engine, worker=worker, env=env, name=config.name, public=public, store=store, triggers=triggers
+        )
 
     async def close(self) -> None:
         """Stop the engine (running steps are interrupted; they resume next start), close the store."""
@@ -97,6 +108,8 @@ class Runtime:
             return
         self._closed = True
         try:
+            if self.triggers is not None:
+                await self.triggers.close()
             await self.engine.close()
         finally:
             if self.store is not None:
@@ -129,6 +142,7 @@ class _DevApp:
             self._factory = runtime
             self._owns = True
         self._management = create_management_app(self)
+        self._explorer_ui = create_ui_app(self._management)  # the web UI (runtime/server/ui.py)
 
     # What management.py reads (the runtime may only exist after the lifespan started).
     @property
@@ -138,6 +152,11 @@ class _DevApp:
     @property
     def name(self) -> str:
         return self.runtime.name
+
+    def end_streams(self) -> None:
+        """End the explorer's open event streams (the server is shutting down)."""
+        if self._runtime is not None:
+            self._runtime.engine.events.close()
 
     @property
     def runtime(self) -> Runtime:
@@ -151,6 +170,8 @@ class _DevApp:
             path: str = scope["path"]
             if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
                 await self._management(scope, receive, send)
+            elif is_ui_path(path):
+                await self._explorer_ui(scope, receive, send)
             else:
                 await self._worker(scope, receive, send)
         elif kind == "lifespan":
@@ -199,7 +220,10 @@ class _DevApp:
         try:
             if runtime.worker is None:
                 raise RuntimeError("No Worker module is loaded.")
-            response = await runtime.worker.fetch(request, runtime.env)
+            if scope["path"] in SCHEDULED_PATHS:  # Wrangler's test routes for Cron Triggers
+                response = await scheduled_route(runtime, scope)
+            else:
+                response = await runtime.worker.fetch(request, runtime.env)
             status = response.status
             out_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw()]
             out_body = response.body or b""

@@ -37,6 +37,7 @@ from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
+    from pyflows.runtime.triggers import Triggers
     from pyflows.runtime.workflows.engine import Engine, WorkflowSpec
 
 __all__ = ["Env", "Worker", "build_env", "call_relaxed", "load_worker"]
@@ -86,6 +87,7 @@ class Worker:
         self.modern = modern
         self.workflow_classes = _workflow_classes(module)
         self.warnings: list[str] = []
+        self.siblings: list[Worker] = []  # the other Workers of the session (config.siblings), same order
         self._default: type | None = None
         self._on_fetch: Callable[..., Any] | None = None
         default = getattr(module, "Default", None)
@@ -108,7 +110,11 @@ class Worker:
         from pyflows.runtime.workflows.engine import WorkflowSpec
 
         out = []
+        for sibling, sibling_config in zip(self.siblings, config.siblings, strict=True):
+            out.extend(sibling.specs(sibling_config))
         for wf in config.workflows:  # load_worker() checked that every class_name is defined
+            if wf.script_name not in (None, config.name):
+                continue  # defined by another Worker of the session, which contributes the spec
             cls = self.workflow_classes[wf.class_name]
             out.append(
                 WorkflowSpec(
@@ -118,6 +124,7 @@ class Worker:
                     script_name=wf.script_name or config.name,
                     cls=cls,
                     max_steps=wf.max_steps,
+                    concurrency_limit=wf.concurrency_limit,
                 )
             )
         return out
@@ -172,6 +179,39 @@ class Worker:
                 "workers.Response(...), Response.json(...) or Response.redirect(...)."
             )
         return result
+
+    def handler(self, name: str) -> Callable[..., Any] | None:
+        """The bound handler `name` ("scheduled", "queue") of `Default`, or the legacy global `on_<name>`."""
+        if self._default is not None:
+            return getattr(self._default, name, None) or getattr(self._default, f"on_{name}", None)
+        if not self.modern:
+            fn = getattr(self.module, f"on_{name}", None)
+            return fn if callable(fn) else None
+        return None
+
+    async def _call_handler(self, name: str, arg: Any, env: Any) -> Any:
+        """Call `scheduled(controller, env, ctx)` / `queue(batch, env, ctx)` (relaxed: fewer params are fine)."""
+        ctx = ExecutionContext()
+        entrypoints.request_ctx.set(ctx)  # this invocation's task only
+        if self._default is not None:
+            instance = self._default(ctx, env)
+            method = getattr(instance, name, None) or getattr(instance, f"on_{name}", None)
+        else:
+            method = self.handler(name)
+        if method is None:
+            raise RuntimeError(f"{self.shown_main} has no {name}() handler.")
+        result = call_relaxed(method, arg, env, ctx)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    async def scheduled(self, controller: Any, env: Any) -> None:
+        """Cloudflare's Cron Trigger entry: `scheduled(self, controller, env, ctx)` / `on_scheduled(...)`."""
+        await self._call_handler("scheduled", controller, env)
+
+    async def queue(self, batch: Any, env: Any) -> None:
+        """Cloudflare's Queue consumer entry: `queue(self, batch)` / `on_queue(batch, env, ctx)`."""
+        await self._call_handler("queue", batch, env)
 
 
 def _no_handler(message: str) -> Response:
@@ -279,8 +319,12 @@ def _import_error_text(exc: BaseException, main: Path) -> str:
     return text
 
 
-def load_worker(config: Config) -> Worker:
-    """Import the Worker module `config.main`; UserCodeError (with the traceback) if it fails."""
+def load_worker(config: Config, *, _session: tuple[str, ...] = ()) -> Worker:
+    """Import the Worker module `config.main` (and first its session `siblings`); UserCodeError
+    (with the traceback) if it fails."""
+    # The session's other Workers first, so this one (which serves HTTP) keeps its import path.
+    names = _session or (config.name, *(s.name for s in config.siblings))
+    siblings = [load_worker(sibling, _session=names) for sibling in config.siblings]
     main = Path(config.main).resolve()
     shown = _shown(main, Path(config.root).resolve())
     _prepare_import_path(main.parent)
@@ -301,13 +345,26 @@ def load_worker(config: Config) -> Worker:
             main=shown,
         ) from None
     worker = Worker(module, main, shown, config.modern_handlers)
+    worker.siblings = siblings
     for index in range(len(config.workflows)):  # fail at startup, not on the first request
+        script = config.workflows[index].script_name
+        if script not in (None, config.name):
+            if script not in names:
+                raise UserCodeError(
+                    f"{config.path.name}: workflows[{index}].script_name is {script!r}, but no Worker of that name "
+                    f"runs in this session ({', '.join(map(repr, names))}). Start it too: "
+                    f"pyflows dev -c {config.path.name} -c <its folder>/wrangler.jsonc."
+                )
+            continue
         if config.workflows[index].class_name not in worker.workflow_classes:
             raise UserCodeError(worker._missing_class_message(config, index))
+    from pyflows.runtime.triggers import check_handlers
+
+    check_handlers(worker, config, names)  # crons without scheduled(), a consumer without queue(), DO classes
     return worker
 
 
-def build_env(config: Config, engine: Engine | None) -> Env:
+def build_env(config: Config, engine: Engine | None, triggers: Triggers | None = None) -> Env:
     """`self.env`: a binding per workflow, then `vars` (JSON values with attribute access), then secrets."""
     values: dict[str, Any] = {}
     if engine is not None:
@@ -315,6 +372,8 @@ def build_env(config: Config, engine: Engine | None) -> Env:
 
         for wf in config.workflows:
             values[wf.binding] = WorkflowBinding(engine, wf.name)
+    if triggers is not None:
+        values.update(triggers.bindings(config))  # queues, Durable Objects, services
     for key, value in config.env_values.items():
         values[key] = python_from_rpc(value) if isinstance(value, dict | list) else value
     env = Env(values, secret_names=frozenset(config.secrets))

@@ -74,9 +74,61 @@ class WorkflowInstance:
 
     sendEvent = send_event  # noqa: N815 - the JS name, which the SDK passes through
 
+    def subscribe(self, options: Any = None, /, **kwargs: Any) -> asyncio.Future[Subscription]:
+        """`await instance.subscribe({"cursor"?: eventId, "filter"?: [types]})` -> a Subscription whose
+        `await next()` gives `{"done", "value"}` (Cloudflare's `WorkflowInstance.subscribe()`,
+        developers.cloudflare.com/workflows/build/subscribe-to-instance-events/); also `async for`."""
+        opts = _options(options, kwargs)
+        wanted = opts.get("filter")
+        sub = Subscription(self._engine, self._workflow, self.id, int(opts.get("cursor") or 0), wanted)
+
+        async def go() -> Subscription:
+            await self._engine.subscribe_history(self._workflow, self.id, sub.cursor)  # unknown id raises
+            return sub
+
+        return _eager(go())
+
     @staticmethod
     async def _none(coro: Coroutine[Any, Any, Any]) -> None:
         await coro
+
+
+class Subscription:
+    """Events of one instance: its history after the cursor, then live ones; done after the instance's
+    workflow_completed / workflow_errored / workflow_terminated (even when the filter hides it)."""
+
+    def __init__(self, engine: Engine, workflow: str, instance_id: str, cursor: int, wanted: Any) -> None:
+        self._engine, self._workflow, self._id = engine, workflow, instance_id
+        self.cursor = cursor
+        self._wanted = set(wanted) if wanted else None
+        self._done = False
+
+    async def next(self) -> JsDict:
+        from pyflows.runtime.workflows.events import TERMINAL
+
+        while not self._done:
+            seq = self._engine.events.seq
+            for event in await self._engine.subscribe_history(self._workflow, self._id, self.cursor):
+                self.cursor = event["eventId"]
+                self._done = event["type"] in TERMINAL
+                if self._wanted is None or event["type"] in self._wanted:
+                    return JsDict(done=False, value=python_from_rpc(event))
+                if self._done:
+                    break
+            else:
+                if self._engine.events.closed:  # the server is stopping
+                    break
+                await self._engine.events.wait(seq, 15.0)
+        return JsDict(done=True, value=None)
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Any:
+        result = await self.next()
+        if result.done:
+            raise StopAsyncIteration
+        return result.value
 
 
 class WorkflowBinding:

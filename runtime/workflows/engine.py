@@ -6,11 +6,11 @@ subclass from runtime/errors.py carrying `http_status` and `code`.
 
     spec = WorkflowSpec(name="my-workflow", binding="MY_WORKFLOW", class_name="MyWorkflow",
                         script_name="my-worker", cls=MyWorkflow, max_steps=10_000)
-    store = await Store.open(state_dir)                # runtime/storage.py; locks the dir
+    store = await Store.open(state_dir)                # runtime/storage/store.py; locks the dir
     engine = Engine(store, [spec], EngineOptions(max_concurrency=10_000, cpu_ms=30_000,
                                                  implicit_dependencies=True))
     engine.env = env                                   # self.env of workflow classes (bindings, vars)
-    await engine.start()                               # recovery: resumes in-flight instances
+    await engine.start()                               # applies its schema, then resumes in-flight instances
     ...
     await engine.close()                               # interrupts running steps; store stays open
     await store.close()
@@ -53,6 +53,7 @@ import inspect
 import logging
 import sqlite3
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,7 +67,7 @@ from pyflows.runtime.errors import (
     WorkflowNotFoundError,
 )
 from pyflows.runtime.protocol.defaults import DEFAULT_MAX_CONCURRENCY
-from pyflows.runtime.protocol.durations import iso, now_ms
+from pyflows.runtime.protocol.durations import iso
 from pyflows.runtime.protocol.limits import (
     DEFAULT_CPU_MS,
     DEFAULT_MAX_STEPS,
@@ -74,9 +75,9 @@ from pyflows.runtime.protocol.limits import (
     check_event_type,
     check_instance_id,
 )
-from pyflows.runtime.protocol.statuses import COUNT_ORDER, FINISHED, UNFINISHED
+from pyflows.runtime.protocol.statuses import COUNT_ORDER, FINISHED
 from pyflows.runtime.server.explorer.present import instance_details
-from pyflows.runtime.storage import store as storage
+from pyflows.runtime.storage.store import Store
 from pyflows.runtime.surface.entrypoints import ExecutionContext, call_relaxed
 from pyflows.runtime.surface.values import (
     JsDict,
@@ -87,8 +88,10 @@ from pyflows.runtime.surface.values import (
     python_from_rpc,
     utc_naive,
 )
-from pyflows.runtime.workflows.run import Run
-from pyflows.runtime.workflows.scheduler import Scheduler
+from pyflows.runtime.workflows import queries
+from pyflows.runtime.workflows.events import InstanceEvents
+from pyflows.runtime.workflows.run import Run, now_ms
+from pyflows.runtime.workflows.scheduler import Scheduler, WakeTimers
 from pyflows.runtime.workflows.step import Step
 from pyflows.runtime.workflows.step_errors import error_info
 
@@ -107,6 +110,7 @@ class WorkflowSpec:
     script_name: str
     cls: type | None
     max_steps: int = DEFAULT_MAX_STEPS
+    concurrency_limit: int | None = None  # `concurrency.limit`: at most this many of its instances running
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,8 @@ class EngineOptions:
     # A run whose only activity is waits ending further away than this is evicted from memory and
     # replayed when a timer fires or an event arrives (Cloudflare hibernates the same way).
     hibernate_after_ms: int = 2_000
+    # How many wake-ups of hibernated instances are held in memory; the rest are paged from SQLite.
+    wake_page: int = 1_000
 
 
 @dataclass(eq=False)
@@ -130,30 +136,45 @@ class _Instance:
     run: Run | None = None
     holds_slot: bool = False
     pause_requested: bool = False
-    hibernated: bool = False
-    timer_token: int = 0
     watchers: list[asyncio.Future[None]] = field(default_factory=list)
 
 
 class Engine:
     """Runs workflow instances durably; see the module docstring for the contract."""
 
-    def __init__(self, store: storage.Store, specs: list[WorkflowSpec], options: EngineOptions | None = None):
+    def __init__(self, store: Store, specs: list[WorkflowSpec], options: EngineOptions | None = None):
         self.store = store
         self.specs: dict[str, WorkflowSpec] = {s.name: s for s in specs}
         self.options = options or EngineOptions()
         self.env: Any = None
+        self.workflow_envs: dict[str, Any] = {}  # workflow name -> env of the Worker defining it (several -c)
+        # (workflow, instance id) -> extra event keys, e.g. {"schedule": {...}} (runtime/triggers/schedules.py)
+        self.event_extra: Callable[[str, str], dict[str, Any] | None] | None = None
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
-        self.scheduler = Scheduler(self.options.max_concurrency, start=self._start_run, startable=self._startable)
+        self.scheduler = Scheduler(
+            self.options.max_concurrency,
+            start=self._start_run,
+            startable=self._startable,
+            lane_of=lambda inst: inst.spec.name,
+            limits={s.name: s.concurrency_limit for s in specs if s.concurrency_limit is not None},
+        )
+        # Hibernated instances live only in the database; these are their next wake-ups.
+        self.timers = WakeTimers(self._wake_page, self._on_due, page=self.options.wake_page)
+        self.events = InstanceEvents()  # Cloudflare's instance events, for subscribe() and the explorer
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Recover: resume instances that were queued, running or waiting when the process stopped."""
-        rows = await self.store.read(lambda c: storage.q_instances_by_status(c, UNFINISHED))
-        with_events = await self.store.read(storage.q_with_pending_events)
-        now = now_ms()
+        """Recover: resume instances that were queued, running or waiting when the process stopped.
+
+        Only what must run soon is loaded (queued, running, due within `hibernate_after_ms`, holding
+        an event); instances sleeping longer stay in the database and come back through the wake
+        timers, so a start with 100,000 sleepers reads one page of wake times, not every row.
+        """
+        await self.store.migrate("workflows", queries.MIGRATIONS)
+        due_by = now_ms() + self.options.hibernate_after_ms
+        rows = await self.store.read(lambda c: queries.q_recoverable(c, due_by))
         for row in rows:
             spec = self.specs.get(row["workflow"])
             if spec is None:  # workflow removed from the config: leave its instances alone
@@ -162,22 +183,18 @@ class Engine:
             self._live[(spec.name, inst.id)] = inst
             if inst.status == "waitingForPause":
                 self._set_status(inst, "paused")
+                self._forget(inst)
             elif inst.status == "queued":
                 self.scheduler.add_new(inst)
-            elif (
-                inst.status == "waiting"
-                and row["wake_at_epoch_ms"]
-                and inst.pk not in with_events
-                and row["wake_at_epoch_ms"] - now > self.options.hibernate_after_ms
-            ):
-                self.scheduler.hibernate_until(inst, row["wake_at_epoch_ms"])
-            elif inst.status in ("running", "waiting"):
+            else:
                 self.scheduler.add_returning(inst)
+        await self.timers.load()
 
     async def close(self) -> None:
         """Stop every run without changing its stored status: the next start resumes them."""
         self._closing = True
         self.scheduler.close()
+        self.timers.close()
         runs = [i.run for i in self._live.values() if i.run is not None]
         for run in runs:
             run.stop_reason = "shutdown"
@@ -202,28 +219,34 @@ class Engine:
         now = now_ms()
         try:
             pk = await self.store.write(
-                lambda c: storage.insert_instance_txn(c, workflow, instance_id, params_text, now)
+                lambda c: queries.insert_instance_txn(c, workflow, instance_id, params_text, now)
             )
         except sqlite3.IntegrityError:
             raise InstanceExistsError(workflow, instance_id) from None
         inst = _Instance(pk, spec, instance_id, params_text, now, "queued")
         self._live[(workflow, instance_id)] = inst
+        self.events.created(workflow, instance_id)
         self.scheduler.add_new(inst)
         return instance_id
 
     async def create_batch(self, workflow: str, items: list[dict[str, Any]]) -> list[str]:
-        """Create up to 100 instances; ids that already exist are skipped (returned, not created)."""
-        self.spec(workflow)
+        """Create up to 100 instances in one transaction; ids that already exist are skipped (returned, not created)."""
+        spec = self.spec(workflow)
         if len(items) > MAX_BATCH:
             raise WorkflowError(f"create_batch takes at most {MAX_BATCH} instances, got {len(items)}. Split the batch.")
-        ids = []
+        rows = []
         for item in items:
             item = item or {}
-            try:
-                ids.append(await self.create(workflow, id=item.get("id"), params=item.get("params")))
-            except InstanceExistsError:
-                ids.append(item["id"])
-        return ids
+            instance_id = str(uuid.uuid4()) if item.get("id") is None else check_instance_id(item["id"])
+            params = item.get("params")
+            rows.append((instance_id, self._encode_payload(params if params is not None else {}, "Instance params")))
+        now = now_ms()
+        created = await self.store.write(lambda c: queries.insert_instances_txn(c, workflow, rows, now))
+        for instance_id, pk in created:
+            inst = _Instance(pk, spec, instance_id, dict(rows)[instance_id], now, "queued")
+            self._live[(workflow, instance_id)] = inst
+            self.scheduler.add_new(inst)
+        return [instance_id for instance_id, _ in rows]
 
     def _encode_payload(self, value: Any, what: str) -> str:
         try:
@@ -240,12 +263,12 @@ class Engine:
         return inst.status in ("running", "waiting", "queued") if returning else inst.status == "queued"
 
     def _start_run(self, inst: _Instance) -> None:
-        self.scheduler.forget_timer(inst)
         inst.status = "running"
         now = now_ms()
-        self.store.write_nowait(lambda c: storage.mark_running_txn(c, inst.pk, now)).add_done_callback(
+        self.store.write_nowait(lambda c: queries.mark_running_txn(c, inst.pk, now)).add_done_callback(
             _log_write_failure
         )
+        self.events.started(inst.spec.name, inst.id, inst.params)
         self._notify(inst)
         run = Run(self, inst)
         inst.run = run
@@ -258,13 +281,16 @@ class Engine:
             cls = inst.spec.cls
             if cls is None:
                 raise RuntimeError(f"Workflow class {inst.spec.class_name!r} is not loaded.")
-            workflow = cls(ExecutionContext(), self.env)
+            workflow = cls(ExecutionContext(), self.workflow_envs.get(inst.spec.name, self.env))
             event = JsDict(
                 payload=python_from_rpc(loads(inst.params)),
                 timestamp=utc_naive(inst.created),
                 instanceId=inst.id,
                 workflowName=inst.spec.name,
             )
+            extra = self.event_extra(inst.spec.name, inst.id) if self.event_extra is not None else None
+            if extra:
+                event.update(extra)
             step = Step(run, implicit=self.options.implicit_dependencies)
             run.enter()
             result = call_relaxed(workflow.run, event, step)
@@ -300,7 +326,7 @@ class Engine:
     ) -> None:
         end = now_ms()
         await self.store.write(
-            lambda c: storage.update_instance_txn(
+            lambda c: queries.update_instance_txn(
                 c,
                 inst.pk,
                 status=status,
@@ -311,22 +337,24 @@ class Engine:
             )
         )
         inst.status = status  # only now: readers combine the live status with the stored row
+        self.events.finished(inst.spec.name, inst.id, status, output, error)
         self._forget(inst)
         self._notify(inst)
 
     def _forget(self, inst: _Instance) -> None:
         if self._live.get((inst.spec.name, inst.id)) is inst:
             del self._live[(inst.spec.name, inst.id)]
-        self.scheduler.forget_timer(inst)
 
     def _set_status(self, inst: _Instance, status: str, **fields: Any) -> None:
         """Record a status change without waiting (writes stay ordered), and wake watchers."""
         inst.status = status
-        fut = self.store.write_nowait(lambda c: storage.update_instance_txn(c, inst.pk, status=status, **fields))
+        fut = self.store.write_nowait(lambda c: queries.update_instance_txn(c, inst.pk, status=status, **fields))
         fut.add_done_callback(_log_write_failure)
         self._notify(inst)
 
     def _notify(self, inst: _Instance) -> None:
+        if inst.status not in FINISHED:  # finished ones are emitted by _finish, with output/error
+            self.events.status(inst.spec.name, inst.id, inst.status)
         watchers, inst.watchers = inst.watchers, []
         for fut in watchers:
             if not fut.done():
@@ -347,7 +375,56 @@ class Engine:
             self.scheduler.release(inst)
         if inst.status == "waiting" and deadline - now_ms() > self.options.hibernate_after_ms:
             self._stop(run, "hibernate")
-            self.scheduler.hibernate_until(inst, deadline)
+            self._hibernate(inst, deadline)
+
+    def _hibernate(self, inst: _Instance, wake_at: int) -> None:
+        """Drop a waiting instance from memory: its row (status waiting, wake time) is all that is kept.
+
+        Only once the row says so (the status write is queued, not yet committed), and only if nothing
+        woke it meanwhile; until then reads are answered from memory as before.
+        """
+        self.timers.add(inst.pk, wake_at)
+
+        def evict(_: object) -> None:
+            if inst.run is None and inst.status == "waiting" and self._live.get((inst.spec.name, inst.id)) is inst:
+                self._forget(inst)
+                self._notify(inst)
+
+        self.store.write_nowait(_committed).add_done_callback(evict)
+
+    async def _wake_page(self, after: tuple[int, int] | None, limit: int) -> list[tuple[int, int]]:
+        # Through the writer, so it sees every status write queued before it (hibernation writes
+        # the wake time with write_nowait just before dropping the instance from memory).
+        return await self.store.write(lambda c: queries.q_wake_page(c, after, limit))
+
+    def _on_due(self, pks: list[int]) -> None:
+        task = asyncio.ensure_future(self._wake_due(pks))
+        task.add_done_callback(_log_wake_failure)
+
+    async def _wake_due(self, pks: list[int]) -> None:
+        """Timers fired for these instances: replay the ones whose row still says it is time."""
+        rows = await self.store.write(lambda c: queries.q_instances_by_pk(c, pks))  # after queued writes
+        now = now_ms()
+        for row in rows:
+            if row["status"] != "waiting" or self._closing:
+                continue
+            if row["wake_at_epoch_ms"] is not None and row["wake_at_epoch_ms"] > now:
+                self.timers.add(row["pk"], row["wake_at_epoch_ms"])  # it went back to sleep since
+                continue
+            inst = self._adopt(row)
+            if inst is not None and inst.run is None:
+                self.scheduler.add_returning(inst)
+
+    def _adopt(self, row: Any) -> _Instance | None:
+        """The in-memory instance for an unfinished row, created from the row if it is not loaded."""
+        spec = self.specs.get(row["workflow"])
+        if spec is None or row["status"] in FINISHED:
+            return None
+        inst = self._live.get((spec.name, row["id"]))
+        if inst is None:
+            inst = _Instance(row["pk"], spec, row["id"], row["params"], row["created_at_epoch_ms"], row["status"])
+            self._live[(spec.name, inst.id)] = inst
+        return inst
 
     async def on_wait_ended(self, run: Run) -> None:
         inst = run.inst
@@ -400,19 +477,20 @@ class Engine:
 
     async def _row(self, workflow: str, instance_id: str) -> Any:
         self.spec(workflow)
-        row = await self.store.read(lambda c: storage.q_instance(c, workflow, instance_id))
+        row = await self.store.read(lambda c: queries.q_instance(c, workflow, instance_id))
         if row is None:
             raise InstanceNotFoundError(workflow, instance_id)
         return row
 
     async def _instance(self, workflow: str, instance_id: str) -> tuple[_Instance | None, str]:
-        """The live instance (if not final) and its current status."""
+        """The in-memory instance (loaded from its row if it is unfinished but not in memory) and its status."""
         self.spec(workflow)
         inst = self._live.get((workflow, instance_id))
         if inst is not None:
             return inst, inst.status
         row = await self._row(workflow, instance_id)
-        return None, row["status"]
+        inst = self._adopt(row)
+        return inst, inst.status if inst is not None else row["status"]
 
     async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
         """`{"status", "error", "output"}`; output as stored (an RPC tree: see runtime/values.py)."""
@@ -438,7 +516,6 @@ class Engine:
             return "waitingForPause"
         if inst.run is not None:
             await self._stop_and_wait(inst, "pause")
-        self.scheduler.forget_timer(inst)
         self._set_status(inst, "paused")
         return "paused"
 
@@ -478,7 +555,7 @@ class Engine:
             name = str(from_step.get("name"))  # the API checked it is given; the store compares text
             count = int(from_step.get("count") or 1)
             kind = from_step.get("type") or "do"
-            position = await self.store.read(lambda c: storage.q_step_position(c, row["pk"], kind, name, count))
+            position = await self.store.read(lambda c: queries.q_step_position(c, row["pk"], kind, name, count))
             if position is None:
                 raise StepNotFoundError(
                     f'WorkflowError: (instance.cannot_restart) Step "{name}" not found in execution history '
@@ -488,13 +565,14 @@ class Engine:
         inst = self._live.get((workflow, instance_id))
         if inst is not None:
             await self._stop_and_wait(inst, "restart")
-            self.scheduler.forget_timer(inst)
         now = now_ms()
-        await self.store.write(lambda c: storage.restart_txn(c, row["pk"], position, now))
+        await self.store.write(lambda c: queries.restart_txn(c, row["pk"], position, now))
+        inst = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
         if inst is None:
             spec = self.spec(workflow)
             inst = _Instance(row["pk"], spec, instance_id, row["params"], row["created_at_epoch_ms"], "queued")
             self._live[(workflow, instance_id)] = inst
+        self.events.created(workflow, instance_id)
         inst.status = "queued"
         self._notify(inst)
         self.scheduler.add_new(inst)
@@ -511,12 +589,17 @@ class Engine:
             )
         payload_text = self._encode_payload(payload, "Event payload")
         now = now_ms()
-        pk = await self.store.write(lambda c: storage.insert_event_txn(c, inst.pk, event_type, payload_text, now))
+        pk = await self.store.write(lambda c: queries.insert_event_txn(c, inst.pk, event_type, payload_text, now))
         event = (pk, event_type, payload_text, now)
-        if inst.run is not None:
-            inst.run.deliver_event(event)
-        elif inst.hibernated:
-            self.scheduler.wake(inst)
+        current = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
+        if current is None:
+            current, _ = await self._instance(workflow, instance_id)
+        if current is None:
+            return
+        if current.run is not None:
+            current.run.deliver_event(event)
+        elif current.status == "waiting":  # hibernated: replay it now, to consume the event
+            self.scheduler.add_returning(current)
 
     async def delete(self, workflow: str, instance_id: str) -> None:
         row = await self._row(workflow, instance_id)
@@ -524,14 +607,89 @@ class Engine:
         if inst is not None:
             await self._stop_and_wait(inst, "delete")
             self._forget(inst)
-        await self.store.write(lambda c: storage.delete_instance_txn(c, row["pk"]))
+        await self.store.write(lambda c: queries.delete_instance_txn(c, row["pk"]))
+        self.events.deleted(workflow, instance_id)
 
     async def delete_all(self, workflow: str) -> int:
         self.spec(workflow)
         for inst in [i for (w, _), i in self._live.items() if w == workflow]:
             await self._stop_and_wait(inst, "delete")
             self._forget(inst)
-        return await self.store.write(lambda c: storage.delete_workflow_txn(c, workflow))
+        removed = await self.store.write(lambda c: queries.delete_workflow_txn(c, workflow))
+        self.events.deleted(workflow, None)
+        return removed
+
+    async def wake(self, workflow: str, instance_id: str, *, only_retries: bool = False) -> int:
+        """End the instance's current sleep, retry delay or event wait's timeout now, durably (a pyflows
+        extension: the explorer's "Wake now" and `pyflows workflows instances wake`). An event wait
+        then times out, as its timer would. `only_retries` ends retry delays only ("Retry now").
+        Returns the number of timers ended; InvalidTransitionError when there is none to end."""
+        inst, status = await self._instance(workflow, instance_id)
+        what = "retry delay" if only_retries else "sleep, retry delay or event wait"
+        if inst is None or status not in ("waiting", "running"):
+            raise InvalidTransitionError(
+                f"Cannot wake instance '{instance_id}': it is {status}. Only a waiting instance (sleeping, "
+                "waiting to retry a step or waiting for an event) can be woken; resume a paused one first.",
+                status=status,
+            )
+        now = now_ms()
+        changed = await self.store.write(lambda c: queries.wake_timers_txn(c, inst.pk, now, only_retries=only_retries))
+        current = self._live.get((workflow, instance_id)) or inst  # it may have hibernated meanwhile
+        woken = current.run.wake(only_retries=only_retries) if current.run is not None else 0
+        if not woken and changed and current.status == "waiting":  # hibernated: replay it now
+            candidate: _Instance | None = current
+            if self._live.get((workflow, instance_id)) is None:
+                candidate, _ = await self._instance(workflow, instance_id)
+            if candidate is not None and candidate.run is None:
+                self.scheduler.add_returning(candidate)
+            woken = changed
+        if not woken and not changed:
+            raise InvalidTransitionError(
+                f"Cannot wake instance '{instance_id}': it is {status} with no {what} pending.", status=status
+            )
+        return max(woken, changed)
+
+    async def retry_now(self, workflow: str, instance_id: str) -> str:
+        """ "Retry now" (pyflows extension): a step waiting to retry runs its next attempt now; an errored
+        instance restarts from the step that failed (keeping the history before it). Returns the status."""
+        row = await self._row(workflow, instance_id)
+        inst, status = await self._instance(workflow, instance_id)
+        if status == "errored":
+            failed = await self.store.read(
+                lambda c: c.execute(
+                    "SELECT kind, name, count FROM steps WHERE instance_pk = ? AND state = 'errored' "
+                    "ORDER BY position DESC LIMIT 1",
+                    (row["pk"],),
+                ).fetchone()
+            )
+            if failed is None:
+                raise InvalidTransitionError(
+                    f"Cannot retry instance '{instance_id}': it errored outside any step. Restart it instead.",
+                    status=status,
+                )
+            return await self.restart(
+                workflow, instance_id, {"name": failed["name"], "count": failed["count"], "type": failed["kind"]}
+            )
+        await self.wake(workflow, instance_id, only_retries=True)
+        return "running"
+
+    def live_status(self, workflow: str, instance_id: str) -> str | None:
+        """The in-memory status of an unfinished instance (ahead of its stored row), else None."""
+        inst = self._live.get((workflow, instance_id))
+        return inst.status if inst is not None else None
+
+    async def subscribe_history(self, workflow: str, instance_id: str, cursor: int = 0) -> list[dict[str, Any]]:
+        """The instance's events after `cursor` (see runtime/workflows/events.py); builds the log from
+        storage for an instance this server process has not seen run. InstanceNotFoundError if unknown."""
+        row = await self._row(workflow, instance_id)
+        if not self.events.has_log(workflow, instance_id):
+            from pyflows.runtime.workflows.events import events_from_history
+
+            history = await self.store.read(lambda c: queries.q_history(c, row["pk"]))
+            inst = self._live.get((workflow, instance_id))
+            status = inst.status if inst is not None else row["status"]
+            self.events.seed(workflow, instance_id, events_from_history(instance_id, row, status, history), status)
+        return self.events.history(workflow, instance_id, cursor)
 
     async def wait_for(
         self,
@@ -569,7 +727,7 @@ class Engine:
     ) -> tuple[list[dict[str, Any]], int]:
         self.spec(workflow)
         rows, total = await self.store.read(
-            lambda c: storage.q_list(
+            lambda c: queries.q_list(
                 c,
                 workflow,
                 status=status,
@@ -587,20 +745,29 @@ class Engine:
 
     async def status_counts(self, workflow: str) -> dict[str, int]:
         self.spec(workflow)
-        counts = await self.store.read(lambda c: storage.q_status_counts(c, workflow))
+        counts = await self.store.read(lambda c: queries.q_status_counts(c, workflow))
         return {s: counts.get(s, 0) for s in COUNT_ORDER}
 
     async def latest(self, workflow: str) -> str | None:
         self.spec(workflow)
-        return await self.store.read(lambda c: storage.q_latest(c, workflow))
+        return await self.store.read(lambda c: queries.q_latest(c, workflow))
 
     async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
         row = await self._row(workflow, instance_id)
-        history = await self.store.read(lambda c: storage.q_history(c, row["pk"]))
+        history = await self.store.read(lambda c: queries.q_history(c, row["pk"]))
         inst = self._live.get((workflow, instance_id))
         live = inst.run.live if inst is not None and inst.run is not None else {}
         status = inst.status if inst is not None else row["status"]
         return instance_details(row, status, history, live)
+
+
+def _committed(conn: sqlite3.Connection) -> None:
+    """A no-op write: its future resolves once every write queued before it is committed."""
+
+
+def _log_wake_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Could not wake sleeping instances: %s", task.exception())
 
 
 def _log_write_failure(fut: asyncio.Future[Any]) -> None:

@@ -62,7 +62,6 @@ from typing import TYPE_CHECKING, Any
 
 from pyflows.runtime.protocol.durations import MAX_SLEEP_MS, epoch_ms, to_ms
 from pyflows.runtime.protocol.limits import MAX_CPU_MS, MAX_STEPS, check_event_type
-from pyflows.runtime.storage import store as storage
 from pyflows.runtime.surface.entrypoints import NonRetryableError
 from pyflows.runtime.surface.values import (
     JsDict,
@@ -74,7 +73,15 @@ from pyflows.runtime.surface.values import (
     python_to_rpc,
     utc_naive,
 )
-from pyflows.runtime.workflows.step_config import check_step_name, resolve_config, retry_delay_ms
+from pyflows.runtime.workflows import queries
+from pyflows.runtime.workflows.events import Raw
+from pyflows.runtime.workflows.step_config import (
+    REDACTED,
+    check_step_name,
+    is_sensitive,
+    resolve_config,
+    retry_delay_ms,
+)
 from pyflows.runtime.workflows.step_errors import (
     CpuLimitExceededError,
     NonDeterminismError,
@@ -114,6 +121,7 @@ class _Wait:
     deadline: int
     event_type: str | None = None
     handle: asyncio.TimerHandle | None = None
+    retry: bool = False  # a retry delay (Retry now ends only these)
 
 
 @dataclass
@@ -236,7 +244,7 @@ class Run:
         self.stop_reason: str | None = None
 
     async def load(self) -> None:
-        steps, attempts, events = await self.engine.store.read(lambda c: storage.q_history(c, self.inst.pk))
+        steps, attempts, events = await self.engine.store.read(lambda c: queries.q_history(c, self.inst.pk))
         counts: defaultdict[int, int] = defaultdict(int)
         for a in attempts:
             counts[a["step_pk"]] = max(counts[a["step_pk"]], a["attempt"])
@@ -345,10 +353,10 @@ class Run:
 
     # -- waits -----------------------------------------------------------------------------------
 
-    async def _wait(self, deadline: int, event_type: str | None = None) -> Any:
+    async def _wait(self, deadline: int, event_type: str | None = None, retry: bool = False) -> Any:
         """Wait until `deadline` (epoch ms), or for an event of `event_type`; returns the event or None."""
         loop = asyncio.get_running_loop()
-        w = _Wait(fut=loop.create_future(), deadline=deadline, event_type=event_type)
+        w = _Wait(fut=loop.create_future(), deadline=deadline, event_type=event_type, retry=retry)
 
         def fire() -> None:
             if not w.fut.done():
@@ -407,15 +415,17 @@ class Run:
             resolved = resolve_config(config)
             self._check_determinism(kind, name, key[2], lineage)
             position, started, attempt = self._position(), now_ms(), 1
+            self._emit("step_started", key, config=resolved)
         config_text = dumps(resolved)
         limit = resolved["retries"]["limit"]
         timeout_s = to_ms(resolved["timeout"]) / 1000
         if rec is not None and rec.wake_at and rec.state == "retrying":
-            await self._wait(rec.wake_at)
+            await self._wait(rec.wake_at, retry=True)
         while True:
             attempt_started = now_ms()
             self.live[key] = LiveAttempt(position, name, key[2], resolved, started, attempt_started)
             self.active_attempts += 1
+            self._emit("attempt_started", key, attempt=attempt)
             await self.engine.on_attempt_started(self)
             ok, text = await self._attempt(name, key[2], attempt, resolved, timeout_s, callback, is_async)
             ended = now_ms()
@@ -439,11 +449,17 @@ class Run:
                 self.active_attempts -= 1
             self.engine.on_attempt_ended(self)
             if ok:
+                self._emit("attempt_completed", key, attempt=attempt)
+                shown = REDACTED if is_sensitive(resolved) else Raw(text)  # decoded when read
+                self._emit("step_completed", key, output=shown)
                 return python_from_rpc(loads(text))
+            delay = {} if final else {"retryDelayMs": wake_at - ended, "wakeAt": wake_at}  # type: ignore[operator]
+            self._emit("attempt_errored", key, attempt=attempt, error=info, **delay)
             if final:
+                self._emit("step_errored", key)
                 raise rebuild_error(info)
             assert wake_at is not None
-            await self._wait(wake_at)
+            await self._wait(wake_at, retry=True)
             attempt += 1
 
     async def _attempt(
@@ -521,10 +537,13 @@ class Run:
             started = now_ms()
             deadline = deadline_of(started)
             rec = await self._begin_wait(key, started, deadline, lineage=lineage)
+            self._emit("sleep_started", key, durationMs=deadline - started, wakeAt=deadline)
         if deadline > now_ms():
             await self._wait(deadline)
+            deadline = min(deadline, now_ms())  # woken early (Engine.wake)
         rec.state = "complete"
         await self._save_step(rec, "complete", ended=max(now_ms(), deadline), wake_at=deadline)
+        self._emit("sleep_completed", key)
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -550,6 +569,7 @@ class Run:
         if event is None:
             if rec is None:
                 rec = await self._begin_wait(key, started, deadline, event_type, lineage)
+                self._emit("wait_started", key, eventType=event_type, wakeAt=deadline)
                 event = self._take_event(event_type)  # it may have arrived while the record was saved
             if event is None and deadline > now_ms():
                 event = await self._wait(deadline, event_type)
@@ -559,12 +579,32 @@ class Run:
         if event is None:
             info = {"name": "WorkflowTimeoutError", "message": f"Execution timed out after {timeout_ms}ms"}
             await self._save_step(rec, "errored", ended=ended, wake_at=deadline, error=dumps(info))
+            self._emit("wait_timed_out", key)
             raise rebuild_error(info)
         event_pk, etype, payload, received = event
         received_iso = python_to_rpc(utc_naive(received))
         output = dumps({"type": etype, "payload": loads(payload), "timestamp": received_iso})
         await self._save_step(rec, "complete", ended=ended, wake_at=deadline, output=output, consume=event_pk)
+        self._emit("wait_completed", key)
         return python_from_rpc(loads(output))
+
+    # -- instance events and wake (the explorer) -------------------------------------------------
+
+    def _emit(self, type: str, key: tuple[str, str, int], **fields: Any) -> None:
+        """One of Cloudflare's instance events for this step (runtime/workflows/events.py)."""
+        if self.stop_reason is None:
+            self.engine.events.emit(self.inst.spec.name, self.inst.id, type, stepName=key[1], count=key[2], **fields)
+
+    def wake(self, *, only_retries: bool = False) -> int:
+        """End the timers this run is waiting on now (a sleep, a retry delay, an event wait's timeout:
+        that wait then times out). Returns how many; the caller has already stored the new deadlines."""
+        woken = 0
+        for w in list(self.waits):
+            if w.fut.done() or (only_retries and not w.retry):
+                continue
+            w.fut.set_result(None)
+            woken += 1
+        return woken
 
     # -- step records ----------------------------------------------------------------------------
 
@@ -604,12 +644,12 @@ class Run:
         """Save a `do` step's row and the attempt that just ended, in one transaction."""
 
         def txn(conn: Any) -> None:
-            pk = storage.save_step_txn(
+            pk = queries.save_step_txn(
                 conn, self.inst.pk, position=position, kind=key[0], name=key[1], count=key[2], state=state,
                 started=started, ended=ended if state in ("complete", "errored") else None, wake_at=wake_at,
                 config=config, output=output, error=error, lineage=lineage,
             )  # fmt: skip
-            storage.save_attempt_txn(conn, pk, attempt, attempt_started, ended, ok, error)
+            queries.save_attempt_txn(conn, pk, attempt, attempt_started, ended, ok, error)
 
         return self._save(txn)
 
@@ -617,12 +657,12 @@ class Run:
         """Save a sleep/event step row (and mark the event it consumed) in one transaction."""
 
         def txn(conn: Any) -> None:
-            pk = storage.save_step_txn(
+            pk = queries.save_step_txn(
                 conn, self.inst.pk, position=rec.position, kind=rec.kind, name=rec.name, count=rec.count,
                 state=state, started=rec.started, event_type=rec.event_type, lineage=rec.lineage, **fields,
             )  # fmt: skip
             if consume is not None:
-                storage.consume_event_txn(conn, consume, pk)
+                queries.consume_event_txn(conn, consume, pk)
 
         return self._save(txn)
 

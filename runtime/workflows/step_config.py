@@ -1,20 +1,15 @@
-"""A step's `config`: defaults, strict validation, and step-name rules.
-
-Cloudflare's defaults (what its own local engine reports): 5 retries, 1000 ms delay, exponential
-backoff, a 10 minute timeout; unknown keys are an error. The delay formula is runtime.protocol.retry.
-"""
+"""A step's `config`: defaults, strict validation, retry delays, sensitive outputs, and step-name rules."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pyflows.runtime.protocol.durations import to_ms
-from pyflows.runtime.protocol.retry import DEFAULT_BACKOFF, retry_delay_ms
-
-__all__ = ["DEFAULT_CONFIG", "MAX_STEP_NAME", "check_step_name", "resolve_config", "retry_delay_ms"]
+from pyflows.runtime.protocol.retry import retry_delay_ms as retry_delay_ms  # the engine imports it from here
 
 DEFAULT_CONFIG: dict[str, Any] = {
-    "retries": {"limit": 5, "delay": 1000, "backoff": DEFAULT_BACKOFF},
+    "retries": {"limit": 5, "delay": 1000, "backoff": "exponential"},
     "timeout": "10 minutes",
 }
 _BACKOFFS = ("constant", "linear", "exponential")
@@ -27,12 +22,15 @@ def resolve_config(config: Any) -> dict[str, Any]:
         return {"retries": dict(DEFAULT_CONFIG["retries"]), "timeout": DEFAULT_CONFIG["timeout"]}
     if not isinstance(config, dict):
         raise TypeError(f"step config must be a dict like {DEFAULT_CONFIG}, got {type(config).__name__}.")
-    unknown = set(config) - {"retries", "timeout"}
+    unknown = set(config) - {"retries", "timeout", "sensitive"}
     if unknown:
         raise ValueError(
             f"Unknown step config key(s) {sorted(unknown)}: allowed are 'retries' "
-            "({'limit', 'delay', 'backoff'}) and 'timeout'."
+            "({'limit', 'delay', 'backoff'}), 'timeout' and 'sensitive'."
         )
+    sensitive = config.get("sensitive")
+    if sensitive is not None and sensitive != "output":
+        raise ValueError(f'step config sensitive must be "output", got {sensitive!r}.')
     retries = dict(DEFAULT_CONFIG["retries"])
     user_retries = config.get("retries") or {}
     if not isinstance(user_retries, dict):
@@ -52,7 +50,19 @@ def resolve_config(config: Any) -> dict[str, Any]:
     timeout = config.get("timeout", DEFAULT_CONFIG["timeout"])
     if to_ms(timeout, what="step config timeout") == 0:
         raise ValueError("step config timeout must be greater than 0.")
-    return {"retries": retries, "timeout": timeout}
+    resolved: dict[str, Any] = {"retries": retries, "timeout": timeout}
+    if sensitive is not None:
+        resolved["sensitive"] = sensitive
+    return resolved
+
+
+REDACTED = "[REDACTED]"
+
+
+def is_sensitive(config: Mapping[str, Any] | None) -> bool:
+    """`config: {"sensitive": "output"}` (Cloudflare, 2026-06): the output is stored and returned to `run`,
+    but the API, the CLI, logs and instance events show `"[REDACTED]"` in its place."""
+    return bool(config) and config.get("sensitive") == "output"  # type: ignore[union-attr]
 
 
 def check_step_name(name: Any) -> str:

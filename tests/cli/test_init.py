@@ -16,7 +16,7 @@ from pyflows.runtime.config.formats import parse_jsonc
 from pyflows.runtime.errors import PyflowsError
 from typer.testing import CliRunner
 
-TEMPLATES = ["hello", "approval", "pipeline", "order"]
+TEMPLATES = ["hello", "approval", "pipeline", "order", "cron", "queue"]
 
 if not any(c.name == "init" for c in app.registered_commands):
     init.register(app)
@@ -34,7 +34,7 @@ def all_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
-def test_the_four_templates_are_listed_with_hello_first():
+def test_the_templates_are_listed_with_hello_first():
     templates = init.list_templates()
     assert list(templates)[0] == "hello"
     assert sorted(templates) == sorted(TEMPLATES)
@@ -224,7 +224,7 @@ def test_unknown_template_lists_the_valid_ones(tmp_path):
     assert isinstance(result.exception, init.InitError)
     message = str(result.exception)
     assert "'helo'" in message
-    assert "hello, approval, order, pipeline" in message
+    assert "hello, approval, cron, order, pipeline, queue" in message
     assert "pyflows init --list" in message
     assert not (tmp_path / "proj").exists()
 

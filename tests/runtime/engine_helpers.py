@@ -29,7 +29,14 @@ class EngineFactory:
         self.tmp_path = tmp_path
         self.opened: list[tuple[Engine, Store]] = []
 
-    async def __call__(self, *classes: type, state: str = "state", max_steps: int = 10_000, **options: Any) -> Engine:
+    async def __call__(
+        self,
+        *classes: type,
+        state: str = "state",
+        max_steps: int = 10_000,
+        concurrency_limits: dict[str, int] | None = None,
+        **options: Any,
+    ) -> Engine:
         store = await Store.open(self.tmp_path / state)
         specs = [
             WorkflowSpec(
@@ -39,6 +46,7 @@ class EngineFactory:
                 script_name="test-worker",
                 cls=c,
                 max_steps=max_steps,
+                concurrency_limit=(concurrency_limits or {}).get(kebab(c.__name__)),
             )
             for c in classes
         ]

@@ -228,6 +228,13 @@ def test_steps_over_25000(project: Path) -> None:
     assert "workflows[0].limits.steps is 25001, expected at most 25000." in msg
 
 
+def test_workflow_concurrency_limit_is_read_and_checked(project: Path) -> None:
+    write(project, "wrangler.jsonc", base(workflows=[{**WORKFLOW, "concurrency": {"limit": 3}}]))
+    assert load(project).workflows[0].concurrency_limit == 3
+    write(project, "wrangler.jsonc", base(workflows=[{**WORKFLOW, "concurrency": {"limit": 0}}]))
+    assert "workflows[0].concurrency.limit" in error_of(ConfigSchemaError, project)
+
+
 def test_cpu_ms_over_300000(project: Path) -> None:
     write(project, "wrangler.jsonc", base(limits={"cpu_ms": 300_001}))
     assert "limits.cpu_ms is 300001, expected at most 300000." in error_of(ConfigSchemaError, project)

@@ -9,16 +9,23 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
-from pyflows.runtime.errors import StateLockedError, StoreClosedError
-from pyflows.runtime.storage import store as storage
+from pyflows.runtime.errors import PyflowsError, StateLockedError, StoreClosedError
 from pyflows.runtime.storage.store import Store
+from pyflows.runtime.workflows import queries
 
 pytestmark = pytest.mark.anyio
 
 
+async def _open(path: Path) -> Store:
+    """A store with the engine's tables (the engine applies them itself at start)."""
+    store = await Store.open(path)
+    await store.migrate("workflows", queries.MIGRATIONS)
+    return store
+
+
 async def test_state_files_are_user_only(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "state")
-    await store.write(lambda c: storage.insert_instance_txn(c, "wf", "i1", "{}", 1))
+    store = await _open(tmp_path / "state")
+    await store.write(lambda c: queries.insert_instance_txn(c, "wf", "i1", "{}", 1))
     try:
         assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700
         for path in (tmp_path / "state").iterdir():
@@ -39,31 +46,55 @@ async def test_a_second_store_on_the_same_dir_is_a_clear_error(tmp_path: Path) -
 
 
 async def test_migrations_are_recorded_and_reopen_keeps_data(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "s")
-    await store.write(lambda c: storage.insert_instance_txn(c, "wf", "keep", "{}", 1))
+    store = await _open(tmp_path / "s")
+    await store.write(lambda c: queries.insert_instance_txn(c, "wf", "keep", "{}", 1))
     await store.close()
+    store = await _open(tmp_path / "s")
+    try:
+        versions = await store.read(lambda c: c.execute("SELECT subsystem, version FROM schema_versions").fetchall())
+        assert [tuple(v) for v in versions] == [("workflows", len(queries.MIGRATIONS))]
+        assert await store.read(lambda c: queries.q_latest(c, "wf")) == "keep"
+    finally:
+        await store.close()
+
+
+async def test_state_from_before_subsystem_versions_is_migrated_from_its_version(tmp_path: Path) -> None:
+    (tmp_path / "s").mkdir(mode=0o700)
+    conn = sqlite3.connect(tmp_path / "s" / "workflows.sqlite")
+    conn.executescript(f"{queries.MIGRATIONS[0]}; CREATE TABLE schema_version (version INTEGER);")
+    conn.execute("INSERT INTO schema_version VALUES (1)")
+    queries.insert_instance_txn(conn, "wf", "old", "{}", 1)
+    conn.commit()
+    conn.close()
     store = await Store.open(tmp_path / "s")
     try:
-        assert await store.read(lambda c: c.execute("SELECT version FROM schema_version").fetchone()[0]) == len(
-            storage.MIGRATIONS
-        )
-        assert await store.read(lambda c: storage.q_latest(c, "wf")) == "keep"
+        await store.migrate("workflows", queries.MIGRATIONS)  # from 2 on: 1 would fail, its tables exist
+        assert await store.read(lambda c: queries.q_status_counts(c, "wf")) == {"queued": 1}
+    finally:
+        await store.close()
+
+
+async def test_a_database_from_a_newer_pyflows_is_a_clear_error(tmp_path: Path) -> None:
+    store = await _open(tmp_path / "s")
+    try:
+        with pytest.raises(PyflowsError, match=r"newer pyflows \(workflows schema \d+, this one knows 1\)"):
+            await store.migrate("workflows", queries.MIGRATIONS[:1])
     finally:
         await store.close()
 
 
 async def test_concurrent_writes_share_transactions_and_failures_stay_isolated(tmp_path: Path) -> None:
-    store = await Store.open(tmp_path / "s")
+    store = await _open(tmp_path / "s")
     try:
         futures = [
-            store.write(lambda c, i=i: storage.insert_instance_txn(c, "wf", f"i{i}", "{}", i)) for i in range(50)
+            store.write(lambda c, i=i: queries.insert_instance_txn(c, "wf", f"i{i}", "{}", i)) for i in range(50)
         ]
-        futures.append(store.write(lambda c: storage.insert_instance_txn(c, "wf", "i3", "{}", 0)))  # duplicate
+        futures.append(store.write(lambda c: queries.insert_instance_txn(c, "wf", "i3", "{}", 0)))  # duplicate
         results = await asyncio.gather(*futures, return_exceptions=True)
         assert all(isinstance(r, int) for r in results[:50])
         assert isinstance(results[50], sqlite3.IntegrityError)
         rows, total = await store.read(
-            lambda c: storage.q_list(c, "wf", status=None, start_ms=None, end_ms=None, limit=100, offset=0)
+            lambda c: queries.q_list(c, "wf", status=None, start_ms=None, end_ms=None, limit=100, offset=0)
         )
         assert total == 50
     finally:
@@ -73,21 +104,21 @@ async def test_concurrent_writes_share_transactions_and_failures_stay_isolated(t
 async def test_a_failed_write_leaves_nothing_behind_in_a_shared_transaction(tmp_path: Path) -> None:
     # Group commit runs several writes in one transaction, each inside a SAVEPOINT: a write that
     # changed rows and then raised must be undone, while its neighbours in the batch commit.
-    store = await Store.open(tmp_path / "s")
+    store = await _open(tmp_path / "s")
 
     def half_done(c: sqlite3.Connection) -> None:
-        storage.insert_instance_txn(c, "wf", "half", "{}", 1)
+        queries.insert_instance_txn(c, "wf", "half", "{}", 1)
         raise ValueError("failed after writing")
 
     try:
-        before = store.write(lambda c: storage.insert_instance_txn(c, "wf", "before", "{}", 0))
+        before = store.write(lambda c: queries.insert_instance_txn(c, "wf", "before", "{}", 0))
         failing = store.write(half_done)
-        after = store.write(lambda c: storage.insert_instance_txn(c, "wf", "after", "{}", 2))
+        after = store.write(lambda c: queries.insert_instance_txn(c, "wf", "after", "{}", 2))
         results = await asyncio.gather(before, failing, after, return_exceptions=True)
         assert isinstance(results[1], ValueError)
         assert isinstance(results[0], int) and isinstance(results[2], int)
         rows, total = await store.read(
-            lambda c: storage.q_list(c, "wf", status=None, start_ms=None, end_ms=None, limit=100, offset=0)
+            lambda c: queries.q_list(c, "wf", status=None, start_ms=None, end_ms=None, limit=100, offset=0)
         )
         assert total == 2 and {row["id"] for row in rows} == {"before", "after"}
     finally:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pyflows.runtime.protocol.durations import iso
 from pyflows.runtime.surface.values import loads, to_api
+from pyflows.runtime.workflows.step_config import REDACTED, is_sensitive
 
 
 def _attempt(a: Any) -> dict[str, Any]:
@@ -42,9 +43,9 @@ def instance_details(row: Any, status: str, history: Any, live: dict[Any, Any]) 
                 "success": {"complete": True, "errored": False}.get(s["state"]),
                 "type": "step",
             }
-            if s["state"] == "complete":
-                obj["output"] = to_api(loads(s["output"]))
             obj["config"] = json.loads(s["config"]) if s["config"] else None
+            if s["state"] == "complete":
+                obj["output"] = REDACTED if is_sensitive(obj["config"]) else to_api(loads(s["output"]))
             obj["attempts"] = by_step.get(s["pk"], [])
             running = live.get(key)
             if running is not None:

@@ -14,6 +14,7 @@ Paths, envelopes, status codes, error codes and messages follow reference/wrangl
     PATCH  /workflows/{wf}/instances/{id}/status       {"status": pause|resume|terminate|restart, ...}
     POST   /workflows/{wf}/instances/{id}/events/{type}  body = event payload
     GET    /local/workers                              this Worker and its workflow bindings
+    POST   /local/scheduled?worker=<name>              {"cron", "scheduled_time"?}: run scheduled() once
     GET    (the base)                                  the OpenAPI document (runtime/openapi.json)
 
 Envelope: `{"success", "errors": [{"code", "message"}], "messages": [], "result"[, "result_info"]}`.
@@ -34,6 +35,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from pyflows.runtime.protocol.durations import iso
+from pyflows.runtime.server.explorer import extensions
 from pyflows.runtime.errors import InstanceNotFoundError, InvalidTransitionError, WorkflowError
 from pyflows.runtime.server.explorer.input import (
     InvalidRequestError,
@@ -54,7 +56,7 @@ _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 _CORS_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": (
-        "Content-Type, cf-metadata-only, cf-r2-custom-metadata, X-Miniflare-Explorer-Refresh"
+        "Content-Type, cf-metadata-only, cf-r2-custom-metadata, X-Miniflare-Explorer-Refresh, X-Pyflows-Explorer"
     ),
     "Access-Control-Max-Age": "86400",
 }
@@ -294,7 +296,23 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
             {"id": s.name, "bindingName": s.binding, "className": s.class_name, "scriptName": s.script_name}
             for s in engine.specs.values()
         ]
-        return envelope([{"isSelf": True, "name": runtime.name, "bindings": {"workflows": bindings}}])
+        worker: dict[str, Any] = {"isSelf": True, "name": runtime.name, "bindings": {"workflows": bindings}}
+        triggers = getattr(getattr(runtime, "runtime", None), "triggers", None)  # runtime/triggers
+        if triggers is None:
+            return envelope([worker])
+        worker["bindings"].update(triggers.explorer_bindings())
+        worker["triggers"] = {"crons": list(triggers.config.triggers.crons)}
+        return envelope([worker, *triggers.explorer_siblings()])  # the other Workers of `-c a -c b`
+
+    async def local_scheduled(request: Request, engine: Any) -> Response:
+        from pyflows.runtime.server.scheduled import dispatch_scheduled
+
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        status, result = await dispatch_scheduled(runtime.runtime, request.query_params.get("worker"), body)  # type: ignore[attr-defined]
+        return envelope(result) if status == 200 else error_envelope(status, 10001 if status == 400 else 10404, result)
 
     wf = "/workflows/{workflow}"
     inst = wf + "/instances/{instance}"
@@ -302,6 +320,7 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
         ("", "GET", openapi),
         ("/", "GET", openapi),
         ("/local/workers", "GET", local_workers),
+        ("/local/scheduled", "POST", local_scheduled),
         ("/workflows", "GET", list_workflows),
         (wf, "GET", workflow_details),
         (wf, "DELETE", delete_workflow),
@@ -312,6 +331,7 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
         (inst, "DELETE", delete_instance),
         (inst + "/status", "PATCH", change_status),
         (inst + "/events/{event_type}", "POST", send_event),
+        *extensions.routes(),  # pyflows' own: SSE, wake, retry, diagram (explorer/extensions.py)
     ]
     # Hono matches paths strictly: "/workflows/" is not "/workflows" (no slash redirects).
     router = Router(routes=_routes(runtime, table), default=_not_found, redirect_slashes=False)
@@ -323,6 +343,10 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
             await PlainTextResponse(reason, status_code=403)(scope, receive, send)
             return
         origin = headers.get("origin")
+        if origin is not None and scope["method"] not in ("GET", "HEAD", "OPTIONS"):
+            if extensions.EXPLORER_HEADER not in headers:  # a cross-site form cannot send it
+                await PlainTextResponse("Missing X-Pyflows-Explorer header", status_code=403)(scope, receive, send)
+                return
         if scope["method"] == "OPTIONS":
             await Response(status_code=204, headers={"Access-Control-Allow-Origin": origin or "*", **_CORS_HEADERS})(
                 scope, receive, send

@@ -1,0 +1,1 @@
+"""Local bindings: one module per binding type (queues, durable_objects, service, ...)."""

@@ -1,0 +1,196 @@
+"""Queue consumers: deliver stored messages to the Worker's `queue(batch)` handler, in batches.
+
+    consumer = QueueConsumerLoop(store, consumer_config, deliver)   # deliver(batch) awaits the handler
+    consumer.start(); consumer.wake(); ...; await consumer.close()
+
+Cloudflare's semantics (developers.cloudflare.com/queues/configuration/batching-retries/):
+- a batch is sent when it holds `max_batch_size` messages or `max_batch_timeout` seconds after the
+  first message became visible, whichever comes first;
+- `message.ack()` / `batch.ackAll()` remove messages; `message.retry({delaySeconds})` /
+  `batch.retryAll(...)` redeliver them after the delay (default `retry_delay`); a message neither
+  acked nor retried is acked when the handler returns, and retried when it raises;
+- a message delivered `max_retries + 1` times without an ack goes to `dead_letter_queue` (or is
+  dropped, with a warning);
+- `message.attempts` counts deliveries from 1; `message.timestamp` is when it was sent (naive UTC datetime).
+Batches of one queue are delivered one at a time, or up to `max_concurrency` at once when it is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pyflows.runtime.bindings.queues import QueueStore, StoredMessage, _delay, decode_body, now_ms
+from pyflows.runtime.config.triggers import QueueConsumer
+from pyflows.runtime.surface.values import utc_naive
+
+log = logging.getLogger("pyflows.queues")
+
+__all__ = ["Message", "MessageBatch", "QueueConsumerLoop"]
+
+
+class Message:
+    """`batch.messages[i]`: id, timestamp, body, attempts, ack(), retry({delaySeconds})."""
+
+    def __init__(self, stored: StoredMessage, id: str, timestamp: Any, body: Any, attempts: int) -> None:
+        self._stored = stored
+        self.id = id
+        self.timestamp = timestamp
+        self.body = body
+        self.attempts = attempts
+        self._outcome: tuple[str, int | None] | None = None  # ("ack", None) | ("retry", delay_s | None)
+
+    def ack(self) -> None:
+        self._outcome = ("ack", None)
+
+    def retry(self, options: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        opts = {**(options or {}), **kwargs}
+        self._outcome = ("retry", _delay(opts, 0) if "delaySeconds" in opts else None)
+
+    def __repr__(self) -> str:
+        return f"Message(id={self.id!r}, attempts={self.attempts}, body={self.body!r})"
+
+
+class MessageBatch:
+    """The `batch` a queue handler receives: `.queue`, `.messages`, `ackAll()`, `retryAll()`."""
+
+    def __init__(self, queue: str, messages: list[Message]) -> None:
+        self.queue = queue
+        self.messages = messages
+
+    def ackAll(self) -> None:  # noqa: N802 - Cloudflare's name
+        for m in self.messages:
+            m.ack()
+
+    def retryAll(self, options: dict[str, Any] | None = None, **kwargs: Any) -> None:  # noqa: N802
+        for m in self.messages:
+            m.retry(options, **kwargs)
+
+    ack_all = ackAll
+    retry_all = retryAll
+
+    def __repr__(self) -> str:
+        return f"MessageBatch(queue={self.queue!r}, messages={len(self.messages)})"
+
+
+class QueueConsumerLoop:
+    """One consumer: waits for messages, fills batches, calls `deliver`, settles the outcome."""
+
+    def __init__(
+        self, store: QueueStore, config: QueueConsumer, deliver: Callable[[MessageBatch], Awaitable[Any]]
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.deliver = deliver
+        self._event = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.delivered = 0  # messages handed to the handler (bench)
+        self._slots = asyncio.Semaphore(config.max_concurrency or 1)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self.on_dead_letter: Callable[[str], None] = lambda queue: None  # wakes the DLQ's consumer
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    def wake(self) -> None:
+        self._event.set()
+
+    async def _wait(self, seconds: float | None) -> None:
+        self._event.clear()
+        if seconds is not None and seconds <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+
+    async def _run(self) -> None:
+        cfg = self.config
+        while True:
+            now = now_ms()
+            visible = self.store.count_visible(cfg.queue, now)
+            if visible == 0:
+                nxt = self.store.next_visible_ms(cfg.queue)
+                await self._wait(None if nxt is None else (nxt - now) / 1000)
+                continue
+            if visible < cfg.max_batch_size:  # fill the batch until full or the timeout
+                deadline = time.monotonic() + cfg.max_batch_timeout
+                while visible < cfg.max_batch_size and time.monotonic() < deadline:
+                    await self._wait(deadline - time.monotonic())
+                    visible = self.store.count_visible(cfg.queue, now_ms())
+            await self._slots.acquire()  # at most max_concurrency batches in flight
+            rows = self.store.take(cfg.queue, cfg.max_batch_size, now_ms())
+            if not rows:
+                self._slots.release()
+                continue
+            task = asyncio.ensure_future(self._deliver_and_release(rows))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _deliver_and_release(self, rows: list[StoredMessage]) -> None:
+        try:
+            await self._deliver(rows)
+        except Exception:  # storage trouble: keep the loop alive
+            log.exception("queue %s: delivering a batch failed", self.config.queue)
+            await asyncio.sleep(0.5)
+        finally:
+            self._slots.release()
+            self.wake()  # the loop may be waiting for this slot's messages to settle
+
+    async def _deliver(self, rows: list[StoredMessage]) -> None:
+        cfg = self.config
+        stamps: dict[int, Any] = {}  # one datetime per send time (a sendBatch shares one)
+        messages = []
+        for r in rows:
+            stamp = stamps.get(r.sent_at_epoch_ms)
+            if stamp is None:
+                stamp = stamps[r.sent_at_epoch_ms] = utc_naive(r.sent_at_epoch_ms)
+            messages.append(Message(r, r.id, stamp, decode_body(r.body, r.content_type), r.attempts))
+        batch = MessageBatch(cfg.queue, messages)
+        failed = False
+        try:
+            await self.deliver(batch)
+        except Exception as exc:
+            failed = True
+            text = "".join(traceback.format_exception(exc)).rstrip()
+            sys.stderr.write(
+                f"✘ [ERROR] Uncaught {type(exc).__name__} in queue() for queue {cfg.queue!r}: {exc}\n\n{text}\n\n"
+            )
+            sys.stderr.flush()
+        self.delivered += len(messages)
+        acked: list[StoredMessage] = []
+        retried: list[tuple[StoredMessage, int]] = []
+        dead: list[tuple[StoredMessage, str | None]] = []
+        now = now_ms()
+        for m in messages:
+            outcome = m._outcome or (("retry", None) if failed else ("ack", None))
+            if outcome[0] == "ack":
+                acked.append(m._stored)
+            elif m.attempts > cfg.max_retries:
+                dead.append((m._stored, cfg.dead_letter_queue))
+                where = f"moved to dead-letter queue {cfg.dead_letter_queue!r}" if cfg.dead_letter_queue else "dropped"
+                log.warning("Queue %s: message %s failed %d times and was %s.", cfg.queue, m.id, m.attempts, where)
+            else:
+                delay = cfg.retry_delay if outcome[1] is None else outcome[1]
+                retried.append((m._stored, now + delay * 1000))
+        self.store.settle(acked, retried, dead)
+        if dead and cfg.dead_letter_queue:
+            self.on_dead_letter(cfg.dead_letter_queue)
+        sys.stdout.write(
+            f"[pyflows:info] queue {cfg.queue} ({len(messages)} message{'s' if len(messages) != 1 else ''}): "
+            f"{len(acked)} acked, {len(retried)} retried{f', {len(dead)} dead' if dead else ''}\n"
+        )
+        sys.stdout.flush()
+
+    async def close(self) -> None:
+        tasks = [t for t in (self._task, *self._in_flight) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._task = None
