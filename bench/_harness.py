@@ -52,6 +52,11 @@ SPECS: dict[str, tuple[str, str, float | None, float | None, str]] = {
     "engine_steps_concurrent": ("steps/s", "higher", None, 1500.0, "issue 3"),
     "engine_three_step": ("inst/s", "higher", None, 400.0, "issue 3"),
     "floor_aiosqlite_commit": ("steps/s", "higher", None, None, ""),
+    # Cloudflare's kit (vitest 5.1 + @cloudflare/vitest-plugin 1.5) on a 2-core machine, recorded in issue 14.
+    "testing_pytest_10": ("s", "lower", 4.3, 0.45, "issue 14"),
+    "testing_pytest_10_cold": ("s", "lower", 4.9, None, ""),
+    "testing_per_test": ("ms", "lower", 20.0, 5.0, "issue 14"),
+    "testing_rss": ("MiB", "lower", 600.0, 100.0, "issue 14"),
     "explorer_first_render_100k": ("ms", "lower", None, 300.0, "issue 15"),
     "explorer_live_update": ("ms", "lower", None, 200.0, "issue 15"),
     "explorer_idle_cpu": ("% core", "lower", None, 1.0, "issue 15"),

@@ -6,8 +6,8 @@
     python bench/run.py --json bench/results/latest.json   # also save them (bench/results/ is ignored)
     python bench/run.py --wait-quiet 60      # on a shared machine: wait for other work to stop first
 
-Groups: cold_start, cli, throughput, latency, reload, memory, engine, scale, triggers, explorer (see each
-module's docstring).
+Groups: cold_start, cli, throughput, latency, reload, memory, engine, scale, triggers, storage, explorer, testing
+(see each module's docstring).
 The ratio compares with Wrangler 4.164's local mode measured on the same kind of 2-core machine:
 above 1 pyflows is that many times better, below 1 worse. Exit status 1 if a group failed to run
 (a missed target is reported in the table, not as a failure).
@@ -37,6 +37,8 @@ GROUPS: dict[str, tuple[str, str, int, int]] = {
     "explorer": ("explorer_bench", "explorer", 5, 2),
     "scale": ("scale_bench", "scale", 1, 1),
     "triggers": ("triggers_bench", "triggers", 3, 1),
+    "storage": ("storage_bench", "storage", 3, 1),  # KV/D1/R2 bindings (issue 11)
+    "testing": ("testing_bench", "testing", 5, 2),
 }
 
 

@@ -117,11 +117,14 @@ def print_error(message: str) -> None:
 
 def _register() -> None:
     # Sub-apps register here; each module keeps its heavy imports inside its commands.
-    from pyflows.cli.commands import dev, init, workflows
+    from pyflows.cli.commands import d1, dev, init, kv, r2, workflows
 
     workflows.register(app)
     dev.register(app)
     init.register(app)
+    d1.register(app)  # storage commands (issue 11)
+    kv.register(app)
+    r2.register(app)
 
 
 def main() -> None:

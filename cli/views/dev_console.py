@@ -29,22 +29,29 @@ class Console:
 
     def banner(self, cfg: Config) -> None:
         """The version line and the bindings table; secret values are never shown."""
-        rows = [(f"env.{w.binding} ({w.class_name})", "Workflow") for w in cfg.workflows]
+        rows: list[tuple[str, ...]] = [(f"env.{w.binding} ({w.class_name})", "Workflow") for w in cfg.workflows]
         t = cfg.triggers  # Wrangler's resource names for these bindings
         rows += [(f"env.{p.binding} ({p.queue})", "Queue") for p in t.producers]
         rows += [(f"env.{d.name} ({d.class_name})", "Durable Object") for d in t.durable_objects]
         rows += [(f"env.{s.binding} ({s.service}#{s.entrypoint or 'Default'})", "Worker") for s in t.services]
+        rows += [(f"env.{b.binding} ({b.id})", "KV Namespace") for b in cfg.kv_namespaces]
+        rows += [(f"env.{b.binding} ({b.database_name})", "D1 Database") for b in cfg.d1_databases]
+        rows += [(f"env.{b.binding} ({b.bucket_name})", "R2 Bucket") for b in cfg.r2_buckets]
         for key, value in cfg.vars.items():
             if key not in cfg.secrets:
                 rows.append((f"env.{key} ({_short(value)})", "Environment Variable"))
         rows.extend((f'env.{key} ("(hidden)")', "Environment Variable") for key in cfg.secrets)
+        if cfg.assets is not None and cfg.assets.binding:
+            rows.append((f"env.{cfg.assets.binding}", "Assets"))
+        if cfg.ai is not None:
+            rows.append((f"env.{cfg.ai.binding}", "AI", "remote"))  # Workers AI always runs on Cloudflare
         lines = banner_text(__version__).rstrip("\n").split("\n")  # the banner every command prints
         if rows:
-            width = max(len(r[0]) for r in rows) + 4
-            kind_width = max(len(r[1]) for r in rows) + 4
+            width = max(len("Binding"), *(len(r[0]) for r in rows)) + 4
+            kind_width = max(len("Resource"), *(len(r[1]) for r in rows)) + 4
             lines.append("Your Worker has access to the following bindings:")
             lines.append("Binding".ljust(width) + "Resource".ljust(kind_width) + "Mode")
-            lines.extend(name.ljust(width) + kind.ljust(kind_width) + "local" for name, kind in rows)
+            lines.extend(r[0].ljust(width) + r[1].ljust(kind_width) + (r[2] if len(r) > 2 else "local") for r in rows)
         else:
             lines.append("Your Worker has no bindings.")
         lines += ["", "⎔ Starting local server..."]

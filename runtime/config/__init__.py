@@ -20,12 +20,21 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import keyword
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from pyflows.runtime.config.assets import AiConfig, AssetsConfig, parse_ai, parse_assets
+from pyflows.runtime.config.bindings import (
+    STORAGE_BINDING_KEYS,
+    D1DatabaseConfig,
+    KVNamespaceConfig,
+    R2BucketConfig,
+    check_unique_bindings,
+    parse_storage_bindings,
+)
 from pyflows.runtime.config.formats import parse_dotenv, parse_jsonc, parse_toml
 from pyflows.runtime.config.schema import describe_value as _value
 from pyflows.runtime.config.schema import key_path, validate
@@ -42,6 +51,9 @@ from pyflows.runtime.protocol.limits import DEFAULT_CPU_MS, DEFAULT_MAX_STEPS
 __all__ = [
     "CONFIG_FILE_NAMES",
     "Config",
+    "D1DatabaseConfig",
+    "KVNamespaceConfig",
+    "R2BucketConfig",
     "WorkflowConfig",
     "account_id",
     "is_config_file",
@@ -56,7 +68,7 @@ MODERN_HANDLERS_DATE = "2025-08-14"  # python_no_global_handlers on by default f
 IMPLICIT_DEPENDENCIES_DATE = "2026-02-25"  # python_workflows_implicit_dependencies on from this date
 PYTHON_WORKFLOWS_DATE = "2025-09-20"  # python_workflows implied by python_workers
 # Wrangler does not copy these from the top level into env.<name>: bindings are per environment.
-NON_INHERITABLE_KEYS = ("vars", "workflows", "durable_objects", "queues", "services")
+NON_INHERITABLE_KEYS = ("vars", "workflows", "durable_objects", "queues", "services", *STORAGE_BINDING_KEYS)
 # Wrangler reads these at the top level only and ignores them inside env.<name>.
 TOP_LEVEL_ONLY_KEYS = ("dev", "env", "$schema")
 
@@ -92,8 +104,14 @@ class Config:
     dev_ip: str | None = None
     env_name: str | None = None
     warnings: tuple[str, ...] = ()
+    assets: AssetsConfig | None = None  # runtime/config/assets.py
+    ai: AiConfig | None = None
     triggers: TriggersConfig = field(default_factory=TriggersConfig)  # crons, queues, DOs, services
     siblings: tuple[Config, ...] = ()  # the other Workers of the session: `pyflows dev -c a -c b`
+    # Storage bindings (runtime/config/bindings.py)
+    kv_namespaces: tuple[KVNamespaceConfig, ...] = ()
+    d1_databases: tuple[D1DatabaseConfig, ...] = ()
+    r2_buckets: tuple[R2BucketConfig, ...] = ()
 
     def __post_init__(self) -> None:
         # Keep the mappings read-only even when a caller (a test, a factory) passes plain dicts.
@@ -480,12 +498,34 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
     cpu_ms = int((effective.get("limits") or {}).get("cpu_ms", DEFAULT_CPU_MS))  # the schema checks its range
 
     variables: dict[str, Any] = dict(effective.get("vars") or {})
-    bindings = {w.binding: w for w in workflows}
+    # Storage bindings; a binding name is unique across every kind (workflows, kv, d1, r2, ...).
+    kv_namespaces, d1_databases, r2_buckets = parse_storage_bindings(effective, origin, shown)
+    places = [(w.binding, f"{origin.get('workflows', '')}workflows[{i}]") for i, w in enumerate(workflows)]
+    storage: tuple[tuple[str, Sequence[Any]], ...] = (
+        ("kv_namespaces", kv_namespaces),
+        ("d1_databases", d1_databases),
+        ("r2_buckets", r2_buckets),
+    )
+    for key, items in storage:
+        places += [(b.binding, f"{origin.get(key, '')}{key}[{i}]") for i, b in enumerate(items)]
+    for key in ("assets", "ai"):  # runtime/config/assets.py
+        if isinstance(effective.get(key), dict) and effective[key].get("binding"):
+            places.append((effective[key]["binding"], f"{origin.get(key, '')}{key}"))
+    check_unique_bindings(places, shown)
+    kinds = {
+        "workflows": "workflow",
+        "kv_namespaces": "KV",
+        "d1_databases": "D1",
+        "r2_buckets": "R2",
+        "assets": "assets",
+        "ai": "AI",
+    }
+    bindings = {name: kinds[where.rsplit(".", 1)[-1].split("[")[0]] for name, where in places}
     for var in variables:
         if var in bindings:
             where = origin.get("vars", "") + "vars"
             raise ConfigSchemaError(
-                f"{shown}: {where}.{var} and the workflow binding "
+                f"{shown}: {where}.{var} and the {bindings[var]} binding "
                 f"{var!r} have the same name; self.env.{var} can only be one of them. Rename one.",
                 file=shown,
                 key_path=f"{where}.{var}",
@@ -505,13 +545,14 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
     for key in secrets:
         if key in bindings and secrets_file is not None:
             raise ConfigError(
-                f"{_shown(secrets_file)}: {key} has the name of the workflow binding {key!r} in "
+                f"{_shown(secrets_file)}: {key} has the name of the {bindings[key]} binding {key!r} in "
                 f"{shown}; self.env.{key} can only be one of them. Rename the secret or the binding.",
                 file=_shown(secrets_file),
                 key=key,
             )
     warnings.extend(_flag_warnings(flags, date, bool(workflows)))
 
+    assets = parse_assets(effective.get("assets"), origin.get("assets", "") + "assets", root, shown)
     dev = raw.get("dev") or {}
     return Config(
         path=path,
@@ -529,5 +570,10 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
         dev_ip=dev.get("ip"),
         env_name=env,
         warnings=tuple(warnings),
+        assets=assets,
+        ai=parse_ai(effective.get("ai"), effective.get("account_id")),
         triggers=triggers,
+        kv_namespaces=kv_namespaces,
+        d1_databases=d1_databases,
+        r2_buckets=r2_buckets,
     )

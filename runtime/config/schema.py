@@ -7,6 +7,7 @@ binding in code ...`. jsonschema is imported inside `validate`, so importing thi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable
@@ -117,11 +118,18 @@ def validate(raw: Any, shown: str) -> None:
             '({"name": ..., "main": ...}).',
             file=shown,
         )
+    marker = _valid_marker(raw)
+    if marker is not None and marker.exists():
+        return  # this exact config passed this exact schema before: skip importing jsonschema
     import jsonschema  # lazily: ~100 ms the CLI should only pay when it reads config
 
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(validator.iter_errors(raw), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:
+        if marker is not None:
+            with contextlib.suppress(OSError):
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.touch()
         return
     problems = [_describe_error(e) for e in errors]
     first = errors[0]
@@ -130,3 +138,25 @@ def validate(raw: Any, shown: str) -> None:
         raise ConfigSchemaError(f"{shown}: {problems[0]}", **fields_)
     listed = "\n".join(f"  - {p}" for p in problems)
     raise ConfigSchemaError(f"{shown}: {len(problems)} problems:\n{listed}", **fields_)
+
+
+def _valid_marker(raw: Any) -> Path | None:
+    """A file whose existence records that `raw` is valid against config-schema.json.
+
+    Importing jsonschema costs ~100-300 ms, paid by every `pyflows dev` start and every test session
+    of pyflows.testing; configs rarely change. The name hashes the schema and the config's canonical
+    JSON, so any change to either validates again. Under $PYFLOWS_CACHE_DIR, else
+    $XDG_CACHE_HOME/pyflows or ~/.cache/pyflows; None (always validate) if that cannot be used.
+    """
+    import hashlib
+    import os
+
+    try:
+        digest = hashlib.sha256(schema_path().read_bytes())
+        digest.update(json.dumps(raw, sort_keys=True, default=repr).encode())
+    except (OSError, TypeError, ValueError):
+        return None
+    base = os.environ.get("PYFLOWS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pyflows"
+    )
+    return Path(base) / "valid-configs" / digest.hexdigest()

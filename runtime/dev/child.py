@@ -131,6 +131,10 @@ async def _serve(
     from pyflows.runtime.server.app import Runtime, create_app
 
     configure_logging()
+    if options.state_dir != options.loaded.root / ".pyflows" / "state":  # --persist-to DIR: bindings in DIR/v3
+        from pyflows.runtime.bindings import PERSIST_ENV
+
+        os.environ[PERSIST_ENV] = str(options.state_dir)
     runtime = await Runtime.open(
         options.loaded,
         worker,

@@ -49,6 +49,10 @@ def start(options: DevOptions, console: str) -> None:
         from pyflows.runtime.dev.net import bind, url_for
 
         options = options.with_config(options.load_config())
+        from pyflows.runtime.worker.dependencies import check_dependencies
+
+        for project in (options.loaded, *options.loaded.siblings):  # each Worker's pyproject deps importable
+            check_dependencies(project.root)
         sock = bind(options.host, options.listen_port)
     except BaseException:
         if first is not None:

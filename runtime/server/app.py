@@ -27,6 +27,7 @@ from pyflows.runtime.worker.loader import Env, Worker, build_env
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
+    from pyflows.runtime.server.assets import AssetServer
     from pyflows.runtime.storage.store import Store
     from pyflows.runtime.triggers import Triggers
     from pyflows.runtime.workflows.engine import Engine
@@ -50,9 +51,11 @@ class Runtime:
         public: bool = False,
         store: Store | None = None,
         triggers: Triggers | None = None,
+        assets: AssetServer | None = None,
     ) -> None:
         self.engine = engine
         self.triggers = triggers  # crons, queues, Durable Objects, services (runtime/triggers)
+        self.assets = assets  # static assets (runtime/server/assets.py), when `assets` is configured
         self.worker = worker
         self.env = env
         self.name = name
@@ -98,8 +101,20 @@ class Runtime:
         except BaseException:
             await store.close()
             raise
+        assets = None
+        if config.assets is not None:
+            from pyflows.runtime.server.assets import AssetServer
+
+            assets = AssetServer(config.assets, config.compatibility_date, config.compatibility_flags)
         return cls(
-            engine=engine, worker=worker, env=env, name=config.name, public=public, store=store, triggers=triggers
+            engine=engine,
+            worker=worker,
+            env=env,
+            name=config.name,
+            public=public,
+            store=store,
+            triggers=triggers,
+            assets=assets,
         )
 
     async def close(self) -> None:
@@ -218,12 +233,17 @@ class _DevApp:
             body=body or None,
         )
         try:
-            if runtime.worker is None:
-                raise RuntimeError("No Worker module is loaded.")
-            if scope["path"] in SCHEDULED_PATHS:  # Wrangler's test routes for Cron Triggers
+            worker = runtime.worker
+            if worker is not None and scope["path"] in SCHEDULED_PATHS:  # Wrangler's Cron Trigger test routes
                 response = await scheduled_route(runtime, scope)
+            elif runtime.assets is not None and not runtime.assets.routes_to_worker(
+                request, worker is not None and worker.has_fetch
+            ):
+                response = runtime.assets.fetch(request)
+            elif worker is None:
+                raise RuntimeError("No Worker module is loaded.")
             else:
-                response = await runtime.worker.fetch(request, runtime.env)
+                response = await worker.fetch(request, runtime.env)
             status = response.status
             out_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.raw()]
             out_body = response.body or b""

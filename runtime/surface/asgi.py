@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pyflows.runtime.surface.entrypoints import WorkerEntrypoint
-from pyflows.runtime.surface.http import Request, Response
+from pyflows.runtime.surface.http import JsRequest, Request, Response
 
 __all__ = ["entrypoint", "fetch", "websocket"]  # and `env`, built lazily
 
@@ -94,8 +94,10 @@ def _scope(request: Request, env: Any, ctx: Any, state: dict[str, Any]) -> dict[
     }
 
 
-async def fetch(app: Any, request: Request, env: Any, ctx: Any = None, *, options: Any = None) -> Response:
-    """Call the ASGI `app` with `request`; returns the app's response as a `workers.Response`."""
+async def fetch(app: Any, request: Request | JsRequest, env: Any, ctx: Any = None, *, options: Any = None) -> Response:
+    """Call the ASGI `app` with `request` (or `request.js_object`); the app's response as a Response."""
+    if isinstance(request, JsRequest):
+        request = request.py_request
     state = await _lifespan(app)
     body = request.body or b""
     finished = asyncio.Event()
@@ -150,7 +152,7 @@ def _env_dependency(request: Any) -> Any:
 def __getattr__(name: str) -> Any:
     # `asgi.env` is a FastAPI dependency upstream; build it only if user code asks for it.
     if name == "env":
-        from fastapi import Depends, Request  # type: ignore[import-not-found]
+        from fastapi import Depends, Request
 
         # A real class (not a string) so FastAPI injects the request without resolving names here.
         _env_dependency.__annotations__ = {"request": Request}

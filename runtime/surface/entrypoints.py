@@ -87,3 +87,27 @@ request_ctx: ContextVar[ExecutionContext | None] = ContextVar("pyflows_request_c
 def wait_until(awaitable: Awaitable[Any]) -> None:
     ctx = request_ctx.get() or ExecutionContext()
     ctx.waitUntil(awaitable)
+
+
+class _CloudflareWorkers:
+    """What `import_from_javascript("cloudflare:workers")` gives: the module's `env` and `waitUntil`."""
+
+    @property
+    def env(self) -> Any:
+        return current_env
+
+    def waitUntil(self, awaitable: Awaitable[Any]) -> None:  # noqa: N802 - Cloudflare's name
+        wait_until(awaitable)
+
+
+def import_from_javascript(module_name: str) -> Any:
+    """`workers.import_from_javascript("cloudflare:workers")`: its `env` (and `waitUntil`).
+
+    Other JavaScript modules do not exist under CPython: asking for one raises ImportError naming it.
+    """
+    if module_name == "cloudflare:workers":
+        return _CloudflareWorkers()
+    raise ImportError(
+        f"import_from_javascript({module_name!r}): pyflows runs Python Workers in CPython and provides "
+        "only 'cloudflare:workers' (its env and waitUntil); there is no JavaScript module to import."
+    )

@@ -1,6 +1,6 @@
 """`workers.Request`, `workers.Response`, `workers.Headers` and `workers.fetch` under CPython.
 
-The surface follows workers-runtime-sdk 1.9.5 (its `workers` package):
+The surface follows workers-runtime-sdk 1.9.5 (reference/python-sdk.md §7):
 
 - `Request.method` is an `http.HTTPMethod` (a StrEnum, so `request.method == "POST"`);
 - `Request.headers` / `Response.headers` are case-insensitive and `headers["missing"]` is None;
@@ -16,13 +16,12 @@ handler, and `fetch()` reads the whole response.
 
 from __future__ import annotations
 
-import builtins
 import http
 import json as _json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["Headers", "Request", "Response", "fetch"]
+__all__ = ["Headers", "JsBuffer", "JsHeaders", "JsRequest", "Request", "Response", "fetch"]
 
 _TEXT = "text/plain;charset=UTF-8"
 _JSON = "application/json"
@@ -149,7 +148,7 @@ class _Body:
         self._body_used = True
         return self._body or b""
 
-    async def bytes(self) -> builtins.bytes:  # `bytes` here would name this method
+    async def bytes(self) -> bytes:
         """The body as bytes (marks the body used)."""
         return self._take()
 
@@ -157,8 +156,12 @@ class _Body:
         """The body decoded as UTF-8 (marks the body used)."""
         return self._take().decode("utf-8", errors="replace")
 
-    async def buffer(self) -> builtins.bytes:
-        return self._take()
+    async def buffer(self) -> JsBuffer:
+        """The body as an ArrayBuffer stand-in: bytes with `.to_bytes()` (marks the body used)."""
+        return JsBuffer(self._take())
+
+    async def arrayBuffer(self) -> JsBuffer:  # noqa: N802 - the JS name
+        return JsBuffer(self._take())
 
     async def memoryview(self) -> memoryview:
         return memoryview(self._take())
@@ -207,6 +210,8 @@ class Request(_Body):
         cf: Any = None,
         **_: Any,
     ) -> None:
+        if isinstance(input, JsRequest):
+            input = input.py_request  # noqa: A001
         if isinstance(input, Request):
             base = input
             self.url: str = base.url
@@ -242,8 +247,130 @@ class Request(_Body):
             raise OSError("Body already used")
         return Request(self)
 
+    @property
+    def js_object(self) -> JsRequest:
+        """The request as JavaScript code sees it (`asgi.fetch(app, request.js_object, env)`)."""
+        return JsRequest(self)
+
+    # The SDK's private name for the same object; django-cf reads `request._js_request.arrayBuffer()`.
+    _js_request = js_object
+
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.url}>"
+
+
+class JsBuffer(bytes):
+    """An ArrayBuffer/Uint8Array stand-in: bytes that also answer Pyodide's `to_bytes()` & co."""
+
+    def to_bytes(self) -> bytes:
+        return bytes(self)
+
+    def to_py(self) -> bytes:
+        return bytes(self)
+
+    def to_memoryview(self) -> memoryview:
+        return memoryview(self)
+
+    @property
+    def byteLength(self) -> int:  # noqa: N802 - the JS name
+        return len(self)
+
+
+class JsHeaders:
+    """A JS `Headers` view: iterating gives `[name, value]` pairs (`for k, v in js_request.headers`)."""
+
+    __slots__ = ("py_headers",)
+
+    def __init__(self, headers: Headers) -> None:
+        self.py_headers = headers
+
+    def __iter__(self) -> Iterator[list[str]]:
+        return iter([[k, v] for k, v in self.py_headers.items()])
+
+    def get(self, name: str) -> str | None:
+        value: str | None = self.py_headers.get(name)
+        return value
+
+    def has(self, name: str) -> bool:
+        return name in self.py_headers
+
+    def set(self, name: str, value: str) -> None:
+        self.py_headers.set(name, value)
+
+    def append(self, name: str, value: str) -> None:
+        self.py_headers.append(name, value)
+
+    def delete(self, name: str) -> None:
+        self.py_headers.delete(name)
+
+    def entries(self) -> Iterator[list[str]]:
+        return iter(self)
+
+    def keys(self) -> Iterator[str]:
+        return iter(self.py_headers)
+
+    def values(self) -> Iterator[str]:
+        return iter(self.py_headers.values())
+
+    def to_py(self) -> dict[str, str]:
+        return dict(self.py_headers.items())
+
+
+class JsRequest:
+    """`request.js_object`: the same request with JavaScript's surface (camelCase, `[k, v]` headers).
+
+    Accepted wherever a `workers.Request` is (asgi.fetch, wsgi.fetch, env.ASSETS.fetch, Request()).
+    """
+
+    __slots__ = ("py_request",)
+
+    def __init__(self, request: Request) -> None:
+        self.py_request = request
+
+    @property
+    def url(self) -> str:
+        return self.py_request.url
+
+    @property
+    def method(self) -> str:
+        return str(self.py_request.method)
+
+    @property
+    def headers(self) -> JsHeaders:
+        return JsHeaders(self.py_request.headers)
+
+    @property
+    def body(self) -> bytes | None:
+        return self.py_request.body
+
+    @property
+    def bodyUsed(self) -> bool:  # noqa: N802 - the JS name
+        return self.py_request.body_used
+
+    @property
+    def cf(self) -> Any:
+        return self.py_request.cf
+
+    async def text(self) -> str:
+        return await self.py_request.text()
+
+    async def json(self) -> Any:
+        return await self.py_request.json()
+
+    async def arrayBuffer(self) -> JsBuffer:  # noqa: N802 - the JS name
+        return await self.py_request.arrayBuffer()
+
+    async def bytes(self) -> bytes:
+        return await self.py_request.bytes()
+
+    def clone(self) -> JsRequest:
+        return JsRequest(self.py_request.clone())
+
+    def to_py(self) -> Request:
+        return self.py_request
+
+    def __repr__(self) -> str:
+        return f"<JsRequest {self.method} {self.url}>"
 
 
 class _DualJson:
@@ -317,6 +444,11 @@ class Response(_Body):
         copy = Response(self._body, status=self.status, status_text=self.status_text, headers=self.headers)
         copy.url, copy.redirected = self.url, self.redirected
         return copy
+
+    @property
+    def js_object(self) -> Response:
+        """Pyodide code returns `response.js_object`; under CPython it is the response itself."""
+        return self
 
     def replace_body(self, body: str | bytes | None) -> Response:
         return Response(body, status=self.status, status_text=self.status_text, headers=self.headers)

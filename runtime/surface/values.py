@@ -50,6 +50,14 @@ class JsDict(dict[str, Any]):
         return self
 
 
+class JsList(list[Any]):
+    """A list a binding returns where Pyodide code calls `.to_py()` on a JS array (django-cf's D1
+    backend does: `run_sync(stmt.raw()).to_py()`, `result.results.to_py()`); already Python here."""
+
+    def to_py(self) -> list[Any]:
+        return list(self)
+
+
 def _rpc_error(value: object) -> TypeError:
     return TypeError(f"{type(value)!r} cannot be sent over RPC.")
 

@@ -9,9 +9,8 @@
 `main` is imported with `runtime/sdk` first on sys.path and the module's own folder second, so
 `import workers`, `js`, `pyodide.ffi` and `asgi` resolve to pyflows' shims (even when the real
 workers-runtime-sdk is installed) and `from helpers import x` finds `src/helpers.py`, as on
-Cloudflare. Handler style follows `config.modern_handlers` (by compatibility date/flags):
-`Default(WorkerEntrypoint).fetch` or the legacy module-level `on_fetch(request, env, ctx)`; either may
-take fewer parameters.
+Cloudflare. Handler style follows `config.modern_handlers` (SPEC §2): `Default(WorkerEntrypoint).fetch`
+or the legacy module-level `on_fetch(request, env, ctx)`; either may take fewer parameters.
 """
 
 from __future__ import annotations
@@ -28,11 +27,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from pyflows.runtime.bindings import build_storage_bindings
+from pyflows.runtime.bindings.platform import platform_bindings
 from pyflows.runtime.errors import UserCodeError
 from pyflows.runtime.sdk import SHIM_DIR
 from pyflows.runtime.surface import entrypoints
 from pyflows.runtime.surface.entrypoints import ExecutionContext, WorkerEntrypoint, WorkflowEntrypoint, call_relaxed
 from pyflows.runtime.surface.http import Request, Response
+from pyflows.runtime.surface.stack import run_switchable
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
 if TYPE_CHECKING:
@@ -105,6 +107,10 @@ class Worker:
                 '"disable_python_no_global_handlers" to compatibility_flags.'
             )
 
+    @property
+    def has_fetch(self) -> bool:
+        return self._default is not None or self._on_fetch is not None
+
     def specs(self, config: Config) -> list[WorkflowSpec]:
         """One WorkflowSpec per `workflows[]` entry, its class looked up by `class_name`."""
         from pyflows.runtime.workflows.engine import WorkflowSpec
@@ -148,7 +154,7 @@ class Worker:
     async def fetch(self, request: Request, env: Any, ctx: ExecutionContext | None = None) -> Response:
         """Call the Worker's fetch handler; a missing handler is a 500 explaining what to define."""
         ctx = ctx or ExecutionContext()
-        entrypoints.request_ctx.set(ctx)  # this request's task only
+        entrypoints.request_ctx.set(ctx)  # this invocation's task only
         if self._default is not None:
             instance = self._default(ctx, env)
             method = getattr(instance, "fetch", None)
@@ -171,7 +177,9 @@ class Worker:
                 )
             )
             return _no_handler(hint)
-        if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):  # in a greenlet, so pyodide.ffi.run_sync works under it
+            result = await run_switchable(result)
+        elif inspect.isawaitable(result):
             result = await result
         if not isinstance(result, Response):
             raise TypeError(
@@ -374,6 +382,8 @@ def build_env(config: Config, engine: Engine | None, triggers: Triggers | None =
             values[wf.binding] = WorkflowBinding(engine, wf.name)
     if triggers is not None:
         values.update(triggers.bindings(config))  # queues, Durable Objects, services
+    values.update(build_storage_bindings(config))  # KV, D1, R2 (runtime/bindings)
+    values.update(platform_bindings(config))  # assets.binding, ai (runtime/bindings/platform.py)
     for key, value in config.env_values.items():
         values[key] = python_from_rpc(value) if isinstance(value, dict | list) else value
     env = Env(values, secret_names=frozenset(config.secrets))

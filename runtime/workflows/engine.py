@@ -66,7 +66,6 @@ from pyflows.runtime.errors import (
     WorkflowError,
     WorkflowNotFoundError,
 )
-from pyflows.runtime.protocol.defaults import DEFAULT_MAX_CONCURRENCY
 from pyflows.runtime.protocol.durations import iso
 from pyflows.runtime.protocol.limits import (
     DEFAULT_CPU_MS,
@@ -90,7 +89,8 @@ from pyflows.runtime.surface.values import (
 )
 from pyflows.runtime.workflows import queries
 from pyflows.runtime.workflows.events import InstanceEvents
-from pyflows.runtime.workflows.run import Run, now_ms
+from pyflows.runtime.workflows.hooks import REAL_CLOCK, Clock, EngineHooks
+from pyflows.runtime.workflows.run import Run
 from pyflows.runtime.workflows.scheduler import Scheduler, WakeTimers
 from pyflows.runtime.workflows.step import Step
 from pyflows.runtime.workflows.step_errors import error_info
@@ -115,7 +115,7 @@ class WorkflowSpec:
 
 @dataclass(frozen=True)
 class EngineOptions:
-    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    max_concurrency: int = 10_000
     cpu_ms: int = DEFAULT_CPU_MS
     implicit_dependencies: bool = True
     # A run whose only activity is waits ending further away than this is evicted from memory and
@@ -123,6 +123,9 @@ class EngineOptions:
     hibernate_after_ms: int = 2_000
     # How many wake-ups of hibernated instances are held in memory; the rest are paged from SQLite.
     wake_page: int = 1_000
+    # pyflows.testing only (runtime/workflows/hooks.py): mocks and time control; None in `pyflows dev`.
+    hooks: EngineHooks | None = None
+    clock: Clock | None = None
 
 
 @dataclass(eq=False)
@@ -152,6 +155,8 @@ class Engine:
         self.event_extra: Callable[[str, str], dict[str, Any] | None] | None = None
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
+        self.hooks = self.options.hooks
+        self.clock = self.options.clock or REAL_CLOCK
         self.scheduler = Scheduler(
             self.options.max_concurrency,
             start=self._start_run,
@@ -160,7 +165,7 @@ class Engine:
             limits={s.name: s.concurrency_limit for s in specs if s.concurrency_limit is not None},
         )
         # Hibernated instances live only in the database; these are their next wake-ups.
-        self.timers = WakeTimers(self._wake_page, self._on_due, page=self.options.wake_page)
+        self.timers = WakeTimers(self._wake_page, self._on_due, page=self.options.wake_page, clock=self.clock)
         self.events = InstanceEvents()  # Cloudflare's instance events, for subscribe() and the explorer
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -173,7 +178,7 @@ class Engine:
         timers, so a start with 100,000 sleepers reads one page of wake times, not every row.
         """
         await self.store.migrate("workflows", queries.MIGRATIONS)
-        due_by = now_ms() + self.options.hibernate_after_ms
+        due_by = self.clock.now_ms() + self.options.hibernate_after_ms
         rows = await self.store.read(lambda c: queries.q_recoverable(c, due_by))
         for row in rows:
             spec = self.specs.get(row["workflow"])
@@ -216,7 +221,7 @@ class Engine:
         spec = self.spec(workflow)
         instance_id = str(uuid.uuid4()) if id is None else check_instance_id(id)
         params_text = self._encode_payload(params if params is not None else {}, "Instance params")
-        now = now_ms()
+        now = self.clock.now_ms()
         try:
             pk = await self.store.write(
                 lambda c: queries.insert_instance_txn(c, workflow, instance_id, params_text, now)
@@ -226,6 +231,8 @@ class Engine:
         inst = _Instance(pk, spec, instance_id, params_text, now, "queued")
         self._live[(workflow, instance_id)] = inst
         self.events.created(workflow, instance_id)
+        if self.hooks is not None:  # pyflows.testing applies modifiers before the first step runs
+            await self.hooks.instance_created(workflow, instance_id)
         self.scheduler.add_new(inst)
         return instance_id
 
@@ -240,11 +247,13 @@ class Engine:
             instance_id = str(uuid.uuid4()) if item.get("id") is None else check_instance_id(item["id"])
             params = item.get("params")
             rows.append((instance_id, self._encode_payload(params if params is not None else {}, "Instance params")))
-        now = now_ms()
+        now = self.clock.now_ms()
         created = await self.store.write(lambda c: queries.insert_instances_txn(c, workflow, rows, now))
         for instance_id, pk in created:
             inst = _Instance(pk, spec, instance_id, dict(rows)[instance_id], now, "queued")
             self._live[(workflow, instance_id)] = inst
+            if self.hooks is not None:
+                await self.hooks.instance_created(workflow, instance_id)
             self.scheduler.add_new(inst)
         return [instance_id for instance_id, _ in rows]
 
@@ -264,7 +273,7 @@ class Engine:
 
     def _start_run(self, inst: _Instance) -> None:
         inst.status = "running"
-        now = now_ms()
+        now = self.clock.now_ms()
         self.store.write_nowait(lambda c: queries.mark_running_txn(c, inst.pk, now)).add_done_callback(
             _log_write_failure
         )
@@ -324,7 +333,7 @@ class Engine:
     async def _finish(
         self, inst: _Instance, status: str, *, output: str | None = None, error: str | None = None
     ) -> None:
-        end = now_ms()
+        end = self.clock.now_ms()
         await self.store.write(
             lambda c: queries.update_instance_txn(
                 c,
@@ -359,6 +368,8 @@ class Engine:
         for fut in watchers:
             if not fut.done():
                 fut.set_result(None)
+        if self.hooks is not None:
+            self.hooks.changed(inst.spec.name, inst.id)
 
     # -- hooks called by Run -----------------------------------------------------------------------
 
@@ -373,7 +384,7 @@ class Engine:
         if inst.status == "running":
             self._set_status(inst, "waiting", wake_at_epoch_ms=deadline)
             self.scheduler.release(inst)
-        if inst.status == "waiting" and deadline - now_ms() > self.options.hibernate_after_ms:
+        if inst.status == "waiting" and deadline - self.clock.now_ms() > self.options.hibernate_after_ms:
             self._stop(run, "hibernate")
             self._hibernate(inst, deadline)
 
@@ -404,7 +415,7 @@ class Engine:
     async def _wake_due(self, pks: list[int]) -> None:
         """Timers fired for these instances: replay the ones whose row still says it is time."""
         rows = await self.store.write(lambda c: queries.q_instances_by_pk(c, pks))  # after queued writes
-        now = now_ms()
+        now = self.clock.now_ms()
         for row in rows:
             if row["status"] != "waiting" or self._closing:
                 continue
@@ -565,7 +576,7 @@ class Engine:
         inst = self._live.get((workflow, instance_id))
         if inst is not None:
             await self._stop_and_wait(inst, "restart")
-        now = now_ms()
+        now = self.clock.now_ms()
         await self.store.write(lambda c: queries.restart_txn(c, row["pk"], position, now))
         inst = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
         if inst is None:
@@ -588,7 +599,7 @@ class Engine:
                 status=status,
             )
         payload_text = self._encode_payload(payload, "Event payload")
-        now = now_ms()
+        now = self.clock.now_ms()
         pk = await self.store.write(lambda c: queries.insert_event_txn(c, inst.pk, event_type, payload_text, now))
         event = (pk, event_type, payload_text, now)
         current = self._live.get((workflow, instance_id))  # a hibernating one may have left memory meanwhile
@@ -632,7 +643,7 @@ class Engine:
                 "waiting to retry a step or waiting for an event) can be woken; resume a paused one first.",
                 status=status,
             )
-        now = now_ms()
+        now = self.clock.now_ms()
         changed = await self.store.write(lambda c: queries.wake_timers_txn(c, inst.pk, now, only_retries=only_retries))
         current = self._live.get((workflow, instance_id)) or inst  # it may have hibernated meanwhile
         woken = current.run.wake(only_retries=only_retries) if current.run is not None else 0

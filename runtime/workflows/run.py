@@ -92,6 +92,7 @@ from pyflows.runtime.workflows.step_errors import (
 
 if TYPE_CHECKING:
     from pyflows.runtime.workflows.engine import Engine, _Instance
+    from pyflows.runtime.workflows.hooks import InstanceHooks, TimerHandle
 
 
 def now_ms() -> int:
@@ -120,7 +121,7 @@ class _Wait:
     fut: asyncio.Future[Any]
     deadline: int
     event_type: str | None = None
-    handle: asyncio.TimerHandle | None = None
+    handle: TimerHandle | None = None
     retry: bool = False  # a retry delay (Retry now ends only these)
 
 
@@ -242,6 +243,12 @@ class Run:
         self.steps_seen = 0
         self.task: asyncio.Task[Any] | None = None
         self.stop_reason: str | None = None
+        self.clock = engine.clock
+
+    def _mods(self) -> InstanceHooks | None:
+        """Test overrides for this instance (runtime/workflows/hooks.py); None outside pyflows.testing."""
+        hooks = self.engine.hooks
+        return None if hooks is None else hooks.for_instance(self.inst.spec.name, self.inst.id)
 
     async def load(self) -> None:
         steps, attempts, events = await self.engine.store.read(lambda c: queries.q_history(c, self.inst.pk))
@@ -349,7 +356,15 @@ class Run:
         raise self.fatal
 
     def _save(self, fn: Callable[[Any], Any]) -> Awaitable[Any]:
-        return self.engine.store.write(fn)
+        if self.engine.hooks is None:
+            return self.engine.store.write(fn)
+        return self._save_and_tell(fn)
+
+    async def _save_and_tell(self, fn: Callable[[Any], Any]) -> Any:
+        result = await self.engine.store.write(fn)
+        assert self.engine.hooks is not None
+        self.engine.hooks.changed(self.inst.spec.name, self.inst.id)
+        return result
 
     # -- waits -----------------------------------------------------------------------------------
 
@@ -362,7 +377,7 @@ class Run:
             if not w.fut.done():
                 w.fut.set_result(None)
 
-        w.handle = loop.call_later(max(0.0, (deadline - now_ms()) / 1000), fire)
+        w.handle = handle = self.clock.call_at(deadline, fire)
         self.waits.add(w)
         if event_type is not None:
             self.event_waiters[event_type].append(w)
@@ -370,7 +385,7 @@ class Run:
         try:
             result = await w.fut
         finally:
-            w.handle.cancel()
+            handle.cancel()
             self.waits.discard(w)
             if event_type is not None and w in self.event_waiters[event_type]:
                 self.event_waiters[event_type].remove(w)
@@ -414,21 +429,21 @@ class Run:
         else:
             resolved = resolve_config(config)
             self._check_determinism(kind, name, key[2], lineage)
-            position, started, attempt = self._position(), now_ms(), 1
+            position, started, attempt = self._position(), self.clock.now_ms(), 1
             self._emit("step_started", key, config=resolved)
         config_text = dumps(resolved)
         limit = resolved["retries"]["limit"]
         timeout_s = to_ms(resolved["timeout"]) / 1000
-        if rec is not None and rec.wake_at and rec.state == "retrying":
+        if rec is not None and rec.wake_at and rec.state == "retrying" and self._retry_delay_ms(name, key[2], 1):
             await self._wait(rec.wake_at, retry=True)
         while True:
-            attempt_started = now_ms()
+            attempt_started = self.clock.now_ms()
             self.live[key] = LiveAttempt(position, name, key[2], resolved, started, attempt_started)
             self.active_attempts += 1
             self._emit("attempt_started", key, attempt=attempt)
             await self.engine.on_attempt_started(self)
             ok, text = await self._attempt(name, key[2], attempt, resolved, timeout_s, callback, is_async)
-            ended = now_ms()
+            ended = self.clock.now_ms()
             if ok:
                 state, error, final = "complete", None, True
             else:
@@ -436,7 +451,8 @@ class Run:
                 error = dumps(info)
                 final = fatal or attempt > limit
                 state = "errored" if final else "retrying"
-            wake_at = None if final else ended + retry_delay_ms(resolved["retries"], attempt)
+            delay_ms = 0 if final else self._retry_delay_ms(name, key[2], retry_delay_ms(resolved["retries"], attempt))
+            wake_at = None if final else ended + delay_ms
             output = text if ok else None
 
             try:
@@ -462,6 +478,11 @@ class Run:
             await self._wait(wake_at, retry=True)
             attempt += 1
 
+    def _retry_delay_ms(self, name: str, count: int, delay: int) -> int:
+        """The back-off before the next attempt; 0 when a test disabled this step's retry delays."""
+        mods = self._mods()
+        return delay if mods is None else mods.retry_delay_ms(name, count, delay)
+
     async def _attempt(
         self,
         name: str,
@@ -475,6 +496,16 @@ class Run:
         ctx = JsDict(step=JsDict(name=name, count=count), attempt=attempt, config=python_from_rpc(config))
         limit_s = self.engine.options.cpu_ms / 1000
         meter = [0.0]
+        mods = self._mods()
+        override = None if mods is None else mods.step_override(name, count, attempt, int(timeout_s * 1000))
+        if override is not None:  # pyflows.testing: mocked error, forced timeout or mocked result
+            if override[0] == "result":
+                try:
+                    return True, encode(override[1], what=f"The mocked result of step '{name}'")
+                except (TypeError, ValueTooLargeError) as exc:
+                    return False, (error_info(exc), True)
+            info = dict(override[1])
+            return False, (info, info.get("name") == "NonRetryableError")
         try:
             async with asyncio.timeout(timeout_s):
                 if is_async:
@@ -516,7 +547,7 @@ class Run:
         at = epoch_ms(when, what=f"timestamp of step.sleep_until('{name}')")
         key = self._key("sleep", name)
         rec = self.records.get(key)
-        now = now_ms()
+        now = self.clock.now_ms()
         if rec is None and at < now:
             raise ValueError(
                 f"step.sleep_until('{name}') was given a time in the past ({at} ms since the epoch, "
@@ -532,17 +563,23 @@ class Run:
             if rec.state == "complete":
                 return
             deadline = rec.wake_at or rec.started
+            mods = self._mods()
+            if mods is not None and mods.sleep_disabled(key[1], key[2]):
+                deadline = min(deadline, self.clock.now_ms())
         else:
             self._check_determinism(*key, lineage)
-            started = now_ms()
+            started = self.clock.now_ms()
             deadline = deadline_of(started)
+            mods = self._mods()
+            if mods is not None and mods.sleep_disabled(key[1], key[2]):
+                deadline = started
             rec = await self._begin_wait(key, started, deadline, lineage=lineage)
             self._emit("sleep_started", key, durationMs=deadline - started, wakeAt=deadline)
-        if deadline > now_ms():
+        if deadline > self.clock.now_ms():
             await self._wait(deadline)
-            deadline = min(deadline, now_ms())  # woken early (Engine.wake)
+            deadline = min(deadline, self.clock.now_ms())  # woken early (Engine.wake)
         rec.state = "complete"
-        await self._save_step(rec, "complete", ended=max(now_ms(), deadline), wake_at=deadline)
+        await self._save_step(rec, "complete", ended=max(self.clock.now_ms(), deadline), wake_at=deadline)
         self._emit("sleep_completed", key)
 
     # -- events ----------------------------------------------------------------------------------
@@ -563,19 +600,22 @@ class Run:
             deadline = rec.wake_at or (rec.started + timeout_ms)
         else:
             self._check_determinism(*key, lineage)
-            started = now_ms()
+            started = self.clock.now_ms()
             deadline = started + timeout_ms
-        event = self._take_event(event_type)
+        mods = self._mods()
+        forced = mods is not None and mods.event_timeout_forced(name, key[2])
+        event = None if forced else self._take_event(event_type)
         if event is None:
             if rec is None:
                 rec = await self._begin_wait(key, started, deadline, event_type, lineage)
                 self._emit("wait_started", key, eventType=event_type, wakeAt=deadline)
-                event = self._take_event(event_type)  # it may have arrived while the record was saved
-            if event is None and deadline > now_ms():
+                if not forced:
+                    event = self._take_event(event_type)  # it may have arrived while the record was saved
+            if event is None and deadline > self.clock.now_ms() and not forced:
                 event = await self._wait(deadline, event_type)
         elif rec is None:
             rec = self._new_record(key, started, deadline, event_type, lineage)
-        ended = now_ms()
+        ended = self.clock.now_ms()
         if event is None:
             info = {"name": "WorkflowTimeoutError", "message": f"Execution timed out after {timeout_ms}ms"}
             await self._save_step(rec, "errored", ended=ended, wake_at=deadline, error=dumps(info))

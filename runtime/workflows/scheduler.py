@@ -16,13 +16,12 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pyflows.runtime.protocol.durations import now_ms
+from pyflows.runtime.workflows.hooks import REAL_CLOCK, Clock, TimerHandle
 
 
 class Schedulable(Protocol):
@@ -172,14 +171,16 @@ class WakeTimers:
         on_due: Callable[[list[int]], None],
         *,
         page: int = 1000,
+        clock: Clock = REAL_CLOCK,
     ) -> None:
         self._fetch_page = fetch_page
+        self._clock = clock
         self._on_due = on_due
         self._page = page
         self._heap: list[tuple[int, int]] = []
         self._horizon: tuple[int, int] | None = None
         self._complete = False  # every waiting row with a wake time has been paged in
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: TimerHandle | None = None
         self._refill: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -212,12 +213,12 @@ class WakeTimers:
             self._start_refill()
             return
         if self._heap:
-            delay = max(0.0, self._heap[0][0] / 1000 - time.time())
-            self._timer = asyncio.get_running_loop().call_later(min(delay, 3600.0), self._fire)
+            when = min(self._heap[0][0], self._clock.now_ms() + 3_600_000)
+            self._timer = self._clock.call_at(when, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
-        now = now_ms()
+        now = self._clock.now_ms()
         due: list[int] = []
         while self._heap and self._heap[0][0] <= now:
             due.append(heapq.heappop(self._heap)[1])

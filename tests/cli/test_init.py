@@ -16,7 +16,7 @@ from pyflows.runtime.config.formats import parse_jsonc
 from pyflows.runtime.errors import PyflowsError
 from typer.testing import CliRunner
 
-TEMPLATES = ["hello", "approval", "pipeline", "order", "cron", "queue"]
+TEMPLATES = ["hello", "approval", "pipeline", "order", "cron", "queue", "storage"]
 
 if not any(c.name == "init" for c in app.registered_commands):
     init.register(app)

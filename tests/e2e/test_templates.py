@@ -306,7 +306,7 @@ def test_order(make_dev):
     assert "✅ Completed" in text and "Payment failed: processor unavailable (attempt 2)" in text
 
 
-@pytest.mark.parametrize("template", ["hello", "approval", "pipeline", "order", "cron", "queue"])
+@pytest.mark.parametrize("template", ["hello", "approval", "pipeline", "order", "cron", "queue", "storage"])
 def test_generated_project_tests_pass(tmp_path, template):
     """The tests a generated project ships with pass as they are (`python -m pytest`)."""
     pyflows("init", "proj", "--template", template, cwd=tmp_path)

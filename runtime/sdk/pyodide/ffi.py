@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pyflows.runtime.surface.js import run_sync
+
 __all__ = [
     "JsArray",
     "JsException",
@@ -17,6 +19,7 @@ __all__ = [
     "create_proxy",
     "destroy_proxies",
     "jsnull",
+    "run_sync",
     "to_js",
 ]
 

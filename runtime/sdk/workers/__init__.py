@@ -11,11 +11,12 @@ from pyflows.runtime.surface.entrypoints import (
     WorkerEntrypoint,
     WorkflowEntrypoint,
     handler,
+    import_from_javascript,
 )
 from pyflows.runtime.surface.http import Headers, Request, Response, fetch
 from pyflows.runtime.surface.values import JsDict, python_from_rpc, python_to_rpc
 
-from . import workflows
+from . import asgi, workflows, wsgi  # noqa: F401 - `workers.asgi` / `workers.wsgi` as attributes
 
 __all__ = [
     "DurableObject",
@@ -29,11 +30,13 @@ __all__ = [
     "env",
     "fetch",
     "handler",
+    "import_from_javascript",
     "python_from_rpc",
     "python_to_rpc",
     "waitUntil",
     "wait_until",
     "workflows",
+    "wsgi",
 ]
 
 

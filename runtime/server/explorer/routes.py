@@ -333,6 +333,7 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
         (inst + "/events/{event_type}", "POST", send_event),
         *extensions.routes(),  # pyflows' own: SSE, wake, retry, diagram (explorer/extensions.py)
     ]
+    table += _storage_routes(runtime)  # KV, D1, R2 (explorer/kv.py, d1.py, r2.py)
     # Hono matches paths strictly: "/workflows/" is not "/workflows" (no slash redirects).
     router = Router(routes=_routes(runtime, table), default=_not_found, redirect_slashes=False)
 
@@ -370,6 +371,12 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
         await router(scope, receive, send_with_cors)
 
     return app
+
+
+def _storage_routes(runtime: _Runtime) -> list[tuple[str, str, Handler]]:
+    from pyflows.runtime.server.explorer import d1, kv, r2
+
+    return [row for module in (kv, d1, r2) for row in module.routes(runtime)]
 
 
 def _routes(runtime: _Runtime, table: list[tuple[str, str, Handler]]) -> list[Route]:

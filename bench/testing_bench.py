@@ -1,0 +1,240 @@
+"""pyflows.testing: a 10-test pytest file, whole runs with the interpreter start (issue 14).
+
+Each test introspects an instance of a workflow with three steps, a one-hour sleep and an event,
+mocks (disable_sleeps, mock_event, mock_step_result), creates it and waits for `complete`.
+
+testing_pytest_10        wall time of `python -m pytest -q test_bench.py` (10 tests) in a temp
+                         project, interpreter start included; warm: bytecode cached, a run before.
+testing_pytest_10_cold   the same, first run with an empty bytecode cache.
+testing_per_test         setup + call + teardown of one test, median of tests 2-10 (the first
+                         pays the imports), timed by a hook in the project's conftest.py; the
+                         process's CPU time for the same (all threads) is `extra.cpu_ms`.
+testing_rss              peak RSS of that pytest process (sampled, and os.wait4).
+
+Cloudflare's kit (vitest 5.1 + @cloudflare/vitest-plugin 1.5, same workflow, 10 tests) on a 2-core
+machine, as recorded in issue 14: 4.3 s warm, 4.9 s cold, ≈ 20 ms per extra test, ≈ 600 MB RSS.
+With `PYFLOWS_BENCH_CF_KIT=bench/cf_kit` (after `npm install` in bench/cf_kit/, which holds the
+same workflow and 10 tests in JavaScript), that kit runs in the same session and its figures go in
+each result's peer (the `wrangler` field; `extra.wrangler_source` says "same run").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from _harness import Result, child_env, emit, result, tree_memory
+
+TESTS = 10
+
+WRANGLER = """{
+  "name": "bench-testing",
+  "main": "src/entry.py",
+  "compatibility_date": "2026-11-01",
+  "compatibility_flags": ["python_workers"],
+  "workflows": [{ "name": "bench-order", "binding": "ORDER", "class_name": "OrderWorkflow" }],
+}
+"""
+
+ENTRY = """
+from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
+
+
+class OrderWorkflow(WorkflowEntrypoint):
+    async def run(self, event, step):
+        @step.do("reserve")
+        async def reserve():
+            return {"reserved": True}
+
+        @step.do("charge")
+        async def charge():
+            return {"charged": event["payload"]["amount"]}
+
+        @step.do("ship")
+        async def ship():
+            return {"shipped": True}
+
+        reserved = await reserve()
+        charged = await charge()
+        await step.sleep("cool off", "1 hour")
+        approval = await step.wait_for_event("approval", "approval", timeout="2 hours")
+        shipped = await ship()
+        return {"reserved": reserved, "charged": charged, "approved": approval["payload"]["ok"], "shipped": shipped}
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        return Response("ok")
+"""
+
+TEST_FILE = """
+import pytest
+
+from pyflows.testing import introspect_workflow_instance
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.mark.parametrize("n", range({tests}))
+async def test_order(pyflows_project, n):
+    env = pyflows_project.env
+    async with introspect_workflow_instance(env.ORDER, f"order-{{n}}") as instance:
+        await instance.modify(
+            lambda m: (
+                m.disable_sleeps(),
+                m.mock_event({{"type": "approval", "payload": {{"ok": True}}}}),
+                m.mock_step_result({{"name": "charge"}}, {{"charged": n * 10}}),
+            )
+        )
+        await env.ORDER.create(id=f"order-{{n}}", params={{"amount": n}})
+        await instance.wait_for_status("complete")
+        output = await instance.get_output()
+    assert output["charged"] == {{"charged": n * 10}} and output["approved"] is True
+"""
+
+CONFTEST = """
+import json
+import os
+import time
+
+import pytest
+
+_times = []
+_cpu = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    started, cpu = time.perf_counter(), time.process_time()
+    yield
+    _times.append(time.perf_counter() - started)
+    _cpu.append(time.process_time() - cpu)
+
+
+def pytest_sessionfinish(session):
+    out = os.environ.get("BENCH_TIMES")
+    if out:
+        with open(out, "w") as f:
+            json.dump({"wall": _times, "cpu": _cpu}, f)
+"""
+
+
+def write_project(root: Path) -> Path:
+    (root / "src").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "wrangler.jsonc").write_text(WRANGLER)
+    (root / "src" / "entry.py").write_text(textwrap.dedent(ENTRY))
+    (root / "tests" / "test_bench.py").write_text(TEST_FILE.format(tests=TESTS))
+    (root / "tests" / "conftest.py").write_text(CONFTEST)
+    (root / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\nasyncio_default_fixture_loop_scope = "function"\n'
+    )
+    return root
+
+
+def run_measured(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[float, float]:
+    """(wall seconds, peak RSS of the whole process tree in MiB) of one command; RuntimeError if it fails.
+
+    The tree's RSS is sampled every 20 ms (vitest starts workerd processes; pytest is one process,
+    whose own peak from wait4 is also taken)."""
+    started = time.perf_counter()
+    peak = [0.0]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        done = threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.02):
+                peak[0] = max(peak[0], tree_memory(proc.pid)[0])
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            done.set()
+            sampler.join()
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    if code != 0:
+        raise RuntimeError(f"{cmd} failed ({code}):\n{log.read_text(errors='replace')[-4000:]}")
+    return wall, max(peak[0], usage.ru_maxrss / 1024)
+
+
+def run_pytest(project: Path, times_file: Path, env: dict[str, str]) -> tuple[float, float, dict[str, list[float]]]:
+    """(wall seconds, peak RSS MiB, {"wall", "cpu"}: per-test seconds) of one `python -m pytest` run."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_bench.py"]
+    wall, rss = run_measured(cmd, project, {**env, "BENCH_TIMES": str(times_file)}, times_file.with_suffix(".log"))
+    return wall, rss, json.loads(times_file.read_text())
+
+
+def testing(runs: int, sink: list[Result]) -> None:
+    root = Path(tempfile.mkdtemp(prefix="pyflows-bench-testing-"))
+    try:
+        project = write_project(root / "proj")
+        times_file = root / "times.json"
+        env = child_env()
+        cold = []
+        for n in range(max(1, runs // 2)):  # an empty bytecode cache each time: pyflows, pytest, everything
+            cold_env = {**env, "PYTHONPYCACHEPREFIX": str(root / f"cold-pycache-{n}")}
+            cold_env.pop("PYTHONDONTWRITEBYTECODE", None)
+            cold.append(run_pytest(project, times_file, cold_env)[0])
+        run_pytest(project, times_file, env)  # fills the bytecode cache the warm runs use
+        walls, rss, per_test, per_test_cpu = [], [], [], []
+        for _ in range(runs):
+            wall, peak, times = run_pytest(project, times_file, env)
+            walls.append(wall)
+            rss.append(peak)
+            per_test.append(statistics.median(times["wall"][1:]) * 1000)
+            per_test_cpu.append(statistics.median(times["cpu"][1:]) * 1000)
+        kit = os.environ.get("PYFLOWS_BENCH_CF_KIT")
+        side = cloudflare_kit(Path(kit), runs, root) if kit else {}
+        cpu_ms = round(statistics.median(per_test_cpu), 2)  # all threads' CPU: what load cannot inflate much
+        kit_extra: dict[str, Any] = {}
+        if "error" in side:
+            kit_extra["cloudflare_kit_error"] = side["error"]
+        elif side:
+            kit_extra["peer_tool"] = "Cloudflare's kit: vitest + @cloudflare/vitest-plugin (bench/cf_kit)"
+        emit(result("testing_pytest_10", walls, peer=side.get("wall"), tests=TESTS, **kit_extra), sink)
+        emit(result("testing_pytest_10_cold", cold, peer=side.get("cold"), **kit_extra), sink)
+        emit(result("testing_per_test", per_test, peer=side.get("per_test"), cpu_ms=cpu_ms, **kit_extra), sink)
+        emit(result("testing_rss", rss, peer=side.get("rss"), **kit_extra), sink)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def cloudflare_kit(kit: Path, runs: int, scratch: Path) -> dict[str, Any]:
+    """The same scenario in Cloudflare's kit (bench/cf_kit/ after `npm install` there): per run, the
+    `npx vitest run` wall time, per-test duration (vitest's JSON report, median of tests 2-10) and peak
+    tree RSS; the first run (vitest's caches empty) is the cold one. {"error": ...} if it cannot run."""
+    try:
+        cmd = ["npx", "vitest", "run", "--reporter=json", f"--outputFile={scratch / 'vitest.json'}"]
+        env = {**os.environ, "NO_COLOR": "1"}
+        cold_wall, _ = run_measured(cmd, kit, env, scratch / "vitest.log")  # first run: vitest's caches empty
+        walls, rss, per_test = [], [], []
+        for _ in range(runs):
+            wall, peak = run_measured(cmd, kit, env, scratch / "vitest.log")
+            report = json.loads((scratch / "vitest.json").read_text())
+            durations = [t["duration"] for f in report["testResults"] for t in f["assertionResults"]]
+            walls.append(wall)
+            rss.append(peak)
+            per_test.append(statistics.median(durations[1:]))
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
+        return {"error": str(exc)[:500]}
+    return {"wall": walls, "cold": [cold_wall], "per_test": per_test, "rss": rss}

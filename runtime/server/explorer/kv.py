@@ -1,0 +1,201 @@
+"""Local Explorer API routes for KV, with the Cloudflare REST API's shapes (local-explorer-openapi.json):
+
+GET    /storage/kv/namespaces                                  [{id, title}] (title: the binding)
+GET    /storage/kv/namespaces/{id}/keys?prefix&cursor&limit    [{name, expiration?, metadata?}],
+                                                               result_info {count, cursor}
+GET    /storage/kv/namespaces/{id}/values/{key}                the raw value (404 when missing)
+PUT    /storage/kv/namespaces/{id}/values/{key}?expiration&expiration_ttl   body = value (or form: value, metadata)
+DELETE /storage/kv/namespaces/{id}/values/{key}
+PUT    /storage/kv/namespaces/{id}/bulk                        [{key, value, expiration?, expiration_ttl?,
+                                                                 metadata?, base64?}]
+POST   /storage/kv/namespaces/{id}/bulk/delete                 [keys]
+POST   /storage/kv/namespaces/{id}/bulk/get                    {keys, type?, withMetadata?} -> {values}
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from pyflows.runtime.bindings.kv import KVError, KVNamespace
+from pyflows.runtime.server.explorer.routes import envelope, error_envelope
+from pyflows.runtime.server.explorer.storage_common import bindings_of, not_found
+from starlette.requests import Request
+from starlette.responses import Response
+
+__all__ = ["routes"]
+
+_NS = "/storage/kv/namespaces/{namespace_id}"
+
+
+def routes(runtime: Any) -> list[tuple[str, str, Any]]:
+    """(path, method, handler(request, engine)) rows for the explorer's route table."""
+
+    def find(request: Request) -> KVNamespace | Response:
+        wanted = request.path_params["namespace_id"]
+        namespaces = bindings_of(runtime, KVNamespace)
+        for ns in namespaces:
+            if ns.namespace_id == wanted:
+                return ns
+        return not_found("KV namespace", wanted, [n.namespace_id for n in namespaces], 10013)
+
+    async def list_namespaces(request: Request, engine: Any) -> Response:
+        rows = [
+            {"id": ns.namespace_id, "title": ns.binding, "supports_url_encoding": True}
+            for ns in bindings_of(runtime, KVNamespace)
+        ]
+        return envelope(
+            rows, result_info={"count": len(rows), "page": 1, "per_page": len(rows), "total_count": len(rows)}
+        )
+
+    async def list_keys(request: Request, engine: Any) -> Response:
+        ns = find(request)
+        if isinstance(ns, Response):
+            return ns
+        q = request.query_params
+        try:
+            limit = int(q.get("limit", "1000"))
+            page = ns.store.list(prefix=q.get("prefix", ""), limit=limit, cursor=q.get("cursor") or None)
+        except ValueError:
+            return error_envelope(400, 10001, f"limit must be an integer from 10 to 1000, got {q.get('limit')!r}.")
+        except KVError as exc:
+            return error_envelope(400, 10001, str(exc))
+        return envelope(page["keys"], result_info={"count": len(page["keys"]), "cursor": page.get("cursor", "")})
+
+    async def get_value(request: Request, engine: Any) -> Response:
+        ns = find(request)
+        if isinstance(ns, Response):
+            return ns
+        try:
+            found = ns.store.get(request.path_params["key_name"])
+        except KVError as exc:
+            return error_envelope(400, 10001, str(exc))
+        if found is None:
+            return error_envelope(404, 10009, "get: 'key not found'")
+        headers = {} if found[2] is None else {"expiration": str(found[2])}
+        return Response(found[0], media_type="application/octet-stream", headers=headers)
+
+    async def put_value(request: Request, engine: Any) -> Response:
+        ns = find(request)
+        if isinstance(ns, Response):
+            return ns
+        metadata: Any = None
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            form = await request.form()
+            raw = form.get("value")
+            value = (await raw.read()) if hasattr(raw, "read") else str(raw or "").encode()
+            if form.get("metadata") is not None:
+                try:
+                    metadata = json.loads(str(form["metadata"]))
+                except json.JSONDecodeError:
+                    return error_envelope(400, 10001, "metadata must be JSON.")
+        else:
+            value = await request.body()
+        q = request.query_params
+        try:
+            ns.store.put(
+                request.path_params["key_name"],
+                value,
+                expiration=q.get("expiration"),
+                expiration_ttl=q.get("expiration_ttl"),
+                metadata=metadata,
+            )
+        except KVError as exc:
+            return error_envelope(400, 10001, str(exc))
+        return envelope({})
+
+    async def delete_value(request: Request, engine: Any) -> Response:
+        ns = find(request)
+        if isinstance(ns, Response):
+            return ns
+        try:
+            ns.store.delete(request.path_params["key_name"])
+        except KVError as exc:
+            return error_envelope(400, 10001, str(exc))
+        return envelope({})
+
+    async def json_list(request: Request) -> list[Any] | Response:
+        try:
+            body = json.loads(await request.body() or b"null")
+        except json.JSONDecodeError as exc:
+            return error_envelope(400, 10001, f"The body is not JSON: {exc.msg}.")
+        if not isinstance(body, list):
+            return error_envelope(400, 10001, "The body must be a JSON array.")
+        return body
+
+    async def bulk_put(request: Request, engine: Any) -> Response:
+        ns = find(request)
+        if isinstance(ns, Response):
+            return ns
+        items = await json_list(request)
+        if isinstance(items, Response):
+            return items
+        failed = []
+        for item in items:
+            if (
+                not isinstance(item, dict)
+                or not isinstance(item.get("key"), str)
+                or not isinstance(item.get("value"), str)
+            ):
+                return error_envelope(400, 10001, 'Each item must be an object with string "key" and "value".')
+            value: str | bytes = base64.b64decode(item["value"]) if item.get("base64") else item["value"]
+            try:
+                ns.store.put(
+                    item["key"],
+                    value,
+                    expiration=item.get("expiration"),
+                    expiration_ttl=item.get("expiration_ttl"),
+                    metadata=item.get("metadata"),
+                )
+            except KVError:
+                failed.append(item["key"])
+        return envelope({"successful_key_count": len(items) - len(failed), "unsuccessful_keys": failed})
+
+    async def bulk_delete(request: Request, engine: Any) -> Response:
+        ns = find(request)
+        if isinstance(ns, Response):
+            return ns
+        keys = await json_list(request)
+        if isinstance(keys, Response):
+            return keys
+        failed = []
+        for key in keys:
+            try:
+                ns.store.delete(key)
+            except (KVError, TypeError):
+                failed.append(key)
+        return envelope({"successful_key_count": len(keys) - len(failed), "unsuccessful_keys": failed})
+
+    async def bulk_get(request: Request, engine: Any) -> Response:
+        ns = find(request)
+        if isinstance(ns, Response):
+            return ns
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except json.JSONDecodeError as exc:
+            return error_envelope(400, 10001, f"The body is not JSON: {exc.msg}.")
+        keys = body.get("keys") if isinstance(body, dict) else None
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            return error_envelope(400, 10001, 'The body must be {"keys": [strings], "type"?, "withMetadata"?}.')
+        values: dict[str, Any] = {}
+        for key in keys:
+            found = ns.store.get(key)
+            if found is None:
+                values[key] = None
+                continue
+            text = found[0].decode("utf-8", errors="replace")
+            value: Any = json.loads(text) if body.get("type") == "json" else text
+            values[key] = {"value": value, "metadata": found[1]} if body.get("withMetadata") else value
+        return envelope({"values": values})
+
+    return [
+        ("/storage/kv/namespaces", "GET", list_namespaces),
+        (_NS + "/keys", "GET", list_keys),
+        (_NS + "/values/{key_name:path}", "GET", get_value),
+        (_NS + "/values/{key_name:path}", "PUT", put_value),
+        (_NS + "/values/{key_name:path}", "DELETE", delete_value),
+        (_NS + "/bulk", "PUT", bulk_put),
+        (_NS + "/bulk/delete", "POST", bulk_delete),
+        (_NS + "/bulk/get", "POST", bulk_get),
+    ]

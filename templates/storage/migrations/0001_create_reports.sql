@@ -1,0 +1,8 @@
+-- Migration number: 0001 	 2026-11-29T00:00:00.000Z
+CREATE TABLE IF NOT EXISTS reports (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  object_key TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 1
+);

@@ -1,0 +1,248 @@
+"""What `modify(fn)` hands to `fn`: the modifier `m`, and the per-instance state it writes.
+
+Semantics copy Cloudflare's `WorkflowInstanceModifier` (`cloudflare:test`, @cloudflare/vitest-plugin,
+workflows-shared `modifier.ts` / `context.ts`), with its traps fixed:
+
+* a step selector is `{"name": str, "index": int = 1}`; `index` is 1-based and counts calls of that
+  name within one kind of step (do, sleep, wait_for_event);
+* inside one `step.do` attempt the checks run in Cloudflare's order: a mocked error, then a forced
+  timeout, then a mocked result, else the real function runs. `mock_step_error(s, e, times)` and
+  `force_step_timeout(s, times)` share one failure counter in the order they were registered
+  (`mock_step_error(s, e, 2)` then `force_step_timeout(s, 1)`: attempts 1-2 fail, attempt 3 times out);
+* a mocked `None`, `False`, `0` or `""` is a real mock (Cloudflare's kit silently runs the step).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyflows.runtime.errors import PyflowsError
+
+
+class IntrospectionError(PyflowsError):
+    """pyflows.testing was used wrongly: a bad step selector, a step mocked twice, an unknown binding..."""
+
+
+Key = tuple[str, int]  # (step name, 1-based index)
+
+
+def step_key(step: Any, what: str) -> Key:
+    """Validate a `{"name", "index"?}` selector; IntrospectionError saying what is wrong otherwise."""
+    example = '{"name": "charge card", "index": 1}'
+    if not isinstance(step, dict):
+        raise IntrospectionError(
+            f"{what}: a step selector is a dict like {example} (index is 1-based, default 1), got {step!r}."
+        )
+    unknown = set(step) - {"name", "index"}
+    if unknown:
+        raise IntrospectionError(f"{what}: unknown key(s) {sorted(unknown)} in step selector {step!r}; use {example}.")
+    name = step.get("name")
+    if not isinstance(name, str) or not name:
+        raise IntrospectionError(f"{what}: the step selector needs a non-empty 'name' string, got {step!r}.")
+    index = step.get("index", 1)
+    if isinstance(index, bool) or not isinstance(index, int) or index < 1:
+        raise IntrospectionError(
+            f"{what}: 'index' in step selector {step!r} must be an integer from 1 (the first call of the step "
+            "with that name is 1)."
+        )
+    return (name, index)
+
+
+def shown(key: Key) -> str:
+    return f"{{'name': {key[0]!r}, 'index': {key[1]}}}"
+
+
+def error_payload(error: Any, what: str) -> dict[str, str]:
+    """`{"name", "message"}` from an exception, an exception class or such a dict (Cloudflare keeps only those)."""
+    if isinstance(error, BaseException):
+        return {"name": type(error).__name__, "message": str(error)}
+    if isinstance(error, type) and issubclass(error, BaseException):
+        return {"name": error.__name__, "message": ""}
+    if isinstance(error, dict) and isinstance(error.get("name"), str) and isinstance(error.get("message", ""), str):
+        return {"name": error["name"], "message": error.get("message", "")}
+    raise IntrospectionError(
+        f"{what}: the error must be an exception such as RuntimeError('payment declined') or a dict "
+        f'{{"name": ..., "message": ...}}, got {error!r}.'
+    )
+
+
+def _times(times: Any, what: str) -> int | None:
+    if times is None:
+        return None
+    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        raise IntrospectionError(
+            f"{what}: times must be a positive integer (or None for every attempt), got {times!r}."
+        )
+    return times
+
+
+@dataclass
+class _Failure:
+    kind: str  # "error" | "timeout"
+    remaining: int | None  # None: every attempt
+    info: dict[str, str] | None = None
+
+
+_NOTHING = object()
+
+
+@dataclass
+class InstanceMods:
+    """The modifications of one instance; the engine reads them through `runtime/workflows/hooks.py`."""
+
+    results: dict[Key, Any] = field(default_factory=dict)  # key -> mocked value (any value, even None)
+    failures: dict[Key, list[_Failure]] = field(default_factory=dict)
+    all_sleeps: bool = False
+    sleeps: set[Key] = field(default_factory=set)
+    all_retry_delays: bool = False
+    retry_delays: set[Key] = field(default_factory=set)
+    event_timeouts: set[Key] = field(default_factory=set)
+    events: list[tuple[str, Any]] = field(default_factory=list)  # mocked events not yet delivered
+    applied: set[Key] = field(default_factory=set)  # steps a mock answered at least once (for `steps`)
+
+    # -- InstanceHooks ----------------------------------------------------------------------------
+
+    def step_override(self, name: str, count: int, attempt: int, timeout_ms: int) -> tuple[str, Any] | None:
+        key = (name, count)
+        failures = self.failures.get(key)
+        if failures:
+            chosen = next((f for f in failures if f.remaining), None)  # counted ones, in order
+            if chosen is None:  # then "every attempt": an error before a timeout, as Cloudflare checks
+                forever = [f for f in failures if f.remaining is None]
+                chosen = next((f for f in forever if f.kind == "error"), forever[0] if forever else None)
+            if chosen is not None:
+                if chosen.remaining:
+                    chosen.remaining -= 1
+                self.applied.add(key)
+                if chosen.kind == "error":
+                    return ("error", chosen.info)
+                return (
+                    "timeout",
+                    {"name": "WorkflowTimeoutError", "message": f"Execution timed out after {timeout_ms}ms"},
+                )
+        value = self.results.get(key, _NOTHING)
+        if value is not _NOTHING:
+            self.applied.add(key)
+            return ("result", value)
+        return None
+
+    def retry_delay_ms(self, name: str, count: int, delay_ms: int) -> int:
+        return 0 if self.all_retry_delays or (name, count) in self.retry_delays else delay_ms
+
+    def sleep_disabled(self, name: str, count: int) -> bool:
+        return self.all_sleeps or (name, count) in self.sleeps
+
+    def event_timeout_forced(self, name: str, count: int) -> bool:
+        return (name, count) in self.event_timeouts
+
+
+class Modifier:
+    """`m` in `await instance.modify(lambda m: ...)`; every method names Cloudflare's (snake_case).
+
+    Methods take effect when called; `mock_event` is delivered when `modify` returns (or when the
+    instance is created, for an instance introspected before `create`).
+    """
+
+    def __init__(self, mods: InstanceMods) -> None:
+        self._mods = mods
+
+    def _keys(self, steps: Any, what: str) -> list[Key] | None:
+        if steps is None:
+            return None
+        if isinstance(steps, dict) or not isinstance(steps, list | tuple):
+            raise IntrospectionError(
+                f"{what}: pass a list of step selectors, e.g. [{{'name': 'pause'}}], or nothing for every step; "
+                f"got {steps!r}."
+            )
+        return [step_key(s, what) for s in steps]
+
+    def disable_sleeps(self, steps: list[dict[str, Any]] | None = None) -> None:
+        """`step.sleep` / `step.sleep_until` (all, or the selected ones) end at once."""
+        keys = self._keys(steps, "disable_sleeps")
+        if keys is None:
+            self._mods.all_sleeps = True
+        else:
+            self._mods.sleeps.update(keys)
+
+    def disable_retry_delays(self, steps: list[dict[str, Any]] | None = None) -> None:
+        """Retry back-offs become 0 ms; every attempt still runs."""
+        keys = self._keys(steps, "disable_retry_delays")
+        if keys is None:
+            self._mods.all_retry_delays = True
+        else:
+            self._mods.retry_delays.update(keys)
+
+    def mock_step_result(self, step: dict[str, Any], value: Any) -> None:
+        """The step does not run; its attempt is recorded as a success returning `value` (None counts)."""
+        key = step_key(step, "mock_step_result")
+        if key in self._mods.results:
+            raise IntrospectionError(
+                f"mock_step_result: step {shown(key)} is already mocked with a result for this instance; mock each "
+                "step once (a second call of the same step name is {'index': 2})."
+            )
+        from pyflows.runtime.surface.values import encode
+
+        try:
+            encode(value, what=f"The mocked result of step {shown(key)}")
+        except (TypeError, ValueError) as exc:
+            raise IntrospectionError(f"mock_step_result: {exc}") from None
+        self._mods.results[key] = value
+
+    def mock_step_error(self, step: dict[str, Any], error: Any, times: int | None = None) -> None:
+        """Every attempt (or the next `times`) fails with `error` (its type name and message are kept)."""
+        key = step_key(step, "mock_step_error")
+        if key in self._mods.results:
+            raise IntrospectionError(
+                f"mock_step_error: step {shown(key)} already has a mocked result, which would never be reached "
+                "after a permanent error; mock the error first (with times=N), then the result."
+            )
+        info = error_payload(error, "mock_step_error")
+        self._mods.failures.setdefault(key, []).append(_Failure("error", _times(times, "mock_step_error"), info))
+
+    def force_step_timeout(self, step: dict[str, Any], times: int | None = None) -> None:
+        """Every attempt (or the next `times`) ends with `WorkflowTimeoutError` as if its timeout passed."""
+        key = step_key(step, "force_step_timeout")
+        self._mods.failures.setdefault(key, []).append(_Failure("timeout", _times(times, "force_step_timeout")))
+
+    def mock_event(self, event: dict[str, Any]) -> None:
+        """Send `{"type", "payload"}` to the instance as if `send_event` had been called (buffered until a wait)."""
+        if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+            raise IntrospectionError(
+                f"mock_event: pass a dict like {{'type': 'approval', 'payload': {{...}}}}, got {event!r}."
+            )
+        from pyflows.runtime.protocol.limits import check_event_type
+
+        try:
+            check_event_type(event["type"])
+        except PyflowsError as exc:
+            raise IntrospectionError(f"mock_event: {exc}") from None
+        self._mods.events.append((event["type"], event.get("payload")))
+
+    def force_event_timeout(self, step: dict[str, Any]) -> None:
+        """The selected `step.wait_for_event` raises `WorkflowTimeoutError` at once."""
+        self._mods.event_timeouts.add(step_key(step, "force_event_timeout"))
+
+
+class Recorder:
+    """`m` in `handle.modify_all(fn)`: checks each call now, replays them on every instance created later."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self._check = Modifier(InstanceMods())
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._check, name) if not name.startswith("_") else None
+        if method is None:
+            raise AttributeError(name)
+
+        def record(*args: Any, **kwargs: Any) -> None:
+            method(*args, **kwargs)  # raises now for bad input, not at the next create()
+            self.calls.append((name, args, kwargs))
+
+        return record
+
+    def apply(self, mods: InstanceMods) -> None:
+        m = Modifier(mods)
+        for name, args, kwargs in self.calls:
+            getattr(m, name)(*args, **kwargs)

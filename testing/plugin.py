@@ -1,0 +1,97 @@
+"""The pytest plugin `pyflows` (entry point `pytest11`): the `pyflows_project` fixture.
+
+    async def test_x(pyflows_project): ...     # @pytest.mark.anyio, or @pytest.mark.asyncio (pytest-asyncio)
+    def test_y(pyflows_project): ...           # plain def: a SyncProject whose methods block
+
+Each test gets its own engine and its own temporary storage, closed and deleted at teardown, so an
+instance left running cannot leak into the next test. The project is the nearest directory with a
+wrangler config from the test file up to pytest's rootdir, or the ini option `pyflows_project`
+(a path relative to the rootdir). Nothing heavy is imported until the fixture is used.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "pyflows_project",
+        "pyflows.testing: the project directory (or wrangler config) `pyflows_project` loads, relative to the "
+        "rootdir; default: the nearest directory with a wrangler config above the test file",
+        default="",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.has_plugin("asyncio"):  # pytest-asyncio is installed and enabled
+        from pyflows.testing import _asyncio
+
+        config.pluginmanager.register(_asyncio, "pyflows-asyncio")
+
+
+def project_path(request: pytest.FixtureRequest) -> Path:
+    configured = request.config.getini("pyflows_project")
+    if configured:
+        return request.config.rootpath / str(configured)
+    from pyflows.testing.project import find_project
+
+    return find_project(request.path.parent, request.config.rootpath)
+
+
+async def open_for(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    from pyflows.testing.project import open_project
+
+    project = await open_project(project_path(request))
+    try:
+        yield project
+    finally:
+        await project.close()
+
+
+@pytest.fixture
+def pyflows_project(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The project on a fresh engine with isolated storage: a `Project` in async tests, a `SyncProject` in
+    plain `def` tests. See pyflows.testing.project."""
+    if inspect.iscoroutinefunction(getattr(request, "function", None)):
+        if "anyio_backend" in request.fixturenames:
+            backend = request.getfixturevalue("anyio_backend")
+            name = backend if isinstance(backend, str) else backend[0]
+            if name != "asyncio":
+                raise pytest.UsageError(
+                    f"pyflows_project runs Workflows on asyncio, but this test runs on anyio backend {name!r}. "
+                    "Override the `anyio_backend` fixture to return 'asyncio'."
+                )
+            yield request.getfixturevalue("_pyflows_project_anyio")
+            return
+        if request.config.pluginmanager.has_plugin("pyflows-asyncio"):
+            yield request.getfixturevalue("_pyflows_project_asyncio")
+            return
+        raise pytest.UsageError(
+            f"{request.node.nodeid} is an async test but no async plugin runs it: mark it @pytest.mark.anyio "
+            "(anyio's pytest plugin) or install pytest-asyncio and mark it @pytest.mark.asyncio."
+        )
+    import asyncio
+
+    from pyflows.testing.project import SyncProject, open_project
+
+    runner = asyncio.Runner()
+    try:
+        project = runner.run(open_project(project_path(request)))
+        try:
+            yield SyncProject(project, runner)
+        finally:
+            runner.run(project.close())
+    finally:
+        runner.close()
+
+
+@pytest.fixture
+async def _pyflows_project_anyio(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    async for project in open_for(request):
+        yield project

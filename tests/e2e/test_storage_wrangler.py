@@ -1,0 +1,269 @@
+"""KV, D1 and R2 data shared with the real Wrangler, both directions, with no flags on either tool.
+
+Wrangler's `d1 execute` / `kv key put` / `r2 object put --local` → read by a pyflows Worker under
+`pyflows dev`; the Worker's writes → read by Wrangler's `d1 execute` / `kv key get` / `r2 object get`
+and by `wrangler dev` running a JavaScript Worker on the same project. Runs when
+PYFLOWS_TEST_WRANGLER names a wrangler command (see .ci/run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from devserver import DevServer
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.environ.get("PYFLOWS_TEST_WRANGLER"),
+        reason="PYFLOWS_TEST_WRANGLER is not set (a wrangler command, e.g. 'node …/wrangler/bin/wrangler.js')",
+    ),
+]
+
+BINDINGS = {
+    "kv_namespaces": [{"binding": "KV", "id": "kv-shared-1"}],
+    "d1_databases": [{"binding": "DB", "database_name": "shared-db", "database_id": "d1-shared-1"}],
+    "r2_buckets": [{"binding": "BUCKET", "bucket_name": "shared-bucket"}],
+}
+
+ENTRY = textwrap.dedent(
+    """
+    from urllib.parse import parse_qs, urlparse
+    from workers import Response, WorkerEntrypoint
+
+    class Default(WorkerEntrypoint):
+        async def fetch(self, request):
+            url = urlparse(request.url)
+            if url.path == "/read":
+                rows = await self.env.DB.prepare("SELECT id, quote FROM quotes ORDER BY id").all()
+                obj = await self.env.BUCKET.get("from-wrangler.txt")
+                return Response.json({
+                    "d1": rows.results,
+                    "kv": await self.env.KV.get("from-wrangler"),
+                    "kv_meta": (await self.env.KV.getWithMetadata("from-wrangler")).metadata,
+                    "r2": await obj.text(),
+                    "r2_type": obj.httpMetadata.get("contentType"),
+                })
+            if url.path == "/write":
+                await self.env.DB.prepare("INSERT INTO quotes (quote) VALUES (?)").bind("from pyflows").run()
+                await self.env.KV.put("from-pyflows", "py-value", {"metadata": {"by": "pyflows"}})
+                await self.env.BUCKET.put("from-pyflows.txt", "py-object",
+                                          {"httpMetadata": {"contentType": "text/x-py"}})
+                return Response.json({"ok": True})
+            return Response("not found", status=404)
+    """
+)
+
+JS_WORKER = """
+export default {
+  async fetch(request, env) {
+    const row = await env.DB.prepare("SELECT quote FROM quotes WHERE quote = 'from pyflows'").first();
+    const obj = await env.BUCKET.get("from-pyflows.txt");
+    return Response.json({ d1: row && row.quote, kv: await env.KV.get("from-pyflows"), r2: obj && await obj.text() });
+  },
+};
+"""
+
+
+def wrangler_env(root: Path) -> dict[str, str]:
+    return {
+        **os.environ, "WRANGLER_SEND_METRICS": "false", "CI": "1", "NO_COLOR": "1",
+        "XDG_CONFIG_HOME": str(root / "xdg"), "WRANGLER_LOG_PATH": str(root / "logs"),
+    }  # fmt: skip
+
+
+def wrangler(root: Path, *args: str, config: str | None = None) -> subprocess.CompletedProcess[bytes]:
+    extra = ["-c", config] if config else []
+    done = subprocess.run(
+        [*os.environ["PYFLOWS_TEST_WRANGLER"].split(), *args, *extra],
+        cwd=root, capture_output=True, timeout=120, env=wrangler_env(root),
+    )  # fmt: skip
+    assert done.returncode == 0, (args, done.stdout.decode(), done.stderr.decode())
+    return done
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "shared"
+    (root / "src").mkdir(parents=True)
+    base = {"name": "shared", "compatibility_date": "2026-11-01", **BINDINGS}
+    (root / "wrangler.jsonc").write_text(
+        json.dumps({**base, "main": "src/entry.py", "compatibility_flags": ["python_workers"]})
+    )
+    (root / "src" / "entry.py").write_text(ENTRY)
+    # The same project, with a JavaScript Worker for `wrangler dev` (it cannot run Python offline).
+    (root / "wrangler.js.jsonc").write_text(json.dumps({**base, "main": "src/index.js"}))
+    (root / "src" / "index.js").write_text(JS_WORKER)
+    return root
+
+
+def test_wrangler_writes_pyflows_reads_and_back(project: Path, tmp_path: Path) -> None:
+    # 1. Wrangler writes, with no flags beyond --local.
+    seed = (
+        "CREATE TABLE quotes (id INTEGER PRIMARY KEY, quote TEXT); INSERT INTO quotes (quote) VALUES ('from wrangler')"
+    )
+    wrangler(project, "d1", "execute", "DB", "--local", "--command", seed)
+    wrangler(
+        project,
+        "kv",
+        "key",
+        "put",
+        "--binding",
+        "KV",
+        "from-wrangler",
+        "w-value",
+        "--metadata",
+        '{"by":"wrangler"}',
+        "--local",
+    )
+    (project / "obj.txt").write_text("w-object")
+    wrangler(
+        project,
+        "r2",
+        "object",
+        "put",
+        "shared-bucket/from-wrangler.txt",
+        "--file",
+        "obj.txt",
+        "--content-type",
+        "text/x-w",
+        "--local",
+    )
+
+    # 2. A pyflows Worker reads it, then writes its own.
+    dev = DevServer(project).ready()
+    try:
+        assert dev.get("/read") == {
+            "d1": [{"id": 1, "quote": "from wrangler"}],
+            "kv": "w-value",
+            "kv_meta": {"by": "wrangler"},
+            "r2": "w-object",
+            "r2_type": "text/x-w",
+        }
+        assert dev.get("/write") == {"ok": True}
+    finally:
+        dev.stop()
+
+    # 3. Wrangler's commands read what pyflows wrote.
+    rows = json.loads(wrangler(project, "d1", "execute", "DB", "--local", "--json", "--command",
+                               "SELECT quote FROM quotes ORDER BY id").stdout)  # fmt: skip
+    assert rows[0]["results"] == [{"quote": "from wrangler"}, {"quote": "from pyflows"}]
+    assert wrangler(project, "kv", "key", "get", "--binding", "KV", "from-pyflows", "--local").stdout == b"py-value"
+    listed = json.loads(wrangler(project, "kv", "key", "list", "--binding", "KV", "--local").stdout)
+    assert {"name": "from-pyflows", "metadata": {"by": "pyflows"}} in listed
+    got = wrangler(project, "r2", "object", "get", "shared-bucket/from-pyflows.txt", "--pipe", "--local")
+    assert got.stdout == b"py-object"
+
+    # 4. And so does `wrangler dev`, running a JavaScript Worker on the same project.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = (tmp_path / "wrangler-dev.log").open("w")
+    proc = subprocess.Popen(
+        [*os.environ["PYFLOWS_TEST_WRANGLER"].split(), "dev", "-c", "wrangler.js.jsonc", "--ip", "127.0.0.1",
+         "--port", str(port)],
+        cwd=project, stdout=log, stderr=subprocess.STDOUT, env=wrangler_env(project), start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while "Ready on" not in (tmp_path / "wrangler-dev.log").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "wrangler-dev.log").read_text()
+            time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as reply:
+            assert json.loads(reply.read()) == {"d1": "from pyflows", "kv": "py-value", "r2": "py-object"}
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(timeout=15)
+        log.close()
+
+
+def test_pyflows_cli_and_wrangler_cli_share_data(project: Path) -> None:
+    import sys
+
+    def pyflows(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([sys.executable, "-m", "pyflows", *args], cwd=project, capture_output=True, text=True,
+                              timeout=60, env={**os.environ, "PYFLOWS_HIDE_BANNER": "1"})  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done
+
+    pyflows("d1", "execute", "shared-db", "--local", "--command", "CREATE TABLE t (x); INSERT INTO t VALUES (42)")
+    out = json.loads(
+        wrangler(project, "d1", "execute", "shared-db", "--local", "--json", "--command", "SELECT x FROM t").stdout
+    )
+    assert out[0]["results"] == [{"x": 42}]
+    wrangler(project, "d1", "execute", "DB", "--local", "--command", "INSERT INTO t VALUES (43)")
+    mine = json.loads(
+        pyflows("d1", "execute", "DB", "--local", "--json", "--command", "SELECT x FROM t ORDER BY x").stdout
+    )
+    assert mine[0]["results"] == [{"x": 42}, {"x": 43}]
+    pyflows("kv", "key", "put", "--binding", "KV", "k", "v1", "--local")
+    assert wrangler(project, "kv", "key", "get", "--binding", "KV", "k", "--local").stdout == b"v1"
+    wrangler(project, "kv", "key", "put", "--binding", "KV", "k", "v2", "--local")  # overwrite from the other side
+    assert pyflows("kv", "key", "get", "--binding", "KV", "k", "--local").stdout == "v2"
+    wrangler(project, "kv", "key", "delete", "--binding", "KV", "k", "--local")
+    assert pyflows("kv", "key", "get", "--binding", "KV", "k", "--local").stdout == "Value not found\n"
+
+
+def _normalized(text: str) -> str:
+    """Output without the banner (its name and version differ) and with durations zeroed."""
+    import re
+
+    lines = text.splitlines()
+    if len(lines) > 2 and lines[1].startswith(" ⛅️ "):
+        lines = lines[3:]
+    return re.sub(r'"duration": [0-9.]+', '"duration": 0', "\n".join(lines)).strip()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("d1", "execute", "DB", "--local", "--command", "CREATE TABLE IF NOT EXISTS o (x); INSERT INTO o VALUES (1)"),
+        ("d1", "execute", "shared-db", "--local", "--command", "SELECT x FROM o"),
+        ("d1", "execute", "DB", "--local", "--json", "--command", "SELECT x FROM o"),
+        ("kv", "key", "put", "--binding", "KV", "same", "value", "--metadata", '{"m":1}', "--local"),
+        ("kv", "key", "get", "--binding", "KV", "same", "--local"),
+        ("kv", "key", "list", "--binding", "KV", "--local"),
+        ("kv", "key", "get", "--binding", "KV", "missing", "--local"),
+        ("kv", "key", "delete", "--binding", "KV", "same", "--local"),
+        ("r2", "object", "put", "shared-bucket/same.txt", "--file", "wrangler.jsonc", "--local"),
+        ("r2", "object", "get", "shared-bucket/same.txt", "--pipe", "--local"),
+        ("r2", "object", "delete", "shared-bucket/same.txt", "--local"),
+    ],
+    ids=lambda a: " ".join(a[:3]),
+)
+def test_the_same_command_prints_what_wrangler_prints(project: Path, args: tuple[str, ...]) -> None:
+    import sys
+
+    # Each tool runs the command on its own copy of the project, from the same starting data.
+    theirs_root, ours_root = project, project.parent / "ours"
+    import shutil
+
+    if args[:2] == ("d1", "execute") and "CREATE" not in args[-1]:
+        for root in (theirs_root,):
+            wrangler(
+                root, "d1", "execute", "DB", "--local", "--command", "CREATE TABLE o (x); INSERT INTO o VALUES (1)"
+            )
+    if args[:3] in (("kv", "key", "get"), ("kv", "key", "list"), ("kv", "key", "delete")):
+        wrangler(
+            theirs_root, "kv", "key", "put", "--binding", "KV", "same", "value", "--metadata", '{"m":1}', "--local"
+        )
+    if args[:3] in (("r2", "object", "get"), ("r2", "object", "delete")):
+        wrangler(theirs_root, "r2", "object", "put", "shared-bucket/same.txt", "--file", "wrangler.jsonc", "--local")
+    shutil.copytree(theirs_root, ours_root)
+    theirs = wrangler(theirs_root, *args).stdout.decode()
+    ours = subprocess.run([sys.executable, "-m", "pyflows", *args], cwd=ours_root, capture_output=True, timeout=60,
+                          env={**os.environ, "NO_COLOR": "1"})  # fmt: skip
+    assert ours.returncode == 0, ours.stderr.decode()
+    assert _normalized(ours.stdout.decode()) == _normalized(theirs)

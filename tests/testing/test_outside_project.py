@@ -1,0 +1,163 @@
+"""The plugin from a project outside this repository: its own wrangler.jsonc, `pytest` in a subprocess.
+
+This is how users meet pyflows.testing: pip installs pyflows, pytest finds the `pyflows` plugin
+through its entry point, and `pyflows_project` loads the project the tests live in.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+WRANGLER = """{
+  "name": "outside",
+  "main": "src/entry.py",
+  "compatibility_date": "2026-11-01",
+  "workflows": [{"name": "signup", "binding": "SIGNUP", "class_name": "Signup"}],
+}
+"""
+
+ENTRY = """
+from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
+
+
+class Signup(WorkflowEntrypoint):
+    async def run(self, event, step):
+        @step.do("send email")
+        async def send_email():
+            raise RuntimeError("no mail server in tests")
+
+        sent = await send_email()
+        await step.sleep("wait a day", "1 day")
+        return {"sent": sent, "user": event["payload"]["user"]}
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        instance = await self.env.SIGNUP.create({"params": {"user": "ada"}})
+        return Response.json({"id": instance.id})
+"""
+
+TESTS = """
+import pytest
+
+from pyflows.testing import WaitTimeoutError, introspect_workflow, introspect_workflow_instance
+
+
+@pytest.mark.anyio
+async def test_async_with_mocks(pyflows_project):
+    env = pyflows_project.env
+    async with introspect_workflow_instance(env.SIGNUP, "ada") as instance:
+        await instance.modify(lambda m: (m.mock_step_result({"name": "send email"}, True), m.disable_sleeps()))
+        await env.SIGNUP.create(id="ada", params={"user": "ada"})
+        assert await instance.get_output() == {"sent": True, "user": "ada"}
+
+
+@pytest.mark.anyio
+async def test_fetch_capture_and_clock(pyflows_project):
+    pyflows_project.clock.freeze()
+    async with introspect_workflow(pyflows_project.env.SIGNUP) as workflow:
+        await workflow.modify_all(lambda m: m.mock_step_result({"name": "send email"}, False))
+        await pyflows_project.fetch("/")
+        (instance,) = await workflow.get()
+        await instance.wait_for_status("waiting")
+        await pyflows_project.clock.advance("1 day")
+        assert await instance.get_output() == {"sent": False, "user": "ada"}
+
+
+def test_sync(pyflows_project):
+    with pyflows_project.introspect_workflow_instance("SIGNUP", "bob") as instance:
+        instance.modify(lambda m: m.mock_step_result({"name": "send email"}, None))
+        pyflows_project.create("SIGNUP", id="bob", params={"user": "bob"})
+        with pytest.raises(WaitTimeoutError, match="sleeping in step.sleep"):
+            instance.wait_for_status("complete", timeout=0.2)
+
+
+@pytest.mark.anyio
+async def test_left_running(pyflows_project):
+    await pyflows_project.env.SIGNUP.create(id="ada", params={"user": "ada"})  # the same id as above: isolated
+
+
+@pytest.mark.anyio
+async def test_a_waiter_failure_reads_well(pyflows_project):
+    env = pyflows_project.env
+    async with introspect_workflow_instance(env.SIGNUP, "carol") as instance:
+        await instance.modify(lambda m: m.disable_retry_delays())
+        await env.SIGNUP.create(id="carol", params={"user": "carol"})
+        await instance.wait_for_status("complete")
+"""
+
+
+def _project(root: Path) -> Path:
+    (root / "src").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "wrangler.jsonc").write_text(WRANGLER)
+    (root / "src" / "entry.py").write_text(textwrap.dedent(ENTRY))
+    (root / "tests" / "test_signup.py").write_text(textwrap.dedent(TESTS))
+    return root
+
+
+def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_project_outside_the_repository(tmp_path: Path) -> None:
+    project = _project(tmp_path / "outside")
+    done = _pytest(project)
+    out = done.stdout + done.stderr
+    assert "1 failed, 4 passed" in out, out
+    # the failing test fails with what the instance was doing
+    assert "WaitError: [pyflows.testing] The Workflow instance carol has reached status 'errored'." in out, out
+    assert "Its error: RuntimeError: no mail server in tests" in out, out
+
+
+def test_plugin_can_be_disabled_and_configured(tmp_path: Path) -> None:
+    project = _project(tmp_path / "outside")
+    done = _pytest(project, "-p", "no:pyflows", "tests/test_signup.py::test_sync")
+    assert "fixture 'pyflows_project' not found" in done.stdout, done.stdout
+
+    # ini option: the project lives elsewhere than the tests
+    tests = tmp_path / "elsewhere"
+    tests.mkdir()
+    (tests / "test_signup.py").write_text(textwrap.dedent(TESTS))
+    (tests / "pytest.ini").write_text(f"[pytest]\npyflows_project = {project}\n")
+    done = _pytest(tests, "test_signup.py::test_sync")
+    assert "1 passed" in done.stdout, done.stdout + done.stderr
+
+
+def test_pytest_asyncio_auto_mode(tmp_path: Path) -> None:
+    project = _project(tmp_path / "outside")
+    (project / "tests" / "test_auto.py").write_text(
+        "async def test_unmarked(pyflows_project):\n"
+        "    resp = await pyflows_project.fetch('/')\n"
+        "    assert (await resp.json())['id']\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_mode=auto",
+         "-o", "asyncio_default_fixture_loop_scope=function", "tests/test_auto.py"],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "1 passed" in done.stdout, done.stdout + done.stderr
+
+
+def test_async_test_without_a_runner_is_a_clear_error(tmp_path: Path) -> None:
+    project = _project(tmp_path / "outside")
+    (project / "tests" / "test_plain.py").write_text("async def test_x(pyflows_project):\n    pass\n")
+    done = _pytest(project, "tests/test_plain.py")
+    assert "is an async test but no async plugin runs it: mark it @pytest.mark.anyio" in done.stdout, done.stdout
