@@ -21,7 +21,7 @@ import copy
 import datetime as _dt
 import keyword
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -126,26 +126,12 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (paths as strings) that `from_dict` turns back into an equal Config; how
         `pyflows dev` hands the config it read to its server processes (runtime/dev/options.py)."""
-        data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
-        for key in ("path", "root", "main", "secrets_file"):
-            data[key] = None if data[key] is None else str(data[key])
-        data["workflows"] = [asdict(w) for w in self.workflows]
-        data["vars"] = dict(self.vars)
-        data["secrets"] = dict(self.secrets)
-        data["triggers"] = asdict(self.triggers)  # plain values and tuples of small dataclasses
-        data["siblings"] = [s.to_dict() for s in self.siblings]
-        return data
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
-        """The Config `to_dict` described."""
-        state = dict(data)
-        for key in ("path", "root", "main", "secrets_file"):
-            state[key] = None if state[key] is None else Path(state[key])
-        state["workflows"] = tuple(WorkflowConfig(**w) for w in state["workflows"])
-        state["triggers"] = _dataclass_from_dict(TriggersConfig, state["triggers"])
-        state["siblings"] = tuple(cls.from_dict(s) for s in state["siblings"])
-        return cls(**state)
+        """The Config `to_dict` described (nested records, tuples and paths rebuilt from the field types)."""
+        return _dataclass_from_dict(cls, data)
 
     @property
     def _effective_date(self) -> str:
@@ -187,20 +173,46 @@ class Config:
         return values
 
 
+def _plain(value: Any) -> Any:
+    """JSON-ready data: records as dicts, tuples as lists, paths as strings, mappings as dicts."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    """`value` (from `_plain`) as the type `hint` names: records, `tuple[X, ...]`, `Path`, `X | None`."""
+    import types
+    import typing
+
+    if value is None:
+        return None
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _decode(inner[0], value) if len(inner) == 1 else value
+    if hint is Path:
+        return Path(value)
+    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+        return _dataclass_from_dict(hint, value)
+    if origin is tuple and isinstance(value, list):
+        item = args[0] if args else Any
+        return tuple(_decode(item, v) for v in value)
+    return value
+
+
 def _dataclass_from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
-    """`cls(**data)` where tuple fields of dataclasses (`tuple[X, ...]`) are rebuilt from lists of dicts."""
+    """`cls(**data)` with every field decoded from its type hint (see `_decode`)."""
     import typing
 
     hints = typing.get_type_hints(cls)
-    state: dict[str, Any] = {}
-    for f in fields(cls):  # type: ignore[arg-type]
-        value = data[f.name]
-        if isinstance(value, list):
-            args = typing.get_args(hints[f.name])
-            item = args[0] if args else None
-            is_record = isinstance(item, type) and hasattr(item, "__dataclass_fields__")
-            value = tuple(item(**v) if is_record else v for v in value)  # type: ignore[misc]
-        state[f.name] = value
+    state = {f.name: _decode(hints[f.name], data[f.name]) for f in fields(cls) if f.name in data}  # type: ignore[arg-type]
     return cls(**state)
 
 

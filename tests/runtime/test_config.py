@@ -578,6 +578,27 @@ def test_account_id_is_read_from_the_selected_config_and_env(project: Path) -> N
         account_id(project, Path("missing.toml"))
 
 
+def test_every_binding_kind_survives_the_json_hand_off(project: Path) -> None:
+    # `pyflows dev` hands the config to its servers as JSON (Config.to_dict / from_dict): nested
+    # records, tuples and paths must come back equal, for every kind of binding.
+    (project / "public").mkdir()
+    write(
+        project,
+        "wrangler.jsonc",
+        base(
+            assets={"directory": "public", "binding": "ASSETS"},
+            kv_namespaces=[{"binding": "KV", "id": "k1"}],
+            d1_databases=[{"binding": "DB", "database_name": "db", "database_id": "x"}],
+            r2_buckets=[{"binding": "B", "bucket_name": "b"}],
+            triggers={"crons": ["* * * * *"]},
+            queues={"producers": [{"binding": "Q", "queue": "q1"}], "consumers": [{"queue": "q1"}]},
+        ),
+    )
+    cfg = load(project)
+    assert cfg.kv_namespaces and cfg.assets is not None and cfg.triggers.producers
+    assert Config.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
 def test_which_files_are_config(project: Path) -> None:
     path = write(project, "wrangler.jsonc", base(env={"staging": {}}))
     for name in (".dev.vars", ".env", ".dev.vars.staging", ".env.production"):
