@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import keyword
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
@@ -35,7 +35,14 @@ from pyflows.runtime.config.bindings import (
     check_unique_bindings,
     parse_storage_bindings,
 )
-from pyflows.runtime.config.formats import parse_dotenv, parse_jsonc, parse_toml
+from pyflows.runtime.config.formats import (
+    KeyPositions,
+    jsonc_key_positions,
+    parse_dotenv,
+    parse_jsonc,
+    parse_toml,
+    toml_key_positions,
+)
 from pyflows.runtime.config.schema import describe_value as _value
 from pyflows.runtime.config.schema import key_path, validate
 from pyflows.runtime.config.schema import schema_path as schema_path  # re-exported
@@ -257,30 +264,8 @@ def _locate(cwd: Path, config: Path | None) -> tuple[Path, list[str]]:
     return found[0], warnings
 
 
-def account_id(cwd: Path, config: Path | None = None, env: str | None = None) -> str | None:
-    """`account_id` from the project's config, as Wrangler's remote commands read it:
-    `env.<env>.account_id` with --env, else the top-level one; None when there is no config file
-    (Wrangler's `workflows` commands need none) or no `account_id` in it.
-
-    Only parsed, not validated: a command that talks to the Cloudflare API must not fail on a
-    Worker setting it does not use. ConfigNotFoundError for a --config that does not exist;
-    ConfigParseError for a file that is not JSONC/TOML.
-    """
-    try:
-        path, _ = _locate(cwd, config)
-    except ConfigNotFoundError:
-        if config is not None:
-            raise
-        return None
-    raw = _read(path)
-    section = raw.get("env", {}).get(env) if env and isinstance(raw.get("env"), dict) else None
-    for where in (section, raw):
-        if isinstance(where, dict) and isinstance(where.get("account_id"), str) and where["account_id"].strip():
-            return str(where["account_id"]).strip()
-    return None
-
-
-def _read(path: Path) -> Any:
+def _read(path: Path) -> tuple[Any, Callable[[], KeyPositions]]:
+    """The parsed file, and a function giving its key positions (for schema errors)."""
     shown = _shown(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -291,8 +276,8 @@ def _read(path: Path) -> Any:
     except OSError as exc:
         raise ConfigError(f"{shown}: cannot read it ({exc.strerror}).", file=shown) from None
     if path.suffix == ".toml":
-        return parse_toml(text, shown)
-    return parse_jsonc(text, shown)
+        return parse_toml(text, shown), lambda: toml_key_positions(text)
+    return parse_jsonc(text, shown), lambda: jsonc_key_positions(text)
 
 
 # ---------------------------------------------------------------------------------- env + checks
@@ -468,6 +453,26 @@ def _flag_warnings(flags: tuple[str, ...], date: str | None, has_workflows: bool
     return warnings
 
 
+def account_id(cwd: Path, config: Path | None = None, env: str | None = None) -> str | None:
+    """The config's `account_id` (`env.<name>.account_id` wins with `--env`), or None.
+
+    What the Cloudflare API commands use when CLOUDFLARE_ACCOUNT_ID is not set (Wrangler's
+    `account_id` key). No config file, or one without the key, is None; a file that does not parse
+    raises its `ConfigParseError`.
+    """
+    try:
+        path, _ = _locate(cwd, config)
+    except ConfigNotFoundError:
+        return None
+    raw, _ = _read(path)
+    if not isinstance(raw, dict):
+        return None
+    envs = raw.get("env")
+    chosen = envs.get(env) if env and isinstance(envs, dict) else None
+    value = chosen.get("account_id") if isinstance(chosen, dict) and "account_id" in chosen else raw.get("account_id")
+    return value.strip() or None if isinstance(value, str) else None
+
+
 def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Config:
     """Find, parse, validate and resolve the project's configuration.
 
@@ -477,8 +482,8 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
     """
     path, warnings = _locate(cwd, config)
     shown = _shown(path)
-    raw = _read(path)
-    validate(raw, shown)
+    raw, locate = _read(path)
+    validate(raw, shown, locate)
     effective, origin, env_warnings = _apply_env(raw, env, shown)
     warnings.extend(env_warnings)
     root = path.parent

@@ -267,3 +267,187 @@ def _closing_quote(body: str, quote: str) -> int:
             return j
         j += 1
     return -1
+
+
+# ------------------------------------------------------------------------------- key positions
+
+Position = tuple[int, int]  # (line, column), both from 1
+KeyPositions = dict[tuple[str | int, ...], Position]
+
+
+def jsonc_key_positions(text: str) -> KeyPositions:
+    """Where each key (object member) and array item of a JSONC file starts, by key path.
+
+    `{("workflows", 1, "class_name"): (7, 7), ...}`; `()` is the top-level value. For text that
+    `parse_jsonc` accepts; comments and trailing commas are skipped like whitespace.
+    """
+    clean = strip_jsonc(text)
+    out: KeyPositions = {}
+    n = len(clean)
+
+    def skip(i: int) -> int:
+        while i < n and clean[i] in " \t\r\n":
+            i += 1
+        return i
+
+    def string_end(i: int) -> int:  # i at the opening quote; returns the index after the closing one
+        i += 1
+        while clean[i] != '"':
+            i += 2 if clean[i] == "\\" else 1
+        return i + 1
+
+    def value(i: int, path: tuple[str | int, ...]) -> int:
+        i = skip(i)
+        out.setdefault(path, line_col(text, i))
+        c = clean[i]
+        if c == "{":
+            i = skip(i + 1)
+            while clean[i] != "}":
+                end = string_end(i)
+                key = json.loads(clean[i:end])
+                out[(*path, key)] = line_col(text, i)
+                i = skip(end)  # at ':'
+                i = skip(value(i + 1, (*path, key)))
+                if clean[i] == ",":
+                    i = skip(i + 1)
+            return i + 1
+        if c == "[":
+            i = skip(i + 1)
+            index = 0
+            while clean[i] != "]":
+                i = skip(value(i, (*path, index)))
+                index += 1
+                if clean[i] == ",":
+                    i = skip(i + 1)
+            return i + 1
+        if c == '"':
+            return string_end(i)
+        while i < n and clean[i] not in ",]} \t\r\n":
+            i += 1
+        return i
+
+    value(0, ())
+    return out
+
+
+_TOML_BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def toml_key_positions(text: str) -> KeyPositions:
+    """Where each key and array item of a TOML file is written, by key path (as `jsonc_key_positions`).
+
+    Covers what config files use: `[table]` and `[[array.of.tables]]` headers, dotted and quoted
+    keys, inline tables and arrays (also over several lines). For text that `parse_toml` accepts.
+    """
+    out: KeyPositions = {(): (1, 1)}
+    n = len(text)
+    line_starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+
+    def pos(i: int) -> Position:
+        import bisect
+
+        line = bisect.bisect_right(line_starts, i)
+        return line, i - line_starts[line - 1] + 1
+
+    def skip(i: int, newlines: bool) -> int:
+        while i < n:
+            c = text[i]
+            if c in " \t\r" or (newlines and c == "\n"):
+                i += 1
+            elif c == "#":
+                while i < n and text[i] != "\n":
+                    i += 1
+            else:
+                break
+        return i
+
+    def string_end(i: int) -> int:
+        quote = text[i]
+        if text.startswith(quote * 3, i):
+            end = text.index(quote * 3, i + 3)
+            while text.startswith(quote, end + 3):  # up to two quotes may close the string
+                end += 1
+            return end + 3
+        i += 1
+        while text[i] != quote:
+            i += 2 if quote == '"' and text[i] == "\\" else 1
+        return i + 1
+
+    def key(i: int) -> tuple[list[tuple[str, int]], int]:
+        """A dotted key at i → ([(part, start index)], index after it)."""
+        parts: list[tuple[str, int]] = []
+        while True:
+            i = skip(i, False)
+            if text[i] in "\"'":
+                end = string_end(i)
+                raw = text[i:end]
+                parts.append((json.loads(raw) if raw[0] == '"' else raw[1:-1], i))
+            else:
+                m = _TOML_BARE.match(text, i)
+                assert m is not None
+                end = m.end()
+                parts.append((m.group(), i))
+            i = skip(end, False)
+            if i < n and text[i] == ".":
+                i += 1
+                continue
+            return parts, i
+
+    def value(i: int, path: tuple[str | int, ...]) -> int:
+        i = skip(i, False)
+        out.setdefault(path, pos(i))
+        c = text[i]
+        if c == "[":
+            i = skip(i + 1, True)
+            index = 0
+            while text[i] != "]":
+                i = skip(value(i, (*path, index)), True)
+                index += 1
+                if text[i] == ",":
+                    i = skip(i + 1, True)
+            return i + 1
+        if c == "{":
+            i = skip(i + 1, False)
+            while text[i] != "}":
+                i = skip(pair(i, path), False)
+                if text[i] == ",":
+                    i = skip(i + 1, False)
+            return i + 1
+        if c in "\"'":
+            return string_end(i)
+        while i < n and text[i] not in ",]}#\n":
+            i += 1
+        return i
+
+    def pair(i: int, table: tuple[str | int, ...]) -> int:
+        parts, i = key(i)
+        path = table
+        for name, start in parts:
+            path = (*path, name)
+            out.setdefault(path, pos(start))
+        return value(i + 1, path)  # i at '='
+
+    counts: dict[tuple[str | int, ...], int] = {}
+    table: tuple[str | int, ...] = ()
+    i = skip(0, True)
+    while i < n:
+        if text[i] == "[":
+            array = text.startswith("[[", i)
+            parts, j = key(i + (2 if array else 1))
+            path: tuple[str | int, ...] = ()
+            for name, start in parts:
+                path = (*path, name)
+                if path not in out:
+                    out[path] = pos(start)
+                if path in counts and (name, start) != parts[-1]:
+                    path = (*path, counts[path] - 1)  # a table under the last [[array]] entry
+            if array:
+                counts[path] = counts.get(path, 0) + 1
+                path = (*path, counts[path] - 1)
+                out[path] = pos(i)
+            table = path
+            i = j + (2 if array else 1)
+        else:
+            i = pair(i, table)
+        i = skip(i, True)
+    return out

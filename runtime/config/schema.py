@@ -1,8 +1,11 @@
 """Validation of a parsed config against `config-schema.json`, with messages people can act on.
 
-Each schema violation becomes `<key path> is <value>, <what is allowed>. <the schema's description>`,
-e.g. `workflows[1].binding is "my-flow", which does not match ^[A-Za-z_][A-Za-z0-9_]*$. Name of the
-binding in code ...`. jsonschema is imported inside `validate`, so importing this module is cheap.
+Each schema violation becomes `<file>:<line>:<column>: <key path> is <value>, <what is allowed>.
+<the schema's description>`, e.g. `wrangler.jsonc:9:7: workflows[1].binding is "my-flow", which does
+not match ^[A-Za-z_][A-Za-z0-9_]*$. Name of the binding in code ...`; the line and column are where
+the offending key is written (for a missing key: where the object that lacks it starts), found by
+`formats.jsonc_key_positions` / `toml_key_positions`. jsonschema is imported inside `validate`, so
+importing this module is cheap.
 """
 
 from __future__ import annotations
@@ -10,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from pyflows.runtime.config.formats import KeyPositions, Position
 from pyflows.runtime.errors import ConfigSchemaError
 
 __all__ = ["describe_value", "key_path", "schema", "schema_path", "validate"]
@@ -110,8 +114,23 @@ def _describe_error(err: Any) -> str:
     return f"{what}. {desc}".strip()
 
 
-def validate(raw: Any, shown: str) -> None:
-    """Raise `ConfigSchemaError` listing every violation of the schema in `raw` (file `shown`)."""
+def _position(positions: KeyPositions, parts: Iterable[str | int]) -> Position | None:
+    """Where the key at `parts` is written, else its nearest enclosing key that is."""
+    path = tuple(parts)
+    while True:
+        if path in positions:
+            return positions[path]
+        if not path:
+            return None
+        path = path[:-1]
+
+
+def validate(raw: Any, shown: str, locate: Callable[[], KeyPositions] | None = None) -> None:
+    """Raise `ConfigSchemaError` listing every violation of the schema in `raw` (file `shown`).
+
+    `locate` gives the key positions of the file (called only when there is a violation); each
+    problem then starts `<shown>:<line>:<column>: `, and the error has `line` / `column` fields.
+    """
     if not isinstance(raw, dict):
         raise ConfigSchemaError(
             f"{shown}: the top level is {_JSON_TYPES.get(type(raw), 'a value')}, expected an object "
@@ -131,11 +150,18 @@ def validate(raw: Any, shown: str) -> None:
                 marker.parent.mkdir(parents=True, exist_ok=True)
                 marker.touch()
         return
-    problems = [_describe_error(e) for e in errors]
+    positions = locate() if locate is not None else {}
+    where = [_position(positions, e.absolute_path) for e in errors]
+    problems = [
+        f"{shown}:{at[0]}:{at[1]}: {_describe_error(e)}" if at else f"{shown}: {_describe_error(e)}"
+        for e, at in zip(errors, where, strict=True)
+    ]
     first = errors[0]
-    fields_ = {"file": shown, "key_path": key_path(first.absolute_path), "value": first.instance}
+    fields_: dict[str, Any] = {"file": shown, "key_path": key_path(first.absolute_path), "value": first.instance}
+    if where[0] is not None:
+        fields_["line"], fields_["column"] = where[0]
     if len(problems) == 1:
-        raise ConfigSchemaError(f"{shown}: {problems[0]}", **fields_)
+        raise ConfigSchemaError(problems[0], **fields_)
     listed = "\n".join(f"  - {p}" for p in problems)
     raise ConfigSchemaError(f"{shown}: {len(problems)} problems:\n{listed}", **fields_)
 

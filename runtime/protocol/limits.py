@@ -17,15 +17,16 @@ MAX_CPU_MS = 300_000
 
 
 def _check(value: object, what: str, limit: int) -> str:
+    def refuse(message: str) -> InvalidInstanceIdError:
+        return InvalidInstanceIdError(message, what=what, value=value, limit=limit)
+
     if not isinstance(value, str) or not value:
-        raise InvalidInstanceIdError(f"WorkflowError: {what} must be a non-empty string, got {value!r}.")
+        raise refuse(f"{what} must be a non-empty string, got {value!r}.")
     if len(value) > limit:
-        raise InvalidInstanceIdError(
-            f"WorkflowError: {what} {value[:40]!r}... is {len(value)} characters; the limit is {limit}."
-        )
+        raise refuse(f"{what} {value[:40]!r}... is {len(value)} characters; the limit is {limit}.")
     if not NAME_RE.match(value):
-        raise InvalidInstanceIdError(
-            f"WorkflowError: {what} {value!r} is invalid: use letters, digits, '-' and '_' "
+        raise refuse(
+            f"{what} {value!r} is invalid: use letters, digits, '-' and '_' "
             "(not starting with '-'), matching ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$."
         )
     return value

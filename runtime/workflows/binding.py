@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from pyflows.runtime.errors import BatchSizeError
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ class Subscription:
 
 
 class WorkflowBinding:
-    """`self.env.MY_WORKFLOW`: `create`, `create_batch` / `createBatch`, `get`."""
+    """`self.env.MY_WORKFLOW`: `create`, `create_batch` / `createBatch`, `deleteBatch`, `get`."""
 
     def __init__(self, engine: Engine, workflow: str) -> None:
         self._engine = engine
@@ -145,21 +146,55 @@ class WorkflowBinding:
         opts = _options(options, kwargs)
 
         async def go() -> WorkflowInstance:
-            instance_id = await self._engine.create(self._workflow, id=opts.get("id"), params=opts.get("params"))
+            instance_id = await self._engine.create(
+                self._workflow, id=opts.get("id"), params=opts.get("params"), retention=opts.get("retention")
+            )
             return WorkflowInstance(self._engine, self._workflow, instance_id)
 
         return _eager(go())
 
     def create_batch(self, batch: list[Any]) -> asyncio.Future[list[WorkflowInstance]]:
+        """Create 1 to 100 instances; handles for the ones created, in batch order.
+
+        As Cloudflare's `createBatch` (workers-api docs): existing ids, and ids repeated within the
+        batch, are skipped and left out of the result; one invalid entry creates nothing. Errors carry
+        Cloudflare's texts: `WorkflowError: batchCreate should have at least 1 instance`,
+        `WorkflowError: batchCreate only supports 100 instances at a time`.
+        """
+        if hasattr(batch, "to_py"):
+            batch = batch.to_py()
         items = [_options(item, {}) for item in batch]
 
         async def go() -> list[WorkflowInstance]:
-            ids = await self._engine.create_batch(self._workflow, items)
+            try:
+                ids = await self._engine.create_batch(self._workflow, items)
+            except BatchSizeError as exc:  # the binding's own words carry Cloudflare's prefix
+                raise BatchSizeError(f"WorkflowError: {exc}", size=exc.size, limit=exc.limit) from None
             return [WorkflowInstance(self._engine, self._workflow, i) for i in ids]
 
         return _eager(go())
 
     createBatch = create_batch  # noqa: N815
+
+    def deleteBatch(self, ids: list[str]) -> asyncio.Future[JsDict]:  # noqa: N802 - Cloudflare's name (camelCase only)
+        """Delete 1 to 100 instances → `{"deleted": [{"id"}], "errors": [{"id", "code", "message"}]}`.
+
+        Cloudflare's `deleteBatch` (changelog 2026-09-17), answered in the shape of the Local Explorer
+        API's batch delete (Wrangler 4.164): an unknown id is an entry in `errors` (code 10400,
+        `workflows.api.error.instance.not_found`), not an exception; an invalid id or a batch of 0 or
+        more than 100 ids raises and deletes nothing.
+        """
+        if hasattr(ids, "to_py"):
+            ids = ids.to_py()
+
+        async def go() -> JsDict:
+            deleted, missing = await self._engine.delete_batch(self._workflow, list(ids))
+            return JsDict(
+                deleted=[JsDict(id=i) for i in deleted],
+                errors=[JsDict(id=i, code=10400, message="workflows.api.error.instance.not_found") for i in missing],
+            )
+
+        return _eager(go())
 
     def get(self, instance_id: str) -> asyncio.Future[WorkflowInstance]:
         async def go() -> WorkflowInstance:

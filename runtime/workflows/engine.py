@@ -1,8 +1,9 @@
 """The durable workflow engine: runs instances by replaying `run(event, step)`.
 
-Contract used by the server (runtime/management.py, runtime/binding.py) and by tests/bench.
-Every method is a coroutine on the server's event loop; every error is a `WorkflowError`
-subclass from runtime/errors.py carrying `http_status` and `code`.
+Contract used by the server (runtime/server/explorer/routes.py, runtime/workflows/binding.py) and by
+tests/bench. Every method is a coroutine on the server's event loop; every error is a `WorkflowError`
+subclass from runtime/errors.py with structured attributes (no HTTP: the explorer API maps them);
+results are the frozen records of runtime/workflows/records.py (epoch-ms times, decoded values).
 
     spec = WorkflowSpec(name="my-workflow", binding="MY_WORKFLOW", class_name="MyWorkflow",
                         script_name="my-worker", cls=MyWorkflow, max_steps=10_000)
@@ -18,16 +19,18 @@ subclass from runtime/errors.py carrying `http_status` and `code`.
 Methods (workflow = workflow *name*, id = instance id):
     engine.specs -> dict[str, WorkflowSpec]            # in config order
     engine.spec(workflow) -> WorkflowSpec              # WorkflowNotFoundError
+    engine.workflows() -> list[WorkflowSummary]        # in config order
+    await describe_workflow(workflow) -> WorkflowSummary           # with instance_counts
     await create(workflow, id=None, params=None) -> str            # InstanceExistsError, InvalidInstanceIdError,
-                                                                    # PayloadTooLargeError
-    await create_batch(workflow, [{"id"?, "params"?}, ...]) -> list[str]   # existing ids skipped
-    await status(workflow, id) -> {"status", "error", "output"}    # InstanceNotFoundError
-    await describe(workflow, id) -> dict                           # API instance details (no "id"):
-        {"status","params","queued","start","end","output","error","steps":[...],"step_count"}
-        step objects per type exactly as reference/wrangler-local-dev.md §2.3, names "<name>-<count>";
-        times ISO strings; a `do` step waiting to retry has "retry_at" (ISO) as an extra key.
+                                                                    # PayloadTooLargeError, InvalidPayloadError
+    await create_batch(workflow, [{"id"?, "params"?}, ...]) -> list[str]
+        # the ids it created: existing ids and repeats within the batch left out (first wins);
+        # the whole batch is validated first (nothing is created if one entry is bad);
+        # BatchSizeError for 0 or more than 100 entries
+    await status(workflow, id) -> InstanceStatus {"status", "error", "output"}   # InstanceNotFoundError
+    await describe(workflow, id) -> InstanceDetails                 # steps in execution order
     await list_instances(workflow, status=None, date_start_ms=None, date_end_ms=None,
-                         page=1, per_page=25) -> (list[{"id","status","created_on"}], total_count)
+                         page=1, per_page=25) -> (list[InstanceRecord], total_count)
         newest first by creation time; date filters on creation time, inclusive.
     await status_counts(workflow) -> {"queued":0,"running":0,"paused":0,"errored":0,"terminated":0,
                                       "complete":0,"waiting":0,"waitingForPause":0}   (all instances)
@@ -39,6 +42,7 @@ Methods (workflow = workflow *name*, id = instance id):
                                                          # StepNotFoundError (409) when not in history
     await send_event(workflow, id, type, payload) -> None   # InvalidInstanceIdError for a bad type
     await delete(workflow, id) -> None
+    await delete_batch(workflow, [id, ...]) -> (deleted ids, not-found ids)   # 1..100 ids, all checked first
     await delete_all(workflow) -> int     # number of instances removed
     await wait_for(workflow, id, statuses={"complete","errored","terminated"}, timeout=10.0) -> status dict
 
@@ -49,7 +53,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import inspect
+import json
 import logging
 import sqlite3
 import uuid
@@ -58,15 +64,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pyflows.runtime.errors import (
+    BatchSizeError,
     InstanceExistsError,
     InstanceNotFoundError,
+    InvalidPayloadError,
+    InvalidRetentionError,
     InvalidTransitionError,
     PayloadTooLargeError,
     StepNotFoundError,
     WorkflowError,
     WorkflowNotFoundError,
 )
-from pyflows.runtime.protocol.durations import iso
+from pyflows.runtime.protocol.durations import to_ms
 from pyflows.runtime.protocol.limits import (
     DEFAULT_CPU_MS,
     DEFAULT_MAX_STEPS,
@@ -75,7 +84,6 @@ from pyflows.runtime.protocol.limits import (
     check_instance_id,
 )
 from pyflows.runtime.protocol.statuses import COUNT_ORDER, FINISHED
-from pyflows.runtime.server.explorer.present import instance_details
 from pyflows.runtime.storage.store import Store
 from pyflows.runtime.surface.entrypoints import ExecutionContext, call_relaxed
 from pyflows.runtime.surface.values import (
@@ -90,7 +98,15 @@ from pyflows.runtime.surface.values import (
 from pyflows.runtime.workflows import queries
 from pyflows.runtime.workflows.events import InstanceEvents
 from pyflows.runtime.workflows.hooks import REAL_CLOCK, Clock, EngineHooks
-from pyflows.runtime.workflows.run import Run
+from pyflows.runtime.workflows.records import (
+    AttemptRecord,
+    InstanceDetails,
+    InstanceRecord,
+    InstanceStatus,
+    StepRecord,
+    WorkflowSummary,
+)
+from pyflows.runtime.workflows.run import LiveAttempt, Run
 from pyflows.runtime.workflows.scheduler import Scheduler, WakeTimers
 from pyflows.runtime.workflows.step import Step
 from pyflows.runtime.workflows.step_errors import error_info
@@ -123,6 +139,8 @@ class EngineOptions:
     hibernate_after_ms: int = 2_000
     # How many wake-ups of hibernated instances are held in memory; the rest are paged from SQLite.
     wake_page: int = 1_000
+    # How often finished instances whose `retention` ran out are looked for and removed.
+    retention_sweep_ms: int = 1_000
     # pyflows.testing only (runtime/workflows/hooks.py): mocks and time control; None in `pyflows dev`.
     hooks: EngineHooks | None = None
     clock: Clock | None = None
@@ -155,6 +173,7 @@ class Engine:
         self.event_extra: Callable[[str, str], dict[str, Any] | None] | None = None
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
+        self._sweeper: asyncio.Future[None] | None = None
         self.hooks = self.options.hooks
         self.clock = self.options.clock or REAL_CLOCK
         self.scheduler = Scheduler(
@@ -194,10 +213,27 @@ class Engine:
             else:
                 self.scheduler.add_returning(inst)
         await self.timers.load()
+        self._sweeper = asyncio.ensure_future(self._sweep_expired())
+
+    async def _sweep_expired(self) -> None:
+        """Remove finished instances whose retention has run out (now, then every retention_sweep_ms)."""
+        while not self._closing:
+            try:
+                now = self.clock.now_ms()
+                if await self.store.read(functools.partial(queries.q_any_expired, now_ms=now)):
+                    removed = await self.store.write(functools.partial(queries.delete_expired_txn, now_ms=now))
+                    log.info("Removed %d finished instance(s) past their retention.", removed)
+            except Exception as exc:  # the store closing under us, or a disk error: try again later
+                if self._closing:
+                    return
+                log.warning("Could not remove expired instances: %s", exc)
+            await asyncio.sleep(self.options.retention_sweep_ms / 1000)
 
     async def close(self) -> None:
         """Stop every run without changing its stored status: the next start resumes them."""
         self._closing = True
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         self.scheduler.close()
         self.timers.close()
         runs = [i.run for i in self._live.values() if i.run is not None]
@@ -215,17 +251,89 @@ class Engine:
         except KeyError:
             raise WorkflowNotFoundError(workflow, list(self.specs)) from None
 
+    def workflows(self) -> list[WorkflowSummary]:
+        """The configured workflows, in config order (without instance counts)."""
+        return [_summary(s) for s in self.specs.values()]
+
+    async def describe_workflow(self, workflow: str) -> WorkflowSummary:
+        """One workflow with `instance_counts` for every status (WorkflowNotFoundError)."""
+        return _summary(self.spec(workflow), await self.status_counts(workflow))
+
     # -- creating --------------------------------------------------------------------------------
 
-    async def create(self, workflow: str, id: str | None = None, params: Any = None) -> str:
-        spec = self.spec(workflow)
+    async def create(self, workflow: str, id: str | None = None, params: Any = None, retention: Any = None) -> str:
+        """Create one instance. `retention` (`{successRetention, errorRetention}`, ms or "3 days", at most
+        30 days, as Cloudflare's create): once finished, it is removed that long after it ended
+        (complete: success; errored or terminated: error)."""
+        self.spec(workflow)
         instance_id = str(uuid.uuid4()) if id is None else check_instance_id(id)
         params_text = self._encode_payload(params if params is not None else {}, "Instance params")
-        now = self.clock.now_ms()
-        try:
-            pk = await self.store.write(
-                lambda c: queries.insert_instance_txn(c, workflow, instance_id, params_text, now)
+        return await self._insert(workflow, instance_id, params_text, _retention(retention))
+
+    async def create_batch(self, workflow: str, items: list[dict[str, Any]]) -> list[str]:
+        """Create 1 to 100 instances; returns the ids it created, in batch order.
+
+        As Cloudflare's createBatch: an id that already exists, or that repeats an earlier entry of
+        the batch, is skipped and left out of the result (the first occurrence wins). Every entry is
+        checked (id rules, params size) before anything is created, so one bad entry creates nothing.
+        BatchSizeError for an empty batch or one over 100 entries.
+        """
+        self.spec(workflow)
+        if not items:
+            raise BatchSizeError("batchCreate should have at least 1 instance", size=0, limit=MAX_BATCH)
+        if len(items) > MAX_BATCH:
+            raise BatchSizeError(
+                f"batchCreate only supports {MAX_BATCH} instances at a time", size=len(items), limit=MAX_BATCH
             )
+        checked: list[tuple[str, str]] = []
+        retentions: dict[str, str] = {}
+        seen: set[str] = set()
+        for item in items:
+            item = item or {}
+            raw_id = item.get("id")
+            instance_id = str(uuid.uuid4()) if raw_id is None else check_instance_id(raw_id)
+            params = item.get("params")
+            params_text = self._encode_payload(params if params is not None else {}, "Instance params")
+            retention = _retention(item.get("retention"))
+            if instance_id not in seen:
+                seen.add(instance_id)
+                checked.append((instance_id, params_text))
+                if retention is not None:
+                    retentions[instance_id] = retention
+        spec = self.spec(workflow)
+        now = self.clock.now_ms()
+
+        # One transaction for the batch (ids in use are skipped by the insert itself).
+        def insert_txn(c: sqlite3.Connection) -> list[tuple[str, int]]:
+            rows = queries.insert_instances_txn(c, workflow, checked, now)
+            for instance_id, pk in rows:
+                if instance_id in retentions:
+                    queries.set_retention_txn(c, pk, retentions[instance_id])
+            return rows
+
+        created = await self.store.write(insert_txn)
+        params_of = dict(checked)
+        for instance_id, pk in created:
+            inst = _Instance(pk, spec, instance_id, params_of[instance_id], now, "queued")
+            self._live[(workflow, instance_id)] = inst
+            self.events.created(workflow, instance_id)
+            if self.hooks is not None:
+                await self.hooks.instance_created(workflow, instance_id)
+            self.scheduler.add_new(inst)
+        return [instance_id for instance_id, _ in created]
+
+    async def _insert(self, workflow: str, instance_id: str, params_text: str, retention: str | None = None) -> str:
+        spec = self.spec(workflow)
+        now = self.clock.now_ms()
+
+        def insert_txn(c: sqlite3.Connection) -> int:
+            pk = queries.insert_instance_txn(c, workflow, instance_id, params_text, now)
+            if retention is not None:
+                queries.set_retention_txn(c, pk, retention)
+            return pk
+
+        try:
+            pk = await self.store.write(insert_txn)
         except sqlite3.IntegrityError:
             raise InstanceExistsError(workflow, instance_id) from None
         inst = _Instance(pk, spec, instance_id, params_text, now, "queued")
@@ -236,34 +344,13 @@ class Engine:
         self.scheduler.add_new(inst)
         return instance_id
 
-    async def create_batch(self, workflow: str, items: list[dict[str, Any]]) -> list[str]:
-        """Create up to 100 instances in one transaction; ids that already exist are skipped (returned, not created)."""
-        spec = self.spec(workflow)
-        if len(items) > MAX_BATCH:
-            raise WorkflowError(f"create_batch takes at most {MAX_BATCH} instances, got {len(items)}. Split the batch.")
-        rows = []
-        for item in items:
-            item = item or {}
-            instance_id = str(uuid.uuid4()) if item.get("id") is None else check_instance_id(item["id"])
-            params = item.get("params")
-            rows.append((instance_id, self._encode_payload(params if params is not None else {}, "Instance params")))
-        now = self.clock.now_ms()
-        created = await self.store.write(lambda c: queries.insert_instances_txn(c, workflow, rows, now))
-        for instance_id, pk in created:
-            inst = _Instance(pk, spec, instance_id, dict(rows)[instance_id], now, "queued")
-            self._live[(workflow, instance_id)] = inst
-            if self.hooks is not None:
-                await self.hooks.instance_created(workflow, instance_id)
-            self.scheduler.add_new(inst)
-        return [instance_id for instance_id, _ in rows]
-
     def _encode_payload(self, value: Any, what: str) -> str:
         try:
             return encode(value, what=what)
         except ValueTooLargeError as exc:
-            raise PayloadTooLargeError(str(exc)) from None
+            raise PayloadTooLargeError(str(exc), what=what) from None
         except TypeError as exc:
-            raise WorkflowError(f"{what} cannot be stored: {exc}") from None
+            raise InvalidPayloadError(f"{what} cannot be stored: {exc}", what=what) from None
 
     def _startable(self, inst: _Instance, returning: bool) -> bool:
         """Is a queued entry still due? (It may have been paused, deleted or started since.)"""
@@ -334,17 +421,14 @@ class Engine:
         self, inst: _Instance, status: str, *, output: str | None = None, error: str | None = None
     ) -> None:
         end = self.clock.now_ms()
-        await self.store.write(
-            lambda c: queries.update_instance_txn(
-                c,
-                inst.pk,
-                status=status,
-                output=output,
-                error=error,
-                ended_at_epoch_ms=end,
-                wake_at_epoch_ms=None,
+
+        def finish_txn(c: sqlite3.Connection) -> None:
+            queries.update_instance_txn(
+                c, inst.pk, status=status, output=output, error=error, ended_at_epoch_ms=end, wake_at_epoch_ms=None
             )
-        )
+            queries.set_expiry_txn(c, inst.pk, status, end)  # with a retention: when it is removed
+
+        await self.store.write(finish_txn)
         inst.status = status  # only now: readers combine the live status with the stored row
         self.events.finished(inst.spec.name, inst.id, status, output, error)
         self._forget(inst)
@@ -503,8 +587,8 @@ class Engine:
         inst = self._adopt(row)
         return inst, inst.status if inst is not None else row["status"]
 
-    async def status(self, workflow: str, instance_id: str) -> dict[str, Any]:
-        """`{"status", "error", "output"}`; output as stored (an RPC tree: see runtime/values.py)."""
+    async def status(self, workflow: str, instance_id: str) -> InstanceStatus:
+        """`{"status", "error", "output"}`; output as stored (an RPC tree: see runtime/surface/values.py)."""
         row = await self._row(workflow, instance_id)
         inst = self._live.get((workflow, instance_id))
         return {
@@ -519,6 +603,8 @@ class Engine:
             raise InvalidTransitionError(
                 f"Cannot pause instance '{instance_id}': it is {status}. Only queued, running or waiting "
                 "instances can be paused.",
+                action="pause",
+                instance_id=instance_id,
                 status=status,
             )
         if inst.run is not None and inst.run.active_attempts:
@@ -540,6 +626,8 @@ class Engine:
             raise InvalidTransitionError(
                 f"Cannot resume instance '{instance_id}': it is {status}, not paused. Only paused instances "
                 "can be resumed.",
+                action="resume",
+                instance_id=instance_id,
                 status=status,
             )
         # Continues where it left off (replay), preferred over instances that never started.
@@ -551,8 +639,10 @@ class Engine:
         inst, status = await self._instance(workflow, instance_id)
         if inst is None:
             raise InvalidTransitionError(
-                f"WorkflowError: (instance.cannot_terminate) Cannot terminate instance '{instance_id}': it is "
-                f"already {status}. Only queued, running, waiting or paused instances can be terminated.",
+                f"Cannot terminate instance '{instance_id}': it is already {status}. Only queued, running, "
+                "waiting or paused instances can be terminated.",
+                action="terminate",
+                instance_id=instance_id,
                 status=status,
             )
         await self._stop_and_wait(inst, "terminate")
@@ -569,9 +659,10 @@ class Engine:
             position = await self.store.read(lambda c: queries.q_step_position(c, row["pk"], kind, name, count))
             if position is None:
                 raise StepNotFoundError(
-                    f'WorkflowError: (instance.cannot_restart) Step "{name}" not found in execution history '
-                    f"(type {kind}, count {count}) of instance '{instance_id}'. Check the step names with "
-                    "`pyflows workflows instances describe`."
+                    f'Step "{name}" not found in execution history (type {kind}, count {count}) of instance '
+                    f"'{instance_id}'. Check the step names with `pyflows workflows instances describe`.",
+                    instance_id=instance_id,
+                    step={"name": name, "count": count, "type": kind},
                 )
         inst = self._live.get((workflow, instance_id))
         if inst is not None:
@@ -596,6 +687,8 @@ class Engine:
             raise InvalidTransitionError(
                 f"Cannot send event '{event_type}' to instance '{instance_id}': it is {status}. Events are "
                 "accepted only while an instance can still run.",
+                action="send_event",
+                instance_id=instance_id,
                 status=status,
             )
         payload_text = self._encode_payload(payload, "Event payload")
@@ -621,6 +714,30 @@ class Engine:
         await self.store.write(lambda c: queries.delete_instance_txn(c, row["pk"]))
         self.events.deleted(workflow, instance_id)
 
+    async def delete_batch(self, workflow: str, ids: list[str]) -> tuple[list[str], list[str]]:
+        """Delete 1 to 100 instances → (ids deleted, ids not found), each in the order given.
+
+        Every id is checked first (BatchSizeError, InvalidInstanceIdError): a bad batch deletes nothing.
+        An id given twice is answered twice (deleted, then not found).
+        """
+        self.spec(workflow)
+        if not isinstance(ids, list) or not ids or len(ids) > MAX_BATCH:
+            size = len(ids) if isinstance(ids, list) else 0
+            raise BatchSizeError(
+                f"deleteBatch takes 1 to {MAX_BATCH} instance ids, got {size}.", size=size, limit=MAX_BATCH
+            )
+        for instance_id in ids:
+            check_instance_id(instance_id)
+        deleted: list[str] = []
+        missing: list[str] = []
+        for instance_id in ids:
+            try:
+                await self.delete(workflow, instance_id)
+                deleted.append(instance_id)
+            except InstanceNotFoundError:
+                missing.append(instance_id)
+        return deleted, missing
+
     async def delete_all(self, workflow: str) -> int:
         self.spec(workflow)
         for inst in [i for (w, _), i in self._live.items() if w == workflow]:
@@ -641,6 +758,8 @@ class Engine:
             raise InvalidTransitionError(
                 f"Cannot wake instance '{instance_id}': it is {status}. Only a waiting instance (sleeping, "
                 "waiting to retry a step or waiting for an event) can be woken; resume a paused one first.",
+                action="wake",
+                instance_id=instance_id,
                 status=status,
             )
         now = self.clock.now_ms()
@@ -656,7 +775,10 @@ class Engine:
             woken = changed
         if not woken and not changed:
             raise InvalidTransitionError(
-                f"Cannot wake instance '{instance_id}': it is {status} with no {what} pending.", status=status
+                f"Cannot wake instance '{instance_id}': it is {status} with no {what} pending.",
+                action="wake",
+                instance_id=instance_id,
+                status=status,
             )
         return max(woken, changed)
 
@@ -676,6 +798,8 @@ class Engine:
             if failed is None:
                 raise InvalidTransitionError(
                     f"Cannot retry instance '{instance_id}': it errored outside any step. Restart it instead.",
+                    action="retry",
+                    instance_id=instance_id,
                     status=status,
                 )
             return await self.restart(
@@ -708,7 +832,7 @@ class Engine:
         instance_id: str,
         statuses: set[str] | frozenset[str] = FINISHED,
         timeout: float = 10.0,
-    ) -> dict[str, Any]:
+    ) -> InstanceStatus:
         """Wait until the instance reaches one of `statuses`; TimeoutError after `timeout` seconds."""
         async with asyncio.timeout(timeout):
             while True:
@@ -735,7 +859,8 @@ class Engine:
         date_end_ms: int | None = None,
         page: int = 1,
         per_page: int = 25,
-    ) -> tuple[list[dict[str, Any]], int]:
+    ) -> tuple[list[InstanceRecord], int]:
+        """One page of instances, newest first, and how many match in all."""
         self.spec(workflow)
         rows, total = await self.store.read(
             lambda c: queries.q_list(
@@ -751,7 +876,7 @@ class Engine:
         out = []
         for instance_id, st, created in rows:
             inst = self._live.get((workflow, instance_id))
-            out.append({"id": instance_id, "status": inst.status if inst else st, "created_on": iso(created)})
+            out.append(InstanceRecord(instance_id, inst.status if inst else st, created))
         return out, total
 
     async def status_counts(self, workflow: str) -> dict[str, int]:
@@ -763,13 +888,124 @@ class Engine:
         self.spec(workflow)
         return await self.store.read(lambda c: queries.q_latest(c, workflow))
 
-    async def describe(self, workflow: str, instance_id: str) -> dict[str, Any]:
+    async def describe(self, workflow: str, instance_id: str) -> InstanceDetails:
+        """The instance with its step history in execution order, including attempts running now."""
         row = await self._row(workflow, instance_id)
-        history = await self.store.read(lambda c: queries.q_history(c, row["pk"]))
+        steps, attempts, _events = await self.store.read(lambda c: queries.q_history(c, row["pk"]))
         inst = self._live.get((workflow, instance_id))
         live = inst.run.live if inst is not None and inst.run is not None else {}
-        status = inst.status if inst is not None else row["status"]
-        return instance_details(row, status, history, live)
+        return InstanceDetails(
+            workflow=workflow,
+            id=instance_id,
+            status=inst.status if inst is not None else row["status"],
+            params=loads(row["params"]),
+            created_at_epoch_ms=row["created_at_epoch_ms"],
+            queued_at_epoch_ms=row["queued_at_epoch_ms"],
+            started_at_epoch_ms=row["started_at_epoch_ms"],
+            ended_at_epoch_ms=row["ended_at_epoch_ms"],
+            output=loads(row["output"]),
+            error=loads(row["error"]),
+            steps=_step_records(steps, attempts, live),
+        )
+
+
+MAX_RETENTION_MS = 30 * 86_400_000  # Cloudflare: finished instance state is kept at most 30 days
+
+
+def _retention(value: Any) -> str | None:
+    """create's `retention` → stored JSON `{"success_ms", "error_ms"}` (None when not given).
+
+    Cloudflare's keys `successRetention` / `errorRetention` (also `success_retention` /
+    `error_retention`, the REST API's), each a number of ms or a duration string, 1 ms to 30 days.
+    """
+    if value is None:
+        return None
+    if hasattr(value, "to_py"):
+        value = value.to_py()
+    if not isinstance(value, dict):
+        raise InvalidRetentionError(
+            "retention must be a dict like {'successRetention': '1 day', 'errorRetention': '7 days'}, "
+            f"got {value!r}.",
+            value=value,
+        )
+    known = {"successRetention": "success_ms", "success_retention": "success_ms",
+             "errorRetention": "error_ms", "error_retention": "error_ms"}  # fmt: skip
+    out: dict[str, int] = {}
+    for key, raw in value.items():
+        if key not in known:
+            raise InvalidRetentionError(
+                f"retention has an unknown key {key!r}: use successRetention and errorRetention.", value=value
+            )
+        try:
+            ms = to_ms(raw, what=f"retention.{key}")
+        except ValueError as exc:
+            raise InvalidRetentionError(str(exc), value=value) from None
+        if not 0 < ms <= MAX_RETENTION_MS:
+            raise InvalidRetentionError(
+                f"retention.{key} of {ms} ms is out of range: use 1 ms to 30 days.", value=value
+            )
+        out[known[key]] = ms
+    return json.dumps(out) if out else None
+
+
+def _summary(spec: WorkflowSpec, counts: dict[str, int] | None = None) -> WorkflowSummary:
+    return WorkflowSummary(spec.name, spec.binding, spec.class_name, spec.script_name, counts)
+
+
+def _step_records(steps: Any, attempts: Any, live: dict[tuple[str, str, int], LiveAttempt]) -> tuple[StepRecord, ...]:
+    """Stored steps and attempts plus the attempts running now, ordered by position."""
+    by_step: dict[int, list[AttemptRecord]] = {}
+    for a in attempts:
+        by_step.setdefault(a["step_pk"], []).append(
+            AttemptRecord(a["started_at_epoch_ms"], a["ended_at_epoch_ms"], bool(a["success"]), loads(a["error"]))
+        )
+    out: list[StepRecord] = []
+    seen = set()
+    for s in steps:
+        key = (s["kind"], s["name"], s["count"])
+        seen.add(key)
+        tried = by_step.get(s["pk"], [])
+        running = live.get(key)
+        if running is not None:
+            tried.append(AttemptRecord(running.attempt_started, None, None, None))
+        finished = s["state"] in ("complete", "errored")
+        is_do = s["kind"] == "do"
+        out.append(
+            StepRecord(
+                kind=s["kind"],
+                name=s["name"],
+                count=s["count"],
+                position=s["position"],
+                state=s["state"],
+                started_at_epoch_ms=s["started_at_epoch_ms"],
+                ended_at_epoch_ms=s["ended_at_epoch_ms"],
+                output=loads(s["output"]) if s["output"] else None,
+                error=loads(s["error"]),
+                config=json.loads(s["config"]) if s["config"] else None,
+                attempts=tuple(tried),
+                retry_at_epoch_ms=(
+                    s["wake_at_epoch_ms"] if is_do and running is None and s["state"] == "retrying" else None
+                ),
+                wake_at_epoch_ms=None if is_do or finished else s["wake_at_epoch_ms"],
+            )
+        )
+    for key, running in live.items():
+        if key not in seen:
+            out.append(
+                StepRecord(
+                    kind="do",
+                    name=running.name,
+                    count=running.count,
+                    position=running.position,
+                    state="running",
+                    started_at_epoch_ms=running.step_started,
+                    ended_at_epoch_ms=None,
+                    config=running.config,
+                    attempts=(AttemptRecord(running.attempt_started, None, None, None),),
+                )
+            )
+    out.sort(key=lambda step: step.position)
+    return tuple(out)
 
 
 def _committed(conn: sqlite3.Connection) -> None:

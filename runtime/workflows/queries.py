@@ -97,6 +97,13 @@ MIGRATIONS: list[str] = [
             ON CONFLICT (workflow, status) DO UPDATE SET n = n + 1;
     END;
     """,
+    # Retention (Cloudflare's create({retention})): how long a finished instance is kept
+    # (`{"success_ms", "error_ms"}`), and when it expires once it has finished.
+    """
+    ALTER TABLE instances ADD COLUMN retention TEXT;
+    ALTER TABLE instances ADD COLUMN expires_at_epoch_ms INTEGER;
+    CREATE INDEX instances_by_expiry ON instances (expires_at_epoch_ms) WHERE expires_at_epoch_ms IS NOT NULL;
+    """,
 ]
 
 
@@ -137,6 +144,37 @@ def insert_instances_txn(
         if cur.rowcount == 1 and cur.lastrowid is not None:
             created.append((instance_id, cur.lastrowid))
     return created
+
+
+def set_retention_txn(conn: sqlite3.Connection, pk: int, retention: str) -> None:
+    """Keep the instance's retention (JSON `{"success_ms", "error_ms"}`) for when it finishes."""
+    conn.execute("UPDATE instances SET retention = ? WHERE pk = ?", (retention, pk))
+
+
+def set_expiry_txn(conn: sqlite3.Connection, pk: int, status: str, ended_ms: int) -> None:
+    """A finished instance with a retention expires `success_ms` (complete) or `error_ms` after it ended."""
+    key = "$.success_ms" if status == "complete" else "$.error_ms"
+    conn.execute(
+        "UPDATE instances SET expires_at_epoch_ms = ? + json_extract(retention, ?) "
+        "WHERE pk = ? AND retention IS NOT NULL AND json_extract(retention, ?) IS NOT NULL",
+        (ended_ms, key, pk, key),
+    )
+
+
+def q_any_expired(conn: sqlite3.Connection, now_ms: int) -> bool:
+    """Is any finished instance past its retention? (one index probe)"""
+    row = conn.execute(
+        "SELECT 1 FROM instances WHERE expires_at_epoch_ms IS NOT NULL AND expires_at_epoch_ms <= ? LIMIT 1",
+        (now_ms,),
+    ).fetchone()
+    return row is not None
+
+
+def delete_expired_txn(conn: sqlite3.Connection, now_ms: int) -> int:
+    """Remove the finished instances whose retention has run out (steps and events cascade)."""
+    return conn.execute(
+        "DELETE FROM instances WHERE expires_at_epoch_ms IS NOT NULL AND expires_at_epoch_ms <= ?", (now_ms,)
+    ).rowcount
 
 
 def update_instance_txn(conn: sqlite3.Connection, pk: int, **fields: Any) -> None:

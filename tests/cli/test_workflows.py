@@ -248,7 +248,7 @@ def test_remote_mode_reads_account_id_from_the_selected_config(api: StandIn, tmp
     run = pyflows("workflows", "list", "--cwd", str(tmp_path), env=remote_env(api))
     assert api.state.requests[-1].path == f"/client/v4/accounts/{ACCOUNT}/workflows"  # the variable wins
     run = pyflows("workflows", "list", "--cwd", str(tmp_path), "--config", "nope.jsonc", env=no_var)
-    assert run.code == 1 and "--config nope.jsonc" in run.err, run
+    assert run.code == 1 and "No Cloudflare account id" in run.err, run
 
 
 def test_global_options_after_the_subcommand(api: StandIn, tmp_path: Path) -> None:

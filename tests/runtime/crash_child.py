@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine_helpers import EngineFactory  # noqa: E402
+from engine_helpers import EngineFactory, api_details  # noqa: E402
 from workers import WorkflowEntrypoint  # noqa: E402
 
 STATE, LOG, SCENARIO = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
@@ -126,7 +126,7 @@ async def main() -> None:
         await engine.create(wf, id=iid, params={"sleep_ms": 1500})
         mark("created")
         if SCENARIO == "fanout":
-            while sum(1 for s in (await engine.describe(wf, iid))["steps"] if s.get("success")) < 6:
+            while sum(1 for s in (await api_details(engine, wf, iid))["steps"] if s.get("success")) < 6:
                 await asyncio.sleep(0.02)
             mark("items-recorded")
         if SCENARIO == "event":
@@ -136,10 +136,10 @@ async def main() -> None:
         await asyncio.sleep(3600)  # the parent kills us
     else:
         for wf in WORKFLOWS.values():
-            rows, _ = await engine.list_instances(wf)
+            rows, _ = await engine.list_instances(wf)  # InstanceRecord rows
             for row in rows:
-                status = await engine.wait_for(wf, row["id"], timeout=20)
-                mark(f"final {row['id']} {status['status']} {status['output']}")
+                status = await engine.wait_for(wf, row.id, timeout=20)
+                mark(f"final {row.id} {status['status']} {status['output']}")
         await factory.close()
 
 

@@ -75,3 +75,10 @@ class EngineFactory:
             await engine.close()
             await store.close()
         self.opened.clear()
+
+
+async def api_details(engine: Engine, workflow: str, instance_id: str) -> dict[str, Any]:
+    """`engine.describe` as the Local Explorer API shows it (Wrangler's JSON shape)."""
+    from pyflows.runtime.server.explorer.present import instance_details
+
+    return instance_details(await engine.describe(workflow, instance_id))

@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from engine_helpers import EngineFactory
+from engine_helpers import EngineFactory, api_details
 from pyflows.runtime.errors import (
     InstanceExistsError,
     InstanceNotFoundError,
@@ -79,7 +79,7 @@ async def test_repeated_step_names_get_counts(make_engine: EngineFactory):
     engine = await make_engine(Repeat)
     iid = await engine.create("repeat")
     assert (await finish(engine, "repeat", iid))["output"] == [1, 2, 3]
-    details = await engine.describe("repeat", iid)
+    details = await api_details(engine, "repeat", iid)
     assert [s["name"] for s in details["steps"]] == ["same-1", "same-2", "same-3"]
     assert details["step_count"] == 3
 
@@ -112,7 +112,7 @@ async def test_retries_follow_the_backoff_and_number_attempts(make_engine, backo
     gaps = [(starts[i + 1][1] - starts[i][1]) * 1000 for i in range(3)]
     for gap, want in zip(gaps, expected_delays, strict=True):
         assert want - 5 <= gap <= want + 150, (gaps, expected_delays)
-    step = (await engine.describe("flaky", iid))["steps"][0]
+    step = (await api_details(engine, "flaky", iid))["steps"][0]
     assert [a["success"] for a in step["attempts"]] == [False, False, False, True]
     assert step["attempts"][0]["error"] == {"name": "RuntimeError", "message": "fail 1"}
     assert step["config"]["retries"] == {"limit": 3, "delay": 100, "backoff": backoff}
@@ -225,7 +225,7 @@ async def test_uncaught_error_ends_errored_with_name_and_message(make_engine):
         "error": {"name": "RuntimeError", "message": "bad input 7"},
         "output": None,
     }
-    details = await engine.describe("crash", iid)
+    details = await api_details(engine, "crash", iid)
     assert details["error"] == {"name": "RuntimeError", "message": "bad input 7"}
     assert details["end"] is not None
 
@@ -290,7 +290,7 @@ async def test_result_over_one_mib_fails_with_size_and_limit(make_engine):
     status = await finish(engine, "huge", iid)
     assert status["status"] == "errored"
     assert "1,048,588 bytes" in status["error"]["message"] and "1,048,576" in status["error"]["message"]
-    assert len((await engine.describe("huge", iid))["steps"][0]["attempts"]) == 1  # not retried
+    assert len((await api_details(engine, "huge", iid))["steps"][0]["attempts"]) == 1  # not retried
 
 
 async def test_results_round_trip_as_attribute_dicts_and_ints(make_engine):
@@ -353,7 +353,7 @@ async def test_sleep_accepts_ms_numbers_and_strings(make_engine, duration):
     slept = (await finish(engine, "sleepy", iid))["output"]
     want = 1.0 if duration == "1 second" else 0.15
     assert want - 0.01 <= slept < want + 0.5
-    step = (await engine.describe("sleepy", iid))["steps"][0]
+    step = (await api_details(engine, "sleepy", iid))["steps"][0]
     assert step["type"] == "sleep" and step["finished"] is True and step["name"] == "nap-1"
 
 
@@ -438,7 +438,7 @@ async def test_wait_for_event_receives_an_event_sent_later(make_engine):
         "type": "approve",
         "ts": "datetime",
     }
-    step = (await engine.describe("approval", iid))["steps"][0]
+    step = (await api_details(engine, "approval", iid))["steps"][0]
     assert step["type"] == "waitForEvent" and step["finished"] is True
     assert step["output"]["type"] == "approve" and step["output"]["payload"] == {"ok": True}
     assert step["output"]["timestamp"].endswith("Z")
@@ -464,7 +464,7 @@ async def test_wait_for_event_timeout_raises_into_run_and_is_catchable(make_engi
     iid = await engine.create("approval", params={"timeout": "1 second"})
     out = (await finish(engine, "approval", iid))["output"]
     assert out == {"timed_out": "WorkflowTimeoutError", "message": "Execution timed out after 1000ms"}
-    step = (await engine.describe("approval", iid))["steps"][0]
+    step = (await api_details(engine, "approval", iid))["steps"][0]
     assert step["error"] == {"name": "WorkflowTimeoutError", "message": "Execution timed out after 1000ms"}
 
 
@@ -621,7 +621,7 @@ async def test_pause_during_a_step_waits_for_it_then_resume_continues(make_engin
     iid = await engine.create("gate")
     await asyncio.wait_for(Gate.started.wait(), 10)  # the step's attempt is under way
     assert await engine.pause("gate", iid) == "waitingForPause"
-    details = await engine.describe("gate", iid)
+    details = await api_details(engine, "gate", iid)
     assert details["status"] == "waitingForPause"
     assert details["steps"][0]["attempts"][0] == {
         "start": details["steps"][0]["attempts"][0]["start"],
@@ -660,8 +660,9 @@ async def test_invalid_transitions_name_the_current_status(make_engine):
     engine = await make_engine(Quick)
     iid = await engine.create("quick")
     await finish(engine, "quick", iid)
-    with pytest.raises(InvalidTransitionError, match="cannot_terminate.*already complete"):
+    with pytest.raises(InvalidTransitionError, match="Cannot terminate instance .* already complete") as err:
         await engine.terminate("quick", iid)
+    assert (err.value.action, err.value.instance_id, err.value.status) == ("terminate", iid, "complete")
     with pytest.raises(InvalidTransitionError, match="it is complete, not paused"):
         await engine.resume("quick", iid)
     with pytest.raises(InvalidTransitionError, match="it is complete"):
@@ -673,7 +674,7 @@ async def test_terminate_stops_the_instance_for_good(make_engine):
     iid = await engine.create("approval")
     await engine.wait_for("approval", iid, {"waiting"})
     assert await engine.terminate("approval", iid) == "terminated"
-    details = await engine.describe("approval", iid)
+    details = await api_details(engine, "approval", iid)
     assert details["status"] == "terminated" and details["end"] is not None and details["error"] is None
 
 
@@ -695,7 +696,7 @@ async def test_restart_discards_history_and_runs_again_with_the_same_params(make
     await engine.restart("again", iid)
     status = await finish(engine, "again", iid)
     assert status["output"] == 2 and runs == ["x", "x"]
-    assert len((await engine.describe("again", iid))["steps"]) == 1
+    assert len((await api_details(engine, "again", iid))["steps"]) == 1
 
 
 async def test_restart_from_a_step_keeps_earlier_history(make_engine):
@@ -722,7 +723,7 @@ async def test_restart_from_a_step_keeps_earlier_history(make_engine):
     await finish(engine, "from", iid)
     with pytest.raises(StepNotFoundError, match='Step "nap" not found') as err:
         await engine.restart("from", iid, {"name": "nap"})  # type defaults to do
-    assert err.value.http_status == 409
+    assert err.value.step == {"name": "nap", "count": 1, "type": "do"}
     await engine.restart("from", iid, {"name": "nap", "type": "sleep"})
     await finish(engine, "from", iid)
     assert runs == {"a": 1, "b": 2}
@@ -734,7 +735,7 @@ async def test_delete_removes_the_instance_and_its_history(make_engine):
     await engine.wait_for("approval", iid, {"waiting"})
     await engine.delete("approval", iid)
     with pytest.raises(InstanceNotFoundError, match=f"Workflow instance '{iid}' not found."):
-        await engine.describe("approval", iid)
+        await api_details(engine, "approval", iid)
     assert await engine.list_instances("approval") == ([], 0)
 
 
@@ -864,7 +865,7 @@ async def test_ids_params_and_names_are_validated(make_engine):
     await engine.create("approval", id="taken")
     with pytest.raises(InstanceExistsError, match='id "taken" already exists'):
         await engine.create("approval", id="taken")
-    assert [i["id"] for i in (await engine.list_instances("approval"))[0]] == ["taken"]  # nothing half-made
+    assert [i.id for i in (await engine.list_instances("approval"))[0]] == ["taken"]  # nothing half-made
 
 
 async def test_determinism_error_names_expected_and_actual_step(make_engine):
@@ -909,7 +910,7 @@ async def test_binding_create_forms_batch_get_and_instance_methods(make_engine):
     c = await binding.create(id="c-1", params={"x": 1})
     assert len(a.id) == 36 and b.id == "b-1" and c.id == "c-1"
     batch = await binding.create_batch([{"id": "c-1"}, {"id": "d-1"}])  # existing ids are skipped
-    assert [i.id for i in batch] == ["c-1", "d-1"]
+    assert [i.id for i in batch] == ["d-1"]
     got = await binding.get("b-1")
     await engine.wait_for("approval", "b-1", {"waiting"})
     await got.send_event({"type": "approve", "payload": {"by": "me"}})
@@ -977,8 +978,98 @@ async def test_limits_inside_run_are_clear_catchable_errors(make_engine, call, m
     assert message in (await finish(engine, "limits", iid))["output"]
 
 
+async def test_create_batch_returns_only_what_it_created(make_engine):
+    """Cloudflare's createBatch: existing ids and repeats within the batch are left out (first wins)."""
+    engine = await make_engine(Approval)
+    binding = engine.env.APPROVAL
+    await binding.create(id="existing", params={"v": 0})
+    batch = [
+        {"id": "existing", "params": {"v": 1}},
+        {"id": "new", "params": {"v": 2}},
+        {"id": "new", "params": {"v": 3}},
+        {"id": "other"},
+    ]
+    created = await binding.create_batch(batch)
+    assert [i.id for i in created] == ["new", "other"]
+    details = {i: await api_details(engine, "approval", i) for i in ("existing", "new", "other")}
+    assert [details[i]["params"] for i in ("existing", "new", "other")] == [{"v": 0}, {"v": 2}, {}]
+    assert (await engine.list_instances("approval"))[1] == 3
+    anonymous = await binding.createBatch([{}, {"params": {"x": 1}}])
+    assert len({i.id for i in anonymous}) == 2 and all(len(i.id) == 36 for i in anonymous)
+
+
+async def test_create_batch_refuses_empty_and_invalid_batches_creating_nothing(make_engine):
+    engine = await make_engine(Approval)
+    binding = engine.env.APPROVAL
+    with pytest.raises(WorkflowError, match="^WorkflowError: batchCreate should have at least 1 instance$"):
+        await binding.create_batch([])
+    with pytest.raises(InvalidInstanceIdError, match="'bad id!' is invalid"):
+        await binding.create_batch([{"id": "fine-1"}, {"id": "bad id!"}, {"id": "fine-2"}])
+    with pytest.raises(PayloadTooLargeError):
+        await binding.create_batch([{"id": "fine-1"}, {"id": "fine-2", "params": {"blob": "x" * (1024 * 1024)}}])
+    assert await engine.list_instances("approval") == ([], 0)
+
+
 async def test_create_batch_takes_at_most_100(make_engine):
     engine = await make_engine(Approval)
-    with pytest.raises(WorkflowError, match="at most 100 instances, got 101"):
+    with pytest.raises(WorkflowError, match="^WorkflowError: batchCreate only supports 100 instances at a time$"):
         await engine.env.APPROVAL.create_batch([{} for _ in range(101)])
     assert await engine.list_instances("approval") == ([], 0)
+
+
+async def test_instance_delete_and_delete_batch_as_cloudflare(make_engine):
+    """`instance.delete()` and `binding.deleteBatch(ids)` → `{deleted: [{id}], errors: [{id, code, message}]}`."""
+    engine = await make_engine(Approval)
+    binding = engine.env.APPROVAL
+    handles = [await binding.create(id=f"d-{n}") for n in range(4)]
+    await engine.wait_for("approval", "d-0", {"waiting"})
+    await handles[0].delete()  # a waiting instance: stopped, then removed with its history
+    with pytest.raises(InstanceNotFoundError):
+        await binding.get("d-0")
+    result = await binding.deleteBatch(["d-1", "missing", "d-1", "d-2"])
+    assert result == {
+        "deleted": [{"id": "d-1"}, {"id": "d-2"}],
+        "errors": [
+            {"id": "missing", "code": 10400, "message": "workflows.api.error.instance.not_found"},
+            {"id": "d-1", "code": 10400, "message": "workflows.api.error.instance.not_found"},
+        ],
+    }
+    assert result.deleted[0].id == "d-1"  # attribute access, as the SDK's JS objects allow
+    assert [i.id for i in (await engine.list_instances("approval"))[0]] == ["d-3"]
+    for bad in ([], [f"x-{n}" for n in range(101)], ["d-3", "bad id!"]):
+        with pytest.raises(WorkflowError):
+            await binding.deleteBatch(bad)
+    assert [i.id for i in (await engine.list_instances("approval"))[0]] == ["d-3"]  # nothing deleted
+
+
+async def test_retention_removes_finished_instances_once_it_runs_out(make_engine):
+    """create({retention: {successRetention, errorRetention}}): kept that long after finishing, then removed."""
+
+    class Ends(WorkflowEntrypoint):
+        async def run(self, event, step):
+            if event["payload"].get("fail"):
+                raise ValueError("boom")
+            return "ok"
+
+    engine = await make_engine(Ends, retention_sweep_ms=20)
+    binding = engine.env.ENDS
+    await binding.create(id="short", retention={"successRetention": 150, "errorRetention": "1 day"})
+    day_or_150 = {"successRetention": "1 day", "errorRetention": 150}
+    await binding.create(id="failed", params={"fail": True}, retention=day_or_150)
+    await binding.create(id="kept-error", params={"fail": True}, retention={"successRetention": 150})
+    await binding.create(id="forever")
+    await binding.create_batch([{"id": "batched", "retention": {"success_retention": 150}}])
+    for iid in ("short", "failed", "kept-error", "forever", "batched"):
+        await engine.wait_for("ends", iid)
+
+    async def remaining() -> list[str]:
+        return sorted(i.id for i in (await engine.list_instances("ends"))[0])
+
+    async with asyncio.timeout(5):
+        while await remaining() != ["forever", "kept-error"]:
+            await asyncio.sleep(0.02)
+    with pytest.raises(InstanceNotFoundError):
+        await binding.get("short")
+    for bad in ({"successRetention": "31 days"}, {"successRetention": 0}, {"keep": "1 day"}, "1 day"):
+        with pytest.raises(WorkflowError, match="retention"):
+            await binding.create(retention=bad)

@@ -200,9 +200,10 @@ async def test_create_describe_and_list(api: httpx.AsyncClient) -> None:
 
 async def test_create_errors(api: httpx.AsyncClient) -> None:
     ok(await api.post("/workflows/my-workflow/instances", json={"id": "dup"}))
-    message = failed(await api.post("/workflows/my-workflow/instances", json={"id": "dup"}), 500, 10001)
+    # Wrangler answers these two with 500; a caller's mistake is a 4xx here (README, Compatibility).
+    message = failed(await api.post("/workflows/my-workflow/instances", json={"id": "dup"}), 409, 10001)
     assert message.startswith('WorkflowError: (instance.already_exists) Workflow instance with id "dup" already exists')
-    message = failed(await api.post("/workflows/my-workflow/instances", json={"id": "bad id!"}), 500, 10001)
+    message = failed(await api.post("/workflows/my-workflow/instances", json={"id": "bad id!"}), 400, 10001)
     # Wrangler: "WorkflowError: Workflow instance has invalid id"; the engine says which rule too.
     assert message.startswith("WorkflowError: Workflow instance") and "invalid" in message
     failed(await api.post("/workflows/no-such-wf/instances", json={}), 404, 10501)
@@ -295,7 +296,7 @@ async def test_events_and_status_changes(api: httpx.AsyncClient) -> None:
     assert ok(await api.post(f"{wf}/appr-1/events/approve", json={"late": True})) == {"success": True}
     assert (await wait_status(api, "approval-workflow", "appr-1", "complete"))["output"] == {"approved": {"ok": True}}
 
-    message = failed(await api.patch(f"{wf}/appr-1/status", json={"status": "terminate"}), 500, 10001)
+    message = failed(await api.patch(f"{wf}/appr-1/status", json={"status": "terminate"}), 409, 10001)
     assert message.startswith("WorkflowError: (instance.cannot_terminate)")
 
     restarted = ok(await api.patch(f"{wf}/appr-1/status", json={"status": "restart", "from": {"name": "prepare"}}))
@@ -498,3 +499,77 @@ async def test_a_step_waiting_to_retry_says_when(tmp_path: Path) -> None:
             assert ISO.match(step["retry_at"]) and abs((retry_at - failed_at).total_seconds() - 3600) < 1
     finally:
         await rt.close()
+
+
+# -- a caller's mistake is a 4xx; every request value is range-checked at the edge (issue 16) --------
+
+
+async def test_out_of_range_numbers_are_400_not_500(api: httpx.AsyncClient) -> None:
+    reply = await api.get("/workflows/my-workflow/instances", params={"page": "1.1e308"})
+    assert failed(reply, 400, 10001) == "page: Too big: expected number to be <=9007199254740991"
+    assert ok(await api.get("/workflows/my-workflow/instances", params={"page": str(2**53 - 1)})) == []
+    ok(await api.post("/workflows/approval-workflow/instances", json={"id": "far"}))
+    for count in (1e308, 2**63, -1, 0, 1.5):
+        body = {"status": "restart", "from": {"name": "prepare", "count": count}}
+        assert failed(await api.patch("/workflows/approval-workflow/instances/far/status", json=body), 400, 10001)
+    body = {"status": "restart", "from": {"name": "prepare", "count": 2**53 - 1}}
+    reply = await api.patch("/workflows/approval-workflow/instances/far/status", json=body)
+    assert failed(reply, 409, 10001).startswith('WorkflowError: (instance.cannot_restart) Step "prepare" not found')
+    reply = await api.get("/workflows/" + "w" * 2000)
+    assert failed(reply, 400, 10001) == "Path segment of 2000 characters is too long (the limit is 1024)."
+
+
+async def test_json_is_read_as_javascript_reads_it(api: httpx.AsyncClient) -> None:
+    # 1e400 is Infinity in JavaScript and null once stored; NaN is not JSON at all (create ignores the body).
+    raw = b'{"id": "huge", "params": {"big": 1e400, "n": 12345678901234567890}}'
+    reply = await api.post(
+        "/workflows/my-workflow/instances", content=raw, headers={"content-type": "application/json"}
+    )
+    assert ok(reply) == {"id": "huge"}
+    details = await wait_status(api, "my-workflow", "huge", "complete")
+    assert details["params"] == {"big": None, "n": 12345678901234567890}
+    reply = await api.post("/workflows/my-workflow/instances", content=b'{"id": "nan", "params": NaN}')
+    assert ok(reply)["id"] != "nan"
+    bad = await api.patch(
+        "/workflows/my-workflow/instances/huge/status",
+        content=b'{"status": "pause", "x": Infinity}',
+        headers={"content-type": "application/json"},
+    )
+    assert failed(bad, 400, 10001) == "Invalid JSON request body"
+
+
+async def test_caller_mistakes_are_4xx_with_wranglers_codes(api: httpx.AsyncClient) -> None:
+    wf = "/workflows/approval-workflow/instances"
+    ok(await api.post(wf, json={"id": "held"}))
+    reply = await api.post(f"{wf}/held/events/bad type!", json={})
+    assert failed(reply, 400, 10001).startswith("WorkflowError: Event type 'bad type!' is invalid")
+    reply = await api.post(f"{wf}/held/events/{'t' * 101}", json={})
+    assert "101 characters; the limit is 100" in failed(reply, 400, 10001)
+    ok(await api.patch(f"{wf}/held/status", json={"status": "pause"}))
+    assert (await wait_status(api, "approval-workflow", "held", "paused"))["status"] == "paused"
+    message = failed(await api.patch(f"{wf}/held/status", json={"status": "pause"}), 409, 10001)
+    assert message == (
+        "WorkflowError: Cannot pause instance 'held': it is paused. Only queued, running or waiting instances "
+        "can be paused."
+    )
+    big = {"id": "big", "params": {"blob": "x" * (1024 * 1024)}}
+    assert "over the limit of 1,048,576 bytes" in failed(await api.post(wf, json=big), 413, 10001)
+
+
+def test_every_engine_error_has_a_4xx_row_in_the_one_table() -> None:
+    from pyflows.runtime import errors
+    from pyflows.runtime.server.explorer.present import ERRORS, api_failure
+
+    engine_errors = [
+        cls
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.WorkflowError) and cls is not errors.WorkflowError
+    ]
+    assert len(engine_errors) >= 9
+    for cls in engine_errors:
+        assert cls in ERRORS, f"{cls.__name__} has no row in present.ERRORS"
+        assert 400 <= ERRORS[cls].status < 500, cls
+    assert api_failure(RuntimeError("disk on fire")) == (500, 10000, ["disk on fire"])
+    status, code, messages = api_failure(errors.InstanceExistsError("wf", "dup"))
+    assert (status, code) == (409, 10001)
+    assert messages[0].startswith('WorkflowError: (instance.already_exists) Workflow instance with id "dup"')

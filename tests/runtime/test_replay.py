@@ -9,14 +9,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from engine_helpers import EngineFactory
+from engine_helpers import EngineFactory, api_details
 from workers import WorkflowEntrypoint
 
 pytestmark = pytest.mark.anyio
 
 
 async def _recorded(engine, workflow: str, iid: str) -> int:
-    return sum(1 for s in (await engine.describe(workflow, iid))["steps"] if s.get("success"))
+    return sum(1 for s in (await api_details(engine, workflow, iid))["steps"] if s.get("success"))
 
 
 async def _until_recorded(engine, workflow: str, iid: str, n: int) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from engine_helpers import EngineFactory
+from engine_helpers import EngineFactory, api_details
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from workers import WorkflowEntrypoint
@@ -155,7 +155,7 @@ async def settle(engine: Any, iid: str, ctl: Control) -> None:
     seen = -1
     for _ in range(100):
         await asyncio.sleep(0.02)
-        steps = (await engine.describe("shaped", iid))["steps"]
+        steps = (await api_details(engine, "shaped", iid))["steps"]
         recorded = sum(1 for s in steps if s.get("success"))
         if ctl.started == seen and recorded >= ctl.finished:
             return

@@ -31,7 +31,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pyflows.runtime.errors import WorkflowError
+from pyflows.runtime.errors import DiagramUnavailableError, WorkflowError
 from pyflows.runtime.server.explorer.input import InvalidRequestError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -40,10 +40,6 @@ PREFIX = "/pyflows"
 EXPLORER_HEADER = "x-pyflows-explorer"  # what the explorer UI sends with every action
 PING_S = 15.0
 _SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-
-
-class DiagramUnavailableError(WorkflowError):
-    http_status = 404
 
 
 def _ok(result: Any) -> JSONResponse:

@@ -3,11 +3,18 @@
 miniflare validates with zod (its generated schemas) and reports each problem as
 `{"code": 10001, "message": "<field>: <zod message>"}`; query numbers are coerced first, and the
 first one that is not a number stops validation there (reference/wrangler-local-dev.md §2.2).
+
+Every value taken from a request is range-checked here, at the edge, so nothing a caller sends can
+reach storage out of range (a page number SQLite cannot hold is a 400, not a 500): whole numbers must
+be ≤ 2^53 - 1 (JavaScript's `Number.MAX_SAFE_INTEGER`, the largest whole number the peer tools read
+exactly), JSON bodies are read as JavaScript's `JSON.parse` reads them (no `NaN`/`Infinity`
+literals; a number too large for a double becomes `null`, as `JSON.stringify(Infinity)` does).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +24,10 @@ from starlette.requests import Request
 
 # miniflare's zod enum, in its order (for the error message); the same set as statuses.STATUSES.
 _ZOD_STATUSES = ("queued", "running", "paused", "errored", "terminated", "complete", "waitingForPause", "waiting")
+# The largest whole number a request may carry (JavaScript's Number.MAX_SAFE_INTEGER).
+MAX_SAFE_INTEGER = 2**53 - 1
+# A path segment longer than this cannot name anything (ids ≤ 100, names ≤ 64, types ≤ 100).
+MAX_PATH_NAME = 1024
 # zod's z.iso.datetime(): UTC with a Z, seconds and fraction optional.
 _ISO_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?Z$")
 
@@ -79,6 +90,8 @@ def list_query(params: Any) -> tuple[int, int, str | None, int | None, int | Non
     problems: list[str] = []
     if numbers["page"] < 1:
         problems.append("page: Too small: expected number to be >=1")
+    elif math.isfinite(numbers["page"]) and numbers["page"] > MAX_SAFE_INTEGER:
+        problems.append(f"page: Too big: expected number to be <={MAX_SAFE_INTEGER}")
     if numbers["per_page"] < 1:
         problems.append("per_page: Too small: expected number to be >=1")
     elif numbers["per_page"] > 100:
@@ -108,6 +121,24 @@ def list_query(params: Any) -> tuple[int, int, str | None, int | None, int | Non
     return int(numbers["page"]), int(numbers["per_page"]), status, start, end
 
 
+def _js_float(text: str) -> float | None:
+    value = float(text)
+    return None if math.isinf(value) else value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes | str) -> Any:
+    """JSON as JavaScript's `JSON.parse` reads it (ValueError for what it rejects).
+
+    `NaN` / `Infinity` literals are errors; a number too large for a double is `null` (what
+    `JSON.stringify` makes of `Infinity`), so every parsed value can be stored and sent back.
+    """
+    return json.loads(raw, parse_float=_js_float, parse_constant=_no_constant)
+
+
 async def json_body(request: Request) -> Any:
     """The JSON body, as Hono's json validator reads it: not JSON content → `{}`."""
     content_type = request.headers.get("content-type", "")
@@ -115,7 +146,7 @@ async def json_body(request: Request) -> Any:
         return {}
     raw = await request.body()
     try:
-        return json.loads(raw)
+        return parse_json(raw)
     except ValueError:
         raise InvalidRequestError("Invalid JSON request body") from None
 
@@ -126,9 +157,26 @@ async def lenient_json(request: Request) -> Any:
     if not raw.strip():
         return None
     try:
-        return json.loads(raw)
+        return parse_json(raw)
     except ValueError:
         return None
+
+
+def path_name(value: str) -> str:
+    """A workflow name, instance id or event type from the path, refused when it cannot name anything."""
+    if len(value) > MAX_PATH_NAME:
+        raise InvalidRequestError(
+            f"Path segment of {len(value)} characters is too long (the limit is {MAX_PATH_NAME})."
+        )
+    return value
+
+
+def batch_delete_ids(body: Any) -> list[str]:
+    """`POST …/instances/batch/delete` body `{"instances": [ids]}` → the ids ("Invalid input" otherwise)."""
+    ids = body.get("instances") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise InvalidRequestError("Invalid input")
+    return ids
 
 
 def status_body(body: Any) -> tuple[str, dict[str, Any] | None]:
@@ -148,7 +196,10 @@ def status_body(body: Any) -> tuple[str, dict[str, Any] | None]:
             raise InvalidRequestError("Invalid input")
         count = raw.get("count")
         if count is not None and (
-            isinstance(count, bool) or not isinstance(count, int | float) or count != int(count) or count <= 0
+            isinstance(count, bool)
+            or not isinstance(count, int | float)
+            or not 0 < count <= MAX_SAFE_INTEGER
+            or count != int(count)
         ):
             raise InvalidRequestError("Invalid input")
         kind = raw.get("type")

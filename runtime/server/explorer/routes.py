@@ -18,10 +18,10 @@ Paths, envelopes, status codes, error codes and messages follow reference/wrangl
     GET    (the base)                                  the OpenAPI document (runtime/openapi.json)
 
 Envelope: `{"success", "errors": [{"code", "message"}], "messages": [], "result"[, "result_info"]}`.
-One exception map (`_api`): a `WorkflowError` gives its `http_status` / `code` / message, anything
-else 500 / 10000. Unknown paths and methods: 404 `404 Not Found` in plain text. Requests are only
-answered for a loopback Host and Origin (`host_allowed`, `origin_allowed`): a web page must not be
-able to drive a dev session.
+One exception map (`_api` with `present.ERRORS`): each engine error type has its status, code and
+message; a caller's mistake is a 4xx, anything unexpected 500 / 10000. Unknown paths and methods:
+404 `404 Not Found` in plain text. Requests are only answered for a loopback Host and Origin
+(`host_allowed`, `origin_allowed`): a web page must not be able to drive a dev session.
 """
 
 from __future__ import annotations
@@ -31,24 +31,36 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from pyflows.runtime.protocol.durations import iso
-from pyflows.runtime.server.explorer import extensions
 from pyflows.runtime.errors import InstanceNotFoundError, InvalidTransitionError, WorkflowError
+from pyflows.runtime.protocol.durations import iso
+from pyflows.runtime.protocol.statuses import FINISHED
+from pyflows.runtime.server.explorer import extensions
 from pyflows.runtime.server.explorer.input import (
-    InvalidRequestError,
+    batch_delete_ids,
     json_body,
     lenient_json,
     list_query,
+    path_name,
     status_body,
 )
-from pyflows.runtime.protocol.statuses import COUNT_ORDER, FINISHED
+from pyflows.runtime.server.explorer.present import (
+    api_failure,
+    instance_row,
+    workflow_row,
+)
+from pyflows.runtime.server.explorer.present import (
+    instance_details as present_details,
+)
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from pyflows.runtime.workflows.engine import Engine
 
 API_PREFIX = "/cdn-cgi/local/explorer/api"
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
@@ -67,7 +79,7 @@ class _Runtime(Protocol):
     """What the API needs from the dev server's runtime (see runtime/server.py)."""
 
     @property
-    def engine(self) -> Any: ...
+    def engine(self) -> Engine: ...
 
     @property
     def name(self) -> str: ...
@@ -132,22 +144,20 @@ def error_envelope(status: int, code: int, *messages: str) -> JSONResponse:
     )
 
 
-Handler = Callable[[Request, Any], Awaitable[Response]]
+Handler = Callable[[Request, "Engine"], Awaitable[Response]]
 
 
 def _api(handler: Handler, runtime: _Runtime) -> Callable[[Request], Awaitable[Response]]:
-    """The one exception-to-envelope map for every endpoint."""
+    """The one exception-to-envelope map for every endpoint (`present.ERRORS`)."""
 
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request, runtime.engine)
-        except InvalidRequestError as exc:
-            return error_envelope(400, exc.code, *exc.messages)
-        except WorkflowError as exc:
-            return error_envelope(exc.http_status, exc.code, exc.message)
         except Exception as exc:
-            log.exception("Local Explorer API: %s %s failed", request.method, request.url.path)
-            return error_envelope(500, 10000, str(exc) or type(exc).__name__)
+            status, code, messages = api_failure(exc)
+            if status >= 500:
+                log.exception("Local Explorer API: %s %s failed", request.method, request.url.path)
+            return error_envelope(status, code, *messages)
 
     return endpoint
 
@@ -155,29 +165,32 @@ def _api(handler: Handler, runtime: _Runtime) -> Callable[[Request], Awaitable[R
 # Endpoints ------------------------------------------------------------------------------------------
 
 
-def _workflow_row(spec: Any) -> dict[str, Any]:
-    return {"name": spec.name, "class_name": spec.class_name, "script_name": spec.script_name}
+def _workflow(request: Request, engine: Engine) -> str:
+    """The `{workflow}` of the path, known to the engine (WorkflowNotFoundError otherwise)."""
+    return engine.spec(path_name(request.path_params["workflow"])).name
 
 
-async def list_workflows(request: Request, engine: Any) -> Response:
-    rows = [_workflow_row(s) for s in engine.specs.values()]
+def _instance(request: Request) -> str:
+    return path_name(request.path_params["instance"])
+
+
+async def list_workflows(request: Request, engine: Engine) -> Response:
+    rows = [workflow_row(s) for s in engine.workflows()]
     return envelope(rows, result_info={"count": len(rows)})
 
 
-async def workflow_details(request: Request, engine: Any) -> Response:
-    spec = engine.spec(request.path_params["workflow"])
-    counts = await engine.status_counts(spec.name)
-    return envelope({**_workflow_row(spec), "instances": {k: counts.get(k, 0) for k in COUNT_ORDER}})
+async def workflow_details(request: Request, engine: Engine) -> Response:
+    return envelope(workflow_row(await engine.describe_workflow(_workflow(request, engine))))
 
 
-async def delete_workflow(request: Request, engine: Any) -> Response:
-    await engine.delete_all(engine.spec(request.path_params["workflow"]).name)
+async def delete_workflow(request: Request, engine: Engine) -> Response:
+    await engine.delete_all(_workflow(request, engine))
     return envelope({"status": "ok", "success": True})
 
 
-async def list_instances(request: Request, engine: Any) -> Response:
+async def list_instances(request: Request, engine: Engine) -> Response:
     page, per_page, status, start, end = list_query(request.query_params)
-    workflow = engine.spec(request.path_params["workflow"]).name
+    workflow = _workflow(request, engine)
     rows, total = await engine.list_instances(
         workflow, status=status, date_start_ms=start, date_end_ms=end, page=page, per_page=per_page
     )
@@ -189,11 +202,11 @@ async def list_instances(request: Request, engine: Any) -> Response:
         "total_pages": max(1, -(-total // per_page)),
         "status_counts": {k: v for k, v in counts.items() if v},
     }
-    return envelope(rows, result_info=info)
+    return envelope([instance_row(r) for r in rows], result_info=info)
 
 
-async def create_instance(request: Request, engine: Any) -> Response:
-    workflow = engine.spec(request.path_params["workflow"]).name
+async def create_instance(request: Request, engine: Engine) -> Response:
+    workflow = _workflow(request, engine)
     body = await lenient_json(request)
     if not isinstance(body, dict):
         body = {}
@@ -201,12 +214,9 @@ async def create_instance(request: Request, engine: Any) -> Response:
     return envelope({"id": instance_id})
 
 
-async def batch_delete(request: Request, engine: Any) -> Response:
-    body = await json_body(request)
-    ids = body.get("instances") if isinstance(body, dict) else None
-    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise InvalidRequestError("Invalid input")
-    workflow = engine.spec(request.path_params["workflow"]).name
+async def batch_delete(request: Request, engine: Engine) -> Response:
+    ids = batch_delete_ids(await json_body(request))
+    workflow = _workflow(request, engine)
     deleted: list[dict[str, str]] = []
     errors: list[dict[str, Any]] = []
     for instance_id in ids:
@@ -220,43 +230,46 @@ async def batch_delete(request: Request, engine: Any) -> Response:
     return envelope({"deleted": deleted, "errors": errors})
 
 
-async def instance_details(request: Request, engine: Any) -> Response:
-    p = request.path_params
-    return envelope(await engine.describe(engine.spec(p["workflow"]).name, p["instance"]))
+async def instance_details(request: Request, engine: Engine) -> Response:
+    workflow = _workflow(request, engine)
+    return envelope(present_details(await engine.describe(workflow, _instance(request))))
 
 
-async def delete_instance(request: Request, engine: Any) -> Response:
-    p = request.path_params
-    await engine.delete(engine.spec(p["workflow"]).name, p["instance"])
+async def delete_instance(request: Request, engine: Engine) -> Response:
+    await engine.delete(_workflow(request, engine), _instance(request))
     return envelope({"success": True})
 
 
-async def change_status(request: Request, engine: Any) -> Response:
+async def change_status(request: Request, engine: Engine) -> Response:
     action, from_step = status_body(await json_body(request))
-    p = request.path_params
-    workflow, instance_id = engine.spec(p["workflow"]).name, p["instance"]
+    workflow, instance_id = _workflow(request, engine), _instance(request)
     if action == "restart":
         status = await engine.restart(workflow, instance_id, from_step=from_step)
-    else:
-        try:
-            status = await getattr(engine, action)(workflow, instance_id)
-        except InvalidTransitionError as exc:
-            # Wrangler's API: pausing or resuming a finished instance is a no-op that reports its
-            # status (reference §2.2 "Not errors"); the binding raises, as SPEC §4.2 asks.
-            status = exc.fields.get("status")
-            if action == "terminate" or status not in FINISHED:
-                raise
+        return envelope({"status": status, "timestamp": iso(int(time.time() * 1000))})
+    transitions: dict[str, Callable[[str, str], Awaitable[str]]] = {
+        "pause": engine.pause,
+        "resume": engine.resume,
+        "terminate": engine.terminate,
+    }
+    try:
+        status = await transitions[action](workflow, instance_id)
+    except InvalidTransitionError as exc:
+        # Wrangler's API: pausing or resuming a finished instance is a no-op that reports its
+        # status (reference §2.2 "Not errors"); the binding raises, as SPEC §4.2 asks.
+        if action == "terminate" or exc.status not in FINISHED:
+            raise
+        status = exc.status
     return envelope({"status": status, "timestamp": iso(int(time.time() * 1000))})
 
 
-async def send_event(request: Request, engine: Any) -> Response:
-    p = request.path_params
-    workflow = engine.spec(p["workflow"]).name
+async def send_event(request: Request, engine: Engine) -> Response:
+    workflow, instance_id = _workflow(request, engine), _instance(request)
+    event_type = path_name(request.path_params["event_type"])
     try:
-        await engine.send_event(workflow, p["instance"], p["event_type"], await lenient_json(request))
+        await engine.send_event(workflow, instance_id, event_type, await lenient_json(request))
     except InvalidTransitionError as exc:
         # Wrangler's API accepts (and drops) an event for a finished instance (§2.2 "Not errors").
-        if exc.fields.get("status") not in FINISHED:
+        if exc.status not in FINISHED:
             raise
     return envelope({"success": True})
 
@@ -288,13 +301,13 @@ class _Route(Route):
 def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
     """The ASGI app for everything under API_PREFIX (mount it there, or dispatch by prefix)."""
 
-    async def openapi(request: Request, engine: Any) -> Response:
+    async def openapi(request: Request, engine: Engine) -> Response:
         return JSONResponse(_openapi_document())
 
-    async def local_workers(request: Request, engine: Any) -> Response:
+    async def local_workers(request: Request, engine: Engine) -> Response:
         bindings = [
             {"id": s.name, "bindingName": s.binding, "className": s.class_name, "scriptName": s.script_name}
-            for s in engine.specs.values()
+            for s in engine.workflows()
         ]
         worker: dict[str, Any] = {"isSelf": True, "name": runtime.name, "bindings": {"workflows": bindings}}
         triggers = getattr(getattr(runtime, "runtime", None), "triggers", None)  # runtime/triggers
@@ -388,7 +401,9 @@ def _routes(runtime: _Runtime, table: list[tuple[str, str, Handler]]) -> list[Ro
     for path, handlers in by_path.items():
         wrapped = {m: _api(h, runtime) for m, h in handlers.items()}
 
-        async def dispatch(request: Request, wrapped: dict[str, Any] = wrapped) -> Response:
+        async def dispatch(
+            request: Request, wrapped: dict[str, Callable[[Request], Awaitable[Response]]] = wrapped
+        ) -> Response:
             return await wrapped[request.method](request)
 
         merged.append(_Route(path, dispatch, methods=list(handlers)))

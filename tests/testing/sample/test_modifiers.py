@@ -68,7 +68,7 @@ async def test_mock_step_error_and_forced_timeout_share_one_failure_counter(pyfl
         assert await instance.get_output() == {"attempt": 4}
     assert calls == ["call api#4"]  # attempts 1-3 were answered by the modifiers
     details = await pyflows_project.engine.describe("flaky", "counter")
-    errors = [a["error"] for a in details["steps"][0]["attempts"]]
+    errors = [a.error for a in details.steps[0].attempts]  # the engine's records (InstanceDetails)
     assert errors[:2] == [{"name": "RuntimeError", "message": "mocked outage"}] * 2
     assert errors[2] == {"name": "WorkflowTimeoutError", "message": "Execution timed out after 600000ms"}
     assert errors[3] is None
