@@ -37,13 +37,13 @@ def client_for(local: bool, port: int, opts: GlobalOptions) -> ManagementClient:
     else `account_id` in the config that --cwd/--config/--env select (read only when needed)."""
     if local:
         return ManagementClient.for_local(port)
+    import os
 
-    def account_id() -> str | None:
-        from pyflows.runtime import config
+    if os.environ.get("CLOUDFLARE_ACCOUNT_ID", "").strip() or not os.environ.get("CLOUDFLARE_API_TOKEN", "").strip():
+        return ManagementClient.for_remote()
+    from pyflows.runtime.config import account_id
 
-        return config.account_id(opts.cwd, opts.config, opts.env)
-
-    return ManagementClient.for_remote(account_id=account_id)
+    return ManagementClient.for_remote(account_id=account_id(opts.cwd, opts.config, opts.env))
 
 
 def resolve_id(client: ManagementClient, name: str, instance_id: str, *, quiet: bool) -> str:

@@ -1,21 +1,24 @@
 """The CLI's one HTTP client for the workflows management API, local or remote.
 
-Two servers speak the same shapes (the Local Explorer API is a subset of Cloudflare's REST API):
+Two servers speak the same shapes (SPEC §5, `reference/wrangler-local-dev.md` §2):
 
 * **local** (`--local`): the Local Explorer API of a `pyflows dev` or `wrangler dev` session,
   `http://localhost:<port>/cdn-cgi/local/explorer/api/workflows...`;
 * **remote**: the Cloudflare REST API,
-  `https://api.cloudflare.com/client/v4/accounts/$CLOUDFLARE_ACCOUNT_ID/workflows...` with
-  `Authorization: Bearer $CLOUDFLARE_API_TOKEN`. `PYFLOWS_API_BASE_URL` replaces
-  `https://api.cloudflare.com/client/v4` (tests point it at a local stand-in).
+  `https://api.cloudflare.com/client/v4/accounts/<account id>/workflows...` with
+  `Authorization: Bearer $CLOUDFLARE_API_TOKEN`; the account id is `CLOUDFLARE_ACCOUNT_ID`, else the
+  config's `account_id` (as Wrangler reads them). `PYFLOWS_API_BASE_URL` replaces
+  `https://api.cloudflare.com/client/v4` (tests point it at a local stand-in). Instance lists page
+  with Cloudflare's cursors (`result_info.cursor`, sent back as `?cursor=`; `page` is deprecated
+  there), so page N of `instances list` is reached by following N - 1 cursors.
 
 Every answer is an envelope `{"success", "errors", "messages", "result", "result_info"?}`; callers
 get `result` (and `result_info`) or a `ClientError` whose message is what the user reads:
 `Local API error: <errors[0].message>` (remote: `API error: ...`), `... HTTP <status>` when the
 body is not an envelope, or "no dev session on port N" when nothing listens there.
 
-Start-up time is a requirement (one `instances list --local` in <= 0.25 s including the
-interpreter, measured by bench/). `import httpx` alone costs ~100 ms here, so the loopback path uses the standard
+Start-up time is a requirement (issue 5: one `instances list --local` in <= 0.25 s including the
+interpreter). `import httpx` alone costs ~100 ms here, so the loopback path uses the standard
 library's `http.client` (~20 ms to import, plenty for one request to 127.0.0.1 with no TLS, proxies
 or redirects). The remote path needs TLS, proxies and certificates done properly, so it imports
 httpx lazily, only when it is used. Tests inject any `Transport` (see `HttpxTransport`, which also
@@ -26,7 +29,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import quote, urlencode, urlsplit
@@ -189,10 +192,12 @@ class ManagementClient:
         *,
         env: Mapping[str, str] | None = None,
         transport: Transport | None = None,
-        account_id: Callable[[], str | None] | None = None,
+        account_id: str | None = None,
     ) -> ManagementClient:
-        """A client for the Cloudflare API, from CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID, else
-        `account_id()` (the project config's `account_id`; the variable wins, as in Wrangler)."""
+        """A client for the Cloudflare API, from CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID.
+
+        `account_id` is the config's `account_id`, used when CLOUDFLARE_ACCOUNT_ID is not set.
+        """
         env = os.environ if env is None else env
         token = env.get("CLOUDFLARE_API_TOKEN", "").strip()
         if not token:
@@ -201,12 +206,13 @@ class ManagementClient:
                 "the CLOUDFLARE_API_TOKEN environment variable (create a token with Workflows permissions "
                 f"at {TOKEN_HELP_URL}). To use a local `pyflows dev` session instead, pass --local."
             )
-        account = env.get("CLOUDFLARE_ACCOUNT_ID", "").strip() or (account_id() if account_id else None)
+        account = env.get("CLOUDFLARE_ACCOUNT_ID", "").strip() or (account_id or "").strip()
         if not account:
             raise ClientError(
                 "No Cloudflare account id: without --local, pyflows needs the CLOUDFLARE_ACCOUNT_ID "
-                "environment variable (the 32-character id on your dashboard's Workers overview). "
-                "To use a local `pyflows dev` session instead, pass --local."
+                'environment variable or "account_id" in wrangler.jsonc / wrangler.toml (the 32-character '
+                "id on your dashboard's Workers overview). To use a local `pyflows dev` session instead, "
+                "pass --local."
             )
         root = env.get("PYFLOWS_API_BASE_URL", "").strip() or CLOUDFLARE_API_BASE
         return cls(
@@ -342,9 +348,29 @@ class ManagementClient:
             query["date_end"] = date_end
         if per_page is not None:
             query["per_page"] = str(per_page)
-        if page is not None:
-            query["page"] = str(page)
-        return self.call("GET", f"/workflows/{_segment(name)}/instances", query=query)
+        path = f"/workflows/{_segment(name)}/instances"
+        if self.local:
+            if page is not None:
+                query["page"] = str(page)
+            return self.call("GET", path, query=query)
+        return self._follow_cursors(path, query, page or 1)
+
+    def _follow_cursors(self, path: str, query: dict[str, str], page: int) -> Envelope:
+        """Page `page` of a Cloudflare list: follow `result_info.cursor` from the first page.
+
+        A first page without a `cursor` key comes from a server that pages by number: it is asked for
+        `page` directly. A later page without a cursor means the list ended: an empty page.
+        """
+        envelope = self.call("GET", path, query=query)
+        if page > 1 and "cursor" not in (envelope.result_info or {}):
+            return self.call("GET", path, query={**query, "page": str(page)})
+        for _ in range(1, page):
+            info = envelope.result_info or {}
+            cursor = info.get("cursor")
+            if not cursor:
+                return Envelope([], {**info, "page": page, "count": 0})
+            envelope = self.call("GET", path, query={**query, "cursor": str(cursor)})
+        return envelope
 
     def get_instance(self, name: str, instance_id: str) -> Any:
         return self.call("GET", f"/workflows/{_segment(name)}/instances/{_segment(instance_id)}").result

@@ -633,7 +633,7 @@ async def test_pause_during_a_step_waits_for_it_then_resume_continues(make_engin
     assert (await engine.wait_for("gate", iid, {"paused"}))["status"] == "paused"
     # The 100 ms sleep must not run while paused: it stays paused for 3x that, checked every 10 ms.
     await stays(engine, "gate", iid, "paused", seconds=0.3)
-    assert [s["name"] for s in (await engine.describe("gate", iid))["steps"]] == ["slow step-1"]
+    assert [(s.name, s.count) for s in (await engine.describe("gate", iid)).steps] == [("slow step", 1)]
     with pytest.raises(InvalidTransitionError, match="it is paused"):
         await engine.pause("gate", iid)
     await engine.resume("gate", iid)
