@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,14 +26,14 @@ from typing import Any
 
 from _http import Http
 from _project import write_project
+from pyflows.testing.devserver import DevServer as _DevServer
 
 THREE = "bench-three"  # the 3-step workflow's name (see _project.py)
 SLEEPER = "bench-sleeper"  # sleeps one hour
-READY = re.compile(r"Ready on (http://\S+)")
 RELOADED = "Local server updated and ready"
 
 # name -> (unit, better, Wrangler's figure or None, target or None, which issue's target)
-# Wrangler 4.164 on a 2-vCPU machine: ../shared/reference/wrangler-local-dev.md §0 item 8.
+# Wrangler 4.164 local mode, measured on a 2-vCPU machine (bench/README.md says where and how).
 SPECS: dict[str, tuple[str, str, float | None, float | None, str]] = {
     "cold_start_ready": ("s", "lower", 1.37, 0.35, "issue 4"),
     "cold_start_first_200": ("s", "lower", None, None, ""),
@@ -347,89 +345,16 @@ def settled_memory(pid: int, *, timeout: float = 5.0) -> tuple[float, float, int
 # -- a real `pyflows dev` -----------------------------------------------------------------------
 
 
-class DevServer:
-    """`pyflows dev --port 0` in `project` as a subprocess; stdout is drained by a thread.
+class DevServer(_DevServer):
+    """`pyflows dev --port 0` in `project`, as every benchmark starts it (pyflows' one harness,
+    `pyflows.testing.devserver`, plus the process tree's memory and a straggler sweep on stop).
 
-    `started`, `ready_at` are perf_counter() times; `url` comes from the Ready line.
+    `started` / `ready_at` are perf_counter() times; `url` comes from the Ready line.
     """
 
     def __init__(self, project: Path, *args: str) -> None:
-        self.project = project
-        self.args = args
-        self.proc: subprocess.Popen[str] | None = None
-        self.lines: list[tuple[float, str]] = []
-        self.url = ""
-        self.started = 0.0
-        self.ready_at = 0.0
-        self._ready = threading.Event()
-        self._cond = threading.Condition()
-        self._reader: threading.Thread | None = None
+        super().__init__(project, *args, command=pyflows_command(), env=child_env(), stderr_to_stdout=True)
         self._known: set[int] = set()
-
-    def start(self, timeout: float = 30.0) -> DevServer:
-        cmd = [*pyflows_command(), "dev", "--port", "0", *self.args]
-        env = child_env()
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            cmd,
-            cwd=self.project,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
-            env=env,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        if not self._ready.wait(timeout) or not self.url:
-            raise RuntimeError(f"pyflows dev did not print Ready within {timeout:g} s:\n{self.output()}")
-        return self
-
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        for text in self.proc.stdout:
-            now = time.perf_counter()
-            with self._cond:
-                self.lines.append((now, text.rstrip("\n")))
-                self._cond.notify_all()
-            if not self._ready.is_set():
-                match = READY.search(text)
-                if match:
-                    self.ready_at = now
-                    self.url = match.group(1)
-                    self._ready.set()
-        self._ready.set()  # EOF: the process ended; start() reports it
-
-    def output(self, last: int = 60) -> str:
-        with self._cond:
-            return "\n".join(t for _, t in self.lines[-last:])
-
-    def wait_for_line(self, needle: str, *, after: int, timeout: float) -> float:
-        """perf_counter() time of the first line containing `needle` with index >= `after`."""
-        deadline = time.perf_counter() + timeout
-        with self._cond:
-            while True:
-                for when, text in self.lines[after:]:
-                    if needle in text:
-                        return when
-                left = deadline - time.perf_counter()
-                if left <= 0:
-                    raise TimeoutError(f"no {needle!r} line within {timeout:g} s:\n{self.output()}")
-                self._cond.wait(left)
-
-    def line_count(self) -> int:
-        with self._cond:
-            return len(self.lines)
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    @property
-    def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1])
 
     def memory(self) -> tuple[float, float, int]:
         self._known.update(tree_pids(self.pid))
@@ -437,31 +362,13 @@ class DevServer:
 
     def stop(self) -> None:
         """SIGTERM (graceful), wait, SIGKILL; then SIGKILL any descendant still alive."""
-        if self.proc is None:
-            return
-        proc, self.proc = self.proc, None
+        if self.proc.poll() is None:
+            self._known.update(tree_pids(self.proc.pid))
         try:
-            if proc.poll() is None:
-                self._known.update(tree_pids(proc.pid))
-                proc.terminate()
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(10)
+            super().stop()
         finally:
-            for pid in self._known - {proc.pid}:
-                _kill_if_ours(pid, proc.pid)
-            if proc.stdout is not None:
-                proc.stdout.close()
-            if self._reader is not None:
-                self._reader.join(2)
-
-    def __enter__(self) -> DevServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+            for pid in self._known - {self.proc.pid}:
+                _kill_if_ours(pid, self.proc.pid)
 
 
 def _kill_if_ours(pid: int, session_pid: int) -> None:
@@ -485,7 +392,7 @@ def dev_server(*args: str) -> Iterator[tuple[DevServer, Http]]:
         server = DevServer(project, *args)
         client: Http | None = None
         try:
-            server.start()
+            server.ready()
             client = Http(server.url)
             yield server, client
         finally:

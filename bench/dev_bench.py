@@ -15,6 +15,7 @@ from __future__ import annotations
 import subprocess
 import time
 
+import _wrangler
 from _harness import (
     THREE,
     DevServer,
@@ -27,7 +28,6 @@ from _harness import (
     temp_project,
     wait_until,
 )
-import _wrangler
 from _http import Http, count_instances, create_through_fetch
 from _project import PING
 
@@ -39,7 +39,7 @@ def cold_start(runs: int, sink: list[Result]) -> None:
         with temp_project() as project:
             server = DevServer(project)
             try:
-                server.start()
+                server.ready()
                 ready.append(server.ready_at - server.started)
                 client = Http(server.url, timeout=10)
                 try:

@@ -26,10 +26,10 @@ from pyflows.runtime.sdk import SHIM_DIR
 if str(SHIM_DIR) not in sys.path:
     sys.path.insert(0, str(SHIM_DIR))  # `import workers` as user code does
 
-from pyflows.runtime.workflows.binding import WorkflowBinding  # noqa: E402
-from pyflows.runtime.workflows.engine import Engine, EngineOptions, WorkflowSpec  # noqa: E402
 from pyflows.runtime.storage.store import Store  # noqa: E402
 from pyflows.runtime.surface.values import JsDict  # noqa: E402
+from pyflows.runtime.workflows.binding import WorkflowBinding  # noqa: E402
+from pyflows.runtime.workflows.engine import Engine, EngineOptions, WorkflowSpec  # noqa: E402
 from workers import WorkflowEntrypoint  # noqa: E402
 
 CONCURRENT_INSTANCES = 100

@@ -65,7 +65,7 @@ def scale(runs: int, sink: list[Result]) -> None:
                 rate.append(INSTANCES / (time.perf_counter() - started))
                 client = Http(server.url)
                 wait_until(
-                    lambda: count_instances(client, SLEEPER, "waiting") >= INSTANCES,
+                    lambda c=client: count_instances(c, SLEEPER, "waiting") >= INSTANCES,
                     timeout=600,
                     interval=0.5,
                     what=f"{INSTANCES:,} sleeping instances",

@@ -1,7 +1,7 @@
 """The `pyflows` command: parse → call one thing → render → exit code.
 
 Nothing here imports the server, Starlette, uvicorn or aiosqlite at module level: every command
-pays only for what it uses (see bench/cli_bench.py).
+pays only for what it uses (bench/dev_bench.py measures it).
 """
 
 from __future__ import annotations
@@ -16,9 +16,8 @@ from pyflows import __version__
 from pyflows.runtime.errors import PyflowsError
 
 # Named exit codes (uvicorn style).
-EXIT_OK = 0
 EXIT_FAILURE = 1
-EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 @dataclass(frozen=True)
@@ -131,8 +130,10 @@ def _register() -> None:
 def main() -> None:
     """Console-script entry: expected errors become one `✘ [ERROR]` line and exit 1."""
     _register()
+    from pyflows.cli.commands.workflows import normalize_argv
+
     try:
-        app(standalone_mode=False)
+        app(args=normalize_argv(sys.argv[1:]), standalone_mode=False)
     except PyflowsError as exc:
         print_error(str(exc))
         sys.exit(EXIT_FAILURE)
@@ -142,7 +143,7 @@ def main() -> None:
         sys.stderr.write("Aborted.\n")
         sys.exit(EXIT_FAILURE)
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         # Usage errors (missing argument, bad option value). Typer >= 0.26 vendors its own copy of
         # click, so match click's exception protocol rather than `click.ClickException`.

@@ -7,8 +7,11 @@ from typing import Annotated
 
 import typer
 from pyflows.cli import render
-from pyflows.cli.app import ConfigOpt, CwdOpt, EnvOpt, GlobalOptions  # noqa: F401 - the commands import them from here
-from pyflows.client.management import DEFAULT_PORT, ManagementClient
+from pyflows.cli.app import ConfigOpt as ConfigOpt  # re-exported: the commands import them from here
+from pyflows.cli.app import CwdOpt as CwdOpt
+from pyflows.cli.app import EnvOpt as EnvOpt
+from pyflows.cli.app import GlobalOptions
+from pyflows.client.management import ManagementClient
 
 LocalOpt = Annotated[
     bool, typer.Option("--local", help="Interact with a local dev session (`pyflows dev` or `wrangler dev`).")
@@ -18,21 +21,20 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API result as J
 NameArg = Annotated[str, typer.Argument(metavar="NAME", help="Name of the workflow.", show_default=False)]
 
 
-def prepare(ctx: typer.Context, cwd: Path | None, config: Path | None, env: str | None, *, json_: bool) -> None:
+def prepare(
+    ctx: typer.Context, cwd: Path | None, config: Path | None, env: str | None, *, json_: bool
+) -> GlobalOptions:
     """Print the banner (unless --json), then honour global options given after the subcommand."""
     from pyflows.cli.app import override_globals
 
     if not json_:
         render.print_banner()
-    global _globals
-    _globals = override_globals(ctx, cwd, config, env)
+    return override_globals(ctx, cwd, config, env)
 
 
-_globals: GlobalOptions | None = None  # what `prepare` resolved, for `client_for` (the config's account_id)
-
-
-def client_for(local: bool, port: int) -> ManagementClient:
-    """The local client, or the Cloudflare API client (account id: CLOUDFLARE_ACCOUNT_ID, else the config's)."""
+def client_for(local: bool, port: int, opts: GlobalOptions) -> ManagementClient:
+    """The local session's client, or the Cloudflare API's: its account id from CLOUDFLARE_ACCOUNT_ID,
+    else `account_id` in the config that --cwd/--config/--env select (read only when needed)."""
     if local:
         return ManagementClient.for_local(port)
     import os
@@ -41,8 +43,7 @@ def client_for(local: bool, port: int) -> ManagementClient:
         return ManagementClient.for_remote()
     from pyflows.runtime.config import account_id
 
-    options = _globals or GlobalOptions(cwd=Path.cwd(), config=None, env=None)
-    return ManagementClient.for_remote(account_id=account_id(options.cwd, options.config, options.env))
+    return ManagementClient.for_remote(account_id=account_id(opts.cwd, opts.config, opts.env))
 
 
 def resolve_id(client: ManagementClient, name: str, instance_id: str, *, quiet: bool) -> str:
@@ -52,8 +53,3 @@ def resolve_id(client: ManagementClient, name: str, instance_id: str, *, quiet: 
     if not quiet:
         render.info(f'Latest instance is "{resolved}"')
     return resolved
-
-
-def trigger_hint(name: str, local: bool, port: int) -> str:
-    flags = (" --local" + ("" if port == DEFAULT_PORT else f" --port {port}")) if local else ""
-    return f"pyflows workflows trigger {name}{flags}"

@@ -1,4 +1,8 @@
-"""All terminal rendering for the CLI (tables, colours, --json). Nothing else prints."""
+"""Terminal rendering for the `workflows` commands (tables, colours, --json, ✘/▲ lines).
+
+`pyflows init` prints its own lines (cli/commands/init.py) and `pyflows dev` its console
+(cli/views/dev_console.py); the dev server's request log goes to stdout from the server process.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ import os
 import sys
 
 from pyflows.runtime.protocol.console import color as _color
-from pyflows.runtime.protocol.console import error_line, warning_line  # noqa: F401 - re-exported
+from pyflows.runtime.protocol.console import error_line as error_line  # re-exported: the CLI's one place
+from pyflows.runtime.protocol.console import warning_line as warning_line
 
 # --- Wrangler-style output for `pyflows workflows ...` --------------------------------------------
 #
-# Layout follows `wrangler workflows ...` byte for byte where it can (reference/wrangler-cli-transcript.txt):
+# Layout follows `wrangler workflows ...` (4.164) byte for byte where it can:
 # a banner unless --json, info lines on stdout, warnings and errors on stderr, 4-space JSON, box tables
 # with a rule between rows. Rich is imported only when a table is drawn (it costs ~40 ms to import).
 

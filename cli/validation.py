@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 from pyflows.cli.humanize import INSTANCE_STATUSES
 from pyflows.runtime.errors import PyflowsError
-
-MAX_DELETE_IDS = 100
-RESTART_STEP_TYPES = ("do", "sleep", "waitForEvent")
+from pyflows.runtime.protocol.defaults import RESTART_STEP_TYPES
+from pyflows.runtime.protocol.durations import iso_utc
+from pyflows.runtime.protocol.limits import MAX_BATCH
 
 
 def parse_json_argument(text: str, what: str) -> object:
@@ -42,7 +42,7 @@ def _reject_constant(name: str) -> object:
 
 
 def _v8_message(text: str, exc: json.JSONDecodeError) -> str:
-    from pyflows.runtime.config.formats import innermost_open, line_col  # only on bad input
+    from pyflows.runtime.protocol.jsontext import innermost_open, line_col  # only on bad input
 
     pos = exc.pos
     msg = exc.msg
@@ -137,7 +137,7 @@ def check_date(value: str, flag: str, *, end_of_day: bool) -> str:
             parsed = parsed.replace(hour=23, minute=59, second=59, microsecond=999000)
     elif parsed.tzinfo is None:
         parsed = parsed.astimezone()  # naive = local time, like JavaScript
-    return iso_ms(parsed)
+    return iso_utc(parsed)
 
 
 def _impossible_date(parts: re.Match[str]) -> bool:
@@ -151,12 +151,6 @@ def _impossible_date(parts: re.Match[str]) -> bool:
     except ValueError:
         return True
     return False
-
-
-def iso_ms(moment: datetime) -> str:
-    """`Date.prototype.toISOString()`: UTC with milliseconds and `Z`."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def check_date_range(start: str | None, end: str | None) -> None:
@@ -194,9 +188,9 @@ def check_restart_from(name: str | None, count: int | None, step_type: str | Non
 def check_delete_ids(ids: list[str]) -> list[str]:
     if not ids:
         raise PyflowsError("Provide at least one workflow instance ID")
-    if len(ids) > MAX_DELETE_IDS:
+    if len(ids) > MAX_BATCH:
         raise PyflowsError(
-            f"You can delete at most {MAX_DELETE_IDS} workflow instances at a time (got {len(ids)}): "
+            f"You can delete at most {MAX_BATCH} workflow instances at a time (got {len(ids)}): "
             "split the ids into several commands."
         )
     return ids

@@ -36,13 +36,12 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from pyflows import __version__
 from pyflows.runtime.errors import ApiError, ClientError
+from pyflows.runtime.protocol.defaults import API_PREFIX, DEFAULT_PORT
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
 
-LOCAL_API_PATH = "/cdn-cgi/local/explorer/api"
 CLOUDFLARE_API_BASE = "https://api.cloudflare.com/client/v4"
-DEFAULT_PORT = 8787
 TIMEOUT_S = 60.0
 TOKEN_HELP_URL = "https://developers.cloudflare.com/fundamentals/api/get-started/create-token/"
 
@@ -181,7 +180,7 @@ class ManagementClient:
         if not 0 < port < 65536:
             raise ClientError(f"--port {port} is not a TCP port: use a number from 1 to 65535 (default 8787).")
         return cls(
-            base_url=f"http://localhost:{port}{LOCAL_API_PATH}",
+            base_url=f"http://localhost:{port}{API_PREFIX}",
             transport=transport or LoopbackTransport(),
             local=True,
             port=port,
@@ -428,16 +427,13 @@ class ManagementClient:
         rows = self.call("GET", f"/workflows/{_segment(name)}/instances").result or []
         if not rows:
             where = "" if self.local else "deployed "
-            hint = f"pyflows workflows trigger {name}" + (self._local_flags() if self.local else "")
+            hint = trigger_hint(name, local=self.local, port=self.port or DEFAULT_PORT)
             raise ClientError(
                 f'There are no {where}instances in workflow "{name}", so there is no latest one. '
                 f'Trigger one with "{hint}".'
             )
         rows = sorted(rows, key=lambda row: str(row.get("created_on") or ""), reverse=True)
         return str(rows[0]["id"])
-
-    def _local_flags(self) -> str:
-        return " --local" + ("" if self.port == DEFAULT_PORT else f" --port {self.port}")
 
 
 def _first_error(envelope: Mapping[str, Any] | None) -> str | None:
@@ -454,3 +450,9 @@ def _first_code(envelope: Mapping[str, Any] | None) -> int | None:
         code = errors[0].get("code")
         return code if isinstance(code, int) else None
     return None
+
+
+def trigger_hint(name: str, *, local: bool, port: int) -> str:
+    """The command that creates an instance, for "there is no latest one" hints."""
+    flags = (" --local" + ("" if port == DEFAULT_PORT else f" --port {port}")) if local else ""
+    return f"pyflows workflows trigger {name}{flags}"

@@ -259,7 +259,7 @@ class WorkflowInstanceIntrospector:
         if inst is not None:  # not finished: no output or error yet, and no read needed
             return {"status": inst.status, "error": None, "output": None}
         try:
-            return await self.engine.status(self.workflow, self.id)
+            return dict(await self.engine.status(self.workflow, self.id))
         except InstanceNotFoundError:
             return None
 

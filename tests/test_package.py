@@ -19,6 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # the first test pays
 
 REPO = Path(__file__).resolve().parent.parent
 TOP_LEVEL_SKIP = {".git", ".venv", "venv", "build", "dist", "tests", "bench", ".pytest_cache", ".ruff_cache"}
+TOP_LEVEL_SKIP |= {".mypy_root"}  # mypy's view of the package: a symlink back to the root
 ANYWHERE_SKIP = shutil.ignore_patterns("*.egg-info", "__pycache__", "*.pyc", ".pyflows", ".mypy_cache")
 
 
@@ -67,8 +68,10 @@ def test_console_script_and_module_entry(installed: tuple[Path, Path]) -> None:
 
 def test_only_pyflows_is_importable(installed: tuple[Path, Path]) -> None:
     bin_dir, work = installed
-    run([bin_dir / "python", "-c", "import pyflows.runtime, pyflows.cli, pyflows.templates"], cwd=work)
-    for bare in ("cli", "runtime", "templates", "tests"):
+    # pyflows.testing.devserver: the generated projects' tests/conftest.py imports it.
+    imports = "import pyflows.runtime, pyflows.cli, pyflows.client, pyflows.templates, pyflows.testing.devserver"
+    run([bin_dir / "python", "-c", imports], cwd=work)
+    for bare in ("cli", "runtime", "templates", "tests", "testing", "client"):
         proc = run([bin_dir / "python", "-c", f"import {bare}"], cwd=work, check=False)
         assert proc.returncode != 0, f"`import {bare}` should fail in an installed pyflows"
         assert "ModuleNotFoundError" in proc.stderr

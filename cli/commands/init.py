@@ -159,7 +159,7 @@ def _ask_template(templates: dict[str, Template]) -> str:
     for i, t in enumerate(templates.values(), 1):
         typer.echo(f"  {i}. {t.name:<10} {t.description}")
     while True:
-        answer = typer.prompt("Template (name or number)", default=DEFAULT_TEMPLATE).strip()
+        answer = str(typer.prompt("Template (name or number)", default=DEFAULT_TEMPLATE)).strip()
         if answer in templates:
             return answer
         if answer.isdigit() and 1 <= int(answer) <= len(names):

@@ -20,10 +20,10 @@ from pyflows.cli.options import (
     client_for,
     prepare,
     resolve_id,
-    trigger_hint,
 )
-from pyflows.client.management import DEFAULT_PORT, StatusAction
+from pyflows.client.management import StatusAction, trigger_hint
 from pyflows.runtime.errors import PyflowsError
+from pyflows.runtime.protocol.defaults import DEFAULT_PORT
 from pyflows.runtime.protocol.statuses import FINISHED
 
 instances_app = typer.Typer(
@@ -67,13 +67,13 @@ def list_instances(
 ) -> None:
     from pyflows.cli import validation
 
-    prepare(ctx, cwd, config, env, json_=json_)
+    opts = prepare(ctx, cwd, config, env, json_=json_)
     since = None if date_start is None else validation.check_date(date_start, "--date-start", end_of_day=False)
     until = None if date_end is None else validation.check_date(date_end, "--date-end", end_of_day=True)
     validation.check_date_range(since, until)
     if status is not None:
         validation.check_status(status)
-    with client_for(local, port) as client:
+    with client_for(local, port, opts) as client:
         envelope = client.list_instances(
             name, status=status, date_start=since, date_end=until, per_page=per_page, page=page
         )
@@ -90,7 +90,7 @@ def list_instances(
         else:
             render.warn(
                 f'There are no instances in workflow "{name}". You can trigger it with '
-                f'"{trigger_hint(name, local, port)}"'
+                f'"{trigger_hint(name, local=local, port=port)}"'
             )
         return
     render.info(f"Showing {len(rows)} instance{'s' if len(rows) > 1 else ''} from page {page}:")
@@ -141,9 +141,9 @@ def describe_instance(
 ) -> None:
     from pyflows.cli.validation import check_non_negative
 
-    prepare(ctx, cwd, config, env, json_=json_)
+    opts = prepare(ctx, cwd, config, env, json_=json_)
     check_non_negative(truncate_output_limit, "--truncate-output-limit")
-    with client_for(local, port) as client:
+    with client_for(local, port, opts) as client:
         instance_id = resolve_id(client, name, id_, quiet=json_)
         instance = client.get_instance(name, instance_id) or {}
     if json_:
@@ -177,9 +177,9 @@ def send_event(
 ) -> None:
     from pyflows.cli.validation import parse_json_argument
 
-    prepare(ctx, cwd, config, env, json_=json_)
+    opts = prepare(ctx, cwd, config, env, json_=json_)
     parsed = parse_json_argument(payload, "event payload")
-    with client_for(local, port) as client:
+    with client_for(local, port, opts) as client:
         instance_id = resolve_id(client, name, id_, quiet=json_)
         status = (client.get_instance(name, instance_id) or {}).get("status")
         if status in FINISHED:  # the API accepts and drops it (as Wrangler's); say so instead
@@ -219,9 +219,9 @@ def _change_status(
 ) -> None:
     from pyflows.cli.validation import check_restart_from
 
-    prepare(ctx, *globals_, json_=json_)
+    opts = prepare(ctx, *globals_, json_=json_)
     restart_from = check_restart_from(*restart)
-    with client_for(local, port) as client:
+    with client_for(local, port, opts) as client:
         instance_id = resolve_id(client, name, id_, quiet=json_)
         result = client.change_status(name, instance_id, action, restart_from=restart_from, rollback=rollback)
     if action in ("pause", "resume") and (result or {}).get("status") in FINISHED:
@@ -344,8 +344,8 @@ def wake(
 ) -> None:
     """A pyflows extension (no Wrangler equivalent): the explorer's "Wake now". An event wait that is
     woken times out, as its timer would have. Durable: a restart of the dev server keeps the new time."""
-    prepare(ctx, cwd, config, env, json_=json_)
-    with client_for(local, port) as client:
+    opts = prepare(ctx, cwd, config, env, json_=json_)
+    with client_for(local, port, opts) as client:
         instance_id = resolve_id(client, name, id_, quiet=json_)
         result = client.wake_instance(name, instance_id)
     if json_:
@@ -372,10 +372,10 @@ def delete_instances(
 ) -> None:
     from pyflows.cli import validation
 
-    prepare(ctx, cwd, config, env, json_=json_)
+    opts = prepare(ctx, cwd, config, env, json_=json_)
     wanted = list(ids or []) + (validation.read_ids_file(filename) if filename else [])
     validation.check_delete_ids(wanted)
-    with client_for(local, port) as client:
+    with client_for(local, port, opts) as client:
         if "latest" in wanted:
             latest = resolve_id(client, name, "latest", quiet=json_)
             wanted = [latest if item == "latest" else item for item in wanted]

@@ -1,8 +1,8 @@
 """`pyflows workflows ...`: Wrangler's workflow management commands, against a dev session or Cloudflare.
 
 Same command names, arguments, flags, defaults, wording and exit codes as `wrangler workflows ...`
-(SPEC §5, issue 5; the outputs are in `reference/wrangler-cli-transcript.txt`), so scripts and
-muscle memory carry over. Deliberate differences, all documented in docs/readme/cli.md:
+(Wrangler 4.164's output, compared byte for byte in tests/cli/), so scripts and muscle memory carry
+over. Deliberate differences, all documented in README.md:
 
 * the banner reads ` ⛅️ pyflows <version>` (PYFLOWS_HIDE_BANNER=1 hides it); no `🪵 Logs were
   written` line, since pyflows keeps no log file;
@@ -32,7 +32,7 @@ from pyflows.cli.options import (
     client_for,
     prepare,
 )
-from pyflows.client.management import DEFAULT_PORT
+from pyflows.runtime.protocol.defaults import DEFAULT_PORT
 
 workflows_app = typer.Typer(
     name="workflows", help="🔁 Manage Workflows", no_args_is_help=True, pretty_exceptions_enable=False
@@ -42,12 +42,13 @@ workflows_app.add_typer(instances.instances_app, name="instances")
 
 def register(app: typer.Typer) -> None:
     """Mount `workflows` (and `workflows instances`) on the root app."""
-    sys.argv[1:] = normalize_argv(sys.argv[1:])
     app.add_typer(workflows_app, name="workflows")
 
 
 def normalize_argv(args: list[str]) -> list[str]:
-    """Accept Wrangler's `--step-output false` (a yargs boolean with a value) as `--no-step-output`."""
+    """Accept Wrangler's `--step-output false` (a yargs boolean with a value) as `--no-step-output`.
+
+    `pyflows.cli.app.main` applies it to the command line before parsing."""
     if "workflows" not in args:
         return args
     out: list[str] = []
@@ -79,8 +80,8 @@ def list_workflows(
     config: ConfigOpt = None,
     env: EnvOpt = None,
 ) -> None:
-    prepare(ctx, cwd, config, env, json_=json_)
-    with client_for(local, port) as client:
+    opts = prepare(ctx, cwd, config, env, json_=json_)
+    with client_for(local, port, opts) as client:
         rows: list[dict[str, Any]] = client.list_workflows(page=page, per_page=per_page).result or []
     if any("created_on" in row for row in rows):
         rows = sorted(rows, key=lambda row: str(row.get("created_on") or ""), reverse=True)
@@ -122,8 +123,8 @@ def describe_workflow(
     config: ConfigOpt = None,
     env: EnvOpt = None,
 ) -> None:
-    prepare(ctx, cwd, config, env, json_=json_)
-    with client_for(local, port) as client:
+    opts = prepare(ctx, cwd, config, env, json_=json_)
+    with client_for(local, port, opts) as client:
         workflow = client.get_workflow(name) or {}
     if json_:
         render.print_json(workflow)
@@ -165,21 +166,19 @@ def diagram(
     workflow's `class_name`, in the config's `main` module or a module beside it; no code is run."""
     import json
 
-    from pyflows.cli.app import global_options
     from pyflows.runtime.errors import PyflowsError
 
     if format_ not in ("mermaid", "json"):
         raise PyflowsError(f"--format {format_!r} is not a diagram format: use mermaid or json.")
-    prepare(ctx, cwd, config, env, json_=True)
+    opts = prepare(ctx, cwd, config, env, json_=True)
     from pyflows.runtime.workflows.diagram import diagram_of_project, to_mermaid
 
     if local:
-        with client_for(True, port) as client:
+        with client_for(True, port, opts) as client:
             graph = client.workflow_diagram(name)
     else:
         from pyflows.runtime import config as config_module
 
-        opts = global_options(ctx)
         cfg = config_module.load(opts.cwd, opts.config, opts.env)
         graph = diagram_of_project(cfg, name)
     sys.stdout.write(json.dumps(graph, indent=2) + "\n" if format_ == "json" else to_mermaid(graph))
@@ -198,8 +197,8 @@ def delete_workflow(
     config: ConfigOpt = None,
     env: EnvOpt = None,
 ) -> None:
-    prepare(ctx, cwd, config, env, json_=json_)
-    with client_for(local, port) as client:
+    opts = prepare(ctx, cwd, config, env, json_=json_)
+    with client_for(local, port, opts) as client:
         result = client.delete_workflow(name)
     if json_:
         render.print_json(result)
@@ -237,10 +236,10 @@ def trigger(
 ) -> None:
     from pyflows.cli.validation import parse_json_argument
 
-    prepare(ctx, cwd, config, env, json_=json_)
+    opts = prepare(ctx, cwd, config, env, json_=json_)
     if params:
         parse_json_argument(params, "instance parameters")
-    with client_for(local, port) as client:
+    with client_for(local, port, opts) as client:
         result = client.create_instance(name, instance_id=id_, params_json=params or None)
     if json_:
         render.print_json(result)

@@ -1,13 +1,11 @@
-"""What `pyflows dev` prints, and the entry point of its reload supervisor.
+"""What `pyflows dev` prints: the `Reporter` of runtime/dev (banner, Ready, reloads, ✘/▲ lines).
 
-Kept free of typer: after start-up the `pyflows dev` process execs into `supervise()` here, a lean
-interpreter (stdlib, watchfiles and the server modules the reload children share).
+Kept free of typer: the reload supervisor (a lean interpreter after `pyflows dev` execs) imports it.
 """
 
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -86,35 +84,3 @@ class Console:
 def _short(value: Any, limit: int = 40) -> str:
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
-
-
-def supervise() -> None:
-    """`pyflows dev` after exec: run the reload supervisor for the session in argv[1]."""
-    # Ctrl-C stops the session even when started from a shell that ignores SIGINT for background jobs.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
-    if hasattr(sys.stdout, "reconfigure"):
-        sys.stdout.reconfigure(line_buffering=True)
-    try:
-        # `pyflows dev` blocked these across its exec; a signal sent meanwhile is delivered here.
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
-        from pathlib import Path
-
-        from pyflows.runtime.dev.supervisor import Session, Supervisor
-
-        session = Session.from_json(sys.argv[1])
-
-        def load_config() -> Config:
-            from pyflows.runtime.config.session import load_session
-
-            first = Path(session.config) if session.config else None
-            return load_session(Path(session.cwd), [first, *map(Path, session.extra_configs)], session.env)
-
-        code = Supervisor(session, Console(session.url), load_config).run()
-    except KeyboardInterrupt:  # also while still importing: the server dies with us (PDEATHSIG)
-        code = 0
-    sys.exit(code)

@@ -1,6 +1,6 @@
 """`pyflows workflows instances describe`: one instance, its steps and their attempts, as Wrangler shows them.
 
-Input is the API's instance details (`reference/wrangler-local-dev.md` §2.3); output is the exact
+Input is the Local Explorer API's instance details (`GET .../instances/<id>`); output is the exact
 layout of `wrangler workflows instances describe`, plus two things Wrangler leaves out: the
 instance's `Output:` and, from pyflows' `wake_at`, when a sleep wakes (`Wakes At:`) or an event
 wait times out (`Times Out At:`).
@@ -117,7 +117,7 @@ def when(moment: datetime) -> str:
 def retry_delay_ms(retries: Mapping[str, Any], *, failures: int) -> int | None:
     """The wait before the next attempt after `failures` failed ones, per the step's retry config
     (the engine's own formula); None when the delay is dynamic or not readable."""
-    from pyflows.runtime.workflows.step_config import retry_delay_ms as engine_delay
+    from pyflows.runtime.protocol.retry import retry_delay_ms as engine_delay
 
     delay = retries.get("delay")
     if delay is None or delay == DYNAMIC_DELAY:

@@ -271,7 +271,7 @@ def _decode(data: bytes, kind: str) -> Any:
 class KVListResult(JsDict):
     """`list()`'s result: like the SDK's JsProxy, `.keys` is the list of keys (not dict.keys)."""
 
-    @property  # type: ignore[override]
+    @property
     def keys(self) -> Any:
         return self["keys"]
 

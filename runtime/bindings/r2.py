@@ -20,6 +20,7 @@ as an ordinary object. Errors: `R2Error("get: The specified key does not exist. 
 from __future__ import annotations
 
 import base64
+import builtins
 import hashlib
 import json
 import secrets
@@ -208,7 +209,7 @@ class R2ObjectBody(R2Object):
 
         return python_from_rpc(json.loads(self._data))
 
-    async def blob(self) -> bytes:
+    async def blob(self) -> builtins.bytes:  # `bytes` here names the method above
         return self._data
 
 
@@ -403,7 +404,7 @@ def _precondition_ok(row: Sequence[Any], only_if: Any) -> bool:
     def ms(value: Any) -> float:
         if isinstance(value, datetime):
             value = value if value.tzinfo else value.replace(tzinfo=UTC)
-            return value.timestamp() * 1000
+            return float(value.timestamp() * 1000)
         return float(value)
 
     if only_if.get("etagMatches") is not None and not ({etag, "*"} & set(etags(only_if["etagMatches"]))):

@@ -1,8 +1,8 @@
 """The project's configuration: find it, parse it, validate it, return frozen values.
 
-    find_config(cwd, config)        --config (relative to cwd), else wrangler.jsonc, wrangler.json,
-                                    wrangler.toml in cwd, first one wins (a warning names the rest)
     load(cwd, config, env) -> Config
+        0. find                         --config (relative to cwd), else wrangler.jsonc, wrangler.json,
+                                        wrangler.toml in cwd, first one wins (a warning names the rest)
         1. parse JSONC or TOML          errors: <file>:<line>:<column>: what was expected
         2. validate config-schema.json  errors: <file>: <key path> is <value>; what is allowed
         3. apply env.<name>             its keys replace the top level's; `vars` and `workflows` are
@@ -20,11 +20,11 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import keyword
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from pyflows.runtime.config.assets import AiConfig, AssetsConfig, parse_ai, parse_assets
 from pyflows.runtime.config.bindings import (
@@ -53,7 +53,7 @@ from pyflows.runtime.errors import (
     ConfigParseError,
     ConfigSchemaError,
 )
-from pyflows.runtime.protocol.limits import DEFAULT_CPU_MS, DEFAULT_MAX_STEPS, MAX_CPU_MS, MAX_STEPS
+from pyflows.runtime.protocol.limits import DEFAULT_CPU_MS, DEFAULT_MAX_STEPS
 
 __all__ = [
     "CONFIG_FILE_NAMES",
@@ -62,14 +62,17 @@ __all__ = [
     "KVNamespaceConfig",
     "R2BucketConfig",
     "WorkflowConfig",
-    "find_config",
+    "account_id",
+    "is_config_file",
     "load",
     "schema_path",
 ]
 
+T = TypeVar("T")
+
 CONFIG_FILE_NAMES = ("wrangler.jsonc", "wrangler.json", "wrangler.toml")
-MODERN_HANDLERS_DATE = "2025-08-14"  # python_no_global_handlers on by default (SPEC §2)
-IMPLICIT_DEPENDENCIES_DATE = "2026-02-25"  # python_workflows_implicit_dependencies (SPEC §3.2)
+MODERN_HANDLERS_DATE = "2025-08-14"  # python_no_global_handlers on by default from this date
+IMPLICIT_DEPENDENCIES_DATE = "2026-02-25"  # python_workflows_implicit_dependencies on from this date
 PYTHON_WORKFLOWS_DATE = "2025-09-20"  # python_workflows implied by python_workers
 # Wrangler does not copy these from the top level into env.<name>: bindings are per environment.
 NON_INHERITABLE_KEYS = ("vars", "workflows", "durable_objects", "queues", "services", *STORAGE_BINDING_KEYS)
@@ -127,12 +130,15 @@ class Config:
         object.__setattr__(self, "workflows", tuple(self.workflows))
         object.__setattr__(self, "warnings", tuple(self.warnings))
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # MappingProxyType cannot be pickled; a supervisor may hand the config to a child process.
-        state = {f.name: getattr(self, f.name) for f in fields(self)}
-        state["vars"] = dict(self.vars)
-        state["secrets"] = dict(self.secrets)
-        return (_rebuild_config, (state,))
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (paths as strings) that `from_dict` turns back into an equal Config; how
+        `pyflows dev` hands the config it read to its server processes (runtime/dev/options.py)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
+        """The Config `to_dict` described (nested records, tuples and paths rebuilt from the field types)."""
+        return _dataclass_from_dict(cls, data)
 
     @property
     def _effective_date(self) -> str:
@@ -141,7 +147,7 @@ class Config:
 
     @property
     def modern_handlers(self) -> bool:
-        """SPEC §2: `class Default(WorkerEntrypoint)` instead of a global `on_fetch`.
+        """`class Default(WorkerEntrypoint)` instead of a global `on_fetch` (Cloudflare's Python Workers).
 
         On from compatibility_date 2025-08-14 or with flag `python_no_global_handlers`;
         flag `disable_python_no_global_handlers` turns it off.
@@ -153,7 +159,7 @@ class Config:
 
     @property
     def implicit_dependencies(self) -> bool:
-        """SPEC §3.2: `step.do(name=None, *, ...)` with parameters naming earlier steps.
+        """`step.do(name=None, *, ...)` with parameters naming earlier steps (Python Workflows SDK).
 
         On with flag `python_workflows_implicit_dependencies`, or from compatibility_date
         2026-02-25 unless flag `no_python_workflows_implicit_dependencies` is set.
@@ -173,17 +179,48 @@ class Config:
         values.update(self.secrets)
         return values
 
-    def watched_files(self) -> list[Path]:
-        """The config file and every secrets file that exists (used or shadowed), for the reloader."""
-        files = [self.path]
-        for candidate in _secret_candidates(self.root, self.env_name):
-            if candidate.is_file():
-                files.append(candidate)
-        return files
+
+def _plain(value: Any) -> Any:
+    """JSON-ready data: records as dicts, tuples as lists, paths as strings, mappings as dicts."""
+    if hasattr(value, "__dataclass_fields__"):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value
 
 
-def _rebuild_config(state: dict[str, Any]) -> Config:
-    return Config(**state)
+def _decode(hint: Any, value: Any) -> Any:
+    """`value` (from `_plain`) as the type `hint` names: records, `tuple[X, ...]`, `Path`, `X | None`."""
+    import types
+    import typing
+
+    if value is None:
+        return None
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _decode(inner[0], value) if len(inner) == 1 else value
+    if hint is Path:
+        return Path(value)
+    if isinstance(hint, type) and hasattr(hint, "__dataclass_fields__"):
+        return _dataclass_from_dict(hint, value)
+    if origin is tuple and isinstance(value, list):
+        item = args[0] if args else Any
+        return tuple(_decode(item, v) for v in value)
+    return value
+
+
+def _dataclass_from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
+    """`cls(**data)` with every field decoded from its type hint (see `_decode`)."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    state = {f.name: _decode(hints[f.name], data[f.name]) for f in fields(cls) if f.name in data}  # type: ignore[arg-type]
+    return cls(**state)
 
 
 # ------------------------------------------------------------------------------------ finding
@@ -225,16 +262,6 @@ def _locate(cwd: Path, config: Path | None) -> tuple[Path, list[str]]:
             "Delete the ones you do not use, or choose one with --config."
         )
     return found[0], warnings
-
-
-def find_config(cwd: Path, config: Path | None = None) -> Path:
-    """The config file to use: `config` (relative to `cwd`) if given, else the first of
-    wrangler.jsonc, wrangler.json, wrangler.toml in `cwd`.
-
-    Raises `ConfigNotFoundError` naming where it looked. When several exist the first is used;
-    `load()` reports the others in `Config.warnings`.
-    """
-    return _locate(cwd, config)[0]
 
 
 def _read(path: Path) -> tuple[Any, Callable[[], KeyPositions]]:
@@ -316,22 +343,16 @@ def _workflows(items: list[dict[str, Any]], where: str, shown: str) -> tuple[Wor
             )
         for key in ("binding", "class_name"):
             if not item[key].isidentifier() or keyword.iskeyword(item[key]):
+                what = "a Python keyword" if keyword.iskeyword(item[key]) else "not a Python identifier"
                 raise ConfigSchemaError(
-                    f"{shown}: {where}[{i}].{key} is {_value(item[key])}, which is a Python keyword, "
-                    "not a usable identifier. Choose another name, e.g. MY_WORKFLOW.",
+                    f"{shown}: {where}[{i}].{key} is {_value(item[key])}, which is {what}, "
+                    "so it cannot be used as a name. Choose another name, e.g. MY_WORKFLOW.",
                     file=shown,
                     key_path=f"{where}[{i}].{key}",
                     value=item[key],
                 )
         seen_names[name], seen_bindings[binding] = i, i
-        steps = (item.get("limits") or {}).get("steps", DEFAULT_MAX_STEPS)
-        if steps > MAX_STEPS:  # also in the schema; kept for configs built without it
-            raise ConfigSchemaError(
-                f"{shown}: {where}[{i}].limits.steps is {steps}, expected at most {MAX_STEPS}.",
-                file=shown,
-                key_path=f"{where}[{i}].limits.steps",
-                value=steps,
-            )
+        steps = (item.get("limits") or {}).get("steps", DEFAULT_MAX_STEPS)  # the schema checks its range
         result.append(
             WorkflowConfig(
                 name=name,
@@ -362,7 +383,7 @@ def _main(effective: dict[str, Any], where: str, root: Path, shown: str) -> Path
             key_path=where,
             value=main,
         )
-    path = (root / main).resolve()
+    path: Path = (root / str(main)).resolve()
     if not path.is_file():
         raise ConfigError(
             f"{shown}: {where} is {_value(main)}, but {path} does not exist. Create it, or fix the "
@@ -374,8 +395,22 @@ def _main(effective: dict[str, Any], where: str, root: Path, shown: str) -> Path
     return path
 
 
+_SECRETS_FILES = (".dev.vars", ".env")  # in this order; `.dev.vars.<env>` first with --env
+
+
+def is_config_file(path: Path, config_path: Path) -> bool:
+    """Whether a change to `path` can change the config read from `config_path`: that file, or a
+    secrets file beside it (.dev.vars, .env, and their .<env> variants for any environment)."""
+    if path == config_path:
+        return True
+    name = path.name
+    return path.parent == config_path.parent and (
+        name in _SECRETS_FILES or name.startswith(tuple(f"{n}." for n in _SECRETS_FILES))
+    )
+
+
 def _secret_candidates(root: Path, env: str | None) -> list[Path]:
-    names = ([f".dev.vars.{env}"] if env else []) + [".dev.vars", ".env"]
+    names = ([f"{_SECRETS_FILES[0]}.{env}"] if env else []) + list(_SECRETS_FILES)
     return [root / n for n in names]
 
 
@@ -477,17 +512,18 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
     flags = tuple(effective.get("compatibility_flags") or ())
 
     workflows = _workflows(effective.get("workflows") or [], origin.get("workflows", "") + "workflows", shown)
-    cpu_ms = int((effective.get("limits") or {}).get("cpu_ms", DEFAULT_CPU_MS))
-    if cpu_ms > MAX_CPU_MS:  # also in the schema
-        raise ConfigSchemaError(
-            f"{shown}: limits.cpu_ms is {cpu_ms}, expected at most {MAX_CPU_MS}.", file=shown, value=cpu_ms
-        )
+    cpu_ms = int((effective.get("limits") or {}).get("cpu_ms", DEFAULT_CPU_MS))  # the schema checks its range
 
     variables: dict[str, Any] = dict(effective.get("vars") or {})
     # Storage bindings; a binding name is unique across every kind (workflows, kv, d1, r2, ...).
     kv_namespaces, d1_databases, r2_buckets = parse_storage_bindings(effective, origin, shown)
     places = [(w.binding, f"{origin.get('workflows', '')}workflows[{i}]") for i, w in enumerate(workflows)]
-    for key, items in (("kv_namespaces", kv_namespaces), ("d1_databases", d1_databases), ("r2_buckets", r2_buckets)):
+    storage: tuple[tuple[str, Sequence[Any]], ...] = (
+        ("kv_namespaces", kv_namespaces),
+        ("d1_databases", d1_databases),
+        ("r2_buckets", r2_buckets),
+    )
+    for key, items in storage:
         places += [(b.binding, f"{origin.get(key, '')}{key}[{i}]") for i, b in enumerate(items)]
     for key in ("assets", "ai"):  # runtime/config/assets.py
         if isinstance(effective.get(key), dict) and effective[key].get("binding"):

@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from pyflows.runtime.errors import ConfigParseError
+from pyflows.runtime.protocol.jsontext import innermost_open, line_col
 
 __all__ = ["parse_dotenv", "parse_jsonc", "parse_toml", "strip_jsonc"]
 
@@ -96,36 +97,12 @@ def _next_significant(text: str, i: int) -> int | None:
     return None
 
 
-def line_col(text: str, pos: int) -> tuple[int, int]:
-    """1-based line and column of `pos` in `text`."""
-    line = text.count("\n", 0, pos) + 1
-    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
-
-
 def _found(text: str, pos: int) -> str:
     if pos >= len(text):
         return "the end of the file"
     m = re.compile(r'"[^"\n]{0,20}"?|[A-Za-z0-9_.+-]{1,20}|\S').match(text, pos)
     token = m.group(0) if m else text[pos]
     return repr(token) if not token.startswith('"') else token
-
-
-def innermost_open(text: str, pos: int) -> str:
-    """'{' or '[' for the container that is open at `pos` in comment-free JSON text."""
-    stack: list[str] = []
-    i = 0
-    while i < pos:
-        c = text[i]
-        if c == '"':
-            i += 1
-            while i < pos and text[i] != '"':
-                i += 2 if text[i] == "\\" else 1
-        elif c in "{[":
-            stack.append(c)
-        elif c in "}]" and stack:
-            stack.pop()
-        i += 1
-    return stack[-1] if stack else ""
 
 
 def _explain(msg: str, clean: str, pos: int) -> str:
@@ -193,20 +170,18 @@ def _jsonable(value: Any) -> Any:
 
 def parse_toml(text: str, shown: str) -> dict[str, Any]:
     """Parse TOML with `tomllib`; errors read `<shown>:<line>:<col>: <what tomllib expected>`."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python < 3.11
-        import tomli as tomllib  # type: ignore[no-redef]
+    import tomllib
+
     try:
         return _jsonable(tomllib.loads(text))  # type: ignore[no-any-return]
     except tomllib.TOMLDecodeError as exc:
-        msg = str(exc)  # "<what> (at line L, column C)" in tomllib and tomli, old and new
+        msg = str(exc)  # "<what> (at line L, column C)" in tomllib, old and new
         m = _TOML_AT.search(msg)
         if m:
             line, col = int(m.group(1)), int(m.group(2))
             msg = msg[: m.start()]
-        elif isinstance(getattr(exc, "lineno", None), int):  # Python 3.14 also has attributes
-            line, col = exc.lineno, exc.colno
+        elif isinstance(lineno := getattr(exc, "lineno", None), int):  # Python 3.14 also has attributes
+            line, col = lineno, int(getattr(exc, "colno", 1))
             msg = _TOML_END.sub("", msg)
         else:
             line, col = text.count("\n") + 1, len(text) - text.rfind("\n")

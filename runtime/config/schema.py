@@ -186,4 +186,3 @@ def _valid_marker(raw: Any) -> Path | None:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pyflows"
     )
     return Path(base) / "valid-configs" / digest.hexdigest()
-

@@ -3,8 +3,8 @@
 Three ways in:
 - `first_server_main`: the first server of a session, forked by `pyflows dev` before it reads the
   config (so the server's imports run in parallel with that), then handed the config and the
-  listening socket over its channel;
-- `child_main` in a process the reload supervisor forked (runtime/supervisor.py);
+  listening socket over its channel (runtime/dev/process.py `hand_over`);
+- `child_main` in a process the reload supervisor forked (runtime/dev/supervisor.py);
 - `serve_in_process` for `pyflows dev --no-reload`.
 
 A server talks to the supervisor over one Unix socket (the channel), one JSON object per line:
@@ -14,6 +14,7 @@ A server talks to the supervisor over one Unix socket (the channel), one JSON ob
     {"t": "ready"}                listening: the new code is what answers now
     {"t": "error", "message"}     could not start; the server exits 1
 EOF on the channel after "go" means the supervisor is gone: the server exits too.
+Every way in gets the session's `DevOptions` (runtime/dev/options.py), config included.
 """
 
 from __future__ import annotations
@@ -26,15 +27,14 @@ import socket
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyflows.runtime.protocol.console import error_line, warning_line
+from pyflows.runtime.dev.options import DevOptions
+from pyflows.runtime.dev.process import interrupt_on_sigterm, receive
 from pyflows.runtime.errors import PyflowsError
+from pyflows.runtime.protocol.console import error_line, warning_line
 
 if TYPE_CHECKING:
-    from pyflows.runtime.config import Config
     from pyflows.runtime.worker.loader import Worker
 
 # Imported by the supervisor before it forks, so each child starts with them loaded (and shared).
@@ -55,17 +55,9 @@ PRELOAD = (
     "pyflows.runtime.storage.store",
     "pyflows.runtime.server.app",
     "pyflows.runtime.worker.loader",
+    "pyflows.runtime.config",
+    "pyflows.runtime.dev.net",  # DevOptions.public
 )
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    """How `pyflows dev` serves: where state lives, the concurrency limit, and the address."""
-
-    state_dir: Path
-    max_concurrency: int = 10_000
-    public: bool = False  # listening on a non-loopback address: the Worker answers any Host
-    run_crons: bool = False  # --run-crons: fire triggers.crons on their schedule
 
 
 def preload() -> None:
@@ -128,9 +120,8 @@ def configure_logging() -> None:
 
 
 async def _serve(
-    config: Config,
+    options: DevOptions,
     worker: Worker,
-    options: ServeOptions,
     sock: socket.socket,
     on_ready: Callable[[], None],
     channel: int | None = None,
@@ -140,12 +131,12 @@ async def _serve(
     from pyflows.runtime.server.app import Runtime, create_app
 
     configure_logging()
-    if options.state_dir != config.root / ".pyflows" / "state":  # --persist-to DIR: bindings in DIR/v3, as Wrangler
+    if options.state_dir != options.loaded.root / ".pyflows" / "state":  # --persist-to DIR: bindings in DIR/v3
         from pyflows.runtime.bindings import PERSIST_ENV
 
         os.environ[PERSIST_ENV] = str(options.state_dir)
     runtime = await Runtime.open(
-        config,
+        options.loaded,
         worker,
         state_dir=options.state_dir,
         max_concurrency=options.max_concurrency,
@@ -173,18 +164,8 @@ async def _serve(
         await runtime.close()  # idempotent: normally the lifespan shutdown closed it already
 
 
-def _sigterm_as_interrupt() -> None:
-    # uvicorn re-raises the signal that stopped it after its graceful shutdown; SIGTERM's default
-    # action would end the process with status 143, so make it an ordinary KeyboardInterrupt.
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-
-
 def serve_in_process(
-    config: Config,
-    options: ServeOptions,
+    options: DevOptions,
     sock: socket.socket,
     *,
     on_ready: Callable[[], None],
@@ -195,30 +176,17 @@ def serve_in_process(
 
     from pyflows.runtime.worker.loader import load_worker
 
-    worker = load_worker(config)
+    worker = load_worker(options.loaded)
     for warning in worker.warnings:
         on_warning(warning)
-    _sigterm_as_interrupt()
+    interrupt_on_sigterm()
     try:
-        asyncio.run(_serve(config, worker, options, sock, on_ready))
+        asyncio.run(_serve(options, worker, sock, on_ready))
     except KeyboardInterrupt:
         pass
 
 
-def die_with_parent(parent: int) -> None:
-    """Linux: SIGKILL this process when the supervisor dies, even by SIGKILL."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent:  # it died before prctl took effect
-        os._exit(0)
-
-
-def child_main(config: Config, options: ServeOptions, sock: socket.socket, channel: int) -> int:
+def child_main(options: DevOptions, sock: socket.socket, channel: int) -> int:
     """Run one server generation (see the module docstring); returns the process's exit status."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -232,14 +200,14 @@ def child_main(config: Config, options: ServeOptions, sock: socket.socket, chann
     from pyflows.runtime.worker.loader import load_worker
 
     try:
-        worker = load_worker(config)
+        worker = load_worker(options.loaded)
         for warning in worker.warnings:
             report("warning", warning)
         report("loaded")
         if os.read(channel, 1) != b"g":
             return 0  # superseded before it was needed
-        _sigterm_as_interrupt()
-        asyncio.run(_serve(config, worker, options, sock, lambda: report("ready"), channel))
+        interrupt_on_sigterm()
+        asyncio.run(_serve(options, worker, sock, lambda: report("ready"), channel))
     except PyflowsError as exc:
         report("error", str(exc))
         return 1
@@ -251,38 +219,16 @@ def child_main(config: Config, options: ServeOptions, sock: socket.socket, chann
     return 0
 
 
-# The first server: a fresh interpreter that imports while `pyflows dev` reads the config -------
-
-
-def send_setup(channel: socket.socket, config: Config, options: ServeOptions, listener: socket.socket) -> None:
-    """Hand the first server its config, options and the listening socket (SCM_RIGHTS)."""
-    import pickle
-
-    data = pickle.dumps((config, options))
-    payload = len(data).to_bytes(8, "big") + data
-    sent = socket.send_fds(channel, [payload[:65536]], [listener.fileno()])
-    channel.sendall(payload[sent:])
-
-
-def _receive_setup(channel: socket.socket) -> tuple[Config, ServeOptions, socket.socket]:
-    import pickle
-
-    data, fds, _, _ = socket.recv_fds(channel, 65536, 1)
-    if not fds:  # `pyflows dev` stopped before handing over (a config error, say)
-        raise KeyboardInterrupt
-    while len(data) < 8 or len(data) < 8 + int.from_bytes(data[:8], "big"):
-        chunk = channel.recv(65536)
-        if not chunk:
-            raise KeyboardInterrupt
-        data += chunk
-    config, options = pickle.loads(data[8 : 8 + int.from_bytes(data[:8], "big")])
-    return config, options, socket.socket(fileno=fds[0])
+# The first server: forked by `pyflows dev` before it read the config --------------------------
 
 
 def first_server_main(channel_fd: int) -> int:
-    """The first server, forked by `pyflows dev` before it read the config (runtime/supervisor.py):
-    import the server's modules, receive the config and the socket, then run as any server."""
+    """The first server (runtime/dev/process.py `fork_first`): import the server's modules while
+    `pyflows dev` reads the config, receive the options and the socket, then run as any server."""
     channel = socket.socket(fileno=channel_fd)
     preload()
-    config, options, listener = _receive_setup(channel)
-    return child_main(config, options, listener, channel_fd)
+    setup = receive(channel)
+    if setup is None:  # `pyflows dev` stopped before handing over (a config error, Ctrl-C)
+        return 0
+    options_json, listener = setup
+    return child_main(DevOptions.from_json(options_json), listener, channel_fd)

@@ -1,25 +1,27 @@
 """Hot reload for `pyflows dev`: a lean supervisor owns the socket and forks a server per version.
 
-DESIGN.md's targets (cold start ≤ 0.35 s, edit visible ≤ 0.3 s, ≤ 80 MiB in total) rule out uvicorn's
+The targets (cold start ≤ 0.35 s, edit visible ≤ 0.3 s, ≤ 80 MiB in total, measured in bench/) rule out uvicorn's
 stock reloader (a fresh interpreter importing the framework on every reload, after a graceful
 shutdown). Instead, one session is:
 
-    pyflows dev (the CLI process)
+    pyflows dev (the CLI process, runtime/dev/start.py)
       ├─ forks the first server at once (`fork_first`): it imports uvicorn, starlette, aiosqlite
       │  and the engine while the CLI reads and checks the config (two cores: half the wait);
-      ├─ binds the socket, prints the banner, hands the server the config and the socket;
-      └─ execs itself into the supervisor (same pid; typer/pydantic/jsonschema memory dropped):
+      ├─ binds the socket, prints the banner, hands the server the options (config included) and
+      │  the socket;
+      └─ execs itself into the supervisor, `main()` below (same pid; typer/jsonschema memory dropped):
            - relays the first server's "ready", then imports the server modules itself (never
              user code, never an event loop or a database) and watches the project;
            - on a change, forks a child: it starts with those modules loaded (pages shared),
-             imports the user's Worker (a fresh interpreter state for user code, as DESIGN asks)
+             imports the user's Worker (a fresh interpreter state for user code: no stale module state)
              while the old server keeps serving; only once that import succeeded is the old server
              SIGKILLed (durability makes that safe: the engine resumes every instance from
              storage) and the new one locks the state directory and answers. A syntax error leaves
              the old version serving and waits for the next save. Connections arriving in between
              wait in the socket's backlog: none is refused.
 
-The supervisor reports through a `Reporter` (cli/dev_console.py renders it).
+The supervisor reports through a `Reporter` (cli/views/dev_console.py renders it; the runtime
+never imports the CLI, so the exec names it as "module:Class").
 """
 
 from __future__ import annotations
@@ -36,10 +38,12 @@ import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from pyflows.runtime.dev.child import child_main, preload
+from pyflows.runtime.dev.options import DevOptions, Project
+from pyflows.runtime.dev.process import child_exit, die_with_parent, interrupt_on_sigterm
 from pyflows.runtime.errors import ConfigError
-from pyflows.runtime.dev.child import ServeOptions, child_main, die_with_parent, first_server_main, preload
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
@@ -71,8 +75,9 @@ CHECK_EVERY_MS = 250  # with no change, this often: is the server process still 
 
 
 class Reporter(Protocol):
-    """What the supervisor tells the user; cli/dev_console.py prints it."""
+    """What a `pyflows dev` session tells the user; cli/views/dev_console.py prints it."""
 
+    def banner(self, config: Config) -> None: ...
     def ready(self) -> None: ...
     def reloading(self, what: str) -> None: ...
     def reloaded(self) -> None: ...
@@ -80,46 +85,9 @@ class Reporter(Protocol):
     def warning(self, message: str) -> None: ...
 
 
-@dataclass(frozen=True)
-class Session:
-    """What the supervisor needs to know; crosses the exec as JSON (`to_json` / `from_json`)."""
-
-    listen_fd: int
-    url: str
-    root: str  # the project directory (the config's folder)
-    config_path: str
-    main_dir: str
-    state_dir: str
-    max_concurrency: int
-    public: bool
-    cwd: str  # for config.load(cwd, config, env) on changes
-    config: str | None
-    env: str | None
-    first_pid: int
-    first_fd: int
-    run_crons: bool = False  # --run-crons: fire triggers.crons on their schedule
-    extra_configs: list[str] = field(default_factory=list)  # `-c a -c b`: the other Workers' configs
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__)
-
-    @classmethod
-    def from_json(cls, text: str) -> Session:
-        return cls(**json.loads(text))
-
-    @property
-    def options(self) -> ServeOptions:
-        return ServeOptions(
-            state_dir=Path(self.state_dir),
-            max_concurrency=self.max_concurrency,
-            public=self.public,
-            run_crons=self.run_crons,
-        )
-
-
 @dataclass
 class _Child:
-    """One server process and the channel to it (a Unix socket, see runtime/serve.py)."""
+    """One server process and the channel to it (a Unix socket, see runtime/dev/child.py)."""
 
     pid: int
     fd: int
@@ -137,7 +105,8 @@ class _Child:
                 return None
             self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
-        return json.loads(line)
+        message: dict[str, Any] = json.loads(line)
+        return message
 
     def go(self) -> None:
         os.write(self.fd, b"g")
@@ -186,52 +155,6 @@ def describe_exit(status: int | None) -> str:
     return f"exit status {os.WEXITSTATUS(status)}"
 
 
-def fork_first() -> tuple[int, socket.socket]:
-    """Fork the first server now, from the `pyflows dev` process, before it reads the config.
-
-    The child imports the server's modules while the parent reads and checks the config and binds
-    the socket (two cores, half the wait); `serve.send_setup` then hands it both. Returns its pid
-    and our end of its channel.
-    """
-    ours, theirs = socket.socketpair()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-
-        def first() -> int:
-            ours.close()
-            die_with_parent(parent)
-            return first_server_main(theirs.detach())
-
-        _child_exit(first)
-    theirs.close()
-    return pid, ours
-
-
-def _child_exit(run: Callable[[], int]) -> NoReturn:
-    """In a forked server process: run it, then `_exit` — never return into the parent's code.
-
-    Ctrl-C (during start-up too) exits 0; anything unexpected is printed and exits 1.
-    """
-    code = 1
-    try:
-        code = run()
-    except KeyboardInterrupt:
-        code = 0
-    except BaseException:  # noqa: B036 - nothing may escape into the CLI's or supervisor's code
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)
-
-
 class _Watcher:
     """watchfiles' Rust watcher, running from construction on.
 
@@ -250,7 +173,7 @@ class _Watcher:
     def next(self) -> set[Path]:
         """The relevant paths changed since the last call; empty after CHECK_EVERY_MS of quiet."""
         raw = self._notify.watch(1600, STEP_MS, CHECK_EVERY_MS, None)
-        if raw == "signal":  # a signal handler raised (Ctrl-C, or SIGTERM via _raise_interrupt)
+        if raw == "signal":  # a signal handler raised (Ctrl-C, or SIGTERM via interrupt_on_sigterm)
             raise KeyboardInterrupt
         if isinstance(raw, str):  # "timeout" / "stop"
             return set()
@@ -263,18 +186,25 @@ class _Watcher:
 class Supervisor:
     """Runs the dev server with hot reload until Ctrl-C / SIGTERM; `run()` returns the exit code."""
 
-    def __init__(self, session: Session, reporter: Reporter, load_config: Callable[[], Config]) -> None:
-        self.session = session
-        self.options = session.options
-        self.sock = socket.socket(fileno=session.listen_fd)
+    def __init__(
+        self,
+        options: DevOptions,
+        project: Project,
+        reporter: Reporter,
+        sock: socket.socket,
+        first_pid: int,
+        first_fd: int,
+    ) -> None:
+        self.options = options  # its config is read by the warm-up after Ready, then on config changes
+        self.sock = sock
         self.reporter = reporter
-        self.load_config = load_config
-        self.config: Config | None = None  # read on the first change
-        self.child: _Child | None = _Child(session.first_pid, session.first_fd)
-        self._root = Path(session.root).resolve()
-        self._config_path = Path(session.config_path).resolve()
-        self._state_dir = Path(session.state_dir).resolve()
-        self._extra_config_paths = [(Path(session.cwd) / p).resolve() for p in session.extra_configs]
+        self.config: Config | None = None
+        self.child: _Child | None = _Child(first_pid, first_fd)
+        self._root = project.root.resolve()
+        self._config_path = project.config_path.resolve()
+        self._main_dir = project.main_dir.resolve()
+        self._extra_config_paths = list(project.extra_configs)
+        self._state_dir = options.state_dir_in(project.root).resolve()
 
     # Starting servers ---------------------------------------------------------------------------
     def _fork(self, config: Config) -> _Child:
@@ -293,9 +223,9 @@ class Supervisor:
                 if self.child is not None:
                     os.close(self.child.fd)
                 die_with_parent(parent)
-                return child_main(config, self.options, self.sock, theirs.detach())
+                return child_main(self.options.with_config(config), self.sock, theirs.detach())
 
-            _child_exit(server)
+            child_exit(server)
         theirs.close()
         return _Child(pid, ours.detach())
 
@@ -343,21 +273,17 @@ class Supervisor:
     # Watching -------------------------------------------------------------------------------------
     def _watch_roots(self) -> list[Path]:
         roots = [self._root]
-        main_dir = Path(self.session.main_dir).resolve()
-        if not main_dir.is_relative_to(self._root):
-            roots.append(main_dir)
+        if not self._main_dir.is_relative_to(self._root):
+            roots.append(self._main_dir)
         for config in self._extra_config_paths:  # the other Workers of `pyflows dev -c a -c b`
             if not any(config.parent.is_relative_to(r) for r in roots):
                 roots.append(config.parent)
         return roots
 
     def _is_config_file(self, path: Path) -> bool:
-        if path == self._config_path or path in self._extra_config_paths:
-            return True
-        name = path.name
-        return path.parent == self._config_path.parent and (
-            name in (".dev.vars", ".env") or name.startswith((".dev.vars.", ".env."))
-        )
+        from pyflows.runtime.config import is_config_file
+
+        return path in self._extra_config_paths or is_config_file(path, self._config_path)
 
     def _relevant(self, path: Path) -> bool:
         if path.is_relative_to(self._state_dir):
@@ -377,7 +303,7 @@ class Supervisor:
         config = self.config
         if config is None or any(self._is_config_file(p) for p in paths):
             try:
-                config = self.load_config()
+                config = self.options.load_config()
             except ConfigError as exc:
                 self.reporter.error(f"{exc}\n\nFix it and save again; {self._still()}.")
                 return
@@ -395,7 +321,7 @@ class Supervisor:
         preload()
         # Read the config once now (its validator is a slow import) so the first reload is fast.
         try:
-            self.config = self.load_config()
+            self.config = self.options.load_config()
         except ConfigError:
             self.config = None  # reported when a change makes us read it again
 
@@ -414,7 +340,7 @@ class Supervisor:
     # Main loop ------------------------------------------------------------------------------------
     def run(self) -> int:
         """Serve with hot reload until interrupted. Returns 1 if the first server cannot start."""
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        previous = interrupt_on_sigterm()
         watcher = None
         try:
             watcher = _Watcher(self._watch_roots(), self._relevant)  # from now on no save is missed
@@ -456,5 +382,26 @@ class Supervisor:
             child.kill()
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+def main() -> None:
+    """`pyflows dev` after its exec (runtime/dev/process.py `exec_supervisor`): argv is
+    [console "module:Class", its URL, options JSON, listening fd, first server's pid, its channel fd]."""
+    # Ctrl-C stops the session even when started from a shell that ignores SIGINT for background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupt_on_sigterm()
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
+    try:
+        # `pyflows dev` blocked these across its exec; a signal sent meanwhile is delivered here.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        from pyflows.runtime.dev.start import reporter_class
+
+        console, url, options_json, listen_fd, first_pid, first_fd = sys.argv[1:7]
+        # Nothing here imports the config package or decodes the config: this is on the path to Ready.
+        options = DevOptions.from_json(options_json, decode_config=False)
+        project = Project.from_options_json(options_json)
+        sock = socket.socket(fileno=int(listen_fd))
+        reporter = reporter_class(console)(url)
+        code = Supervisor(options, project, reporter, sock, int(first_pid), int(first_fd)).run()
+    except KeyboardInterrupt:  # also while still importing: the server dies with us (PDEATHSIG)
+        code = 0
+    sys.exit(code)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 
 _UNITS_MS = {
     "millisecond": 1,
-    "ms": 1,
     "second": 1_000,
     "minute": 60_000,
     "hour": 3_600_000,
@@ -64,6 +64,17 @@ def epoch_ms(value: object, *, what: str = "timestamp") -> int:
         except ValueError:
             pass
     raise ValueError(f"Invalid {what} {value!r}: expected a datetime or epoch milliseconds.")
+
+
+def now_ms() -> int:
+    """The wall clock in integer epoch milliseconds (the unit of every stored time)."""
+    return int(time.time() * 1000)
+
+
+def iso_utc(moment: datetime) -> str:
+    """An aware datetime as JavaScript's `Date.prototype.toISOString()`: UTC, milliseconds, 'Z'."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def iso(ms: int | None) -> str | None:

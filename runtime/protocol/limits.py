@@ -7,7 +7,6 @@ import re
 from pyflows.runtime.errors import InvalidInstanceIdError
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9\-_]*$")
-MAX_WORKFLOW_NAME = 64
 MAX_INSTANCE_ID = 100
 MAX_EVENT_TYPE = 100
 MAX_BATCH = 100
@@ -41,7 +40,3 @@ def check_instance_id(value: object) -> str:
 def check_event_type(value: object) -> str:
     """Event types: ≤ 100 chars, same pattern as ids."""
     return _check(value, "Event type", MAX_EVENT_TYPE)
-
-
-def check_workflow_name(value: object) -> str:
-    return _check(value, "Workflow name", MAX_WORKFLOW_NAME)

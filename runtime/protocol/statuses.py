@@ -1,4 +1,4 @@
-"""Instance statuses (SPEC §4.2), shared by the engine, the API and the CLI.
+"""Instance statuses (Cloudflare Workflows' names and transitions), shared by the engine, the API and the CLI.
 
 A dependency-free module: the CLI imports it without pulling in the engine or SQLite.
 """

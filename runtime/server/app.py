@@ -18,18 +18,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyflows.runtime.surface.http import Request, status_phrase
-from pyflows.runtime.server.explorer.routes import API_PREFIX, create_management_app, forbidden_reason
+from pyflows.runtime.protocol.defaults import API_PREFIX, DEFAULT_MAX_CONCURRENCY
+from pyflows.runtime.server.explorer.routes import create_management_app, forbidden_reason
 from pyflows.runtime.server.scheduled import SCHEDULED_PATHS, scheduled_route
 from pyflows.runtime.server.ui import create_ui_app, is_ui_path
+from pyflows.runtime.surface.http import Request, status_phrase
 from pyflows.runtime.worker.loader import Env, Worker, build_env
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
     from pyflows.runtime.server.assets import AssetServer
+    from pyflows.runtime.storage.store import Store
     from pyflows.runtime.triggers import Triggers
     from pyflows.runtime.workflows.engine import Engine
-    from pyflows.runtime.storage.store import Store
     from starlette.types import Receive, Scope, Send
 
 __all__ = ["API_PREFIX", "Runtime", "create_app"]
@@ -69,7 +70,7 @@ class Runtime:
         worker: Worker,
         *,
         state_dir: Path,
-        max_concurrency: int = 10_000,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         public: bool = False,
         run_crons: bool = False,
     ) -> Runtime:

@@ -11,6 +11,7 @@ A missing `cron` uses the first of `triggers.crons` (else "* * * * *"); a bad `t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -26,7 +27,7 @@ def _default_cron(runtime: Any) -> str:
     return crons[0] if crons else "* * * * *"
 
 
-async def scheduled_route(runtime: Any, scope: dict[str, Any]) -> Response:
+async def scheduled_route(runtime: Any, scope: Mapping[str, Any]) -> Response:
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     cron = (query.get("cron") or [""])[0] or _default_cron(runtime)
     raw_time = (query.get("time") or [None])[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import mimetypes
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -29,7 +29,7 @@ _CSP = (
 )
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 
-ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+ASGIApp = Callable[[MutableMapping[str, Any], Any, Any], Awaitable[None]]
 
 
 def is_ui_path(path: str) -> bool:
@@ -48,7 +48,7 @@ def create_ui_app(management: ASGIApp) -> ASGIApp:
             cache[name] = path.read_bytes()
         return cache[name]
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         path: str = scope["path"]
         if path == _ALIAS_API or path.startswith(_ALIAS_API + "/"):
             await management({**scope, "path": API_PREFIX + path[len(_ALIAS_API) :]}, receive, send)

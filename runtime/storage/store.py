@@ -19,9 +19,9 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from pyflows.runtime.errors import PyflowsError, StateLockedError, StoreClosedError
@@ -29,7 +29,6 @@ from pyflows.runtime.errors import PyflowsError, StateLockedError, StoreClosedEr
 T = TypeVar("T")
 DB_NAME = "workflows.sqlite"
 LOCK_NAME = "dev.lock"
-
 
 
 def _configure(conn: sqlite3.Connection) -> None:
@@ -62,6 +61,13 @@ def _migrate(conn: sqlite3.Connection, subsystem: str, migrations: Sequence[str]
         )
 
 
+async def _on_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """aiosqlite's internal `Connection._execute(fn, *args)` (untyped upstream): run `fn` on the
+    connection's thread in one hop (see Store._run; tests/runtime/test_storage.py guards it)."""
+    execute = cast("Callable[..., Awaitable[T]]", conn._execute)  # noqa: SLF001
+    return await execute(fn, *args)
+
+
 class Store:
     """The engine's SQLite database in a locked state directory."""
 
@@ -86,9 +92,9 @@ class Store:
         try:
             path = state_dir / DB_NAME
             writer = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
-            await writer._execute(_configure, writer._conn)  # noqa: SLF001 - see _run
+            await _on_thread(writer, _configure, writer._conn)  # noqa: SLF001 - see _run
             reader = await aiosqlite.connect(path, isolation_level=None, check_same_thread=False)
-            await reader._execute(_configure, reader._conn)  # noqa: SLF001
+            await _on_thread(reader, _configure, reader._conn)  # noqa: SLF001
         except BaseException:
             os.close(lock_fd)
             raise
@@ -103,7 +109,7 @@ class Store:
     async def _run(self, conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise StoreClosedError("The state store is closed; the dev server is shutting down.")
-        return await conn._execute(fn, conn._conn)  # noqa: SLF001
+        return await _on_thread(conn, fn, conn._conn)  # noqa: SLF001
 
     async def migrate(self, subsystem: str, migrations: Sequence[str]) -> None:
         """Bring `subsystem`'s tables up to date: `migrations` is its ordered list of SQL scripts.
@@ -137,7 +143,7 @@ class Store:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    results = await self._writer._execute(_apply_batch, self._writer._conn, batch)  # noqa: SLF001
+                    results = await _on_thread(self._writer, _apply_batch, self._writer._conn, batch)  # noqa: SLF001
                 except BaseException as exc:  # the writer thread itself failed
                     for _, fut in batch:
                         if not fut.done():

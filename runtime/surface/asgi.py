@@ -152,7 +152,7 @@ def _env_dependency(request: Any) -> Any:
 def __getattr__(name: str) -> Any:
     # `asgi.env` is a FastAPI dependency upstream; build it only if user code asks for it.
     if name == "env":
-        from fastapi import Depends, Request  # type: ignore[import-not-found]
+        from fastapi import Depends, Request
 
         # A real class (not a string) so FastAPI injects the request without resolving names here.
         _env_dependency.__annotations__ = {"request": Request}

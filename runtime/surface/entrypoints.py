@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -76,13 +77,15 @@ def handler(fn: F) -> F:
     return fn
 
 
-# What `workers.env` / `workers.wait_until` return: set by the Worker loader at startup.
+# What `workers.env` returns: one env per server process, set by the Worker loader at startup.
 current_env: Any = None
-current_ctx: ExecutionContext | None = None
+# The ExecutionContext of the request being handled (`workers.wait_until` attaches to it). A
+# ContextVar, not a global: each request runs in its own task, so overlapping requests keep theirs.
+request_ctx: ContextVar[ExecutionContext | None] = ContextVar("pyflows_request_ctx", default=None)
 
 
 def wait_until(awaitable: Awaitable[Any]) -> None:
-    ctx = current_ctx or ExecutionContext()
+    ctx = request_ctx.get() or ExecutionContext()
     ctx.waitUntil(awaitable)
 
 

@@ -58,7 +58,8 @@ class Headers(Mapping[str, str]):
 
     # Mapping protocol -------------------------------------------------------------------------
     def __getitem__(self, name: str) -> str | None:  # type: ignore[override]
-        return self.get(name)
+        value: str | None = self.get(name)
+        return value
 
     def get(self, name: str, default: Any = None) -> Any:
         values = self.get_all(name)
@@ -193,6 +194,10 @@ def _body_bytes(body: Any, headers: Headers) -> bytes | None:
 
 class Request(_Body):
     """An incoming (or outgoing) HTTP request: `url`, `method`, `headers`, async body readers."""
+
+    method: http.HTTPMethod | str
+    cf: Any
+    redirect: str
 
     def __init__(
         self,

@@ -13,7 +13,6 @@ Storage format: JSON text in which a datetime is `{"__datetime__": "<iso>"}` and
 from __future__ import annotations
 
 import base64
-import inspect
 import json
 import math
 from datetime import UTC, datetime
@@ -86,9 +85,7 @@ def python_to_rpc(value: Any) -> Any:
         return {_DT: value.isoformat(timespec="milliseconds")}
     if isinstance(value, bytes):
         return {_BYTES: base64.b64encode(value).decode("ascii")}
-    if inspect.isawaitable(value):
-        raise _rpc_error(value)
-    raise _rpc_error(value)
+    raise _rpc_error(value)  # tuples, sets, awaitables, arbitrary objects
 
 
 def python_from_rpc(tree: Any) -> Any:

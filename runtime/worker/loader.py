@@ -27,14 +27,14 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from pyflows.runtime.bindings import build_storage_bindings
+from pyflows.runtime.bindings.platform import platform_bindings
+from pyflows.runtime.errors import UserCodeError
+from pyflows.runtime.sdk import SHIM_DIR
 from pyflows.runtime.surface import entrypoints
 from pyflows.runtime.surface.entrypoints import ExecutionContext, WorkerEntrypoint, WorkflowEntrypoint, call_relaxed
-from pyflows.runtime.bindings import build_storage_bindings
-from pyflows.runtime.errors import UserCodeError
 from pyflows.runtime.surface.http import Request, Response
-from pyflows.runtime.bindings.platform import platform_bindings
 from pyflows.runtime.surface.stack import run_switchable
-from pyflows.runtime.sdk import SHIM_DIR
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
 if TYPE_CHECKING:
@@ -154,7 +154,7 @@ class Worker:
     async def fetch(self, request: Request, env: Any, ctx: ExecutionContext | None = None) -> Response:
         """Call the Worker's fetch handler; a missing handler is a 500 explaining what to define."""
         ctx = ctx or ExecutionContext()
-        entrypoints.current_ctx = ctx
+        entrypoints.request_ctx.set(ctx)  # this invocation's task only
         if self._default is not None:
             instance = self._default(ctx, env)
             method = getattr(instance, "fetch", None)
@@ -188,7 +188,6 @@ class Worker:
             )
         return result
 
-
     def handler(self, name: str) -> Callable[..., Any] | None:
         """The bound handler `name` ("scheduled", "queue") of `Default`, or the legacy global `on_<name>`."""
         if self._default is not None:
@@ -201,7 +200,7 @@ class Worker:
     async def _call_handler(self, name: str, arg: Any, env: Any) -> Any:
         """Call `scheduled(controller, env, ctx)` / `queue(batch, env, ctx)` (relaxed: fewer params are fine)."""
         ctx = ExecutionContext()
-        entrypoints.current_ctx = ctx
+        entrypoints.request_ctx.set(ctx)  # this invocation's task only
         if self._default is not None:
             instance = self._default(ctx, env)
             method = getattr(instance, name, None) or getattr(instance, f"on_{name}", None)

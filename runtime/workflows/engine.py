@@ -653,7 +653,7 @@ class Engine:
         row = await self._row(workflow, instance_id)
         position = None
         if from_step:
-            name = from_step.get("name")
+            name = str(from_step.get("name"))  # the API checked it is given; the store compares text
             count = int(from_step.get("count") or 1)
             kind = from_step.get("type") or "do"
             position = await self.store.read(lambda c: queries.q_step_position(c, row["pk"], kind, name, count))
@@ -763,16 +763,15 @@ class Engine:
                 status=status,
             )
         now = self.clock.now_ms()
-        changed = await self.store.write(
-            lambda c: queries.wake_timers_txn(c, inst.pk, now, only_retries=only_retries)
-        )
+        changed = await self.store.write(lambda c: queries.wake_timers_txn(c, inst.pk, now, only_retries=only_retries))
         current = self._live.get((workflow, instance_id)) or inst  # it may have hibernated meanwhile
         woken = current.run.wake(only_retries=only_retries) if current.run is not None else 0
         if not woken and changed and current.status == "waiting":  # hibernated: replay it now
+            candidate: _Instance | None = current
             if self._live.get((workflow, instance_id)) is None:
-                current, _ = await self._instance(workflow, instance_id)
-            if current is not None and current.run is None:
-                self.scheduler.add_returning(current)
+                candidate, _ = await self._instance(workflow, instance_id)
+            if candidate is not None and candidate.run is None:
+                self.scheduler.add_returning(candidate)
             woken = changed
         if not woken and not changed:
             raise InvalidTransitionError(
@@ -784,7 +783,7 @@ class Engine:
         return max(woken, changed)
 
     async def retry_now(self, workflow: str, instance_id: str) -> str:
-        """"Retry now" (pyflows extension): a step waiting to retry runs its next attempt now; an errored
+        """ "Retry now" (pyflows extension): a step waiting to retry runs its next attempt now; an errored
         instance restarts from the step that failed (keeping the history before it). Returns the status."""
         row = await self._row(workflow, instance_id)
         inst, status = await self._instance(workflow, instance_id)

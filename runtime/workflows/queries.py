@@ -184,9 +184,10 @@ def update_instance_txn(conn: sqlite3.Connection, pk: int, **fields: Any) -> Non
 
 
 def q_instance(conn: sqlite3.Connection, workflow: str, instance_id: str) -> sqlite3.Row | None:
-    return conn.execute(
+    row: sqlite3.Row | None = conn.execute(
         f"SELECT {INSTANCE_COLUMNS} FROM instances WHERE workflow = ? AND id = ?", (workflow, instance_id)
     ).fetchone()
+    return row
 
 
 def q_recoverable(conn: sqlite3.Connection, due_by: int) -> list[sqlite3.Row]:

@@ -60,10 +60,20 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyflows.runtime.workflows import queries
 from pyflows.runtime.protocol.durations import MAX_SLEEP_MS, epoch_ms, to_ms
-from pyflows.runtime.surface.entrypoints import NonRetryableError
 from pyflows.runtime.protocol.limits import MAX_CPU_MS, MAX_STEPS, check_event_type
+from pyflows.runtime.surface.entrypoints import NonRetryableError
+from pyflows.runtime.surface.values import (
+    JsDict,
+    ValueTooLargeError,
+    dumps,
+    encode,
+    loads,
+    python_from_rpc,
+    python_to_rpc,
+    utc_naive,
+)
+from pyflows.runtime.workflows import queries
 from pyflows.runtime.workflows.events import Raw
 from pyflows.runtime.workflows.step_config import (
     REDACTED,
@@ -78,16 +88,6 @@ from pyflows.runtime.workflows.step_errors import (
     StepLimitExceededError,
     error_info,
     rebuild_error,
-)
-from pyflows.runtime.surface.values import (
-    JsDict,
-    ValueTooLargeError,
-    dumps,
-    encode,
-    loads,
-    python_from_rpc,
-    python_to_rpc,
-    utc_naive,
 )
 
 if TYPE_CHECKING:
@@ -557,9 +557,7 @@ class Run:
             raise ValueError(f"step.sleep_until('{name}') is more than 365 days away.")
         return asyncio.ensure_future(self._sleep(key, self.lineage(), lambda _now: at))
 
-    async def _sleep(
-        self, key: tuple[str, str, int], lineage: str | None, deadline_of: Callable[[int], int]
-    ) -> None:
+    async def _sleep(self, key: tuple[str, str, int], lineage: str | None, deadline_of: Callable[[int], int]) -> None:
         rec = self._replay(key)
         if rec is not None:
             if rec.state == "complete":

@@ -1,7 +1,7 @@
 """The `step` object `run(event, step)` receives, with the SDK's exact call shapes.
 
 `step.do` is a decorator that makes a *lazy* step: nothing runs until `await fn()`. Two
-signatures, chosen from the config (SPEC §3.2):
+signatures, chosen from the config (compatibility date 2026-02-25 or the implicit-dependencies flag):
 
 * implicit: `step.do(name=None, *, concurrent=False, config=None)`; each parameter of the step
   function names an earlier registered step whose result is injected, `ctx` gets the context;

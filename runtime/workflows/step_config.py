@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pyflows.runtime.protocol.durations import to_ms
+from pyflows.runtime.protocol.retry import retry_delay_ms as retry_delay_ms  # the engine imports it from here
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "retries": {"limit": 5, "delay": 1000, "backoff": "exponential"},
@@ -29,7 +30,7 @@ def resolve_config(config: Any) -> dict[str, Any]:
         )
     sensitive = config.get("sensitive")
     if sensitive is not None and sensitive != "output":
-        raise ValueError(f"step config sensitive must be \"output\", got {sensitive!r}.")
+        raise ValueError(f'step config sensitive must be "output", got {sensitive!r}.')
     retries = dict(DEFAULT_CONFIG["retries"])
     user_retries = config.get("retries") or {}
     if not isinstance(user_retries, dict):
@@ -62,20 +63,6 @@ def is_sensitive(config: Mapping[str, Any] | None) -> bool:
     """`config: {"sensitive": "output"}` (Cloudflare, 2026-06): the output is stored and returned to `run`,
     but the API, the CLI, logs and instance events show `"[REDACTED]"` in its place."""
     return bool(config) and config.get("sensitive") == "output"  # type: ignore[union-attr]
-
-
-def retry_delay_ms(retries: Mapping[str, Any], retry: int) -> int:
-    """Delay before retry number `retry` (from 1): constant d, linear d·n, exponential d·2^(n-1).
-
-    `retries` is a step config's `retries` ({"delay", "backoff"}); ValueError for a bad delay.
-    """
-    d = to_ms(retries["delay"])
-    backoff = retries.get("backoff", DEFAULT_CONFIG["retries"]["backoff"])
-    if backoff == "constant":
-        return d
-    if backoff == "linear":
-        return d * retry
-    return d * 2 ** (retry - 1)
 
 
 def check_step_name(name: Any) -> str:

@@ -38,11 +38,27 @@ class StepFailedError(Exception):
         self.message = message
 
 
+class _Recorded:
+    """Mixin of the rebuilt builtin errors: the record they came from, so storing one again gives
+    the same `{"name", "message"}` (its str() carries the SDK's "TypeError: " prefix)."""
+
+    recorded: dict[str, str]
+
+
+def _recorded_builtin(base: type[Exception]) -> type[Exception]:
+    # Shown exactly as the builtin (`TypeError: TypeError: msg` in a traceback, `type(e).__name__`
+    # == "TypeError"), because Cloudflare's SDK hands `run` that type; `except TypeError` matches.
+    cls = type(base.__name__, (_Recorded, base), {"__module__": "builtins", "__qualname__": base.__qualname__})
+    return cls
+
+
+_REBUILT = {"TypeError": _recorded_builtin(TypeError), "ValueError": _recorded_builtin(ValueError)}
+
+
 def error_info(exc: BaseException) -> dict[str, str]:
     """`{"name", "message"}` for an exception, unwrapping errors rebuilt from step records."""
-    info = getattr(exc, "_pyflows_error", None)
-    if isinstance(info, dict):
-        return dict(info)
+    if isinstance(exc, _Recorded):
+        return dict(exc.recorded)
     if isinstance(exc, StepFailedError):
         return {"name": exc.name, "message": exc.message}
     return {"name": type(exc).__name__, "message": str(exc)}
@@ -54,12 +70,13 @@ def rebuild_error(info: dict[str, str]) -> Exception:
     exc: Exception
     if name == "NonRetryableError":
         exc = NonRetryableError(message)
-    elif name in ("TypeError", "ValueError"):
+    elif name in _REBUILT:
         # The SDK keeps the type and prefixes the message: str(e) == "TypeError: msg".
-        exc = (TypeError if name == "TypeError" else ValueError)(f"{name}: {message}")
+        exc = _REBUILT[name](f"{name}: {message}")
+        assert isinstance(exc, _Recorded)
+        exc.recorded = {"name": name, "message": message}
     elif name == "WorkflowTimeoutError":
         exc = WorkflowTimeoutError(message)
     else:
         exc = StepFailedError(name, message)
-    exc._pyflows_error = {"name": name, "message": message}  # type: ignore[attr-defined]
     return exc

@@ -2,8 +2,7 @@
 
 Serves the Local Explorer API (`/cdn-cgi/local/explorer/api/workflows...`) and, for remote mode,
 the same routes under `/client/v4/accounts/{account}` behind a bearer token, with the envelopes,
-status codes, error codes and messages recorded from `wrangler dev` 4.164
-(`reference/wrangler-local-dev.md` §2, `reference/wrangler-cli-transcript.txt`). The seeded
+status codes, error codes and messages recorded from `wrangler dev` 4.164. The seeded
 instances are the transcript's, so CLI output can be compared with Wrangler's byte for byte.
 
 Every request is recorded (`state.requests`) so tests can assert what the CLI sent.

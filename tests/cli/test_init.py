@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from pyflows.cli.commands import init
 from pyflows.cli.app import app
+from pyflows.cli.commands import init
 from pyflows.runtime import config as runtime_config
 from pyflows.runtime.config.formats import parse_jsonc
 from pyflows.runtime.errors import PyflowsError

@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (expected outputs are Wrangler's lines, verbatim)
 """`pyflows workflows instances ...` as subprocesses against the stand-in API (tests/cli/standin.py).
 
-Expected outputs are Wrangler 4.164's (reference/wrangler-cli-transcript.txt) with pyflows' banner
+Expected outputs are Wrangler 4.164's recorded output with pyflows' banner
 and its documented additions (the instance's `Output:`, `Retries At`/`Wakes At` from the server).
 """
 

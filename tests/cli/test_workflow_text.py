@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pyflows.cli import humanize, render, validation
-from pyflows.cli.views import instance as instance_view
 from pyflows.cli.commands.workflows import normalize_argv
+from pyflows.cli.views import instance as instance_view
 from pyflows.runtime.errors import PyflowsError
 
 T0 = datetime(2026, 11, 21, 12, 31, 26, tzinfo=UTC)

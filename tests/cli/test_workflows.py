@@ -3,7 +3,7 @@
 (tests/cli/standin.py), plus what every command shares: no session on the port, a foreign server,
 remote mode, global options, banner, colour and imports.
 
-Expected outputs are Wrangler 4.164's (reference/wrangler-cli-transcript.txt) with pyflows' banner.
+Expected outputs are Wrangler 4.164's recorded output with pyflows' banner.
 Each test checks stdout, stderr and the exit code, and where it matters what reached the server.
 """
 
@@ -228,6 +228,27 @@ def test_remote_mode_errors(api: StandIn) -> None:
     run = pyflows("workflows", "list", env=remote_env(api, CLOUDFLARE_ACCOUNT_ID=""))
     assert run.code == 1 and "CLOUDFLARE_ACCOUNT_ID" in run.err and "pass --local" in run.err
     assert len(api.state.requests) == 1  # only the wrong-token call reached the server
+
+
+def test_remote_mode_reads_account_id_from_the_selected_config(api: StandIn, tmp_path: Path) -> None:
+    # Wrangler's order: CLOUDFLARE_ACCOUNT_ID, else account_id of the config --cwd/--config/--env select.
+    (tmp_path / "wrangler.jsonc").write_text(
+        '{"account_id": "acc-top", // comment\n "env": {"staging": {"account_id": "acc-stg"}}}'
+    )
+    (tmp_path / "other.toml").write_text('account_id = "acc-toml"\n')
+    no_var = remote_env(api, CLOUDFLARE_ACCOUNT_ID="")
+    for flags, account in (
+        ([], "acc-top"),
+        (["-e", "staging"], "acc-stg"),
+        (["--config", "other.toml"], "acc-toml"),
+    ):
+        run = pyflows("workflows", "list", "--cwd", str(tmp_path), *flags, env=no_var)
+        assert "No Cloudflare account id" not in run.err, run  # (the stand-in knows only its own account)
+        assert api.state.requests[-1].path == f"/client/v4/accounts/{account}/workflows", flags
+    run = pyflows("workflows", "list", "--cwd", str(tmp_path), env=remote_env(api))
+    assert api.state.requests[-1].path == f"/client/v4/accounts/{ACCOUNT}/workflows"  # the variable wins
+    run = pyflows("workflows", "list", "--cwd", str(tmp_path), "--config", "nope.jsonc", env=no_var)
+    assert run.code == 1 and "No Cloudflare account id" in run.err, run
 
 
 def test_global_options_after_the_subcommand(api: StandIn, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 # ruff: noqa: E501  (expected outputs are Wrangler's lines, verbatim)
-"""`pyflows workflows ... --local` against a real `pyflows dev` on a free port (issue 5).
+"""`pyflows workflows ... --local` against a real `pyflows dev` on a free port.
 
-One project with the transcript's two workflows (reference/wrangler-cli-transcript.txt): a
+One project with the two workflows of Wrangler's recorded transcript: a
 `my-workflow` with a step, an optional flaky step (retries every second), a 1-second sleep and a
 wait for an `approve` event, and a `failing-workflow` whose second step raises NonRetryableError.
 Each command runs as a subprocess; stdout, stderr and exit codes are checked. Real timers, so slow.
@@ -13,16 +13,15 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from devserver import DevServer
 from pyflows import __version__
 from pyflows.cli.render import banner_text
+from pyflows.testing.devserver import DevServer
 
 pytestmark = pytest.mark.slow
 
@@ -104,15 +103,7 @@ class Dev(DevServer):
         self.ready()
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "pyflows", "workflows", *args, "--local", "--port", str(self.port)],
-            cwd=self.project,
-            env=ENV,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=60,
-        )
+        return self.run_cli(*args)
 
     def ok(self, *args: str) -> str:
         done = self.cli(*args)

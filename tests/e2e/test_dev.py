@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devserver import DevServer as Dev
+from pyflows.testing.devserver import DevServer as Dev
 
 API = "/cdn-cgi/local/explorer/api"
 

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from devserver import ENV
 from explorer_project import write_project
+from pyflows.testing.devserver import ENV
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devserver import DevServer
 from explorer_project import XSS, write_project
+from pyflows.testing.devserver import DevServer
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devserver import ENV, DevServer
 from explorer_project import write_project
+from pyflows.testing.devserver import ENV, DevServer
 
 pytestmark = pytest.mark.slow
 API = "/cdn-cgi/local/explorer/api"

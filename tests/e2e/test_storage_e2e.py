@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devserver import ENV, DevServer
+from pyflows.testing.devserver import ENV, DevServer
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from devserver import DevServer
+from pyflows.testing.devserver import DevServer
 
 pytestmark = [
     pytest.mark.slow,

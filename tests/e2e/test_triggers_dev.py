@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from devserver import DevServer
+from pyflows.testing.devserver import DevServer
 
 API = "/cdn-cgi/local/explorer/api"
 pytestmark = pytest.mark.slow

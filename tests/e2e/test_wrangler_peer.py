@@ -1,4 +1,4 @@
-"""`pyflows workflows … --local` drives a real `wrangler dev` session (SPEC §5: both directions).
+"""`pyflows workflows … --local` drives a real `wrangler dev` session (interop in both directions).
 
 Wrangler cannot run a Python Worker offline, so the peer runs a JavaScript workflow. Runs when
 PYFLOWS_TEST_WRANGLER names a wrangler command (wrangler 4.164 needs Node.js ≥ 22.12), e.g.

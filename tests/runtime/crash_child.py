@@ -102,9 +102,9 @@ class FanOut(WorkflowEntrypoint):
             for i in range(6):
 
                 @step.do(f"item {i}")
-                async def item():
-                    mark(f"item {i}")
-                    return i
+                async def item():  # awaited in this iteration (a parameter would name a step)
+                    mark(f"item {i}")  # noqa: B023
+                    return i  # noqa: B023
 
                 out.append(await item())
             mark("branch-done")

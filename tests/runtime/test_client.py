@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from pyflows.client.management import (
-    LOCAL_API_PATH,
     HttpxTransport,
     ManagementClient,
     RawResponse,
     TransportFailure,
 )
 from pyflows.runtime.errors import ApiError, ClientError
+from pyflows.runtime.protocol.defaults import API_PREFIX
 
 
 class FakeTransport:
@@ -48,7 +48,7 @@ def test_result_and_url() -> None:
     client, transport = local(RawResponse(200, envelope([{"name": "wf"}])))
     assert client.list_workflows(page=3, per_page=5).result == [{"name": "wf"}]
     method, url, headers, body = transport.sent[0]
-    assert (method, url, body) == ("GET", f"http://localhost:8787{LOCAL_API_PATH}/workflows", None)
+    assert (method, url, body) == ("GET", f"http://localhost:8787{API_PREFIX}/workflows", None)
     assert "Authorization" not in headers
 
 
@@ -212,7 +212,7 @@ def test_an_injected_httpx_client() -> None:
 
     with httpx.Client(transport=httpx.MockTransport(handler)) as http:
         client = ManagementClient.for_local(8787, transport=HttpxTransport(http))
-        assert client.list_workflows().result == [{"host": "localhost:8787", "path": f"{LOCAL_API_PATH}/workflows"}]
+        assert client.list_workflows().result == [{"host": "localhost:8787", "path": f"{API_PREFIX}/workflows"}]
 
 
 def test_httpx_transport_failures_become_the_no_session_message() -> None:

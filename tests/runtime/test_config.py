@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import pickle
 import subprocess
 import sys
 from dataclasses import FrozenInstanceError
 from pathlib import Path
 
 import pytest
-from pyflows.runtime.config import Config, WorkflowConfig, find_config, load
+from pyflows.runtime.config import Config, WorkflowConfig, account_id, is_config_file, load
 from pyflows.runtime.config.formats import parse_dotenv, parse_jsonc, strip_jsonc
 from pyflows.runtime.config.schema import key_path, schema, schema_path
 from pyflows.runtime.errors import (
@@ -467,7 +466,7 @@ def test_several_config_files_use_the_first_and_warn(project: Path) -> None:
     write(project, "wrangler.toml", 'name = "from-toml"\nmain = "src/entry.py"\n')
     write(project, "wrangler.json", {"name": "from-json", "main": "src/entry.py"})
     cfg = load(project)
-    assert cfg.name == "from-json" and find_config(project) == project / "wrangler.json"
+    assert cfg.name == "from-json" and cfg.path == project / "wrangler.json"
     assert any("using wrangler.json and ignoring wrangler.toml" in w for w in cfg.warnings)
 
 
@@ -475,8 +474,8 @@ def test_explicit_config_is_relative_to_cwd(project: Path) -> None:
     (project / "conf").mkdir()
     write(project, "wrangler.jsonc", base(name="default"))
     path = write(project / "conf", "alt.toml", 'name = "alt"\nmain = "../src/entry.py"\n')
-    assert find_config(project, Path("conf/alt.toml")) == path
     cfg = load(project, Path("conf/alt.toml"))
+    assert cfg.path == path
     assert cfg.name == "alt" and cfg.root == project / "conf" and cfg.main == project / "src" / "entry.py"
 
 
@@ -595,7 +594,7 @@ def test_modern_handlers_and_implicit_dependencies(
     assert (cfg.modern_handlers, cfg.implicit_dependencies) == (modern, implicit)
 
 
-def test_config_is_frozen_read_only_and_picklable(project: Path) -> None:
+def test_config_is_frozen_read_only_and_crosses_processes_as_json(project: Path) -> None:
     write(project, "wrangler.jsonc", base(vars={"A": "1"}))
     write(project, ".dev.vars", "S=2\n")
     cfg = load(project)
@@ -605,19 +604,51 @@ def test_config_is_frozen_read_only_and_picklable(project: Path) -> None:
         cfg.vars["A"] = "2"  # type: ignore[index]
     with pytest.raises(TypeError):
         cfg.secrets["S"] = "3"  # type: ignore[index]
-    clone = pickle.loads(pickle.dumps(cfg))
+    clone = Config.from_dict(json.loads(json.dumps(cfg.to_dict())))  # how `pyflows dev` hands it over
     assert clone == cfg and clone.env_values == {"A": "1", "S": "2"}
     with pytest.raises(TypeError):
         clone.vars["A"] = "2"  # type: ignore[index]
 
 
-def test_watched_files(project: Path) -> None:
+def test_account_id_is_read_from_the_selected_config_and_env(project: Path) -> None:
+    assert account_id(project) is None  # no config file: Wrangler's workflows commands need none
+    write(project, "wrangler.jsonc", base(account_id="top", env={"staging": {"account_id": "stage"}, "dev": {}}))
+    assert account_id(project) == "top"
+    assert account_id(project, env="staging") == "stage"
+    assert account_id(project, env="dev") == "top"  # inherited from the top level
+    write(project, "other.toml", 'account_id = "from-toml"\n')
+    assert account_id(project, Path("other.toml")) == "from-toml"
+    assert account_id(project, Path("missing.toml")) is None
+
+
+def test_every_binding_kind_survives_the_json_hand_off(project: Path) -> None:
+    # `pyflows dev` hands the config to its servers as JSON (Config.to_dict / from_dict): nested
+    # records, tuples and paths must come back equal, for every kind of binding.
+    (project / "public").mkdir()
+    write(
+        project,
+        "wrangler.jsonc",
+        base(
+            assets={"directory": "public", "binding": "ASSETS"},
+            kv_namespaces=[{"binding": "KV", "id": "k1"}],
+            d1_databases=[{"binding": "DB", "database_name": "db", "database_id": "x"}],
+            r2_buckets=[{"binding": "B", "bucket_name": "b"}],
+            triggers={"crons": ["* * * * *"]},
+            queues={"producers": [{"binding": "Q", "queue": "q1"}], "consumers": [{"queue": "q1"}]},
+        ),
+    )
+    cfg = load(project)
+    assert cfg.kv_namespaces and cfg.assets is not None and cfg.triggers.producers
+    assert Config.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+
+
+def test_which_files_are_config(project: Path) -> None:
     path = write(project, "wrangler.jsonc", base(env={"staging": {}}))
-    assert load(project).watched_files() == [path]
-    dev_vars = write(project, ".dev.vars", "A=1\n")
-    staging = write(project, ".dev.vars.staging", "A=2\n")
-    assert load(project).watched_files() == [path, dev_vars]
-    assert load(project, env="staging").watched_files() == [path, staging, dev_vars]
+    for name in (".dev.vars", ".env", ".dev.vars.staging", ".env.production"):
+        assert is_config_file(project / name, path), name
+    assert is_config_file(path, path)
+    for other in (project / "wrangler.toml", project / "src" / ".dev.vars", project / "dev.vars", project / ".envrc"):
+        assert not is_config_file(other, path), other
 
 
 # ----------------------------------------------------------------------------------- schema

@@ -1,4 +1,4 @@
-"""The engine and SDK semantics of SPEC §3–4, in-process on a real SQLite store."""
+"""The engine and the Workflows SDK semantics (steps, retries, waits, lifecycle), in-process on a real SQLite store."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pyflows.runtime.errors import (
     WorkflowError,
     WorkflowNotFoundError,
 )
+from pyflows.runtime.workflows.engine import Engine
 from workers import WorkflowEntrypoint
 from workers.workflows import NonRetryableError
 
@@ -588,12 +589,15 @@ class Gate(WorkflowEntrypoint):
     """One slow step (waits for a file-free asyncio event kept on the class), then a sleep."""
 
     release: asyncio.Event | None = None
+    started: asyncio.Event | None = None
     runs = 0
 
     async def run(self, event, step):
         @step.do("slow step", config=FAST)
         async def slow():
             Gate.runs += 1
+            if Gate.started is not None:
+                Gate.started.set()
             assert Gate.release is not None
             await Gate.release.wait()
             return "done"
@@ -603,12 +607,19 @@ class Gate(WorkflowEntrypoint):
         return out
 
 
+async def stays(engine: Engine, workflow: str, iid: str, status: str, *, seconds: float) -> None:
+    """A negative check that fails as soon as the status changes, and lasts a stated margin."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert (await engine.status(workflow, iid))["status"] == status
+        await asyncio.sleep(0.01)
+
+
 async def test_pause_during_a_step_waits_for_it_then_resume_continues(make_engine):
-    Gate.release, Gate.runs = asyncio.Event(), 0
+    Gate.release, Gate.started, Gate.runs = asyncio.Event(), asyncio.Event(), 0
     engine = await make_engine(Gate)
     iid = await engine.create("gate")
-    await engine.wait_for("gate", iid, {"running"})
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(Gate.started.wait(), 10)  # the step's attempt is under way
     assert await engine.pause("gate", iid) == "waitingForPause"
     details = await api_details(engine, "gate", iid)
     assert details["status"] == "waitingForPause"
@@ -620,8 +631,9 @@ async def test_pause_during_a_step_waits_for_it_then_resume_continues(make_engin
     }
     Gate.release.set()
     assert (await engine.wait_for("gate", iid, {"paused"}))["status"] == "paused"
-    await asyncio.sleep(0.2)
-    assert (await engine.status("gate", iid))["status"] == "paused"  # the sleep did not run while paused
+    # The 100 ms sleep must not run while paused: it stays paused for 3x that, checked every 10 ms.
+    await stays(engine, "gate", iid, "paused", seconds=0.3)
+    assert [(s.name, s.count) for s in (await engine.describe("gate", iid)).steps] == [("slow step", 1)]
     with pytest.raises(InvalidTransitionError, match="it is paused"):
         await engine.pause("gate", iid)
     await engine.resume("gate", iid)
@@ -635,8 +647,7 @@ async def test_pause_of_a_waiting_instance_is_immediate(make_engine):
     await engine.wait_for("approval", iid, {"waiting"})
     assert await engine.pause("approval", iid) == "paused"
     await engine.send_event("approval", iid, "approve", {"ok": 1})  # stored while paused
-    await asyncio.sleep(0.1)
-    assert (await engine.status("approval", iid))["status"] == "paused"
+    await stays(engine, "approval", iid, "paused", seconds=0.3)
     await engine.resume("approval", iid)
     assert (await finish(engine, "approval", iid))["output"]["payload"] == {"ok": 1}
 
@@ -747,6 +758,7 @@ async def test_concurrency_limit_queues_oldest_first_and_waiting_does_not_count(
             await work()
             if event.payload.get("sleep"):
                 await step.sleep("rest", 300)
+                order.append(f"{event.instanceId} again")  # resumed after its sleep
             return 1
 
     engine = await make_engine(Limited, max_concurrency=1)
@@ -763,7 +775,8 @@ async def test_concurrency_limit_queues_oldest_first_and_waiting_does_not_count(
     release.set()
     for iid in (sleeper, holder, second, third):
         await finish(engine, "limited", iid)
-    assert order == ["sleeper", "holder", "second", "third"]
+    # Oldest first, and a returning instance goes before never-started ones that queued earlier.
+    assert order == ["sleeper", "holder", "sleeper again", "second", "third"]
 
 
 # -- limits ----------------------------------------------------------------------------------------------
@@ -800,14 +813,18 @@ async def test_cpu_limit_fails_an_attempt_that_burns_too_much_cpu(make_engine, s
         while time.thread_time() < end:
             pass
 
+    slices: list[int] = []  # per async attempt: how many 30 ms slices ran before it was stopped
+
     class Burn(WorkflowEntrypoint):
         async def run(self, event, step):
             if style == "async":
 
                 @step.do("burn", config=FAST)
                 async def work():
+                    slices.append(0)
                     for _ in range(10):
                         burn(0.03)
+                        slices[-1] += 1
                         await asyncio.sleep(0)
                     return 1
             else:
@@ -831,6 +848,8 @@ async def test_cpu_limit_fails_an_attempt_that_burns_too_much_cpu(make_engine, s
     assert status["status"] == "errored"
     assert status["error"]["name"] == "CpuLimitExceededError"
     assert "over the limit of 100 ms" in status["error"]["message"]
+    if style == "async":  # interrupted at an await once over the limit, not only checked at the end
+        assert slices and all(n <= 5 for n in slices), slices
 
 
 async def test_ids_params_and_names_are_validated(make_engine):

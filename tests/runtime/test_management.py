@@ -1,8 +1,7 @@
 """The Local Explorer API, in-process against a real Store and Engine.
 
-Expected shapes, codes and messages are the ones Wrangler 4.164 really serves
-(shared/reference/wrangler-local-dev.md §2): `wrangler workflows ... --local` must be able to drive
-`pyflows dev` unchanged.
+Expected shapes, codes and messages are the ones Wrangler 4.164 really serves:
+`wrangler workflows ... --local` must be able to drive `pyflows dev` unchanged.
 """
 
 from __future__ import annotations
@@ -10,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -453,6 +453,52 @@ async def test_origin_check_and_cors(api: httpx.AsyncClient) -> None:
     assert (await api.options("/workflows")).headers["access-control-allow-origin"] == "*"
     refused = await api.options("/workflows", headers={"origin": "http://evil.example"})
     assert refused.status_code == 403
+
+
+async def test_instances_are_listed_newest_first(api: httpx.AsyncClient) -> None:
+    for name in ("oldest", "middle", "newest"):
+        ok(await api.post("/workflows/my-workflow/instances", json={"id": name}))
+        await wait_status(api, "my-workflow", name, "complete")
+        await asyncio.sleep(0.002)  # distinct creation milliseconds (not a negative check)
+    rows = ok(await api.get("/workflows/my-workflow/instances"))
+    assert [r["id"] for r in rows] == ["newest", "middle", "oldest"]  # what Wrangler's API returns
+
+
+class RetryLaterWorkflow(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        @step.do("flaky", config={"retries": {"limit": 1, "delay": "1 hour", "backoff": "constant"}})
+        async def flaky() -> None:
+            raise ValueError("not yet")
+
+        return await flaky()
+
+
+async def test_a_step_waiting_to_retry_says_when(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "state")
+    spec = WorkflowSpec(
+        name="retry-later", binding="R", class_name="RetryLaterWorkflow", script_name="wf-test", cls=RetryLaterWorkflow
+    )
+    engine = Engine(store, [spec], EngineOptions())
+    env = Env({})
+    engine.env = env
+    await engine.start()
+    rt = Runtime(engine=engine, worker=None, env=env, name="wf-test", store=store)
+    transport = httpx.ASGITransport(app=create_app(rt))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://localhost:8787{API_PREFIX}") as api:
+            ok(await api.post("/workflows/retry-later/instances", json={"id": "r-1"}))
+            for _ in range(300):
+                details = await wait_status(api, "retry-later", "r-1", "waiting")
+                step = details["steps"][0]
+                if step["attempts"] and step["attempts"][0]["success"] is False:
+                    break
+                await asyncio.sleep(0.01)
+            assert "retry_at" in step, step  # the CLI shows it; without it, it can only estimate
+            failed_at = datetime.fromisoformat(step["attempts"][0]["end"].replace("Z", "+00:00"))
+            retry_at = datetime.fromisoformat(step["retry_at"].replace("Z", "+00:00"))
+            assert ISO.match(step["retry_at"]) and abs((retry_at - failed_at).total_seconds() - 3600) < 1
+    finally:
+        await rt.close()
 
 
 # -- a caller's mistake is a 4xx; every request value is range-checked at the edge (issue 16) --------

@@ -1,10 +1,11 @@
 """Crash recovery: the engine runs in a child process that is SIGKILLed mid-run, then re-opened.
 
-Every instance must complete, and no step that had completed runs again (SPEC §3.3, DESIGN.md).
+Every instance must complete, and no step that had completed runs again (durability is replay).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -44,6 +45,30 @@ def _wait_for_line(tmp_path: Path, line: str, proc: subprocess.Popen[str], timeo
         time.sleep(0.02)
 
 
+def _wait_for_sleep_row(tmp_path: Path, proc: subprocess.Popen[str], timeout: float = 30.0) -> None:
+    """Poll the child's database (read-only) until a `sleep` step with a wake time is stored."""
+    import sqlite3
+
+    db = tmp_path / "state" / "workflows.sqlite"
+    deadline = time.monotonic() + timeout
+    while True:
+        if db.exists():
+            with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+                try:
+                    row = conn.execute(
+                        "SELECT 1 FROM steps WHERE kind = 'sleep' AND wake_at_epoch_ms IS NOT NULL"
+                    ).fetchone()
+                except sqlite3.OperationalError:  # the schema is not there yet
+                    row = None
+            if row:
+                return
+        if proc.poll() is not None:
+            raise AssertionError(f"child exited early ({proc.returncode}): {_output(tmp_path)}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no sleep recorded within {timeout:g} s; log: {_log(tmp_path)}")
+        time.sleep(0.02)
+
+
 def _kill(proc: subprocess.Popen[str]) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=10)
@@ -52,7 +77,12 @@ def _kill(proc: subprocess.Popen[str]) -> None:
 
 def _recover(tmp_path: Path, **env: str) -> list[str]:
     proc = _spawn(tmp_path, "recover", **env)
-    proc.wait(timeout=60)
+    try:
+        proc.wait(timeout=60)
+    finally:  # a recovery that hangs must not outlive the test
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
     assert proc.returncode == 0, _output(tmp_path)
     return _log(tmp_path)
 
@@ -90,7 +120,7 @@ def test_sigkill_during_a_sleep_completes_at_the_right_time(tmp_path: Path) -> N
     proc = _spawn(tmp_path, "sleep", "i-sleep")
     try:
         _wait_for_line(tmp_path, "a", proc)
-        time.sleep(0.3)  # the sleep is recorded
+        _wait_for_sleep_row(tmp_path, proc)  # the sleep is recorded: now the crash
     finally:
         _kill(proc)
     log = _recover(tmp_path)

@@ -61,9 +61,7 @@ def branches(draw: Any, b: int, allow_concurrent: bool) -> Branch:
         return Branch(kind, names, ((),) * n, (False,) * n, tuple(range(n)))
     if kind == "linked":
         return Branch(kind, names, tuple(() if j == 0 else (j - 1,) for j in range(n)), (False,) * n, (n - 1,))
-    deps = tuple(
-        tuple(sorted(draw(st.sets(st.integers(0, j - 1), max_size=min(j, 3))))) if j else () for j in range(n)
-    )
+    deps = tuple(tuple(sorted(draw(st.sets(st.integers(0, j - 1), max_size=min(j, 3))))) if j else () for j in range(n))
     concurrent = tuple(draw(st.booleans()) and allow_concurrent for _ in range(n))
     used = {d for ds in deps for d in ds}
     sinks = tuple(j for j in range(n) if j not in used)  # calling every sink runs every step once
@@ -232,7 +230,8 @@ def test_a_renamed_or_reordered_step_on_replay_always_ends_in_nondeterminism(dat
                     k = br.names.index(in_flight)
                     order = (k, *(j for j in br.order if j != k))
                     chosen["reorder"] = in_flight
-                    return replace(shape, branches=(*shape.branches[:b], replace(br, order=order), *shape.branches[b + 1 :]))
+                    branches = (*shape.branches[:b], replace(br, order=order), *shape.branches[b + 1 :])
+                    return replace(shape, branches=branches)
         candidates = sorted(done)
         assume(candidates)
         old = candidates[pick % len(candidates)]

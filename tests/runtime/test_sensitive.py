@@ -63,5 +63,5 @@ async def test_a_sensitive_step_output_is_redacted_in_the_api_but_reaches_run(tm
 def test_sensitive_takes_only_output() -> None:
     assert resolve_config({"sensitive": "output"})["sensitive"] == "output"
     assert "sensitive" not in resolve_config({"timeout": 1000})
-    with pytest.raises(ValueError, match='sensitive must be "output", got \'input\''):
+    with pytest.raises(ValueError, match="sensitive must be \"output\", got 'input'"):
         resolve_config({"sensitive": "input"})

@@ -101,6 +101,30 @@ async def test_concurrent_writes_share_transactions_and_failures_stay_isolated(t
         await store.close()
 
 
+async def test_a_failed_write_leaves_nothing_behind_in_a_shared_transaction(tmp_path: Path) -> None:
+    # Group commit runs several writes in one transaction, each inside a SAVEPOINT: a write that
+    # changed rows and then raised must be undone, while its neighbours in the batch commit.
+    store = await _open(tmp_path / "s")
+
+    def half_done(c: sqlite3.Connection) -> None:
+        queries.insert_instance_txn(c, "wf", "half", "{}", 1)
+        raise ValueError("failed after writing")
+
+    try:
+        before = store.write(lambda c: queries.insert_instance_txn(c, "wf", "before", "{}", 0))
+        failing = store.write(half_done)
+        after = store.write(lambda c: queries.insert_instance_txn(c, "wf", "after", "{}", 2))
+        results = await asyncio.gather(before, failing, after, return_exceptions=True)
+        assert isinstance(results[1], ValueError)
+        assert isinstance(results[0], int) and isinstance(results[2], int)
+        rows, total = await store.read(
+            lambda c: queries.q_list(c, "wf", status=None, start_ms=None, end_ms=None, limit=100, offset=0)
+        )
+        assert total == 2 and {row["id"] for row in rows} == {"before", "after"}
+    finally:
+        await store.close()
+
+
 async def test_using_a_closed_store_is_a_named_error(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "s")
     await store.close()

@@ -1,4 +1,4 @@
-"""The RPC boundary (SPEC §3.4) and durations (§3.6)."""
+"""The RPC boundary (JSON-like step results) and durations ("10 seconds" or ms)."""
 
 from __future__ import annotations
 

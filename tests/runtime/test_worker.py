@@ -1,6 +1,6 @@
 """The Worker side of `pyflows dev`: loading `main`, the SDK shims, handlers, Request/Response.
 
-Worker code here is written the way Cloudflare's examples write it (python-sdk.md §10) and must load
+Worker code here is written the way Cloudflare's examples write it and must load
 and run unchanged; the HTTP round trips go through the real dev app in-process.
 """
 
@@ -18,8 +18,8 @@ import httpx
 import pytest
 from pyflows.runtime.config import load
 from pyflows.runtime.errors import UserCodeError
-from pyflows.runtime.surface.http import Headers, Request, Response
 from pyflows.runtime.server.app import Runtime, create_app
+from pyflows.runtime.surface.http import Headers, Request, Response
 from pyflows.runtime.worker.loader import Env, call_relaxed, load_worker
 
 pytestmark = pytest.mark.anyio
@@ -279,7 +279,7 @@ def test_call_relaxed_drops_arguments_a_handler_does_not_take() -> None:
     assert call_relaxed(lambda *a: a, 1, 2, 3) == (1, 2, 3)
 
 
-# Request / Response / Headers (python-sdk.md §7) ------------------------------------------------
+# Request / Response / Headers (workers-runtime-sdk) ------------------------------------------------
 
 
 def test_response_bodies_and_content_types() -> None:
@@ -317,8 +317,8 @@ def test_request_and_headers() -> None:
 
 
 def test_js_and_pyodide_shims_are_identities_on_plain_data(restore_sys_path) -> None:
-    from pyflows.runtime.surface import js
     from pyflows.runtime.sdk.pyodide import ffi
+    from pyflows.runtime.surface import js
 
     data = {"params": {"a": [1, 2]}}
     assert ffi.to_js(data, dict_converter=js.Object.fromEntries) is data

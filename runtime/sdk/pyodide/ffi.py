@@ -1,7 +1,7 @@
 """`pyodide.ffi` under CPython: there is no JavaScript, so conversions are the identity.
 
 `to_js(x, dict_converter=js.Object.fromEntries)` and `create_proxy(fn)` return their argument, so
-code written for Pyodide (reference/python-sdk.md §10, idiom 15) passes plain Python values on.
+code written for Pyodide (`to_js(..., dict_converter=js.Object.fromEntries)`) passes plain values on.
 `JsProxy` exists for `isinstance` checks (nothing is ever a JsProxy here).
 """
 
