@@ -21,6 +21,8 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pyflows.runtime.protocol.durations import iso
+
 log = logging.getLogger("pyflows.triggers")
 
 __all__ = ["CronRunner", "ScheduledController", "fire", "next_fire_ms", "previous_fire_ms"]
@@ -45,10 +47,6 @@ class ScheduledController:
 
     def __repr__(self) -> str:
         return f"ScheduledController(cron={self.cron!r}, scheduledTime={self.scheduledTime})"
-
-
-def iso_ms(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 def next_fire_ms(cron: str, after_ms: int) -> int:
@@ -85,7 +83,7 @@ async def fire(worker: Any, env: Any, cron: str, scheduled_time: int | None = No
         )
         sys.stderr.flush()
     ms = round((time.perf_counter() - started) * 1000)
-    sys.stdout.write(f'[pyflows:info] scheduled "{cron}" at {iso_ms(when)}: {outcome} ({ms}ms)\n')
+    sys.stdout.write(f'[pyflows:info] scheduled "{cron}" at {iso(when)}: {outcome} ({ms}ms)\n')
     sys.stdout.flush()
     return {"outcome": outcome, "noRetry": controller._no_retry}
 

@@ -24,7 +24,8 @@ from typing import Any
 
 from pyflows.runtime.config.triggers import WorkflowSchedule
 from pyflows.runtime.errors import InstanceExistsError
-from pyflows.runtime.triggers.cron import iso_ms, next_fire_ms, previous_fire_ms
+from pyflows.runtime.protocol.durations import iso
+from pyflows.runtime.triggers.cron import next_fire_ms, previous_fire_ms
 
 log = logging.getLogger("pyflows.triggers")
 
@@ -81,7 +82,7 @@ class WorkflowScheduler:
         except InstanceExistsError:
             return None
         sys.stdout.write(
-            f'[pyflows:info] schedule "{schedule.cron}" at {iso_ms(scheduled_ms)}: created {schedule.workflow} '
+            f'[pyflows:info] schedule "{schedule.cron}" at {iso(scheduled_ms)}: created {schedule.workflow} '
             f"instance {instance_id}\n"
         )
         sys.stdout.flush()

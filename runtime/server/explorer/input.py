@@ -19,6 +19,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from pyflows.runtime.protocol.defaults import RESTART_STEP_TYPES
 from pyflows.runtime.protocol.statuses import STATUSES
 from starlette.requests import Request
 
@@ -58,7 +59,7 @@ def js_number(text: str) -> float | None:
         return None
 
 
-def iso_ms(text: str) -> int | None:
+def epoch_ms_of_iso(text: str) -> int | None:
     """Epoch ms of a zod-valid ISO datetime (`2026-11-21T23:59:59.999Z`), None if it is not one."""
     m = _ISO_RE.match(text)
     if not m:
@@ -103,7 +104,7 @@ def list_query(params: Any) -> tuple[int, int, str | None, int | None, int | Non
     dates: dict[str, int | None] = {}
     for key in ("date_start", "date_end"):
         raw = params.get(key)
-        dates[key] = None if raw is None else iso_ms(raw)
+        dates[key] = None if raw is None else epoch_ms_of_iso(raw)
         if raw is not None and dates[key] is None:
             problems.append(f"{key}: Invalid ISO datetime")
     if problems:
@@ -203,7 +204,7 @@ def status_body(body: Any) -> tuple[str, dict[str, Any] | None]:
         ):
             raise InvalidRequestError("Invalid input")
         kind = raw.get("type")
-        if kind is not None and kind not in ("do", "sleep", "waitForEvent"):
+        if kind is not None and kind not in RESTART_STEP_TYPES:
             raise InvalidRequestError("Invalid input")
         from_step = {"name": raw["name"]}
         if count is not None:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
+from pyflows.runtime.protocol.defaults import API_PREFIX as API_PREFIX  # re-exported: the API mounts here
 from pyflows.runtime.errors import InstanceNotFoundError, InvalidTransitionError, WorkflowError
 from pyflows.runtime.protocol.durations import iso
 from pyflows.runtime.protocol.statuses import FINISHED
@@ -62,7 +63,6 @@ from starlette.types import Receive, Scope, Send
 if TYPE_CHECKING:
     from pyflows.runtime.workflows.engine import Engine
 
-API_PREFIX = "/cdn-cgi/local/explorer/api"
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 _LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]", "::1"})
 _CORS_HEADERS = {
