@@ -58,7 +58,7 @@ def scale(runs: int, sink: list[Result]) -> None:
     cmd = pyflows_command()
     for _ in range(max(1, runs)):
         with temp_project() as project:
-            server = DevServer(project).start()
+            server = DevServer(project).ready()
             try:
                 started = time.perf_counter()
                 _create(server.url, INSTANCES // PER_REQUEST)
@@ -82,10 +82,10 @@ def scale(runs: int, sink: list[Result]) -> None:
                 )
                 for pid in tree_pids(server.pid):
                     os.kill(pid, signal.SIGKILL)
-                server.proc.wait(10)  # type: ignore[union-attr]
+                server.proc.wait(10)
             finally:
                 server.stop()
-            again = DevServer(project).start(timeout=60)
+            again = DevServer(project).ready(timeout=60)
             try:
                 ready.append(again.ready_at - again.started)
                 client = Http(again.url)

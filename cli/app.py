@@ -115,25 +115,43 @@ def print_error(message: str) -> None:
     sys.stderr.write(error_line(message))
 
 
-def _register() -> None:
-    # Sub-apps register here; each module keeps its heavy imports inside its commands.
-    from pyflows.cli.commands import d1, dev, init, kv, r2, workflows
+_COMMANDS = ("workflows", "dev", "init", "d1", "kv", "r2")
+_GLOBAL_VALUE_OPTIONS = frozenset({"--cwd", "--config", "-c", "--env", "-e"})
 
-    workflows.register(app)
-    dev.register(app)
-    init.register(app)
-    d1.register(app)  # storage commands (issue 11)
-    kv.register(app)
-    r2.register(app)
+
+def _command_of(argv: list[str]) -> str | None:
+    """The first positional argument (the command group), skipping the global options and their values."""
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in _GLOBAL_VALUE_OPTIONS:
+            skip = True
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def _register(argv: list[str]) -> None:
+    """Mount the command groups. Only the one named on the command line when it is known (importing
+    the others costs start-up time on every command); all of them for --help or an unknown name."""
+    import importlib
+
+    command = _command_of(argv)
+    if command is None and ("--version" in argv or "-v" in argv):
+        return
+    for name in (command,) if command in _COMMANDS else _COMMANDS:
+        importlib.import_module(f"pyflows.cli.commands.{name}").register(app)
 
 
 def main() -> None:
     """Console-script entry: expected errors become one `✘ [ERROR]` line and exit 1."""
-    _register()
     from pyflows.cli.commands.workflows import normalize_argv
 
+    argv = normalize_argv(sys.argv[1:])
+    _register(argv)
     try:
-        app(args=normalize_argv(sys.argv[1:]), standalone_mode=False)
+        app(args=argv, standalone_mode=False)
     except PyflowsError as exc:
         print_error(str(exc))
         sys.exit(EXIT_FAILURE)

@@ -12,7 +12,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 def test_every_command_and_flag_is_in_the_readme() -> None:
     from pyflows.cli.app import _register, app
 
-    _register()
+    _register([])
     missing: list[str] = []
 
     def walk(command: object, path: str) -> None:

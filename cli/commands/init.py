@@ -26,7 +26,6 @@ from typing import Annotated
 
 import typer
 from pyflows.cli.app import CwdOpt
-from pyflows.runtime.config.schema import schema_path  # where generated configs' "$schema" points
 from pyflows.runtime.errors import PyflowsError
 
 DEFAULT_TEMPLATE = "hello"
@@ -116,6 +115,8 @@ def render(template: Template, dest: Path, name: str, *, force: bool = False) ->
             f"Directory {dest} is not empty. Choose a new or empty directory, or pass --force "
             "to write the template into it (files with the same names are overwritten)."
         )
+    from pyflows.runtime.config.schema import schema_path  # where generated configs' "$schema" points
+
     schema = json.dumps(schema_path().as_posix())
     written: list[Path] = []
     # Files every project gets (templates/_shared), then the template's own (which win on a clash).
@@ -218,7 +219,7 @@ def init_command(
     list_: Annotated[bool, typer.Option("--list", "-l", help="List the templates and exit.")] = False,
     cwd: CwdOpt = None,
 ) -> None:
-    """Create a new project from a template (hello, approval, pipeline, order, cron, queue)."""
+    """Create a new project from a template (hello, approval, pipeline, order, cron, queue, storage)."""
     from pyflows.cli.app import override_globals
 
     base = override_globals(ctx, cwd, None, None).cwd

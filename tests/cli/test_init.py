@@ -13,6 +13,7 @@ from pyflows.cli.app import app
 from pyflows.cli.commands import init
 from pyflows.runtime import config as runtime_config
 from pyflows.runtime.config.formats import parse_jsonc
+from pyflows.runtime.config.schema import schema_path
 from pyflows.runtime.errors import PyflowsError
 from typer.testing import CliRunner
 
@@ -48,7 +49,7 @@ def test_template_is_runnable_in_place(name):
     """The template directory itself is a project: its $schema resolves and it has no junk."""
     root = init.templates_root() / name
     config = load_jsonc((root / "wrangler.jsonc").read_text())
-    assert (root / config["$schema"]).resolve() == init.schema_path()
+    assert (root / config["$schema"]).resolve() == schema_path()
     assert config["name"] == f"pyflows-{name}"
     assert config["main"] == "src/entry.py"
     assert config["compatibility_flags"] == ["python_workers"]
@@ -81,7 +82,7 @@ def test_each_template_renders_with_the_name_substituted(tmp_path, name):
     assert [wf["name"] for wf in config["workflows"]] == ["my-proj"]
     schema = Path(config["$schema"])
     assert schema.is_absolute() and schema.is_file(), schema
-    assert schema == init.schema_path()
+    assert schema == schema_path()
     loaded = runtime_config.load(dest)
     assert loaded.name == "my-proj" and loaded.warnings == ()
 
@@ -280,7 +281,7 @@ def test_render_skips_caches_state_and_the_manifest(tmp_path, monkeypatch):
     assert (out / "src/entry.py").read_text() == "NAME = 'shop'\n"
     assert (out / "logo.bin").read_bytes() == b"\xff\xfepyflows-demo\x00"  # binary: untouched
     config = json.loads((out / "wrangler.jsonc").read_text())
-    assert config == {"$schema": init.schema_path().as_posix(), "name": "shop"}
+    assert config == {"$schema": schema_path().as_posix(), "name": "shop"}
 
 
 def test_cli_error_is_one_line_and_exit_1(tmp_path):
