@@ -240,9 +240,18 @@ def q_list(
     end_ms: int | None,
     limit: int,
     offset: int,
+    params_contains: str | None = None,
 ) -> tuple[list[tuple[str, str, int]], int]:
+    """A page of `(id, status, created_at_epoch_ms)`, newest first, and the total matching.
+
+    Filters: status, creation time (inclusive, epoch ms) and text the params JSON contains.
+    """
     where = ["workflow = ?"]
     args: list[Any] = [workflow]
+    if params_contains:
+        where.append("params LIKE ? ESCAPE '\\'")
+        escaped = params_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        args.append(f"%{escaped}%")
     if status is not None:
         where.append("status = ?")
         args.append(status)
@@ -253,7 +262,7 @@ def q_list(
         where.append("created_at_epoch_ms <= ?")
         args.append(end_ms)
     clause = " AND ".join(where)
-    if start_ms is None and end_ms is None:  # the counts table answers without a scan
+    if start_ms is None and end_ms is None and not params_contains:  # the counts table answers without a scan
         counts = q_status_counts(conn, workflow)
         total = counts.get(status, 0) if status is not None else sum(counts.values())
     else:

@@ -166,29 +166,18 @@ async def search_instances(request: Request, engine: Any) -> Response:
     page, per_page, status, start, end = list_query(request.query_params)
     workflow = engine.spec(request.path_params["workflow"]).name
     text = request.query_params.get("params", "")
-    where = ["workflow = ?"]
-    args: list[Any] = [workflow]
-    if text:
-        where.append("params LIKE ? ESCAPE '\\'")
-        args.append("%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-    if status:
-        where.append("status = ?")
-        args.append(status)
-    if start is not None:
-        where.append("created_at_epoch_ms >= ?")
-        args.append(start)
-    if end is not None:
-        where.append("created_at_epoch_ms <= ?")
-        args.append(end)
-    sql = " AND ".join(where)
 
     def query(conn: Any) -> tuple[list[Any], int, dict[str, int]]:
-        total = conn.execute(f"SELECT COUNT(*) FROM instances WHERE {sql}", args).fetchone()[0]
-        rows = conn.execute(
-            f"SELECT id, status, created_at_epoch_ms FROM instances WHERE {sql} "
-            "ORDER BY created_at_epoch_ms DESC, pk DESC LIMIT ? OFFSET ?",
-            [*args, per_page, (page - 1) * per_page],
-        ).fetchall()
+        rows, total = queries.q_list(
+            conn,
+            workflow,
+            status=status or None,
+            start_ms=start,
+            end_ms=end,
+            limit=per_page,
+            offset=(page - 1) * per_page,
+            params_contains=text or None,
+        )
         return rows, total, queries.q_status_counts(conn, workflow)
 
     rows, total, counts = await engine.store.read(query)
