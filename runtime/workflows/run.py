@@ -183,10 +183,12 @@ class _Metered:
 class _Lineage:
     """Where a task sits in its run's task tree; see "Replay and lineage" in the module docstring."""
 
-    __slots__ = ("calls", "children", "path", "run")
+    __slots__ = ("_run", "calls", "children", "path")
 
     def __init__(self, run: Run, path: tuple[str, ...]) -> None:
-        self.run = run
+        # Weak: _LINEAGES holds lineages by their task, and a run holds its task; a strong reference
+        # here would keep every finished or hibernated run (and its task) alive forever.
+        self._run = weakref.ref(run)
         self.path = path
         self.children: defaultdict[str, int] = defaultdict(int)  # coroutine name -> tasks created
         self.calls = 0  # step calls made by this task so far
@@ -195,7 +197,13 @@ class _Lineage:
         name = getattr(coro, "__qualname__", None) or type(coro).__qualname__
         index = self.children[name]
         self.children[name] += 1
-        return _Lineage(self.run, (*self.path, f"{name}#{index}"))
+        run = self._run()
+        assert run is not None  # a task is being created inside this run, so the run is alive
+        return _Lineage(run, (*self.path, f"{name}#{index}"))
+
+    @property
+    def run(self) -> Run | None:
+        return self._run()
 
 
 _LINEAGES: weakref.WeakKeyDictionary[asyncio.Future[Any], _Lineage] = weakref.WeakKeyDictionary()

@@ -157,3 +157,19 @@ async def test_a_workflow_concurrency_limit_queues_its_own_instances_only(make_e
         assert (await engine.wait_for("capped", iid))["status"] == "complete"
     assert (await engine.wait_for("capped", napper, {"waiting"}))["status"] == "waiting"
     assert peak["capped"] == 2
+
+
+async def test_a_hibernated_run_is_freed(make_engine: EngineFactory) -> None:
+    import gc
+
+    from pyflows.runtime.workflows.run import Run
+
+    engine = await make_engine(Sleeper, hibernate_after_ms=100)
+    ids = await engine.create_batch("sleeper", [{"params": {"ms": 3_600_000, "n": n}} for n in range(20)])
+    await _until(lambda: not any(("sleeper", i) in engine._live for i in ids))
+
+    def runs_alive() -> int:
+        gc.collect()
+        return sum(isinstance(o, Run) for o in gc.get_objects())
+
+    await _until(lambda: runs_alive() == 0, timeout=5)  # nothing keeps a sleeping run in memory
