@@ -206,6 +206,22 @@ def migrations_create(
     render.info(str(folder / name))
 
 
+def _pending_migrations(
+    ctx: typer.Context, database: str, persist_to: Path | None, *, column: str
+) -> tuple[D1DatabaseConfig, Any, Path, Path, list[str]] | None:
+    """Print the banner and the migrations not applied yet (Wrangler's table); None when there are none."""
+    preamble()
+    config, db, store, root = _open(ctx, database, persist_to)
+    folder, names = _migrations(config, db)
+    pending = [n for n in names if n not in _applied(store, db.migrations_table)]
+    if not pending:
+        render.info("✅ No migrations to apply!")
+        return None
+    render.info("Migrations to be applied:")
+    render.print_table([column], [[n] for n in pending])
+    return db, store, root, folder, pending
+
+
 @migrations_app.command("list")
 def migrations_list(
     ctx: typer.Context,
@@ -217,15 +233,7 @@ def migrations_list(
 ) -> None:
     """View a list of unapplied migration files"""
     require_local(local, remote, "d1 migrations list")
-    preamble()
-    config, db, store, _root = _open(ctx, database, persist_to)
-    _folder, names = _migrations(config, db)
-    pending = [n for n in names if n not in _applied(store, db.migrations_table)]
-    if not pending:
-        render.info("✅ No migrations to apply!")
-        return
-    render.info("Migrations to be applied:")
-    render.print_table(["Name"], [[n] for n in pending])
+    _pending_migrations(ctx, database, persist_to, column="Name")  # Wrangler capitalises it here only
 
 
 @migrations_app.command("apply")
@@ -241,15 +249,10 @@ def migrations_apply(
     from pyflows.runtime.bindings.d1 import D1Error, split_statements
 
     require_local(local, remote, "d1 migrations apply")
-    preamble()
-    config, db, store, root = _open(ctx, database, persist_to)
-    folder, names = _migrations(config, db)
-    pending = [n for n in names if n not in _applied(store, db.migrations_table)]
-    if not pending:
-        render.info("✅ No migrations to apply!")
+    found = _pending_migrations(ctx, database, persist_to, column="name")
+    if found is None:
         return
-    render.info("Migrations to be applied:")
-    render.print_table(["name"], [[n] for n in pending])
+    db, store, root, folder, pending = found
     render.info(f"? About to apply {len(pending)} migration(s)")
     render.info("Your database may not be available to serve requests during the migration, continue?")
     render.info("🤖 Using fallback value in non-interactive context: yes")
