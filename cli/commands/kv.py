@@ -80,6 +80,14 @@ def _kv_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise PyflowsError(str(exc)) from None
 
 
+# Options `kv key put` and `kv bulk put` share (Wrangler's flags and help text).
+TtlOpt = Annotated[int | None, typer.Option("--ttl", help="Time for which the entries should be visible")]
+ExpirationOpt = Annotated[
+    int | None, typer.Option("--expiration", help="Time since the UNIX epoch after which the entry expires")
+]
+MetadataOpt = Annotated[str | None, typer.Option("--metadata", help="Arbitrary JSON that is associated with a key")]
+
+
 @key_app.command("put")
 def key_put(
     ctx: typer.Context,
@@ -89,13 +97,9 @@ def key_put(
     binding: BindingOpt = None,
     namespace_id: NamespaceOpt = None,
     preview: PreviewOpt = False,
-    ttl: Annotated[int | None, typer.Option("--ttl", help="Time for which the entries should be visible")] = None,
-    expiration: Annotated[
-        int | None, typer.Option("--expiration", help="Time since the UNIX epoch after which the entry expires")
-    ] = None,
-    metadata: Annotated[
-        str | None, typer.Option("--metadata", help="Arbitrary JSON that is associated with a key")
-    ] = None,
+    ttl: TtlOpt = None,
+    expiration: ExpirationOpt = None,
+    metadata: MetadataOpt = None,
     local: LocalOpt = False,
     remote: RemoteOpt = False,
     persist_to: PersistOpt = None,
@@ -219,13 +223,9 @@ def bulk_put(
     binding: BindingOpt = None,
     namespace_id: NamespaceOpt = None,
     preview: PreviewOpt = False,
-    ttl: Annotated[int | None, typer.Option("--ttl", help="Time for which the entries should be visible")] = None,
-    expiration: Annotated[
-        int | None, typer.Option("--expiration", help="Time since the UNIX epoch after which the entry expires")
-    ] = None,
-    metadata: Annotated[
-        str | None, typer.Option("--metadata", help="Arbitrary JSON that is associated with a key")
-    ] = None,
+    ttl: TtlOpt = None,
+    expiration: ExpirationOpt = None,
+    metadata: MetadataOpt = None,
     local: LocalOpt = False,
     remote: RemoteOpt = False,
     persist_to: PersistOpt = None,
