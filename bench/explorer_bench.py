@@ -75,10 +75,10 @@ def explorer(runs: int, sink: list[Result]) -> None:
               file=sys.stderr)  # fmt: skip
         return
     with temp_project() as project:
-        first = DevServer(project).start()
+        first = DevServer(project).ready()
         first.stop()
         _fill(project)
-        server = DevServer(project).start()
+        server = DevServer(project).ready()
         try:
             client = Http(server.url)
             with sync_playwright() as p:

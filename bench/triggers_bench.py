@@ -205,7 +205,7 @@ def triggers(runs: int, sink: list[Result]) -> None:
     with _project(js=False) as project:
         server = DevServer(project)
         try:
-            server.start()
+            server.ready()
             queue, rpc = _measure(server.url, runs)
         finally:
             server.stop()
