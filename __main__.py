@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from pyflows.cli.app import main
+from pyflows.cli import main
 
 main()

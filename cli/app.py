@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from pyflows import __version__
+from pyflows.cli import command_of
 from pyflows.runtime.errors import PyflowsError
 
 # Named exit codes (uvicorn style).
@@ -116,20 +117,6 @@ def print_error(message: str) -> None:
 
 
 _COMMANDS = ("workflows", "dev", "init", "d1", "kv", "r2")
-_GLOBAL_VALUE_OPTIONS = frozenset({"--cwd", "--config", "-c", "--env", "-e"})
-
-
-def _command_of(argv: list[str]) -> str | None:
-    """The first positional argument (the command group), skipping the global options and their values."""
-    skip = False
-    for token in argv:
-        if skip:
-            skip = False
-        elif token in _GLOBAL_VALUE_OPTIONS:
-            skip = True
-        elif not token.startswith("-"):
-            return token
-    return None
 
 
 def _register(argv: list[str]) -> None:
@@ -137,7 +124,7 @@ def _register(argv: list[str]) -> None:
     the others costs start-up time on every command); all of them for --help or an unknown name."""
     import importlib
 
-    command = _command_of(argv)
+    command = command_of(argv)
     if command is None and ("--version" in argv or "-v" in argv):
         return
     for name in (command,) if command in _COMMANDS else _COMMANDS:

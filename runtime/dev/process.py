@@ -17,8 +17,10 @@ from typing import Any, NoReturn
 __all__ = [
     "child_exit",
     "die_with_parent",
+    "drop_early_first",
     "exec_supervisor",
     "fork_first",
+    "fork_first_early",
     "hand_over",
     "interrupt_on_sigterm",
     "receive",
@@ -73,7 +75,34 @@ def child_exit(run: Callable[[], int]) -> NoReturn:
             os._exit(code)
 
 
+_early_first: tuple[int, socket.socket] | None = None
+
+
+def fork_first_early() -> None:
+    """Fork the first server before the CLI is imported (`pyflows.cli.main`); `fork_first` hands it
+    out. If the command then fails before the hand-over, closing our end stops the server."""
+    global _early_first
+    _early_first = _fork()
+
+
 def fork_first() -> tuple[int, socket.socket]:
+    """The first server, forked by `fork_first_early` or now (see `_fork`)."""
+    global _early_first
+    first, _early_first = _early_first, None
+    return first if first is not None else _fork()
+
+
+def drop_early_first() -> None:
+    """Stop a server `fork_first_early` started that the session will not use (serving in-process)."""
+    global _early_first
+    if _early_first is not None:
+        pid, channel = _early_first
+        _early_first = None
+        channel.close()  # it reads end-of-file before the hand-over and exits
+        os.waitpid(pid, 0)
+
+
+def _fork() -> tuple[int, socket.socket]:
     """Fork the first server now, before `pyflows dev` reads the config.
 
     The child imports the server's modules while the parent reads and checks the config and binds

@@ -41,10 +41,14 @@ def start(options: DevOptions, console: str) -> None:
         sys.stdout.reconfigure(line_buffering=True)
     reload = options.reload and hasattr(os, "fork")
     first = None
-    if reload:  # start the first server now: its imports overlap reading the config
+    if reload:  # start the first server now (if `pyflows.cli.main` has not): its imports overlap ours
         from pyflows.runtime.dev.process import fork_first
 
         first = fork_first()
+    elif "pyflows.runtime.dev.process" in sys.modules:
+        from pyflows.runtime.dev.process import drop_early_first
+
+        drop_early_first()
     try:
         from pyflows.runtime.dev.net import bind, url_for
 

@@ -10,6 +10,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from types import CodeType, FunctionType
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,17 +60,39 @@ def call_relaxed(fn: Callable[..., Any], *args: Any) -> Any:
     Workers call `fetch` and `run` "relaxed": `async def fetch(self)` and `on_fetch(request)` are
     legal, extra arguments are dropped.
     """
+    count = _positional_count(fn)
+    return fn(*args) if count is None else fn(*args[:count])
+
+
+_CO_VARARGS = inspect.CO_VARARGS
+_arity: dict[CodeType, int | None] = {}
+
+
+def _positional_count(fn: Callable[..., Any]) -> int | None:
+    """How many positional arguments `fn` takes; None when it takes any number (or has no signature).
+
+    Called on every request and step: a plain function or bound method is read off its code object
+    (cached), anything else (partials, callables, wrapped functions) through inspect.signature."""
+    func = getattr(fn, "__func__", fn)
+    code = getattr(func, "__code__", None)
+    if isinstance(func, FunctionType) and code is not None and not hasattr(func, "__wrapped__"):
+        if code not in _arity:
+            _arity[code] = None if code.co_flags & _CO_VARARGS else code.co_argcount
+        count = _arity[code]
+        if count is not None and func is not fn:  # bound: `self` is already given
+            count -= 1
+        return count
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature
-        return fn(*args)
+        return None
     count = 0
     for p in params:
         if p.kind is p.VAR_POSITIONAL:
-            return fn(*args)
+            return None
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             count += 1
-    return fn(*args[:count])
+    return count
 
 
 def handler(fn: F) -> F:

@@ -44,14 +44,17 @@ def _declared(pyproject: Path) -> list[str]:
 
 def missing_dependencies(root: Path) -> list[tuple[str, str]]:
     """`[(requirement, why)]` for each declared dependency that is absent or the wrong version."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
     pyproject = root / "pyproject.toml"
     if not pyproject.is_file():
         return []
+    declared = _declared(pyproject)
+    if not declared:  # the common case; `pyflows dev` start-up skips importing packaging
+        return []
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
     missing: list[tuple[str, str]] = []
-    for text in _declared(pyproject):
+    for text in declared:
         try:
             req = Requirement(text)
         except InvalidRequirement as exc:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
+from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class Step:
         return decorator
 
     def _params(self, func: Callable[..., Any], depends: list[Any] | None, implicit: bool) -> list[Any]:
-        params = list(inspect.signature(func).parameters.values())
+        params = _parameters(func)
         if implicit:
             out: list[Any] = []
             for p in params:
@@ -134,3 +135,17 @@ class Step:
                 del self._in_flight[closure]
         self._memo[closure] = result
         return result
+
+
+_signatures: dict[CodeType, list[inspect.Parameter]] = {}
+
+
+def _parameters(func: Callable[..., Any]) -> list[inspect.Parameter]:
+    """`func`'s parameters. Step closures are new function objects on every run but share their code
+    object, so a plain function's are cached by it (names and kinds depend on the code alone)."""
+    code = getattr(func, "__code__", None)
+    if not isinstance(func, FunctionType) or code is None or hasattr(func, "__wrapped__"):
+        return list(inspect.signature(func).parameters.values())
+    if code not in _signatures:
+        _signatures[code] = list(inspect.signature(func).parameters.values())
+    return _signatures[code]

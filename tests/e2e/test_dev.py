@@ -244,6 +244,37 @@ def test_startup_errors_are_one_clear_message(tmp_path: Path) -> None:
     assert done.returncode == 1 and "is already in use" in done.stderr, done.stderr
 
 
+def _processes_in(directory: Path) -> list[int]:
+    """Pids whose working directory is `directory` (a server `pyflows dev` left behind)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if Path(os.readlink(entry / "cwd")) == directory:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_usage_error_after_the_early_fork_leaves_no_server_behind(tmp_path: Path) -> None:
+    # `pyflows dev` forks its first server before parsing its flags (pyflows.cli.main); a bad flag
+    # must still end the session with typer's usage error and take that server with it.
+    project = write_project(tmp_path / "p").resolve()
+    done = subprocess.run(
+        [sys.executable, "-m", "pyflows", "dev", "--port", "not-a-port"],
+        cwd=project, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "not-a-port" in done.stderr, done.stderr
+    deadline = time.monotonic() + 5
+    while _processes_in(project) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_in(project) == []
+    served = run_dev(project, "--no-reload", "--port", "not-a-port")
+    assert served.returncode == 2 and _processes_in(project) == []
+
+
 def test_a_second_dev_server_on_the_same_state_is_refused(tmp_path: Path) -> None:
     project = write_project(tmp_path)
     first = Dev(project)
