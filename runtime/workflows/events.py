@@ -105,10 +105,12 @@ class InstanceEvents:
     """The engine's event hub: per-instance logs (for `subscribe`) and one global ring (for SSE).
 
     `max_logs` instance logs are kept (least recently used dropped; rebuilt from storage when asked
-    again), each at most `max_per_instance` events (oldest dropped); the global ring holds `ring`.
+    again), each at most `max_per_instance` events (oldest dropped); the global ring holds `ring`
+    (enough for a reconnecting explorer page; the explorer reloads its lists after a longer gap).
+    Both are memory held for the whole session: 100,000 new instances must not cost 100,000 logs.
     """
 
-    def __init__(self, *, max_logs: int = 5_000, max_per_instance: int = 10_000, ring: int = 10_000) -> None:
+    def __init__(self, *, max_logs: int = 1_000, max_per_instance: int = 10_000, ring: int = 2_000) -> None:
         self._logs: OrderedDict[Key, _Log] = OrderedDict()
         self._max_logs = max_logs
         self._max_per_instance = max_per_instance

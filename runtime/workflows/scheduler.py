@@ -181,6 +181,7 @@ class WakeTimers:
         self._horizon: tuple[int, int] | None = None
         self._complete = False  # every waiting row with a wake time has been paged in
         self._timer: TimerHandle | None = None
+        self._armed_at = 0  # epoch ms the timer fires at (while there is one)
         self._refill: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -193,7 +194,17 @@ class WakeTimers:
         """An instance hibernated until `wake_at` (its row already says so, or will once queued writes land)."""
         if self._complete or self._horizon is None or (wake_at, pk) <= self._horizon:
             heapq.heappush(self._heap, (wake_at, pk))
-            self._arm()
+            if len(self._heap) > 2 * self._page:
+                self._trim()
+            if self._timer is None or wake_at < self._armed_at:
+                self._arm()
+
+    def _trim(self) -> None:
+        """Keep the next `page` wake-ups; the later ones are on disk and are paged in when reached
+        (100,000 new sleepers would otherwise all stay in the heap)."""
+        self._heap = heapq.nsmallest(self._page, self._heap)  # sorted, so already a heap
+        self._horizon = self._heap[-1]
+        self._complete = False
 
     def _take(self, rows: list[tuple[int, int]]) -> None:
         for row in rows:
@@ -214,6 +225,7 @@ class WakeTimers:
             return
         if self._heap:
             when = min(self._heap[0][0], self._clock.now_ms() + 3_600_000)
+            self._armed_at = when
             self._timer = self._clock.call_at(when, self._fire)
 
     def _fire(self) -> None:

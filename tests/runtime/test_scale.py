@@ -58,6 +58,16 @@ async def test_a_restart_reads_one_page_of_wake_times_and_pages_in_the_rest(make
     assert time.time() * 1000 - now >= 1_500
 
 
+async def test_new_sleepers_beyond_two_pages_are_left_on_disk_and_still_wake(make_engine: EngineFactory) -> None:
+    # A fresh engine has every wake time in memory; creating many sleepers must not keep them all.
+    engine = await make_engine(Sleeper, hibernate_after_ms=100, wake_page=8)
+    ids = [await engine.create("sleeper", params={"ms": 1_200 + 30 * n, "n": n}) for n in range(40)]
+    await _until(lambda: not any(("sleeper", i) in engine._live for i in ids))
+    assert len(engine.timers._heap) <= 16
+    done = [await engine.wait_for("sleeper", i, timeout=20) for i in ids]
+    assert [d["output"] for d in done] == list(range(40))
+
+
 async def test_due_sleepers_and_events_are_taken_up_at_start(make_engine: EngineFactory) -> None:
     class Waiter(WorkflowEntrypoint):
         async def run(self, event, step):
