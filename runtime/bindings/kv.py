@@ -223,7 +223,7 @@ class KVStore:
             raise _fail(
                 "LIST", 400, f"Invalid key_count_limit of {limit}. Please specify an integer less than {MAX_LIST_KEYS}."
             )
-        start_after = "" if not cursor else base64.b64decode(cursor).decode()
+        start_after = "" if not cursor else _cursor_key(cursor)
         now_ms = int(time.time() * 1000)
         rows = self._conn.execute(
             "SELECT key, expiration, metadata FROM _mf_entries WHERE substr(key, 1, length(?1)) = ?1 AND key > ?2 "
@@ -245,6 +245,16 @@ class KVStore:
             result["cursor"] = base64.b64encode(rows[-1][0].encode()).decode()
         result["cacheStatus"] = None
         return result
+
+
+def _cursor_key(cursor: Any) -> str:
+    """The last key of the page a list() cursor came from; a cursor list() never gave is a 400."""
+    try:
+        return base64.b64decode(str(cursor).encode(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+        raise _fail(
+            "LIST", 400, f"Invalid cursor {cursor!r}. Pass the cursor of the previous list() result unchanged."
+        ) from None
 
 
 def _as_int(value: Any) -> int | None:

@@ -103,6 +103,15 @@ def _check_key(op: str, key: Any) -> str:
     return key
 
 
+def _cursor_key(cursor: Any) -> str:
+    """Where the page a list() cursor came from ended; a cursor list() never gave is an error."""
+    try:
+        return base64.b64decode(str(cursor).encode(), altchars=b"-_", validate=True).decode()
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+        message = f"Invalid cursor {cursor!r}; pass the cursor of the previous list() unchanged."
+        raise _err("list", message, 10022) from None
+
+
 def _body_bytes(value: Any) -> bytes:
     if value is None:
         return b""
@@ -319,7 +328,7 @@ class R2Store:
         """(rows, delimited prefixes, next cursor or None) — a page of at most `limit` entries in key order."""
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST:
             raise _err("list", "MaxKeys params must be positive integer <= 1000.", 10022)
-        start_after = base64.urlsafe_b64decode(cursor.encode()).decode() if cursor else ""
+        start_after = _cursor_key(cursor) if cursor else ""
         rows_out: list[tuple[Any, ...]] = []
         prefixes: list[str] = []
         last = start_after

@@ -1,53 +1,21 @@
-"""The Local Explorer in headless Chromium against a real `pyflows dev` (issue 15).
+"""The Local Explorer's Workflows pages in headless Chromium against a real `pyflows dev` (issue 15).
 
-Debian's chromium, driven by Playwright's Python package through `executable_path` (no browser
-download). Each page's screenshot is saved under test-artifacts/explorer/ (git-ignored; override
-with PYFLOWS_TEST_ARTIFACTS). Skipped when chromium or playwright is missing; .ci/run installs both.
+Each page's screenshot is saved under test-artifacts/explorer/ (explorer_browser.py says how).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from explorer_browser import Server, open_page, playwright, shot
 from explorer_project import XSS, write_project
-from pyflows.testing.devserver import DevServer
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = os.environ.get("PYFLOWS_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(os.environ.get("PYFLOWS_TEST_ARTIFACTS") or Path(__file__).parents[2] / "test-artifacts") / "explorer"
-UI = "/cdn-cgi/local/explorer"
-API = UI + "/api"
-
-sync_api = pytest.importorskip("playwright.sync_api")
-if CHROMIUM is None:
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-
-class Server(DevServer):
-    def api(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.url + API + path, data=data, method=method)
-        request.add_header("content-type", "application/json")
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return json.loads(reply.read())["result"]
-
-    def wait_status(self, wf: str, iid: str, *wanted: str, timeout: float = 15.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            details = self.api("GET", f"/workflows/{wf}/instances/{iid}")
-            if details["status"] in wanted:
-                return details  # type: ignore[no-any-return]
-            time.sleep(0.02)
-        raise AssertionError(f"{iid} stayed {details['status']}, wanted {wanted}")
+playwright()  # skips this module without chromium or playwright
 
 
 @pytest.fixture(scope="module")
@@ -58,39 +26,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield dev
     finally:
         dev.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture
-def page(browser: Any, server: Server) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.set_default_timeout(10_000)
-    yield pg
-    context.close()
-    assert errors == [], errors
-
-
-def open_page(page: Any, server: Server, path: str) -> None:
-    page.goto(server.url + UI + path)
-    page.wait_for_selector("main[data-ready='1']")
-    page.wait_for_selector("#live.on")  # the SSE stream is open
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_each_page_loads(page: Any, server: Server) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 from pathlib import Path
 
 import httpx
@@ -134,3 +135,63 @@ async def test_r2_routes_and_the_worker_sees_the_same_data(client: httpx.AsyncCl
     await client.delete(f"{base}/bucket-1/objects/dir/a.txt")
     assert (await client.get(f"{base}/bucket-1/objects")).json()["result"] == []
     assert (await client.get(f"{base}/nope")).status_code == 404
+
+
+async def test_kv_put_as_form_with_metadata_and_ttl_then_cursor_paging(client: httpx.AsyncClient) -> None:
+    """The write the Local Explorer UI makes: multipart/form-data with a `value` part (a file part
+    for binary data) and a JSON `metadata` part, `expiration_ttl` in the query (OpenAPI, KV PUT)."""
+    base = API_PREFIX + "/storage/kv/namespaces/kv-1"
+    put = await client.put(
+        f"{base}/values/bin",
+        files={"value": ("blob", b"\x00\xff\x10", "application/octet-stream")},
+        data={"metadata": '{"owner": "ada"}'},
+        params={"expiration_ttl": 120},
+    )
+    assert put.status_code == 200 and put.json()["success"] is True
+    got = await client.get(f"{base}/values/bin")
+    assert got.content == b"\x00\xff\x10" and abs(int(got.headers["expiration"]) - time.time() - 120) < 5
+    as_json_part = await client.put(
+        f"{base}/values/text", files={"value": (None, "hello"), "metadata": ("m", b"[1, 2]", "application/json")}
+    )
+    assert as_json_part.status_code == 200
+    bad = await client.put(f"{base}/values/text", files={"value": (None, "x"), "metadata": (None, "{nope")})
+    assert (bad.status_code, bad.json()["errors"][0]["message"]) == (400, "metadata must be JSON.")
+    torn = await client.put(
+        f"{base}/values/text", content=b"garbage", headers={"content-type": "multipart/form-data; boundary=zz"}
+    )
+    assert torn.status_code == 400
+    assert "multipart/form-data body could not be read" in torn.json()["errors"][0]["message"]
+    await client.put(f"{base}/values/zzz", content=b"z")
+
+    first = (await client.get(f"{base}/keys", params={"limit": 2})).json()
+    assert [k["name"] for k in first["result"]] == ["bin", "text"]
+    assert first["result"][0]["metadata"] == {"owner": "ada"} and "expiration" in first["result"][0]
+    assert first["result"][1]["metadata"] == [1, 2]
+    cursor = first["result_info"]["cursor"]
+    second = (await client.get(f"{base}/keys", params={"limit": 2, "cursor": cursor})).json()
+    assert [k["name"] for k in second["result"]] == ["zzz"] and second["result_info"]["cursor"] == ""
+    wrong = await client.get(f"{base}/keys", params={"cursor": "not a cursor!"})
+    assert wrong.status_code == 400 and "Invalid cursor 'not a cursor!'" in wrong.json()["errors"][0]["message"]
+
+
+async def test_r2_cursor_paging_with_a_delimiter_and_a_bad_cursor(client: httpx.AsyncClient) -> None:
+    base = API_PREFIX + "/r2/buckets/bucket-1/objects"
+    for key in ("a.txt", "b.txt", "docs/1.md", "docs/2.md", "z.txt"):
+        put = (await client.put(f"{base}/{key}", content=key.encode())).json()["result"]
+        assert put["key"] == key and put["size"] == len(key) and put["version"]  # r2_put-object-result
+    pages: list[tuple[list[str], list[str]]] = []
+    cursor = ""
+    while True:
+        reply = (await client.get(base, params={"delimiter": "/", "per_page": 2, "cursor": cursor})).json()
+        pages.append(([o["key"] for o in reply["result"]], reply["result_info"]["delimited"]))
+        cursor = reply["result_info"]["cursor"]
+        if reply["result_info"]["is_truncated"] == "false":
+            break
+    assert pages == [(["a.txt", "b.txt"], []), ([], ["docs/"]), (["z.txt"], [])] or pages == [
+        (["a.txt", "b.txt"], []),
+        (["z.txt"], ["docs/"]),
+    ]
+    inside = (await client.get(base, params={"delimiter": "/", "prefix": "docs/"})).json()
+    assert [o["key"] for o in inside["result"]] == ["docs/1.md", "docs/2.md"]
+    wrong = await client.get(base, params={"cursor": "%%%"})
+    assert wrong.status_code == 400 and "Invalid cursor '%%%'" in wrong.json()["errors"][0]["message"]

@@ -25,7 +25,7 @@ async def web(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:  # noqa: F8
 async def test_pages_and_assets_under_both_prefixes(web: httpx.AsyncClient, prefix: str) -> None:
     redirect = await web.get(prefix)
     assert redirect.status_code == 308 and redirect.headers["location"] == prefix + "/"
-    for path in ("/", "/workflows/my-workflow", "/workflows/my-workflow/some-id"):
+    for path in ("/", "/workflows/my-workflow", "/workflows/my-workflow/some-id", "/kv/ns", "/r2/b", "/d1/db/a%2Fb"):
         page = await web.get(prefix + path)
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert f'<base href="{prefix}/">' in page.text
@@ -34,8 +34,10 @@ async def test_pages_and_assets_under_both_prefixes(web: httpx.AsyncClient, pref
     preload = f"{API_PREFIX}/pyflows/workflows/my-workflow/instances?page=1&amp;per_page=25"
     assert f'<link rel="preload" href="{preload}" as="fetch" crossorigin>' in listing.text
     assert "{{PRELOAD}}" not in (await web.get(prefix + "/")).text
-    script = await web.get(prefix + "/static/app.js")
-    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert '<script src="static/app.js" defer>' in page.text  # it loads storage.js for the KV, R2 and D1 pages
+    for name in ("app.js", "storage.js"):
+        script = await web.get(prefix + "/static/" + name)
+        assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     assert (await web.get(prefix + "/static/..%2Fui.py")).status_code == 404
     assert (await web.get(prefix + "/static/nope.js")).status_code == 404
 

@@ -21,6 +21,8 @@ from typing import Any
 from pyflows.runtime.bindings.kv import KVError, KVNamespace
 from pyflows.runtime.server.explorer.routes import envelope, error_envelope
 from pyflows.runtime.server.explorer.storage_common import bindings_of, not_found
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -56,9 +58,10 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
         q = request.query_params
         try:
             limit = int(q.get("limit", "1000"))
-            page = ns.store.list(prefix=q.get("prefix", ""), limit=limit, cursor=q.get("cursor") or None)
         except ValueError:
             return error_envelope(400, 10001, f"limit must be an integer from 10 to 1000, got {q.get('limit')!r}.")
+        try:
+            page = ns.store.list(prefix=q.get("prefix", ""), limit=limit, cursor=q.get("cursor") or None)
         except KVError as exc:
             return error_envelope(400, 10001, str(exc))
         return envelope(page["keys"], result_info={"count": len(page["keys"]), "cursor": page.get("cursor", "")})
@@ -82,14 +85,21 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
             return ns
         metadata: Any = None
         if request.headers.get("content-type", "").startswith("multipart/form-data"):
-            form = await request.form()
-            raw = form.get("value")
-            value = (await raw.read()) if hasattr(raw, "read") else str(raw or "").encode()
-            if form.get("metadata") is not None:
-                try:
-                    metadata = json.loads(str(form["metadata"]))
-                except json.JSONDecodeError:
-                    return error_envelope(400, 10001, "metadata must be JSON.")
+            try:
+                form = await request.form()
+            except (HTTPException, MultiPartException, ValueError) as exc:  # python-multipart's errors are ValueErrors
+                reason = exc.detail if isinstance(exc, HTTPException) else str(exc)
+                return error_envelope(400, 10001, f"The multipart/form-data body could not be read: {reason}")
+            try:
+                value = await _form_bytes(form.get("value"))
+                raw_metadata = form.get("metadata")  # a text field, or a part of type application/json
+                if raw_metadata is not None:
+                    try:
+                        metadata = json.loads(await _form_bytes(raw_metadata))
+                    except (json.JSONDecodeError, UnicodeDecodeError):
+                        return error_envelope(400, 10001, "metadata must be JSON.")
+            finally:
+                await form.close()  # the parts' temporary files
         else:
             value = await request.body()
         q = request.query_params
@@ -199,3 +209,8 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
         (_NS + "/bulk/delete", "POST", bulk_delete),
         (_NS + "/bulk/get", "POST", bulk_get),
     ]
+
+
+async def _form_bytes(part: Any) -> bytes:
+    """A multipart/form-data part as bytes, whether the client sent it as a field or as a file."""
+    return (await part.read()) if hasattr(part, "read") else str(part or "").encode()

@@ -71,14 +71,16 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
             return bucket
         q = request.query_params
         try:
+            limit = int(q.get("per_page", "1000"))
+        except ValueError:
+            return error_envelope(400, 10022, f"per_page must be an integer from 1 to 1000, got {q.get('per_page')!r}.")
+        try:
             rows, prefixes, cursor = bucket.store.list(
                 prefix=q.get("prefix", ""),
                 delimiter=q.get("delimiter") or None,
                 cursor=q.get("cursor") or None,
-                limit=int(q.get("per_page", "1000")),
+                limit=limit,
             )
-        except ValueError:
-            return error_envelope(400, 10022, f"per_page must be an integer from 1 to 1000, got {q.get('per_page')!r}.")
         except R2Error as exc:
             return error_envelope(400, 10022, str(exc))
         info = {"delimited": prefixes, "is_truncated": "true" if cursor else "false", "cursor": cursor or ""}
@@ -130,7 +132,7 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
             row = bucket.store.put(request.path_params["object_key"], await request.body(), http, custom)
         except R2Error as exc:
             return error_envelope(400, 10001, str(exc))
-        return envelope(_object(row))
+        return envelope({**_object(row), "version": R2Object(row).version})
 
     async def delete_object(request: Request, engine: Any) -> Response:
         bucket = find(request)

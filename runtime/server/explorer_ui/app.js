@@ -55,20 +55,25 @@ function dur(ms) {
 }
 
 // -- API -----------------------------------------------------------------------------------------
-async function api(method, path, body) {
-  const init = { method, headers: {} };
+// `request` answers the raw Response (a KV value, an R2 object); `api` the parsed JSON envelope.
+// Both throw an Error carrying the API's own messages (D1's "D1_ERROR: …" included).
+async function request(method, path, body, headers) {
+  const init = { method, headers: { ...(headers || {}) } };
   if (method !== "GET") init.headers["X-Pyflows-Explorer"] = "1"; // a cross-site form cannot send it
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
+  if (body !== undefined) init.body = body;
   const reply = await fetch(API + path, init);
+  if (!reply.ok) throw new Error(failure(await reply.json().catch(() => null), reply));
+  return reply;
+}
+function failure(data, reply) {
+  return data && data.errors && data.errors.length ? data.errors.map((e) => e.message).join("; ") : reply.status + " " + reply.statusText;
+}
+async function api(method, path, body) {
+  const reply = await request(method, path, body === undefined ? undefined : JSON.stringify(body),
+    body === undefined ? undefined : { "Content-Type": "application/json" });
   let data = null;
   try { data = await reply.json(); } catch { /* not JSON */ }
-  if (!reply.ok || (data && data.success === false)) {
-    const msg = data && data.errors && data.errors.length ? data.errors.map((e) => e.message).join("; ") : reply.status + " " + reply.statusText;
-    throw new Error(msg);
-  }
+  if (data && data.success === false) throw new Error(failure(data, reply));
   return data;
 }
 async function act(label, fn) {
@@ -105,9 +110,10 @@ function dialog(title, fields, submitLabel, onSubmit) {
   const inputs = {};
   const body = fields.map((f) => {
     const input = f.multiline
-      ? h("textarea", { name: f.name, rows: 5, placeholder: f.placeholder || "", class: "mono" })
-      : h("input", { name: f.name, placeholder: f.placeholder || "", class: f.mono ? "mono" : "" });
+      ? h("textarea", { name: f.name, rows: f.rows || 5, placeholder: f.placeholder || "", class: "mono" })
+      : h("input", { name: f.name, type: f.type || "text", placeholder: f.placeholder || "", class: f.mono ? "mono" : "" });
     input.value = f.value || "";
+    if (f.onchange) input.addEventListener("change", () => f.onchange(input, inputs));
     inputs[f.name] = input;
     return [h("label", {}, f.label), input];
   });
@@ -115,7 +121,7 @@ function dialog(title, fields, submitLabel, onSubmit) {
   const submit = async (e) => {
     e.preventDefault();
     err.textContent = "";
-    const values = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.value]));
+    const values = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, el.type === "file" ? el.files[0] : el.value]));
     try { await onSubmit(values); dlg.close(); dlg.remove(); } catch (x) { err.textContent = x.message; }
   };
   dlg.append(h("form", { method: "dialog", onsubmit: submit }, h("h2", {}, title), body, err,
@@ -483,11 +489,15 @@ async function instancePage(wf, id) {
 async function route() {
   if (page && page.dispose) page.dispose();
   page = null;
-  const rel = decodeURI(location.pathname).slice(new URL(BASE).pathname.length).replace(/\/$/, "");
+  // Split before decoding: a table or workflow name may hold an encoded "/" or "%".
+  const rel = location.pathname.slice(new URL(BASE).pathname.length).replace(/\/$/, "");
   const parts = rel ? rel.split("/").map((p) => decodeURIComponent(p)) : [];
+  const section = ["kv", "r2", "d1"].includes(parts[0]) ? parts[0] : "workflows";
+  for (const a of document.querySelectorAll("#tabs a")) a.classList.toggle("on", a.dataset.tab === section);
   main.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   try {
-    if (parts.length === 0) page = await workflowsPage();
+    if (section !== "workflows") page = await (await storagePages())(parts);
+    else if (parts.length === 0) page = await workflowsPage();
     else if (parts[0] === "workflows" && parts.length === 2) page = await instancesPage(parts[1]);
     else if (parts[0] === "workflows" && parts.length === 3) page = await instancePage(parts[1], parts[2]);
     else if (parts[0] === "workflows" && parts.length === 1) page = await workflowsPage();
@@ -497,6 +507,17 @@ async function route() {
   }
   main.dataset.ready = "1";
   performance.mark("pyflows-ready"); // bench/explorer_bench.py: first usable render
+}
+// The KV, R2 and D1 pages (storage.js) load on first use: the workflow pages' first render does not wait for them.
+let storageScript = null;
+function storagePages() {
+  storageScript = storageScript || new Promise((resolve, reject) => {
+    const el = h("script", { src: new URL("static/storage.js", BASE).pathname });
+    el.onload = () => resolve(storagePage); // a global function of storage.js
+    el.onerror = () => { storageScript = null; reject(new Error("Could not load static/storage.js")); };
+    document.head.append(el);
+  });
+  return storageScript;
 }
 function navigate(path) {
   history.pushState(null, "", new URL(path, BASE).pathname);
@@ -512,5 +533,7 @@ document.addEventListener("click", (e) => {
   route();
 });
 window.addEventListener("popstate", route);
+document.getElementById("tabs").replaceChildren(...[["workflows", "./", "Workflows"], ["kv", "kv", "KV"], ["r2", "r2", "R2"], ["d1", "d1", "D1"]]
+  .map(([tab, path, label]) => { const a = link(path, label); a.dataset.tab = tab; return a; }));
 connect();
 route();
