@@ -67,7 +67,11 @@ async def test_events_follow_cloudflare_types_and_wake_ends_the_sleep_durably(ma
     assert nap["stepName"] == "nap" and nap["durationMs"] == 3_600_000 and nap["instanceId"] == iid
     await engine.wait_for("sleepy", "a", {"waiting"})
     assert await engine.wake("sleepy", "a") == 1
-    events = await until(engine, "sleepy", "a", lambda ev: "wait_started" in types(ev))
+    # Settled in the event wait: `workflow_waiting` follows `wait_started` (taking the cursor before it
+    # arrived made the next assertion racy).
+    events = await until(
+        engine, "sleepy", "a", lambda ev: "wait_started" in types(ev) and ev[-1]["type"] == "workflow_waiting"
+    )
     assert "sleep_completed" in types(events)
     # The cursor: only what came after it.
     cursor = events[-1]["eventId"]
