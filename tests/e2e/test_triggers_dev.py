@@ -193,7 +193,9 @@ class Dev(DevServer):
         raise AssertionError(f"{count} complete instances did not appear: {self.instances()}\n{self.output()}")
 
     def output_of(self, instance_id: str) -> Any:
-        status, text = self.request("GET", f"{API}/workflows/started/instances/{instance_id}")
+        status, text = self.request(
+            "GET", f"{API}/workflows/started/instances/{urllib.parse.quote(instance_id, safe='')}"
+        )
         assert status == 200, text
         return json.loads(text)["result"]["output"]
 
@@ -238,7 +240,9 @@ def test_run_crons_and_workflow_schedules_fire_on_their_schedule(tmp_path: Path)
     try:
         line = dev.wait_for_output(r'scheduled "\* \* \* \* \*" at (\S+): ok', timeout=75)
         assert line.group(1).endswith(":00.000Z")  # on the minute, UTC
-        created = dev.wait_for_output(r'schedule "\* \* \* \* \*" at \S+: created started instance (\S+)', timeout=75)
+        created = dev.wait_for_output(
+            r'schedule "\* \* \* \* \*" at \S+: created started instance "([^"]+)"', timeout=75
+        )
         instance_id = created.group(1)
         deadline = time.monotonic() + 15
         while dev.output_of(instance_id) is None and time.monotonic() < deadline:
@@ -247,7 +251,10 @@ def test_run_crons_and_workflow_schedules_fire_on_their_schedule(tmp_path: Path)
         assert output["payload"] == {}
         assert output["schedule"]["cron"] == "* * * * *"
         assert output["schedule"]["scheduledTime"] % 60_000 == 0
-        assert instance_id == f"cron-x_x_x_x_x-{output['schedule']['scheduledTime']}"
+        assert instance_id == f"* * * * *-{output['schedule']['scheduledTime']}"  # Cloudflare's "<cron>-<ms>"
+        described = dev.run_cli("instances", "describe", "started", instance_id, "--json")  # the CLI names it
+        assert described.returncode == 0, described.stderr
+        assert json.loads(described.stdout)["output"]["schedule"] == output["schedule"]
     finally:
         dev.stop()
 
