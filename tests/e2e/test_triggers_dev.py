@@ -341,17 +341,25 @@ def test_service_binding_rpc_starts_a_workflow(project: Path) -> None:
         dev.stop()
 
 
-def test_missing_scheduled_handler_is_a_startup_error_naming_the_key(tmp_path: Path) -> None:
+def test_a_startup_error_on_the_first_start_waits_for_the_fix(tmp_path: Path) -> None:
     project = make_project(tmp_path / "app")
     entry = project / "src" / "entry.py"
-    entry.write_text(entry.read_text().replace("async def scheduled(", "async def not_scheduled("))
+    good = entry.read_text()
+    entry.write_text(good.replace("async def scheduled(", "async def not_scheduled("))
     dev = Dev(project)
     try:
         dev.wait_for_output(
             r"triggers\.crons is \['\*/30 \* \* \* \*'\], but src/entry\.py has no scheduled", stream="err"
         )
-        assert dev.proc.wait(timeout=15) == 1  # as for every other startup error of the first server
+        dev.wait_for_output(r"Fix it and save again; no server is running", stream="err")
+        time.sleep(0.5)
+        assert dev.proc.poll() is None, dev.output()  # still running: watching for the fix, as after a reload
         assert "Traceback" not in dev.output()
+        entry.write_text(good)  # the fix
+        dev.ready()
+        assert dev.request("GET", "/__scheduled?cron=*/30+*+*+*+*") == (200, "ok")  # the trigger works
+        assert dev.wait_records("scheduled", 1)[0]["cron"] == "*/30 * * * *"
+        dev.wait_complete(1)
     finally:
         dev.stop()
 
