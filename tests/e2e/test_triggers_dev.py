@@ -454,6 +454,11 @@ def test_binding_to_a_worker_outside_the_session_is_a_startup_error(tmp_path: Pa
     dev = Dev(project)
     try:
         dev.wait_for_output(r"services\[0\]\.service is 'billing', but no Worker of that name", stream="err")
-        assert dev.proc.wait(timeout=15) == 1
+        dev.wait_for_output(r"Fix it and save again; no server is running", stream="err")
+        assert dev.proc.poll() is None  # waits for the fix (issue 12), as after a reload
+        config = json.loads((project / "wrangler.jsonc").read_text())
+        config["services"] = [{"binding": "ADMIN", "service": "starter", "entrypoint": "Admin"}]
+        (project / "wrangler.jsonc").write_text(json.dumps(config))
+        dev.ready()
     finally:
         dev.stop()
