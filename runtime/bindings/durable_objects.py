@@ -18,7 +18,9 @@ Cloudflare's API (developers.cloudflare.com/durable-objects/api/):
 
 Storage is one SQLite file per object in Wrangler's layout, `.wrangler/state/v3/do/<script>-<Class>/<id>.sqlite`
 (`<id>` = workerd's idFromName: HMAC-SHA256 over the name, keyed by SHA-256("<script>-<Class>")); KV pairs
-live in its `_cf_KV` table beside the user's own SQL tables. Alarms are also indexed in `metadata.sqlite`.
+live in its `_cf_KV` table beside the user's own SQL tables, V8-serialized as workerd writes them
+(runtime/bindings/v8_values.py), so `wrangler dev` and pyflows read each other's values. Alarms are
+also indexed in `metadata.sqlite`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from pyflows.runtime.surface.entrypoints import DurableObject, ExecutionContext, call_relaxed
-from pyflows.runtime.surface.values import dumps, loads, python_from_rpc, python_to_rpc
+from pyflows.runtime.surface.values import loads, python_from_rpc, python_to_rpc
 
 log = logging.getLogger("pyflows.durable_objects")
 
@@ -191,6 +193,13 @@ def _alarm_ms(value: Any) -> int:
     return int(value)
 
 
+def _stored(value: bytes | str) -> Any:
+    """A `_cf_KV` value: V8-serialized (workerd's and ours), or JSON text (pyflows before it wrote V8)."""
+    from pyflows.runtime.bindings.v8_values import deserialize  # its library takes ~70 ms to import
+
+    return deserialize(value) if isinstance(value, bytes) else python_from_rpc(loads(value))
+
+
 class DurableObjectStorage:
     """`ctx.storage` of one object: KV API on the `_cf_KV` table, the SQL API, transactions, alarms."""
 
@@ -202,7 +211,8 @@ class DurableObjectStorage:
             path.chmod(0o600)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB)")
+        # workerd's own table (src/workerd/util/sqlite-kv.c++), so `wrangler dev` opens the same file
+        self._conn.execute("CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID")
         self._ns = namespace
         self._id = hex_id
         self.sql = SqlStorage(self._conn)
@@ -217,14 +227,18 @@ class DurableObjectStorage:
             for k in keys:
                 row = self._conn.execute("SELECT value FROM _cf_KV WHERE key = ?", (str(k),)).fetchone()
                 if row is not None:
-                    out[str(k)] = python_from_rpc(loads(row[0]))
+                    out[str(k)] = _stored(row[0])
             return out
         row = self._conn.execute("SELECT value FROM _cf_KV WHERE key = ?", (str(keys),)).fetchone()
-        return None if row is None else python_from_rpc(loads(row[0]))
+        return None if row is None else _stored(row[0])
 
     async def put(self, key: Any, value: Any = None, options: Any = None) -> None:
+        """Values are stored as workerd stores them (V8-serialized, runtime/bindings/v8_values.py),
+        so a JavaScript Durable Object under `wrangler dev` reads them, and we read its."""
+        from pyflows.runtime.bindings.v8_values import serialize  # its library takes ~70 ms to import
+
         items = key.items() if isinstance(key, dict) else [(key, value)]
-        rows = [(str(k), dumps(python_to_rpc(v))) for k, v in items]
+        rows = [(str(k), serialize(v)) for k, v in items]
         self._conn.executemany("INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?, ?)", rows)
 
     async def delete(self, keys: Any, options: Any = None) -> Any:
@@ -254,7 +268,7 @@ class DurableObjectStorage:
         if opts.get("limit") is not None:
             sql += " LIMIT ?"
             args.append(int(opts["limit"]))
-        return {k: python_from_rpc(loads(v)) for k, v in self._conn.execute(sql, args)}
+        return {k: _stored(v) for k, v in self._conn.execute(sql, args)}
 
     async def deleteAll(self, options: Any = None) -> None:  # noqa: N802
         self._conn.execute("DELETE FROM _cf_KV")

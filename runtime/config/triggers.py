@@ -4,7 +4,8 @@
 
 Keys (Wrangler's names and defaults, developers.cloudflare.com/workers/wrangler/configuration/):
     triggers.crons[]                    cron expressions (5 fields, UTC); an invalid one is an error naming it
-    workflows[].schedules[]             cron strings (or {"cron"}) creating instances of that workflow
+    workflows[].schedules               a cron string or a non-empty array of them, creating instances of
+                                        that workflow (Wrangler's validateWorkflowBinding)
     queues.producers[]                  {binding, queue, delivery_delay? (s, ≤ 43200)}
     queues.consumers[]                  {queue, max_batch_size (10, ≤ 100), max_batch_timeout (5 s, ≤ 60),
                                          max_retries (3, ≤ 100), retry_delay (0 s), dead_letter_queue?,
@@ -168,18 +169,23 @@ def parse_triggers(
         raw = wf.get("schedules") if isinstance(wf, dict) else None
         if raw is None:
             continue
-        if isinstance(raw, str | dict):
-            raw = [raw]
-        if not isinstance(raw, list):
-            raise _err(shown, f"{ww}[{i}].schedules", raw, "expected an array of cron strings", "Fix schedules.")
-        for j, entry in enumerate(raw):
-            cron = entry.get("cron") if isinstance(entry, dict) else entry
+        where = f"{ww}[{i}].schedules"
+        entries = [raw] if isinstance(raw, str) else raw
+        if not isinstance(entries, list) or not entries:
+            raise _err(
+                shown,
+                where,
+                raw,
+                "expected a cron string or a non-empty array of cron strings",
+                'Write it as "schedules": ["0 * * * *"].',
+            )
+        for j, cron in enumerate(entries):
             why = check_cron(cron)
             if why is not None:
                 raise _err(
                     shown,
-                    f"{ww}[{i}].schedules[{j}]",
-                    entry,
+                    where if isinstance(raw, str) else f"{where}[{j}]",
+                    cron,
                     f"not a valid cron expression ({why})",
                     'Use five fields in UTC, e.g. "0 * * * *" (hourly).',
                 )

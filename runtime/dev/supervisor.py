@@ -205,6 +205,7 @@ class Supervisor:
         self._main_dir = project.main_dir.resolve()
         self._extra_config_paths = list(project.extra_configs)
         self._state_dir = options.state_dir_in(project.root).resolve()
+        self._ready = False  # has any server of this session started?
 
     # Starting servers ---------------------------------------------------------------------------
     def _fork(self, config: Config) -> _Child:
@@ -259,6 +260,10 @@ class Supervisor:
         if problem is not None:
             new.kill()
             return problem
+        return self._start(new)
+
+    def _start(self, new: _Child) -> str | None:
+        """`new` imported the Worker: kill the old server, let `new` lock the state and listen."""
         if self.child is not None and self.child is not new:
             self.child.kill()
         self.child = None
@@ -315,7 +320,11 @@ class Supervisor:
         if problem is not None:
             self.reporter.error(f"{problem}\n\nFix it and save again; {self._still()}.")
             return
-        self.reporter.reloaded()
+        if self._ready:
+            self.reporter.reloaded()
+        else:  # the first server that started: the session is Ready now
+            self._ready = True
+            self.reporter.ready()
 
     def _warm_up(self) -> None:
         preload()
@@ -339,18 +348,30 @@ class Supervisor:
 
     # Main loop ------------------------------------------------------------------------------------
     def run(self) -> int:
-        """Serve with hot reload until interrupted. Returns 1 if the first server cannot start."""
+        """Serve with hot reload until interrupted (exit code 0).
+
+        A first server whose Worker cannot load (an import error, a `class_name` the module lacks, a
+        handler the config needs, ...) is reported like a failed reload: the session keeps watching
+        and the next save starts it (issue 12). One that loaded but cannot start (its state directory
+        held by another `pyflows dev`) is an error no save can fix: exit code 1."""
         previous = interrupt_on_sigterm()
         watcher = None
         try:
             watcher = _Watcher(self._watch_roots(), self._relevant)  # from now on no save is missed
             first = self.child
             assert first is not None
-            problem = self._switch_to(first)
-            if problem is not None:
-                self.reporter.error(problem)
-                return 1
-            self.reporter.ready()
+            problem = self._await_loaded(first)
+            if problem is not None:  # the Worker's code or config: wait for the fix, as after a reload
+                first.kill()
+                self.child = None
+                self.reporter.error(f"{problem}\n\nFix it and save again; {self._still()}.")
+            else:
+                problem = self._start(first)
+                if problem is not None:  # the machine's (state directory held, ...): no save can fix it
+                    self.reporter.error(problem)
+                    return 1
+                self._ready = True
+                self.reporter.ready()
             # Import the server's modules (and read the config) while already watching, so each
             # reload forks with them loaded; a fork waits for this (no Python thread may run then).
             warm_up = threading.Thread(target=self._warm_up, name="pyflows-warm-up", daemon=True)

@@ -8,6 +8,11 @@ from pyflows.runtime.errors import InvalidInstanceIdError
 
 NAME_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9\-_]*$")
 MAX_INSTANCE_ID = 100
+# Ids that *address* an instance may also be the ids Cloudflare generates for cron `schedules`
+# ("<cron>-<scheduledTime>", e.g. "*/15 * * * *-1767225600000"): workers-sdk
+# packages/workflows-shared/src/lib/validators.ts, ALLOWED_ADDRESSABLE_WORKFLOW_INSTANCE_ID_PATTERN.
+ADDRESSABLE_ID_RE = re.compile(r"^[a-zA-Z0-9, */#_-]+$")
+MAX_ADDRESSABLE_INSTANCE_ID = 271
 MAX_EVENT_TYPE = 100
 MAX_BATCH = 100
 DEFAULT_MAX_STEPS = 10_000  # workflows[].limits.steps
@@ -35,6 +40,14 @@ def _check(value: object, what: str, limit: int) -> str:
 def check_instance_id(value: object) -> str:
     """Instance ids: ≤ 100 chars matching ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$ (InvalidInstanceIdError)."""
     return _check(value, "Workflow instance id", MAX_INSTANCE_ID)
+
+
+def check_addressable_instance_id(value: object) -> str:
+    """An id that names an existing instance: a user's id, or one a cron schedule generated
+    (≤ 271 chars of ^[a-zA-Z0-9, */#_-]+$, as workers-sdk's isValidAddressableWorkflowInstanceId)."""
+    if isinstance(value, str) and 0 < len(value) <= MAX_ADDRESSABLE_INSTANCE_ID and ADDRESSABLE_ID_RE.match(value):
+        return value
+    return check_instance_id(value)  # its message says what a valid id looks like
 
 
 def check_event_type(value: object) -> str:

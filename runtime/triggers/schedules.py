@@ -3,12 +3,19 @@
     scheduler = WorkflowScheduler(engine, [WorkflowSchedule(workflow, cron), ...], state_dir)
     await scheduler.start(); ...; await scheduler.close()
 
-As Cloudflare's cron schedules for Workflows (changelog 2026-06-02): each firing creates one instance
-whose `event["schedule"]` is `{"cron", "scheduledTime"}` (scheduledTime in epoch ms) and whose payload
-is `{}`. The instance id is derived from the cron and the time, `cron-<cron, spelled with [A-Za-z0-9_-]>-<ms>`,
-so a firing can never create two instances. The last firing of each schedule is stored
-(`triggers.sqlite`); ticks missed while the dev server was down are run **once** at start (the latest
-one), not once per missed tick. The first start of a schedule only records the time.
+As Cloudflare's cron schedules for Workflows (changelog 2026-06-02, "Schedule Workflow instances
+directly from your Workflow binding"; config `workflows[].schedules`: a cron string or an array of
+them, workers-sdk packages/workers-utils/src/config/environment.ts `WorkflowBinding.schedules`).
+Each firing creates one instance, with what Cloudflare's own engine gives it (workers-sdk
+packages/workflows-shared/src/lib/cron.ts `getCronInstanceId` and tests/cron.test.ts):
+- id `"<cron>-<scheduledTime>"`, e.g. `"0 * * * *-1767225600000"` (scheduledTime in epoch ms), so a
+  firing can never create two instances. Such ids have spaces, `*` and `/`, which a user's own
+  `create()` may not use; the API and CLI address them like any other id;
+- `event["schedule"] = {"cron", "scheduledTime"}` and payload `{}`.
+The last firing of each schedule is stored (`triggers.sqlite`); ticks missed while the dev server was
+down are run **once** at start (the latest one), not once per missed tick. The first start of a
+schedule only records the time. Cloudflare's engine creates the next firing's instance ahead of time
+(status `queued` until its time comes); pyflows creates it when it fires.
 """
 
 from __future__ import annotations
@@ -31,13 +38,11 @@ log = logging.getLogger("pyflows.triggers")
 
 __all__ = ["WorkflowScheduler", "schedule_instance_id"]
 
-_SPELL = {"*": "x", " ": "_", "/": "s", ",": "c", "?": "q", "#": "h", "-": "-", "L": "L", "W": "W"}
-
 
 def schedule_instance_id(cron: str, scheduled_ms: int) -> str:
-    """`cron-<spelled cron>-<ms>`: what pyflows names an instance created by a schedule."""
-    spelled = "".join(ch if ch.isalnum() else _SPELL.get(ch, "-") for ch in cron)
-    return f"cron-{spelled}-{scheduled_ms}"[:100]
+    """`"<cron>-<scheduledTime>"`: the id Cloudflare gives the instance a schedule creates
+    (workers-sdk packages/workflows-shared/src/lib/cron.ts `getCronInstanceId`)."""
+    return f"{cron}-{scheduled_ms}"
 
 
 class WorkflowScheduler:
@@ -78,12 +83,12 @@ class WorkflowScheduler:
                 "INSERT OR REPLACE INTO schedules VALUES (?, ?, ?)", (schedule.workflow, schedule.cron, scheduled_ms)
             )
         try:
-            await self.engine.create(schedule.workflow, id=instance_id, params={})
+            await self.engine.create(schedule.workflow, id=instance_id, params={}, scheduled=True)
         except InstanceExistsError:
             return None
         sys.stdout.write(
             f'[pyflows:info] schedule "{schedule.cron}" at {iso(scheduled_ms)}: created {schedule.workflow} '
-            f"instance {instance_id}\n"
+            f'instance "{instance_id}"\n'
         )
         sys.stdout.flush()
         return instance_id

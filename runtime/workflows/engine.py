@@ -80,6 +80,7 @@ from pyflows.runtime.protocol.limits import (
     DEFAULT_CPU_MS,
     DEFAULT_MAX_STEPS,
     MAX_BATCH,
+    check_addressable_instance_id,
     check_event_type,
     check_instance_id,
 )
@@ -261,12 +262,22 @@ class Engine:
 
     # -- creating --------------------------------------------------------------------------------
 
-    async def create(self, workflow: str, id: str | None = None, params: Any = None, retention: Any = None) -> str:
+    async def create(
+        self,
+        workflow: str,
+        id: str | None = None,
+        params: Any = None,
+        retention: Any = None,
+        *,
+        scheduled: bool = False,
+    ) -> str:
         """Create one instance. `retention` (`{successRetention, errorRetention}`, ms or "3 days", at most
         30 days, as Cloudflare's create): once finished, it is removed that long after it ended
-        (complete: success; errored or terminated: error)."""
+        (complete: success; errored or terminated: error). `scheduled=True` is for the ids a cron
+        schedule generates ("<cron>-<scheduledTime>"), which only Cloudflare itself may create."""
         self.spec(workflow)
-        instance_id = str(uuid.uuid4()) if id is None else check_instance_id(id)
+        check = check_addressable_instance_id if scheduled else check_instance_id
+        instance_id = str(uuid.uuid4()) if id is None else check(id)
         params_text = self._encode_payload(params if params is not None else {}, "Instance params")
         return await self._insert(workflow, instance_id, params_text, _retention(retention))
 
@@ -727,7 +738,7 @@ class Engine:
                 f"deleteBatch takes 1 to {MAX_BATCH} instance ids, got {size}.", size=size, limit=MAX_BATCH
             )
         for instance_id in ids:
-            check_instance_id(instance_id)
+            check_addressable_instance_id(instance_id)
         deleted: list[str] = []
         missing: list[str] = []
         for instance_id in ids:

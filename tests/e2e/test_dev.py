@@ -217,19 +217,28 @@ def run_dev(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_startup_errors_are_one_clear_message(tmp_path: Path) -> None:
     bad_config = write_project(tmp_path / "config")
     (bad_config / "wrangler.jsonc").write_text('{"name": "x", "main": "src/entry.py",\n  "workflows": [}')
+    done = run_dev(bad_config)
+    assert done.returncode == 1, done
+    assert done.stderr.count("✘ [ERROR]") == 1 and "wrangler.jsonc:2:" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and "Ready on" not in done.stdout
+
+    # The Worker's own errors wait for the fix, on the first start as after a reload (issue 12).
     missing_class = write_project(tmp_path / "class", ENTRY.replace("class FlakyWorkflow", "class Flaky"))
     import_error = write_project(tmp_path / "import", "import no_such_module_here\n" + ENTRY)
-    cases = [
-        (bad_config, "wrangler.jsonc:2:"),
+    for project, expected in [
         (missing_class, "'FlakyWorkflow'"),
         (import_error, "No module named 'no_such_module_here'"),
-    ]
-    for project, expected in cases:
-        done = run_dev(project)
-        assert done.returncode == 1, done
-        assert done.stderr.count("✘ [ERROR]") == 1 and expected in done.stderr, done.stderr
-        assert "Traceback" not in done.stderr or "Could not import" in done.stderr
-        assert "Ready on" not in done.stdout
+    ]:
+        dev = Dev(project)
+        try:
+            dev.wait_for_output(r"Fix it and save again; no server is running\.", stream="err")
+            assert dev.proc.poll() is None, dev.output()
+            err = "".join(dev.err)
+            assert err.count("✘ [ERROR]") == 1 and expected in err, err
+            assert "Traceback" not in err or "Could not import" in err
+            assert "Ready on" not in dev.output()
+        finally:
+            dev.stop()
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -10,23 +10,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import textwrap
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from pyflows.testing.devserver import DevServer
+from wrangler_process import REQUIRES_WRANGLER, wrangler_dev, wrangler_env
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.environ.get("PYFLOWS_TEST_WRANGLER"),
-        reason="PYFLOWS_TEST_WRANGLER is not set (a wrangler command, e.g. 'node …/wrangler/bin/wrangler.js')",
-    ),
-]
+pytestmark = REQUIRES_WRANGLER
 
 BINDINGS = {
     "kv_namespaces": [{"binding": "KV", "id": "kv-shared-1"}],
@@ -71,13 +64,6 @@ export default {
   },
 };
 """
-
-
-def wrangler_env(root: Path) -> dict[str, str]:
-    return {
-        **os.environ, "WRANGLER_SEND_METRICS": "false", "CI": "1", "NO_COLOR": "1",
-        "XDG_CONFIG_HOME": str(root / "xdg"), "WRANGLER_LOG_PATH": str(root / "logs"),
-    }  # fmt: skip
 
 
 def wrangler(root: Path, *args: str, config: str | None = None) -> subprocess.CompletedProcess[bytes]:
@@ -163,30 +149,9 @@ def test_wrangler_writes_pyflows_reads_and_back(project: Path, tmp_path: Path) -
     assert got.stdout == b"py-object"
 
     # 4. And so does `wrangler dev`, running a JavaScript Worker on the same project.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = (tmp_path / "wrangler-dev.log").open("w")
-    proc = subprocess.Popen(
-        [*os.environ["PYFLOWS_TEST_WRANGLER"].split(), "dev", "-c", "wrangler.js.jsonc", "--ip", "127.0.0.1",
-         "--port", str(port)],
-        cwd=project, stdout=log, stderr=subprocess.STDOUT, env=wrangler_env(project), start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 90
-        while "Ready on" not in (tmp_path / "wrangler-dev.log").read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "wrangler-dev.log").read_text()
-            time.sleep(0.2)
+    with wrangler_dev(project, tmp_path / "wrangler-dev.log", "-c", "wrangler.js.jsonc") as port:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as reply:
             assert json.loads(reply.read()) == {"d1": "from pyflows", "kv": "py-value", "r2": "py-object"}
-    finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait(timeout=15)
-        log.close()
 
 
 def test_pyflows_cli_and_wrangler_cli_share_data(project: Path) -> None:

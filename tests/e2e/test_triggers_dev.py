@@ -193,7 +193,9 @@ class Dev(DevServer):
         raise AssertionError(f"{count} complete instances did not appear: {self.instances()}\n{self.output()}")
 
     def output_of(self, instance_id: str) -> Any:
-        status, text = self.request("GET", f"{API}/workflows/started/instances/{instance_id}")
+        status, text = self.request(
+            "GET", f"{API}/workflows/started/instances/{urllib.parse.quote(instance_id, safe='')}"
+        )
         assert status == 200, text
         return json.loads(text)["result"]["output"]
 
@@ -238,7 +240,9 @@ def test_run_crons_and_workflow_schedules_fire_on_their_schedule(tmp_path: Path)
     try:
         line = dev.wait_for_output(r'scheduled "\* \* \* \* \*" at (\S+): ok', timeout=75)
         assert line.group(1).endswith(":00.000Z")  # on the minute, UTC
-        created = dev.wait_for_output(r'schedule "\* \* \* \* \*" at \S+: created started instance (\S+)', timeout=75)
+        created = dev.wait_for_output(
+            r'schedule "\* \* \* \* \*" at \S+: created started instance "([^"]+)"', timeout=75
+        )
         instance_id = created.group(1)
         deadline = time.monotonic() + 15
         while dev.output_of(instance_id) is None and time.monotonic() < deadline:
@@ -247,7 +251,10 @@ def test_run_crons_and_workflow_schedules_fire_on_their_schedule(tmp_path: Path)
         assert output["payload"] == {}
         assert output["schedule"]["cron"] == "* * * * *"
         assert output["schedule"]["scheduledTime"] % 60_000 == 0
-        assert instance_id == f"cron-x_x_x_x_x-{output['schedule']['scheduledTime']}"
+        assert instance_id == f"* * * * *-{output['schedule']['scheduledTime']}"  # Cloudflare's "<cron>-<ms>"
+        described = dev.run_cli("instances", "describe", "started", instance_id, "--json")  # the CLI names it
+        assert described.returncode == 0, described.stderr
+        assert json.loads(described.stdout)["output"]["schedule"] == output["schedule"]
     finally:
         dev.stop()
 
@@ -334,17 +341,25 @@ def test_service_binding_rpc_starts_a_workflow(project: Path) -> None:
         dev.stop()
 
 
-def test_missing_scheduled_handler_is_a_startup_error_naming_the_key(tmp_path: Path) -> None:
+def test_a_startup_error_on_the_first_start_waits_for_the_fix(tmp_path: Path) -> None:
     project = make_project(tmp_path / "app")
     entry = project / "src" / "entry.py"
-    entry.write_text(entry.read_text().replace("async def scheduled(", "async def not_scheduled("))
+    good = entry.read_text()
+    entry.write_text(good.replace("async def scheduled(", "async def not_scheduled("))
     dev = Dev(project)
     try:
         dev.wait_for_output(
             r"triggers\.crons is \['\*/30 \* \* \* \*'\], but src/entry\.py has no scheduled", stream="err"
         )
-        assert dev.proc.wait(timeout=15) == 1  # as for every other startup error of the first server
+        dev.wait_for_output(r"Fix it and save again; no server is running", stream="err")
+        time.sleep(0.5)
+        assert dev.proc.poll() is None, dev.output()  # still running: watching for the fix, as after a reload
         assert "Traceback" not in dev.output()
+        entry.write_text(good)  # the fix
+        dev.ready()
+        assert dev.request("GET", "/__scheduled?cron=*/30+*+*+*+*") == (200, "ok")  # the trigger works
+        assert dev.wait_records("scheduled", 1)[0]["cron"] == "*/30 * * * *"
+        dev.wait_complete(1)
     finally:
         dev.stop()
 
@@ -439,6 +454,11 @@ def test_binding_to_a_worker_outside_the_session_is_a_startup_error(tmp_path: Pa
     dev = Dev(project)
     try:
         dev.wait_for_output(r"services\[0\]\.service is 'billing', but no Worker of that name", stream="err")
-        assert dev.proc.wait(timeout=15) == 1
+        dev.wait_for_output(r"Fix it and save again; no server is running", stream="err")
+        assert dev.proc.poll() is None  # waits for the fix (issue 12), as after a reload
+        config = json.loads((project / "wrangler.jsonc").read_text())
+        config["services"] = [{"binding": "ADMIN", "service": "starter", "entrypoint": "Admin"}]
+        (project / "wrangler.jsonc").write_text(json.dumps(config))
+        dev.ready()
     finally:
         dev.stop()

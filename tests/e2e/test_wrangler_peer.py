@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,14 +17,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from wrangler_process import REQUIRES_WRANGLER, wrangler_dev
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not os.environ.get("PYFLOWS_TEST_WRANGLER"),
-        reason="PYFLOWS_TEST_WRANGLER is not set (a wrangler command, e.g. 'node …/wrangler/bin/wrangler.js')",
-    ),
-]
+pytestmark = REQUIRES_WRANGLER
 
 WORKER = """
 import { WorkflowEntrypoint } from "cloudflare:workers";
@@ -40,12 +34,6 @@ export default { async fetch() { return new Response("ok"); } };
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def wrangler_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     root = tmp_path_factory.mktemp("peer")
@@ -57,30 +45,8 @@ def wrangler_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             "workflows": [{"name": "my-workflow", "binding": "MY_WORKFLOW", "class_name": "MyWorkflow"}],
         })
     )  # fmt: skip
-    port = _free_port()
-    env = {
-        **os.environ, "WRANGLER_SEND_METRICS": "false", "CI": "1", "NO_COLOR": "1",
-        "XDG_CONFIG_HOME": str(root / "xdg"), "WRANGLER_LOG_PATH": str(root / "logs"),
-    }  # fmt: skip
-    log = (root / "dev.log").open("w")
-    proc = subprocess.Popen(
-        [*os.environ["PYFLOWS_TEST_WRANGLER"].split(), "dev", "--ip", "127.0.0.1", "--port", str(port)],
-        cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while "Ready on" not in (root / "dev.log").read_text():
-            assert proc.poll() is None and time.monotonic() < deadline, (root / "dev.log").read_text()
-            time.sleep(0.2)
+    with wrangler_dev(root, root / "dev.log", timeout=60) as port:
         yield port
-    finally:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait(timeout=15)
-        log.close()
 
 
 def pyflows(port: int, *args: str) -> subprocess.CompletedProcess[str]:

@@ -354,6 +354,25 @@ async def test_delete_one_and_batch(api: httpx.AsyncClient) -> None:
     failed(await api.post("/workflows/my-workflow/instances/batch/delete", json={"ids": ["x"]}), 400, 10001)
 
 
+async def test_an_instance_a_cron_schedule_created_is_addressed_by_its_id(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    from pyflows.client.management import _segment
+
+    cron_id = "*/15 * * * *-1767225600000"  # Cloudflare's "<cron>-<scheduledTime>": spaces, * and /
+    await runtime.engine.create("my-workflow", id=cron_id, scheduled=True)
+    path = f"/workflows/my-workflow/instances/{_segment(cron_id)}"  # as the CLI (and Wrangler) encode it
+    assert path.endswith("/*%2F15%20*%20*%20*%20*-1767225600000")
+    details = await wait_status(api, "my-workflow", _segment(cron_id), "complete")
+    assert details["output"]["n"] == 42
+    listed = ok(await api.get("/workflows/my-workflow/instances"))
+    assert [i["id"] for i in listed] == [cron_id]
+    ok(await api.patch(path + "/status", json={"status": "restart"}))
+    await wait_status(api, "my-workflow", _segment(cron_id), "complete")
+    assert ok(await api.delete(path)) == {"success": True}
+    failed(await api.get(path), 404, 10501)
+
+
 # The rest of the API surface ---------------------------------------------------------------------
 
 

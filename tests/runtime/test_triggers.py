@@ -15,8 +15,9 @@ from pyflows.runtime.bindings.durable_objects import DurableObjectNamespace, do_
 from pyflows.runtime.bindings.queues import QueueProducerBinding, QueueStore
 from pyflows.runtime.config import load
 from pyflows.runtime.config.triggers import QueueConsumer, WorkflowSchedule
-from pyflows.runtime.errors import ConfigSchemaError, InstanceExistsError, UserCodeError
-from pyflows.runtime.surface.entrypoints import DurableObject
+from pyflows.runtime.errors import ConfigSchemaError, InstanceExistsError, InvalidInstanceIdError, UserCodeError
+from pyflows.runtime.protocol.limits import check_addressable_instance_id, check_instance_id
+from pyflows.runtime.surface.entrypoints import DurableObject, WorkflowEntrypoint
 from pyflows.runtime.triggers.cron import next_fire_ms, previous_fire_ms
 from pyflows.runtime.triggers.queue_consumer import MessageBatch, QueueConsumerLoop
 from pyflows.runtime.triggers.schedules import WorkflowScheduler, schedule_instance_id
@@ -46,7 +47,8 @@ def test_config_reads_every_trigger_key(tmp_path: Path) -> None:
             tmp_path,
             triggers={"crons": ["*/5 * * * *", "0 9 * * MON-FRI"]},
             workflows=[
-                {"name": "wf", "binding": "WF", "class_name": "WF", "schedules": ["0 * * * *", {"cron": "5 4 * * *"}]}
+                {"name": "wf", "binding": "WF", "class_name": "WF", "schedules": ["0 * * * *", "5 4 * * *"]},
+                {"name": "one", "binding": "ONE", "class_name": "WF", "schedules": "*/15 * * * *"},
             ],
             queues={
                 "producers": [{"binding": "Q", "queue": "jobs", "delivery_delay": 2}],
@@ -59,7 +61,11 @@ def test_config_reads_every_trigger_key(tmp_path: Path) -> None:
     )
     t = cfg.triggers
     assert t.crons == ("*/5 * * * *", "0 9 * * MON-FRI")
-    assert t.workflow_schedules == (WorkflowSchedule("wf", "0 * * * *"), WorkflowSchedule("wf", "5 4 * * *"))
+    assert t.workflow_schedules == (  # an array of crons, or one cron string (as Wrangler accepts)
+        WorkflowSchedule("wf", "0 * * * *"),
+        WorkflowSchedule("wf", "5 4 * * *"),
+        WorkflowSchedule("one", "*/15 * * * *"),
+    )
     assert t.producers[0].delivery_delay == 2
     c = t.consumers[0]
     assert (c.max_batch_size, c.max_batch_timeout, c.max_retries, c.retry_delay, c.dead_letter_queue) == (
@@ -83,6 +89,18 @@ def test_config_reads_every_trigger_key(tmp_path: Path) -> None:
         (
             {"workflows": [{"name": "w", "binding": "W", "class_name": "W", "schedules": ["nope"]}]},
             r'workflows\[0\]\.schedules\[0\] is "nope"',
+        ),
+        (
+            {"workflows": [{"name": "w", "binding": "W", "class_name": "W", "schedules": "nope"}]},
+            r'workflows\[0\]\.schedules is "nope": not a valid cron',
+        ),
+        (
+            {"workflows": [{"name": "w", "binding": "W", "class_name": "W", "schedules": []}]},
+            r"workflows\[0\]\.schedules is \[\]: .* a cron string or an array of them",
+        ),
+        (  # the control plane's {cron} objects are not config (Wrangler refuses them too)
+            {"workflows": [{"name": "w", "binding": "W", "class_name": "W", "schedules": [{"cron": "* * * * *"}]}]},
+            r"workflows\[0\]\.schedules",
         ),
         ({"queues": {"consumers": [{"queue": "q", "max_batch_size": 101}]}}, r"max_batch_size is 101"),
         ({"queues": {"consumers": [{"queue": "q", "max_batch_timeout": 61}]}}, r"max_batch_timeout is 61"),
@@ -189,11 +207,35 @@ def test_cron_times_are_utc_minutes() -> None:
     assert previous_fire_ms("0 9 * * MON", ms("2026-01-01T10:00:00")) == ms("2025-12-29T09:00:00")
 
 
-def test_schedule_instance_ids_are_valid_instance_ids() -> None:
-    from pyflows.runtime.protocol.limits import check_instance_id
+def test_schedule_instance_ids_are_cloudflares() -> None:
+    # workers-sdk packages/workflows-shared/tests/cron.test.ts: "0 * * * *" at 1700000000000
+    assert schedule_instance_id("0 * * * *", 1_700_000_000_000) == "0 * * * *-1700000000000"
+    for cron in ("* * * * *", "*/5 0-6 1,15 * MON-FRI", "0 9 L * *", "0 9 * * 1#2"):
+        generated = schedule_instance_id(cron, 1767225600000)
+        assert check_addressable_instance_id(generated) == generated  # the API and CLI can name it
+        with pytest.raises(InvalidInstanceIdError):  # but a user's create() may not use it
+            check_instance_id(generated)
 
-    for cron in ("* * * * *", "*/5 0-6 1,15 * MON-FRI", "0 9 L * ?"):
-        assert check_instance_id(schedule_instance_id(cron, 1767225600000))
+
+class Flow(WorkflowEntrypoint):
+    async def run(self, event: Any, step: Any) -> Any:
+        return {"schedule": event.get("schedule"), "payload": event["payload"]}
+
+
+async def test_a_schedule_creates_its_instance_as_cloudflare_does(tmp_path: Path, make_engine: Any) -> None:
+    engine = await make_engine(Flow)
+    with pytest.raises(InvalidInstanceIdError, match=r"use letters, digits, '-' and '_'"):
+        await engine.create("flow", id="*/5 * * * *-1767225600000")  # only a schedule makes such ids
+    scheduler = WorkflowScheduler(engine, [WorkflowSchedule("flow", "*/5 * * * *")], tmp_path)
+    try:
+        instance_id = await scheduler.fire(scheduler.schedules[0], 1767225600000)
+        assert instance_id == "*/5 * * * *-1767225600000"
+        status = await engine.wait_for("flow", instance_id)
+        assert status["output"] == {"schedule": {"cron": "*/5 * * * *", "scheduledTime": 1767225600000}, "payload": {}}
+        assert await scheduler.fire(scheduler.schedules[0], 1767225600000) is None  # a firing never creates two
+        assert await engine.delete_batch("flow", [instance_id]) == ([instance_id], [])
+    finally:
+        await scheduler.close()
 
 
 class FakeEngine:
@@ -201,7 +243,8 @@ class FakeEngine:
         self.created: list[tuple[str, str]] = []
         self.event_extra: Any = None
 
-    async def create(self, workflow: str, id: str, params: Any) -> str:
+    async def create(self, workflow: str, id: str, params: Any, scheduled: bool = False) -> str:
+        assert scheduled
         if (workflow, id) in self.created:
             raise InstanceExistsError(workflow, id)
         self.created.append((workflow, id))

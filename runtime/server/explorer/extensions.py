@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pyflows.runtime.errors import DiagramUnavailableError, WorkflowError
-from pyflows.runtime.server.explorer.input import InvalidRequestError
+from pyflows.runtime.server.explorer.input import InvalidRequestError, path_name
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -96,7 +96,7 @@ async def events_stream(request: Request, engine: Any) -> Response:
 
 async def instance_subscribe(request: Request, engine: Any) -> Response:
     p = request.path_params
-    workflow, instance_id = engine.spec(p["workflow"]).name, p["instance"]
+    workflow, instance_id = engine.spec(p["workflow"]).name, path_name(p["instance"])
     cursor = _int(request.headers.get("last-event-id") or request.query_params.get("cursor"), "cursor")
     raw_filter = request.query_params.get("filter")
     wanted = {t.strip() for t in raw_filter.split(",") if t.strip()} if raw_filter else None
@@ -135,13 +135,13 @@ async def instance_subscribe(request: Request, engine: Any) -> Response:
 
 async def wake(request: Request, engine: Any) -> Response:
     p = request.path_params
-    woken = await engine.wake(engine.spec(p["workflow"]).name, p["instance"])
+    woken = await engine.wake(engine.spec(p["workflow"]).name, path_name(p["instance"]))
     return _ok({"woken": woken})
 
 
 async def retry(request: Request, engine: Any) -> Response:
     p = request.path_params
-    status = await engine.retry_now(engine.spec(p["workflow"]).name, p["instance"])
+    status = await engine.retry_now(engine.spec(p["workflow"]).name, path_name(p["instance"]))
     return _ok({"status": status})
 
 

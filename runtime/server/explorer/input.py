@@ -164,7 +164,10 @@ async def lenient_json(request: Request) -> Any:
 
 
 def path_name(value: str) -> str:
-    """A workflow name, instance id or event type from the path, refused when it cannot name anything."""
+    """A workflow name, instance id or event type from the path, refused when it cannot name anything.
+
+    `%2F` is a `/` inside the segment (routes.py `_keep_encoded_slashes`; no name or id has a `%`)."""
+    value = value.replace("%2F", "/")
     if len(value) > MAX_PATH_NAME:
         raise InvalidRequestError(
             f"Path segment of {len(value)} characters is too long (the limit is {MAX_PATH_NAME})."

@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pyflows.runtime.protocol.defaults import API_PREFIX as API_PREFIX  # re-exported: the API mounts here
 from pyflows.runtime.errors import InstanceNotFoundError, InvalidTransitionError, WorkflowError
@@ -366,6 +367,7 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
                 scope, receive, send
             )
             return
+        scope = _keep_encoded_slashes(scope)
         if origin is None:
             await router(scope, receive, send)
             return
@@ -384,6 +386,23 @@ def create_management_app(runtime: _Runtime) -> Callable[[Scope, Receive, Send],
         await router(scope, receive, send_with_cors)
 
     return app
+
+
+_WORKFLOW_PATHS = (API_PREFIX + "/workflows/", API_PREFIX + extensions.PREFIX + "/workflows/")
+
+
+def _keep_encoded_slashes(scope: Scope) -> Scope:
+    """Route workflow paths on the raw path with `%2F` kept, so an instance id with a `/` in it (a cron
+    schedule's, e.g. `*/15 * * * *-1767225600000`) stays one path segment; `path_name()` decodes it.
+    Starlette matches on the decoded path, where that `/` would split the id in two."""
+    raw: bytes | None = scope.get("raw_path")
+    if not raw or b"%2" not in raw or not scope["path"].startswith(_WORKFLOW_PATHS):
+        return scope
+    text = raw.decode("latin-1")
+    if "%2F" not in text.upper():
+        return scope
+    parts = [unquote(part) for part in re.split("(?i)%2F", text)]
+    return {**scope, "path": "%2F".join(parts)}
 
 
 def _storage_routes(runtime: _Runtime) -> list[tuple[str, str, Handler]]:
