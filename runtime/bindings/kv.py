@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pyflows.runtime.bindings.wrangler_state import KV_CLASS, BlobStore, connect, object_db_path
+from pyflows.runtime.bindings.wrangler_state import KV_CLASS, BlobStore, connect, js_string, object_db_path, utf8
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
 __all__ = ["KVError", "KVNamespace", "KVStore"]
@@ -34,6 +34,7 @@ MAX_METADATA_BYTES = 1024
 MIN_TTL_SECONDS = 60
 MAX_LIST_KEYS = 1000
 MAX_BULK_GET_KEYS = 100
+MAX_EXPIRATION_S = (2**63 - 1) // 1000 - 1
 _TYPES = ("text", "json", "arrayBuffer", "stream")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS _mf_entries (
@@ -74,15 +75,16 @@ def _check_key(op: str, key: Any) -> str:
         raise _fail(op, 400, "Key names must not be empty")
     if key in (".", ".."):
         raise _fail(op, 400, f'Illegal key name "{key}". Please use a different name.')
-    length = len(key.encode())
+    name = js_string(key)
+    length = len(name.encode())
     if length > MAX_KEY_BYTES:
         raise _fail(op, 414, f"UTF-8 encoded length of {length} exceeds key length limit of {MAX_KEY_BYTES}.")
-    return key
+    return name
 
 
 def _value_bytes(value: Any) -> bytes:
     if isinstance(value, str):
-        return value.encode()
+        return utf8(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
     raise TypeError(
@@ -129,7 +131,7 @@ class KVStore:
 
     def get(self, key: str) -> tuple[bytes, Any, int | None] | None:
         """(value bytes, metadata or None, expiration epoch seconds or None), or None when missing/expired."""
-        _check_key("GET", key)
+        key = _check_key("GET", key)
         row = self._live_row(key)
         if row is None:
             return None
@@ -149,7 +151,7 @@ class KVStore:
         metadata: Any = None,
     ) -> None:
         """Store `value` (str or bytes) under `key`, replacing any earlier value; validates like Cloudflare."""
-        _check_key("PUT", key)
+        key = _check_key("PUT", key)
         data = _value_bytes(value)
         now = int(time.time())
         expires_s: int | None = None
@@ -183,6 +185,9 @@ class KVStore:
                     "in the future.",
                 )
             expires_s = exp
+        if expires_s is not None and expires_s > MAX_EXPIRATION_S:  # SQLite keeps epoch ms in 64 bits
+            given = expiration_ttl if expiration_ttl is not None else expiration
+            raise _fail("PUT", 400, f"Invalid expiration of {given}. Please specify a time before the year 2262.")
         metadata_text = None
         if metadata is not None:
             metadata_text = json.dumps(metadata, separators=(",", ":"), default=_json_default)
@@ -212,7 +217,7 @@ class KVStore:
 
     def delete(self, key: str) -> None:
         """Remove `key` (a missing key is fine, as on Cloudflare)."""
-        _check_key("DELETE", key)
+        key = _check_key("DELETE", key)
         self._delete_rows("DELETE FROM _mf_entries WHERE key = ? RETURNING blob_id", (key,))
 
     def list(self, prefix: str = "", limit: int = MAX_LIST_KEYS, cursor: str | None = None) -> dict[str, Any]:
@@ -223,12 +228,17 @@ class KVStore:
             raise _fail(
                 "LIST", 400, f"Invalid key_count_limit of {limit}. Please specify an integer less than {MAX_LIST_KEYS}."
             )
-        start_after = "" if not cursor else base64.b64decode(cursor).decode()
+        try:
+            start_after = "" if not cursor else base64.b64decode(cursor, validate=True).decode()
+        except ValueError:  # binascii.Error, UnicodeDecodeError
+            raise _fail(
+                "LIST", 400, f"Invalid cursor {cursor!r}. Pass the cursor of the previous page unchanged."
+            ) from None
         now_ms = int(time.time() * 1000)
         rows = self._conn.execute(
             "SELECT key, expiration, metadata FROM _mf_entries WHERE substr(key, 1, length(?1)) = ?1 AND key > ?2 "
             "AND (expiration IS NULL OR expiration >= ?3) ORDER BY key LIMIT ?4",
-            (prefix, start_after, now_ms, limit + 1),
+            (js_string(prefix), js_string(start_after), now_ms, limit + 1),
         ).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pyflows.runtime.bindings.wrangler_state import R2_CLASS, BlobStore, connect, object_db_path
+from pyflows.runtime.bindings.wrangler_state import R2_CLASS, BlobStore, connect, js_string, object_db_path, utf8
 from pyflows.runtime.surface.values import JsDict
 
 __all__ = ["R2Bucket", "R2Error", "R2MultipartUpload", "R2Object", "R2ObjectBody", "R2Store"]
@@ -98,16 +98,17 @@ def _err(op: str, message: str, code: int) -> R2Error:
 def _check_key(op: str, key: Any) -> str:
     if not isinstance(key, str):
         raise TypeError(f"R2 {op}() key must be a string, got {type(key).__name__}")
-    if len(key.encode()) > MAX_KEY_BYTES:
+    name = js_string(key)
+    if len(name.encode()) > MAX_KEY_BYTES:
         raise _err(op, "The specified object name is not valid.", 10020)
-    return key
+    return name
 
 
 def _body_bytes(value: Any) -> bytes:
     if value is None:
         return b""
     if isinstance(value, str):
-        return value.encode()
+        return utf8(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
     raise TypeError(
@@ -253,7 +254,7 @@ class R2Store:
         sha256: Any = None,
     ) -> tuple[Any, ...]:
         """Store `data` under `key` (replacing it) and return the new row."""
-        _check_key("put", key)
+        key = _check_key("put", key)
         custom = {str(k): str(v) for k, v in (custom_metadata or {}).items()}
         if sum(len(k) + len(v) for k, v in custom.items()) > MAX_METADATA_BYTES:
             raise _err("put", "Your metadata headers exceed the maximum allowed metadata size.", 10012)
@@ -288,7 +289,7 @@ class R2Store:
         return row
 
     def get(self, key: str) -> tuple[tuple[Any, ...], bytes] | None:
-        _check_key("get", key)
+        key = _check_key("get", key)
         row = self.row(key)
         if row is None:
             return None
@@ -296,8 +297,7 @@ class R2Store:
         return None if data is None else (row, data)
 
     def delete(self, keys: Sequence[str]) -> int:
-        for key in keys:
-            _check_key("delete", key)
+        keys = [_check_key("delete", key) for key in keys]
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             blob_ids = []
@@ -319,7 +319,13 @@ class R2Store:
         """(rows, delimited prefixes, next cursor or None) — a page of at most `limit` entries in key order."""
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_LIST:
             raise _err("list", "MaxKeys params must be positive integer <= 1000.", 10022)
-        start_after = base64.urlsafe_b64decode(cursor.encode()).decode() if cursor else ""
+        try:
+            start_after = js_string(base64.urlsafe_b64decode(utf8(cursor)).decode()) if cursor else ""
+        except ValueError:  # binascii.Error, UnicodeDecodeError
+            raise _err(
+                "list", f"Invalid cursor {cursor!r}: pass the cursor of the previous page unchanged.", 10022
+            ) from None
+        prefix = js_string(prefix)
         rows_out: list[tuple[Any, ...]] = []
         prefixes: list[str] = []
         last = start_after
@@ -439,7 +445,7 @@ class R2Bucket:
 
     async def head(self, key: Any) -> R2Object | None:
         """The object's metadata, or None."""
-        _check_key("head", key)
+        key = _check_key("head", key)
         row = self.store.row(key)
         return None if row is None else R2Object(row)
 
@@ -459,7 +465,7 @@ class R2Bucket:
         """Store `value` (str, bytes or None); options httpMetadata (dict or Headers), customMetadata,
         md5/sha256 (checked), onlyIf (None is returned when it fails)."""
         opts = _opts(options, kwargs)
-        _check_key("put", key)
+        key = _check_key("put", key)
         if opts.get("onlyIf"):
             row = self.store.row(key)
             if row is not None and not _precondition_ok(row, opts["onlyIf"]):
@@ -488,7 +494,7 @@ class R2Bucket:
             delimiter=opts.get("delimiter"),
             cursor=opts.get("cursor")
             or opts.get("startAfter")
-            and base64.urlsafe_b64encode(opts["startAfter"].encode()).decode(),
+            and base64.urlsafe_b64encode(utf8(opts["startAfter"])).decode(),
             limit=opts.get("limit", MAX_LIST),
         )
         objects = []
@@ -507,7 +513,7 @@ class R2Bucket:
     async def createMultipartUpload(self, key: Any, options: Any = None, **kwargs: Any) -> R2MultipartUpload:  # noqa: N802
         """Start a multipart upload; options httpMetadata and customMetadata apply to the final object."""
         opts = _opts(options, kwargs)
-        _check_key("createMultipartUpload", key)
+        key = _check_key("createMultipartUpload", key)
         upload_id = base64.urlsafe_b64encode(secrets.token_bytes(128)).decode().rstrip("=")
         conn = self.store.conn
         conn.execute(

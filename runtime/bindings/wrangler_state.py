@@ -37,9 +37,11 @@ __all__ = [
     "R2_CLASS",
     "connect",
     "do_id",
+    "js_string",
     "new_blob_id",
     "object_db_path",
     "persist_root",
+    "utf8",
 ]
 
 D1_CLASS = "D1DatabaseObject"
@@ -89,6 +91,24 @@ def connect(path: Path) -> sqlite3.Connection:
     # store); NORMAL skips the fsync per commit that only an OS crash would need.
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
+
+
+def js_string(text: str) -> str:
+    """`text` as a JavaScript string reaches storage: a lone surrogate (which JSON's `\\ud800` escapes can
+    carry in, and which UTF-8 and SQLite cannot hold) becomes U+FFFD, as TextEncoder writes it."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def utf8(text: str) -> bytes:
+    """`text` as UTF-8 the way JavaScript's TextEncoder writes it (see `js_string`)."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return js_string(text).encode()
 
 
 def _encode_component(name: str) -> str:
