@@ -3,6 +3,7 @@
     ns = KVNamespace(root_v3, namespace_id)          # self.env.<binding>
     await ns.put(key, value, {"expirationTtl": 60, "metadata": {...}})     # value: str | bytes
     await ns.get(key) / get(key, "json") / get(key, type="arrayBuffer") / get([k1, k2])
+    stream = await ns.get(key, "stream")     # a ReadableStream (runtime/surface/streams.py)
     await ns.getWithMetadata(key, "text")  -> {value, metadata, cacheStatus}
     await ns.list({"prefix", "limit", "cursor"}) -> {keys: [{name, expiration?, metadata?}], list_complete, cursor?}
     await ns.delete(key)
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pyflows.runtime.bindings.wrangler_state import KV_CLASS, BlobStore, connect, js_string, object_db_path, utf8
+from pyflows.runtime.surface.streams import ReadableStream
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
 __all__ = ["KVError", "KVNamespace", "KVStore"]
@@ -87,6 +89,8 @@ def _value_bytes(value: Any) -> bytes:
         return utf8(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
+    if isinstance(value, ReadableStream):
+        return value.read_all()
     raise TypeError(
         "KV put() accepts only strings, ArrayBuffers, ArrayBufferViews, and ReadableStreams as values "
         f"(got {type(value).__name__}); pass json.dumps(value) to store JSON."
@@ -275,7 +279,9 @@ def _decode(data: bytes, kind: str) -> Any:
         return data.decode("utf-8", errors="replace")
     if kind == "json":
         return python_from_rpc(json.loads(data))
-    return data  # arrayBuffer / stream: the bytes (a Python Worker reads a stream to bytes anyway)
+    if kind == "stream":
+        return ReadableStream(data)
+    return data  # arrayBuffer
 
 
 class KVListResult(JsDict):
@@ -305,7 +311,8 @@ class KVNamespace:
         return f"KVNamespace({self.binding or self.namespace_id!r})"
 
     async def get(self, key: Any, options: Any = None, **kwargs: Any) -> Any:
-        """The value (str by default; `type` "json" → parsed, "arrayBuffer"/"stream" → bytes), or None.
+        """The value (str by default; `type` "json" → parsed, "arrayBuffer" → bytes, "stream" → a
+        ReadableStream), or None.
 
         A list of keys (≤ 100, types text/json) returns a dict of key → value (None when missing).
         """

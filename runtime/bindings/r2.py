@@ -3,7 +3,8 @@
     bucket = R2Bucket(root_v3, bucket_name)            # self.env.<binding>
     obj = await bucket.put(key, value, {"httpMetadata": {"contentType": ...}, "customMetadata": {...}})
     body = await bucket.get(key, {"range": {"offset", "length"} | {"suffix"}, "onlyIf": {...}})
-    await body.text() / body.json() / body.arrayBuffer() / body.bytes(); body.key, size, etag, httpEtag,
+    await body.text() / body.json() / body.arrayBuffer() / body.bytes() (once), or body.body (a ReadableStream,
+        runtime/surface/streams.py); body.key, size, etag, httpEtag,
         uploaded (datetime), httpMetadata, customMetadata, checksums; body.writeHttpMetadata(headers)
     await bucket.head(key); await bucket.delete(key | [keys])
     await bucket.list({"prefix", "delimiter", "cursor", "limit", "include"})
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from pyflows.runtime.bindings.wrangler_state import R2_CLASS, BlobStore, connect, js_string, object_db_path, utf8
+from pyflows.runtime.surface.streams import ReadableStream
 from pyflows.runtime.surface.values import JsDict
 
 __all__ = ["R2Bucket", "R2Error", "R2MultipartUpload", "R2Object", "R2ObjectBody", "R2Store"]
@@ -38,6 +40,7 @@ __all__ = ["R2Bucket", "R2Error", "R2MultipartUpload", "R2Object", "R2ObjectBody
 MAX_KEY_BYTES = 1024
 MAX_LIST = 1000
 MAX_METADATA_BYTES = 2048
+_BODY_USED = "Body has already been used. It can only be used once. Use tee() first if you need to read it twice."
 _HTTP_FIELDS = (
     "contentType",
     "contentLanguage",
@@ -111,6 +114,8 @@ def _body_bytes(value: Any) -> bytes:
         return utf8(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
+    if isinstance(value, ReadableStream):
+        return value.read_all()
     raise TypeError(
         f"put() value must be a string, bytes, ArrayBuffer, ReadableStream, Blob or null, got {type(value).__name__}"
     )
@@ -182,36 +187,50 @@ class R2Object:
 
 
 class R2ObjectBody(R2Object):
-    """An object with its body (what `get` returns): `text()`, `json()`, `arrayBuffer()`, `bytes()`, `body`."""
+    """An object with its body (what `get` returns): `body` (a ReadableStream), `text()`, `json()`,
+    `arrayBuffer()`, `bytes()`, `blob()`, `bodyUsed`. As on Cloudflare the body is read once: a second
+    read is `TypeError` with workerd's message."""
 
     def __init__(self, row: Sequence[Any], data: bytes, range_: dict[str, int] | None = None) -> None:
         super().__init__(row)
         self._data = data
+        self._stream: ReadableStream | None = None
         self.bodyUsed = False
         if range_ is not None:
             self.range = JsDict(range_)
 
+    def _mark_used(self) -> None:
+        self.bodyUsed = True
+
     @property
-    def body(self) -> bytes:
-        """The body's bytes (a Python Worker reads a stream to bytes anyway)."""
+    def body(self) -> ReadableStream:
+        """The body as a ReadableStream (`getReader()`, `async for`, `Response(obj.body)`)."""
+        if self._stream is None:
+            self._stream = ReadableStream(self._data, on_read=self._mark_used)
+        return self._stream
+
+    def _take(self) -> builtins.bytes:
+        if self.bodyUsed:
+            raise TypeError(_BODY_USED)
+        self.bodyUsed = True
         return self._data
 
-    async def arrayBuffer(self) -> bytes:  # noqa: N802 - Cloudflare's name
-        return self._data
+    async def arrayBuffer(self) -> builtins.bytes:  # noqa: N802 - Cloudflare's name
+        return self._take()
 
-    async def bytes(self) -> bytes:
-        return self._data
+    async def bytes(self) -> builtins.bytes:
+        return self._take()
 
     async def text(self) -> str:
-        return self._data.decode("utf-8", errors="replace")
+        return self._take().decode("utf-8", errors="replace")
 
     async def json(self) -> Any:
         from pyflows.runtime.surface.values import python_from_rpc
 
-        return python_from_rpc(json.loads(self._data))
+        return python_from_rpc(json.loads(self._take()))
 
     async def blob(self) -> builtins.bytes:  # `bytes` here names the method above
-        return self._data
+        return self._take()
 
 
 class R2Store:
