@@ -280,6 +280,9 @@ def test_cli_without_a_server(project: Path) -> None:
         project, "r2", "object", "put", "e2e-bucket/dir/file.bin", "--file", "file.bin", "--ct", "application/x-test"
     )
     assert up.returncode == 0 and 'Creating object "dir/file.bin" in bucket "e2e-bucket".' in up.stdout
+    # Without --local it says plainly where it works and where remote storage is reached instead.
+    assert "Resource location: local" in up.stdout + up.stderr
+    assert "pyflows works on local storage only: use `wrangler r2 object put --remote`" in up.stdout + up.stderr
     got = subprocess.run(
         [sys.executable, "-m", "pyflows", "r2", "object", "get", "e2e-bucket/dir/file.bin", "--pipe"],
         cwd=project,
