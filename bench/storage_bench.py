@@ -16,6 +16,7 @@ Wrangler                  when PYFLOWS_TEST_WRANGLER is set: `wrangler dev` with
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -39,7 +40,9 @@ if str(SHIM_DIR) not in sys.path:
     sys.path.insert(0, str(SHIM_DIR))
 
 from pyflows.runtime.bindings.d1 import D1Database  # noqa: E402
+from pyflows.runtime.bindings.kv import _SCHEMA as KV_SCHEMA  # noqa: E402
 from pyflows.runtime.bindings.kv import KVNamespace  # noqa: E402
+from pyflows.runtime.bindings.r2 import _SCHEMA as R2_SCHEMA  # noqa: E402
 from pyflows.runtime.bindings.r2 import R2Bucket  # noqa: E402
 from pyflows.runtime.bindings.wrangler_state import new_blob_id  # noqa: E402
 from pyflows.runtime.storage.store import Store  # noqa: E402
@@ -119,11 +122,17 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _direct(tmp: Path, kind: str, ops: int) -> float:
-    """The same pairs with sqlite3 and files only: what the operation costs at least."""
+    """The same pairs with sqlite3 and files only: what the operation costs at least.
+
+    Same tables as the binding (miniflare's `_mf_entries` with its expiration index, `_mf_objects`),
+    one blob file per value, one autocommit INSERT per write; R2 also computes the MD5 etag, as any R2
+    put must. What it leaves out is the binding's own work: validation, the old blob's clean-up
+    (a SELECT in the write's transaction), result objects.
+    """
     conn = _connect(tmp / "direct.sqlite")
     blobs = tmp / "blobs"
     blobs.mkdir()
-    conn.execute("CREATE TABLE e (key TEXT PRIMARY KEY, blob_id TEXT, expiration INTEGER, metadata TEXT)")
+    conn.executescript(KV_SCHEMA + R2_SCHEMA)
     conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)")
     if kind == "big":
         conn.execute("CREATE TABLE big (id INTEGER PRIMARY KEY, name TEXT, n INTEGER, f REAL)")
@@ -133,14 +142,25 @@ def _direct(tmp: Path, kind: str, ops: int) -> float:
         )
         conn.execute("COMMIT")
     started = time.perf_counter()
-    if kind in ("kv", "r2"):
-        data = b"value" if kind == "kv" else VALUE_1K
+    if kind == "kv":
         for i in range(ops):
             blob_id = new_blob_id()
-            (blobs / blob_id).write_bytes(data)
-            conn.execute("INSERT OR REPLACE INTO e (key, blob_id) VALUES (?, ?)", (f"k{i}", blob_id))
-            row = conn.execute("SELECT blob_id FROM e WHERE key = ?", (f"k{i}",)).fetchone()
-            (blobs / row[0]).read_bytes()
+            (blobs / blob_id).write_bytes(b"value")
+            conn.execute("INSERT OR REPLACE INTO _mf_entries (key, blob_id) VALUES (?, ?)", (f"k{i}", blob_id))
+            row = conn.execute("SELECT blob_id, expiration, metadata FROM _mf_entries WHERE key = ?", (f"k{i}",))
+            (blobs / row.fetchone()[0]).read_bytes()
+    elif kind == "r2":
+        for i in range(ops):
+            blob_id = new_blob_id()
+            (blobs / blob_id).write_bytes(VALUE_1K)
+            conn.execute(
+                "INSERT OR REPLACE INTO _mf_objects (key, blob_id, version, size, etag, uploaded, checksums, "
+                "http_metadata, custom_metadata) VALUES (?, ?, ?, ?, ?, ?, '{}', '{}', '{}')",
+                (f"o{i}", blob_id, os.urandom(16).hex(), len(VALUE_1K), hashlib.md5(VALUE_1K).hexdigest(),
+                 int(time.time() * 1000)),
+            )  # fmt: skip
+            row = conn.execute("SELECT * FROM _mf_objects WHERE key = ?", (f"o{i}",)).fetchone()
+            (blobs / row[1]).read_bytes()
     elif kind == "d1":
         for i in range(ops):
             conn.execute("INSERT INTO t (k, v) VALUES (?, ?)", (f"k{i}", "value"))

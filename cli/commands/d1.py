@@ -107,7 +107,7 @@ def _print_results(results: list[dict[str, Any]]) -> None:
 def _executing_lines(db: D1DatabaseConfig, root: Path, given: str) -> None:
     # Wrangler echoes the name as given (binding or database_name).
     render.info(f"🌀 Executing on local database {given} ({db.database_id}) from {shown_path(root / 'd1')}:")
-    render.info("🌀 To execute on your remote database, add a --remote flag to your wrangler command.")
+    render.info("🌀 To execute on your remote database, run this command with `wrangler` and --remote.")
 
 
 @d1_app.command("execute")
@@ -147,7 +147,7 @@ def execute(
     else:
         sql = command or ""
     if not json_:
-        preamble()
+        preamble("d1 execute")
     _config, db, store, root = _open(ctx, database, persist_to)
     statements = split_statements(sql)
     if not statements:
@@ -207,10 +207,10 @@ def migrations_create(
 
 
 def _pending_migrations(
-    ctx: typer.Context, database: str, persist_to: Path | None, *, column: str
+    ctx: typer.Context, database: str, persist_to: Path | None, *, column: str, command: str
 ) -> tuple[D1DatabaseConfig, Any, Path, Path, list[str]] | None:
     """Print the banner and the migrations not applied yet (Wrangler's table); None when there are none."""
-    preamble()
+    preamble(command)
     config, db, store, root = _open(ctx, database, persist_to)
     folder, names = _migrations(config, db)
     pending = [n for n in names if n not in _applied(store, db.migrations_table)]
@@ -233,7 +233,8 @@ def migrations_list(
 ) -> None:
     """View a list of unapplied migration files"""
     require_local(local, remote, "d1 migrations list")
-    _pending_migrations(ctx, database, persist_to, column="Name")  # Wrangler capitalises it here only
+    # Wrangler capitalises the column here only.
+    _pending_migrations(ctx, database, persist_to, column="Name", command="d1 migrations list")
 
 
 @migrations_app.command("apply")
@@ -249,7 +250,7 @@ def migrations_apply(
     from pyflows.runtime.bindings.d1 import D1Error, split_statements
 
     require_local(local, remote, "d1 migrations apply")
-    found = _pending_migrations(ctx, database, persist_to, column="name")
+    found = _pending_migrations(ctx, database, persist_to, column="name", command="d1 migrations apply")
     if found is None:
         return
     db, store, root, folder, pending = found

@@ -124,7 +124,7 @@ def key_put(
             raise PyflowsError(f"--path {path}: cannot read it ({exc.strerror}).") from None
     else:
         data = value or ""
-    preamble()
+    preamble("kv key put")
     store, described = _namespace(ctx, binding, namespace_id, persist_to)
     shown = f"the contents of {path}" if path is not None else f'the value "{value}"'
     suffix = f' with metadata "{metadata}"' if metadata is not None else ""
@@ -197,7 +197,7 @@ def key_delete(
 ) -> None:
     """Remove a single key value pair from the given namespace"""
     require_local(local, remote, "kv key delete")
-    preamble()
+    preamble("kv key delete")
     store, described = _namespace(ctx, binding, namespace_id, persist_to)
     render.info(f'Deleting the key "{key}" on namespace {described}.')
     _kv_call(store.delete, key)
@@ -232,7 +232,7 @@ def bulk_put(
 ) -> None:
     """Upload multiple key-value pairs to a namespace"""
     require_local(local, remote, "kv bulk put")
-    preamble()
+    preamble("kv bulk put")
     items = _read_json_file(ctx, filename)
     if not isinstance(items, list):
         raise PyflowsError(
@@ -274,7 +274,7 @@ def bulk_delete(
 ) -> None:
     """Delete multiple key-value pairs from a namespace"""
     require_local(local, remote, "kv bulk delete")
-    preamble()
+    preamble("kv bulk delete")
     items = _read_json_file(ctx, filename)
     if not isinstance(items, list):
         raise PyflowsError(f'Unexpected JSON input from "{filename}".\nExpected an array of strings.')

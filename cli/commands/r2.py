@@ -82,7 +82,7 @@ def object_get(
     require_local(local, remote, "r2 object get")
     bucket, key = _split(object_path)
     if not pipe:
-        preamble()
+        preamble("r2 object get")
     found = _store(ctx, bucket, persist_to).get(key)
     if found is None:
         raise PyflowsError(f'The specified key does not exist: "{key}" in bucket "{bucket}".')
@@ -133,7 +133,7 @@ def object_put(
             raise PyflowsError(f"--file {file}: cannot read it ({exc.strerror}).") from None
     else:
         data = sys.stdin.buffer.read()
-    preamble()
+    preamble("r2 object put")
     http = {
         "contentType": content_type,
         "contentDisposition": content_disposition,
@@ -165,7 +165,7 @@ def object_delete(
     """Delete an object in an R2 bucket"""
     require_local(local, remote, "r2 object delete")
     bucket, key = _split(object_path)
-    preamble()
+    preamble("r2 object delete")
     store = _store(ctx, bucket, persist_to)
     render.info(f'Deleting object "{key}" from bucket "{bucket}".')
     store.delete([key])

@@ -30,9 +30,10 @@ PreviewOpt = Annotated[bool, typer.Option("--preview", help="Interact with a pre
 
 
 def require_local(local: bool, remote: bool, command: str) -> None:
-    """pyflows keeps storage locally only; `--remote` (or no `--local`... see below) is Wrangler's job.
+    """pyflows keeps storage locally only: `--remote` is refused with a pointer to Wrangler.
 
-    Like Wrangler 4, local is the default when neither flag is given.
+    Like Wrangler 4, local is the default when neither flag is given (`--local` changes nothing), and
+    `preamble()` says so on every run.
     """
     if remote:
         raise PyflowsError(
@@ -67,10 +68,14 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def preamble() -> None:
-    """Wrangler's banner and resource-location lines, before a local storage command's output."""
+def preamble(command: str) -> None:
+    """Wrangler's banner and resource-location lines, before a local storage command's output.
+
+    Wrangler's second line ("Use --remote if you want to access the remote instance.") would send the
+    user to a flag pyflows refuses, so it names the Wrangler command that reaches remote storage.
+    """
     render.print_banner()
     render.info("Resource location: local ")
     render.info()
-    render.info("Use --remote if you want to access the remote instance.")
+    render.info(f"pyflows works on local storage only: use `wrangler {command} --remote` for the remote instance.")
     render.info()

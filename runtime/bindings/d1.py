@@ -98,6 +98,8 @@ class D1Store:
             raise D1Error(f"D1_ERROR: {exc}: SQLITE_ERROR") from None
         except sqlite3.Error as exc:
             raise D1Error(f"D1_ERROR: {sqlite_message(exc)}") from None
+        except (OverflowError, UnicodeEncodeError) as exc:  # an int beyond 64 bits, a lone surrogate
+            raise D1Error(f"D1_TYPE_ERROR: {exc}") from None
         finally:
             if collect:
                 gc.enable()

@@ -3,6 +3,7 @@
     ns = KVNamespace(root_v3, namespace_id)          # self.env.<binding>
     await ns.put(key, value, {"expirationTtl": 60, "metadata": {...}})     # value: str | bytes
     await ns.get(key) / get(key, "json") / get(key, type="arrayBuffer") / get([k1, k2])
+    stream = await ns.get(key, "stream")     # a ReadableStream (runtime/surface/streams.py)
     await ns.getWithMetadata(key, "text")  -> {value, metadata, cacheStatus}
     await ns.list({"prefix", "limit", "cursor"}) -> {keys: [{name, expiration?, metadata?}], list_complete, cursor?}
     await ns.delete(key)
@@ -23,7 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pyflows.runtime.bindings.wrangler_state import KV_CLASS, BlobStore, connect, object_db_path
+from pyflows.runtime.bindings.wrangler_state import KV_CLASS, BlobStore, connect, js_string, object_db_path, utf8
+from pyflows.runtime.surface.streams import ReadableStream
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
 __all__ = ["KVError", "KVNamespace", "KVStore"]
@@ -34,6 +36,7 @@ MAX_METADATA_BYTES = 1024
 MIN_TTL_SECONDS = 60
 MAX_LIST_KEYS = 1000
 MAX_BULK_GET_KEYS = 100
+MAX_EXPIRATION_S = (2**63 - 1) // 1000 - 1
 _TYPES = ("text", "json", "arrayBuffer", "stream")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS _mf_entries (
@@ -74,17 +77,20 @@ def _check_key(op: str, key: Any) -> str:
         raise _fail(op, 400, "Key names must not be empty")
     if key in (".", ".."):
         raise _fail(op, 400, f'Illegal key name "{key}". Please use a different name.')
-    length = len(key.encode())
+    name = js_string(key)
+    length = len(name.encode())
     if length > MAX_KEY_BYTES:
         raise _fail(op, 414, f"UTF-8 encoded length of {length} exceeds key length limit of {MAX_KEY_BYTES}.")
-    return key
+    return name
 
 
 def _value_bytes(value: Any) -> bytes:
     if isinstance(value, str):
-        return value.encode()
+        return utf8(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value)
+    if isinstance(value, ReadableStream):
+        return value.read_all()
     raise TypeError(
         "KV put() accepts only strings, ArrayBuffers, ArrayBufferViews, and ReadableStreams as values "
         f"(got {type(value).__name__}); pass json.dumps(value) to store JSON."
@@ -129,7 +135,7 @@ class KVStore:
 
     def get(self, key: str) -> tuple[bytes, Any, int | None] | None:
         """(value bytes, metadata or None, expiration epoch seconds or None), or None when missing/expired."""
-        _check_key("GET", key)
+        key = _check_key("GET", key)
         row = self._live_row(key)
         if row is None:
             return None
@@ -149,7 +155,7 @@ class KVStore:
         metadata: Any = None,
     ) -> None:
         """Store `value` (str or bytes) under `key`, replacing any earlier value; validates like Cloudflare."""
-        _check_key("PUT", key)
+        key = _check_key("PUT", key)
         data = _value_bytes(value)
         now = int(time.time())
         expires_s: int | None = None
@@ -183,6 +189,9 @@ class KVStore:
                     "in the future.",
                 )
             expires_s = exp
+        if expires_s is not None and expires_s > MAX_EXPIRATION_S:  # SQLite keeps epoch ms in 64 bits
+            given = expiration_ttl if expiration_ttl is not None else expiration
+            raise _fail("PUT", 400, f"Invalid expiration of {given}. Please specify a time before the year 2262.")
         metadata_text = None
         if metadata is not None:
             metadata_text = json.dumps(metadata, separators=(",", ":"), default=_json_default)
@@ -212,7 +221,7 @@ class KVStore:
 
     def delete(self, key: str) -> None:
         """Remove `key` (a missing key is fine, as on Cloudflare)."""
-        _check_key("DELETE", key)
+        key = _check_key("DELETE", key)
         self._delete_rows("DELETE FROM _mf_entries WHERE key = ? RETURNING blob_id", (key,))
 
     def list(self, prefix: str = "", limit: int = MAX_LIST_KEYS, cursor: str | None = None) -> dict[str, Any]:
@@ -228,7 +237,7 @@ class KVStore:
         rows = self._conn.execute(
             "SELECT key, expiration, metadata FROM _mf_entries WHERE substr(key, 1, length(?1)) = ?1 AND key > ?2 "
             "AND (expiration IS NULL OR expiration >= ?3) ORDER BY key LIMIT ?4",
-            (prefix, start_after, now_ms, limit + 1),
+            (js_string(prefix), js_string(start_after), now_ms, limit + 1),
         ).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
@@ -275,7 +284,9 @@ def _decode(data: bytes, kind: str) -> Any:
         return data.decode("utf-8", errors="replace")
     if kind == "json":
         return python_from_rpc(json.loads(data))
-    return data  # arrayBuffer / stream: the bytes (a Python Worker reads a stream to bytes anyway)
+    if kind == "stream":
+        return ReadableStream(data)
+    return data  # arrayBuffer
 
 
 class KVListResult(JsDict):
@@ -305,7 +316,8 @@ class KVNamespace:
         return f"KVNamespace({self.binding or self.namespace_id!r})"
 
     async def get(self, key: Any, options: Any = None, **kwargs: Any) -> Any:
-        """The value (str by default; `type` "json" → parsed, "arrayBuffer"/"stream" → bytes), or None.
+        """The value (str by default; `type` "json" → parsed, "arrayBuffer" → bytes, "stream" → a
+        ReadableStream), or None.
 
         A list of keys (≤ 100, types text/json) returns a dict of key → value (None when missing).
         """

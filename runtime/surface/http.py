@@ -11,7 +11,8 @@ The surface follows workers-runtime-sdk 1.9.5 (reference/python-sdk.md §7):
   called on an instance (`await resp.json()`), as upstream's dual-use method does.
 
 Bodies are plain bytes held in memory: a dev server reads the whole request before calling the
-handler, and `fetch()` reads the whole response.
+handler, and `fetch()` reads the whole response. A `ReadableStream` (runtime/surface/streams.py: an
+R2 object's `body`, `KV.get(key, "stream")`) is taken as a Response body by reading it whole.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from __future__ import annotations
 import http
 import json as _json
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyflows.runtime.surface.streams import ReadableStream
 
 __all__ = ["Headers", "JsBuffer", "JsHeaders", "JsRequest", "Request", "Response", "fetch"]
 
@@ -189,6 +193,10 @@ def _body_bytes(body: Any, headers: Headers) -> bytes | None:
         return body.encode("utf-8")
     if isinstance(body, bytes | bytearray | memoryview):
         return bytes(body)
+    from pyflows.runtime.surface.streams import ReadableStream  # it imports JsBuffer from here
+
+    if isinstance(body, ReadableStream):  # e.g. an R2 object's body, or KV.get(key, "stream")
+        return body.read_all()
     raise TypeError(f"Unsupported type in Response: {type(body).__name__}")
 
 
@@ -394,7 +402,7 @@ class Response(_Body):
 
     def __init__(
         self,
-        body: str | bytes | None = None,
+        body: str | bytes | ReadableStream | None = None,
         status: int | http.HTTPStatus | None = 200,
         status_text: str = "",
         headers: Any = None,

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ ENTRY = textwrap.dedent(
     import json
     from urllib.parse import parse_qs, urlparse
 
-    from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
+    from workers import Headers, Response, WorkerEntrypoint, WorkflowEntrypoint
 
 
     async def exercise(env, tag):
@@ -53,6 +54,9 @@ ENTRY = textwrap.dedent(
         listed = await kv.list({"prefix": f"{tag}:"})
         out["kv_list"] = [k.name for k in listed.keys]
         out["kv_list_expiration"] = "expiration" in listed.keys[2]
+        reader = (await kv.get(f"{tag}:text", "stream")).getReader()
+        chunk = await reader.read()
+        out["kv_stream"] = [chunk.value.to_bytes().decode(), (await reader.read()).done]
         await kv.delete(f"{tag}:bin")
         out["kv_deleted"] = await kv.get(f"{tag}:bin")
 
@@ -79,6 +83,10 @@ ENTRY = textwrap.dedent(
         got = await bucket.get(f"{tag}/obj.txt")
         out["r2_put"] = [put.key, put.size, put.etag == got.etag]
         out["r2_get"] = [await got.text(), got.httpMetadata.contentType, got.customMetadata.tag]
+        out["r2_stream"] = b"".join([bytes(c) async for c in (await bucket.get(f"{tag}/obj.txt")).body]).decode()
+        await kv.put(f"{tag}:from-r2", (await bucket.get(f"{tag}/obj.txt")).body)  # a stream as the value
+        out["kv_from_stream"] = await kv.get(f"{tag}:from-r2")
+        await kv.delete(f"{tag}:from-r2")
         out["r2_range"] = await (await bucket.get(f"{tag}/obj.txt", {"range": {"offset": 3, "length": 4}})).text()
         out["r2_head"] = (await bucket.head(f"{tag}/obj.txt")).size
         upload = await bucket.createMultipartUpload(f"{tag}/multi")
@@ -123,6 +131,12 @@ ENTRY = textwrap.dedent(
                 obj = await self.env.BUCKET.get(q["k"])
                 return Response.json({"d1": row, "kv": await self.env.KV.get(q["k"]),
                                       "r2": None if obj is None else await obj.text()})
+            if url.path == "/object":  # an R2 object's body streamed out as the response
+                obj = await self.env.BUCKET.get(q["k"])
+                headers = Headers()
+                obj.writeHttpMetadata(headers)
+                headers.set("etag", obj.httpEtag)
+                return Response(obj.body, headers=headers)
             if url.path == "/count":
                 await self.env.DB.exec("CREATE TABLE IF NOT EXISTS hits (id INTEGER PRIMARY KEY, who TEXT)")
                 for _ in range(int(q["n"])):
@@ -142,6 +156,7 @@ def expected(tag: str) -> dict[str, Any]:
         "kv_meta": {"tag": tag},
         "kv_list": [f"{tag}:bin", f"{tag}:json", f"{tag}:text"],
         "kv_list_expiration": True,
+        "kv_stream": ["hello", True],
         "kv_deleted": None,
         "d1_run": [True, 1, 1],
         "d1_batch": 2,
@@ -152,6 +167,8 @@ def expected(tag: str) -> dict[str, Any]:
         "d1_raw": [["id", "name"], [1, "a"], [2, "b"]],
         "r2_put": [f"{tag}/obj.txt", 7, True],
         "r2_get": ["r2 body", "text/plain", tag],
+        "r2_stream": "r2 body",
+        "kv_from_stream": "r2 body",
         "r2_range": "body",
         "r2_head": 7,
         "r2_multipart": [True, "part one, part two"],
@@ -198,6 +215,9 @@ def test_every_method_from_fetch_and_from_a_step(project: Path) -> None:
             time.sleep(0.05)
         assert status["status"] == "complete", status
         assert status["output"] == expected("step")
+        with urllib.request.urlopen(f"{dev.url}/object?k=fetch/obj.txt", timeout=10) as reply:
+            assert reply.read() == b"r2 body" and reply.headers["content-type"] == "text/plain"
+            assert reply.headers["etag"].startswith('"')
     finally:
         dev.stop()
     # The data is in Wrangler's layout.
@@ -260,6 +280,9 @@ def test_cli_without_a_server(project: Path) -> None:
         project, "r2", "object", "put", "e2e-bucket/dir/file.bin", "--file", "file.bin", "--ct", "application/x-test"
     )
     assert up.returncode == 0 and 'Creating object "dir/file.bin" in bucket "e2e-bucket".' in up.stdout
+    # Without --local it says plainly where it works and where remote storage is reached instead.
+    assert "Resource location: local" in up.stdout + up.stderr
+    assert "pyflows works on local storage only: use `wrangler r2 object put --remote`" in up.stdout + up.stderr
     got = subprocess.run(
         [sys.executable, "-m", "pyflows", "r2", "object", "get", "e2e-bucket/dir/file.bin", "--pipe"],
         cwd=project,

@@ -6,8 +6,10 @@ Store and Engine). Each answer must: not be a 5xx (a caller's mistake is never a
 a status code and a body the document allows, and on failure be the error envelope
 `{"success": false, "errors": [{"code", "message"}], "messages": [], "result": null}`.
 
-The document's workflow-name parameter is narrowed to the configured workflows for the positive
-cases half of the time (`hooks` below), so valid requests reach instances, not only 404s.
+The document's workflow-name, namespace, database and bucket parameters are pointed at the configured
+ones for most cases (`map_path_parameters` below), so requests reach instances and storage, not only 404s.
+The runtime binds one KV namespace, one D1 database (with a table and rows) and one R2 bucket (with
+objects), so the storage routes of issue 11 are fuzzed against real data.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
+from pyflows.runtime.bindings.d1 import D1Database
+from pyflows.runtime.bindings.kv import KVNamespace
+from pyflows.runtime.bindings.r2 import R2Bucket
 from pyflows.runtime.server.app import Runtime, create_app
 from pyflows.runtime.server.explorer.routes import API_PREFIX, OPENAPI_PATH
 from pyflows.runtime.storage.store import Store
@@ -36,6 +41,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 WORKFLOWS = ("fuzz-quick", "fuzz-wait")
+KV_ID, D1_ID, BUCKET = "fuzz-kv", "fuzz-db", "fuzz-bucket"
 BASE_URL = f"http://localhost{API_PREFIX}"  # the management API answers loopback hosts only
 
 
@@ -60,14 +66,30 @@ def _document() -> dict[str, Any]:
     return doc
 
 
+async def _storage_bindings(root_v3: Path) -> dict[str, Any]:
+    """KV, D1 and R2 bindings with a little data in each, for the storage routes to find."""
+    kv, db, bucket = (
+        KVNamespace(root_v3, KV_ID, "KV"),
+        D1Database(root_v3, D1_ID, "DB"),
+        R2Bucket(root_v3, BUCKET, "R2"),
+    )
+    await kv.put("seed/a", "1", {"metadata": {"n": 1}})
+    await kv.put("seed/b", "not json")
+    await db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, data BLOB); INSERT INTO t (name) VALUES ('a');")
+    await bucket.put("seed/a.txt", "hello", {"httpMetadata": {"contentType": "text/plain"}})
+    await bucket.put("seed/dir/b.bin", b"\x00\xff", {"customMetadata": {"k": "v"}})
+    return {"KV": kv, "DB": db, "R2": bucket}
+
+
 async def _open_runtime() -> Runtime:
-    store = await Store.open(Path(tempfile.mkdtemp(prefix="pyflows-fuzz-")) / "state")
+    tmp = Path(tempfile.mkdtemp(prefix="pyflows-fuzz-"))
+    store = await Store.open(tmp / "state")
     specs = [
         WorkflowSpec(name=WORKFLOWS[0], binding="QUICK", class_name="Quick", script_name="fuzz", cls=Quick),
         WorkflowSpec(name=WORKFLOWS[1], binding="WAITS", class_name="Waits", script_name="fuzz", cls=Waits),
     ]
     engine = Engine(store, specs, EngineOptions())
-    engine.env = Env({})
+    engine.env = Env(await _storage_bindings(tmp / "v3"))
     await engine.start()
     for n in range(3):  # something to find, pause, terminate and delete
         await engine.create(WORKFLOWS[n % 2], id=f"seed-{n}")
@@ -98,7 +120,8 @@ schema.config.generation.update(modes=list(GenerationMode), max_examples=25)
 
 @schema.hook
 def map_path_parameters(ctx: Any, path_parameters: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Point most cases at a configured workflow and an existing instance (else nearly all are 404s)."""
+    """Point most cases at a configured workflow, instance, namespace, database or bucket (else nearly all
+    are 404s), and some storage keys at seeded data."""
     if not path_parameters:
         return path_parameters
     mapped = dict(path_parameters)
@@ -107,6 +130,13 @@ def map_path_parameters(ctx: Any, path_parameters: dict[str, Any] | None) -> dic
         mapped["workflow_name"] = WORKFLOWS[pick % 2]
     if "instance_id" in mapped and pick % 3:
         mapped["instance_id"] = f"seed-{pick % 3}"
+    for name, known in (("namespace_id", KV_ID), ("database_id", D1_ID), ("bucket_name", BUCKET)):
+        if name in mapped and pick % 4:
+            mapped[name] = known
+    if "key_name" in mapped and pick % 3 == 0:
+        mapped["key_name"] = "seed/a"
+    if "object_key" in mapped and pick % 3 == 0:
+        mapped["object_key"] = "seed/a.txt"
     return mapped
 
 
@@ -123,6 +153,11 @@ def _assert_envelope(case: Any, response: Any) -> None:
     content_type = (response.headers.get("content-type") or [""])[0]
     if response.status_code == 404 and content_type.startswith("text/plain"):
         assert response.text == "404 Not Found"  # a path that names no route (Wrangler's plain 404)
+        return
+    if response.status_code < 400 and not content_type.startswith("application/json"):
+        # A value or object body (KV's values/{key}, R2's objects/{key}): the document's content types
+        # for that answer are checked by content_type_conformance below.
+        assert case.operation.path.endswith(("/values/{key_name}", "/objects/{object_key}")), case.operation.path
         return
     assert content_type.startswith("application/json"), (response.status_code, content_type, response.text)
     body = response.json()

@@ -195,3 +195,57 @@ async def test_r2_cursor_paging_with_a_delimiter_and_a_bad_cursor(client: httpx.
     assert [o["key"] for o in inside["result"]] == ["docs/1.md", "docs/2.md"]
     wrong = await client.get(base, params={"cursor": "%%%"})
     assert wrong.status_code == 400 and "Invalid cursor '%%%'" in wrong.json()["errors"][0]["message"]
+
+
+async def test_a_callers_mistake_is_a_400_envelope_never_a_500(client: httpx.AsyncClient) -> None:
+    """What the OpenAPI fuzzing (tests/runtime/test_api_fuzz.py) found, kept as plain regressions."""
+    kv = API_PREFIX + "/storage/kv/namespaces/kv-1"
+
+    async def refused(response: httpx.Response, code: int, text: str) -> None:
+        body = response.json()
+        assert response.status_code == 400, body
+        assert body["success"] is False and body["errors"][0]["code"] == code and text in body["errors"][0]["message"]
+
+    await refused(await client.put(kv + "/bulk", content=b"\x80"), 10001, "The body is not JSON")
+    await refused(await client.post(API_PREFIX + "/d1/database/db-1/raw", content=b"\xff\xfe"), 7400, "not JSON")
+    await refused(
+        await client.request("DELETE", API_PREFIX + "/r2/buckets/bucket-1/objects", content=b"[1"), 10001, "not JSON"
+    )
+    await refused(await client.post(API_PREFIX + "/d1/database/db-1/raw", json={"batch": 5}), 7400, '"batch" must')
+    far = await client.put(kv + "/bulk", json=[{"key": "k", "value": "v", "expiration": 10**30}])
+    assert far.json()["result"] == {"successful_key_count": 0, "unsuccessful_keys": ["k"]}
+    await refused(await client.put(kv + "/values/k", params={"expiration": 10**30}), 10001, "Invalid expiration of 1")
+    await refused(
+        await client.put(kv + "/bulk", json=[{"key": "k", "value": "%%", "base64": True}]), 10001, "not base64"
+    )
+    await refused(await client.get(kv + "/keys", params={"cursor": "%%%"}), 10001, "Invalid cursor")
+    await refused(await client.post(kv + "/bulk/get", json={"keys": [""]}), 10001, "Key names must not be empty")
+    await client.put(kv + "/values/plain", content=b"not json")
+    await refused(await client.post(kv + "/bulk/get", json={"keys": ["plain"], "type": "json"}), 10001, "not JSON")
+    big = await client.post(API_PREFIX + "/d1/database/db-1/raw", json={"sql": "SELECT ?", "params": [2**70]})
+    await refused(big, 7500, "D1_TYPE_ERROR")
+
+    # A lone surrogate (JSON's "\\ud800") is stored as JavaScript stores it: U+FFFD.
+    put = await client.put(kv + "/bulk", content=b'[{"key": "s\\ud800", "value": "v\\udc00"}]',
+                           headers={"content-type": "application/json"})  # fmt: skip
+    assert put.json()["result"] == {"successful_key_count": 1, "unsuccessful_keys": []}
+    assert (await client.get(kv + "/values/s\ufffd")).content == "v\ufffd".encode()
+
+
+async def test_kv_write_as_multipart_form_with_metadata(client: httpx.AsyncClient) -> None:
+    kv = API_PREFIX + "/storage/kv/namespaces/kv-1"
+    put = await client.put(kv + "/values/form", files={"value": ("v", b"form value")}, data={"metadata": '{"m": 2}'})
+    assert put.json()["success"] is True
+    assert (await client.get(kv + "/values/form")).content == b"form value"
+    keys = (await client.get(kv + "/keys", params={"prefix": "form"})).json()["result"]
+    assert keys == [{"name": "form", "metadata": {"m": 2}}]
+    bad = await client.put(kv + "/values/form", content=b"--x\r\n", headers={"content-type": "multipart/form-data"})
+    assert bad.status_code == 400 and bad.json()["success"] is False
+
+
+async def test_namespaces_sort_and_buckets_count(client: httpx.AsyncClient) -> None:
+    listed = await client.get(API_PREFIX + "/storage/kv/namespaces", params={"order": "title", "direction": "desc"})
+    assert [n["id"] for n in listed.json()["result"]] == ["kv-1"]
+    wrong = await client.get(API_PREFIX + "/storage/kv/namespaces", params={"order": "size"})
+    assert wrong.status_code == 400 and "order must be" in wrong.json()["errors"][0]["message"]
+    assert (await client.get(API_PREFIX + "/r2/buckets")).json()["result_info"] == {"total_count": 1}

@@ -392,6 +392,24 @@ async def test_openapi_document_describes_what_is_served(api: httpx.AsyncClient)
         ("patch", "/workflows/{workflow_name}/instances/{instance_id}/status"),
         ("post", "/workflows/{workflow_name}/instances/{instance_id}/events/{event_type}"),
         ("get", "/local/workers"),
+        # KV, D1 and R2 (issue 11), as Cloudflare's Local Explorer document has them
+        ("get", "/storage/kv/namespaces"),
+        ("get", "/storage/kv/namespaces/{namespace_id}/keys"),
+        ("get", "/storage/kv/namespaces/{namespace_id}/values/{key_name}"),
+        ("put", "/storage/kv/namespaces/{namespace_id}/values/{key_name}"),
+        ("delete", "/storage/kv/namespaces/{namespace_id}/values/{key_name}"),
+        ("put", "/storage/kv/namespaces/{namespace_id}/bulk"),
+        ("post", "/storage/kv/namespaces/{namespace_id}/bulk/delete"),
+        ("post", "/storage/kv/namespaces/{namespace_id}/bulk/get"),
+        ("get", "/d1/database"),
+        ("post", "/d1/database/{database_id}/raw"),
+        ("get", "/r2/buckets"),
+        ("get", "/r2/buckets/{bucket_name}"),
+        ("get", "/r2/buckets/{bucket_name}/objects"),
+        ("delete", "/r2/buckets/{bucket_name}/objects"),
+        ("get", "/r2/buckets/{bucket_name}/objects/{object_key}"),
+        ("put", "/r2/buckets/{bucket_name}/objects/{object_key}"),
+        ("delete", "/r2/buckets/{bucket_name}/objects/{object_key}"),
     }
     assert {(m, p) for p, ops in doc["paths"].items() for m in ops} == served
     assert OPENAPI_PATH.is_file()

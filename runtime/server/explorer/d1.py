@@ -7,12 +7,11 @@ POST /d1/database/{id}/raw           {sql, params?} or {batch: [{sql, params?}]}
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from pyflows.runtime.bindings.d1 import D1Database, D1Error, split_statements
+from pyflows.runtime.bindings.d1 import D1Database, split_statements
 from pyflows.runtime.server.explorer.routes import envelope, error_envelope
-from pyflows.runtime.server.explorer.storage_common import bindings_of, not_found
+from pyflows.runtime.server.explorer.storage_common import bindings_of, json_request_body, not_found
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -38,13 +37,12 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
         db = next((d for d in databases if d.database_id == wanted), None)
         if db is None:
             return not_found("D1 database", wanted, [d.database_id for d in databases], 7404)
-        try:
-            body = json.loads(await request.body() or b"null")
-        except json.JSONDecodeError as exc:
-            return error_envelope(400, 7400, f"The body is not JSON: {exc.msg}.")
+        body = await json_request_body(request, code=7400)
         queries = body.get("batch") if isinstance(body, dict) and "batch" in body else [body]
+        if not isinstance(queries, list):
+            return error_envelope(400, 7400, '"batch" must be an array of {"sql", "params"} objects.')
         statements: list[tuple[str, list[Any]]] = []
-        for query in queries or []:
+        for query in queries:
             if not isinstance(query, dict) or not isinstance(query.get("sql"), str):
                 return error_envelope(400, 7400, 'Each query must be an object {"sql": "...", "params": [...]}.')
             params = query.get("params") or []
@@ -52,10 +50,7 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
                 return error_envelope(400, 7400, '"params" must be an array.')
             parts = split_statements(query["sql"])
             statements += [(sql, params if len(parts) == 1 else []) for sql in parts]
-        try:
-            results = db.store.transaction(statements)
-        except D1Error as exc:
-            return error_envelope(400, 7500, str(exc))
+        results = db.store.transaction(statements)  # D1Error: 400 / 7500 through present.ERRORS
         return envelope(
             [
                 {"results": {"columns": columns, "rows": [[_json(v) for v in row] for row in rows]}, "success": True,

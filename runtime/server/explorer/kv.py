@@ -18,9 +18,10 @@ import base64
 import json
 from typing import Any
 
-from pyflows.runtime.bindings.kv import KVError, KVNamespace
+from pyflows.runtime.bindings.kv import MAX_BULK_GET_KEYS, KVError, KVNamespace
+from pyflows.runtime.server.explorer.input import InvalidRequestError
 from pyflows.runtime.server.explorer.routes import envelope, error_envelope
-from pyflows.runtime.server.explorer.storage_common import bindings_of, not_found
+from pyflows.runtime.server.explorer.storage_common import bindings_of, json_request_body, not_found
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
@@ -47,6 +48,13 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
             {"id": ns.namespace_id, "title": ns.binding, "supports_url_encoding": True}
             for ns in bindings_of(runtime, KVNamespace)
         ]
+        order, direction = request.query_params.get("order"), request.query_params.get("direction", "asc")
+        if order is not None and order not in ("id", "title"):
+            return error_envelope(400, 10001, f'order must be "id" or "title", got {order!r}.')
+        if direction not in ("asc", "desc"):
+            return error_envelope(400, 10001, f'direction must be "asc" or "desc", got {direction!r}.')
+        if order is not None:
+            rows.sort(key=lambda row: str(row[order]), reverse=direction == "desc")
         return envelope(
             rows, result_info={"count": len(rows), "page": 1, "per_page": len(rows), "total_count": len(rows)}
         )
@@ -84,7 +92,10 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
         if isinstance(ns, Response):
             return ns
         metadata: Any = None
-        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            if "boundary=" not in content_type:  # Starlette's parser fails with a KeyError on this
+                return error_envelope(400, 10001, "A multipart/form-data body needs a boundary parameter.")
             try:
                 form = await request.form()
             except (HTTPException, MultiPartException, ValueError) as exc:  # python-multipart's errors are ValueErrors
@@ -125,13 +136,10 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
             return error_envelope(400, 10001, str(exc))
         return envelope({})
 
-    async def json_list(request: Request) -> list[Any] | Response:
-        try:
-            body = json.loads(await request.body() or b"null")
-        except json.JSONDecodeError as exc:
-            return error_envelope(400, 10001, f"The body is not JSON: {exc.msg}.")
+    async def json_list(request: Request) -> list[Any]:
+        body = await json_request_body(request, code=10001)
         if not isinstance(body, list):
-            return error_envelope(400, 10001, "The body must be a JSON array.")
+            raise InvalidRequestError("The body must be a JSON array.")
         return body
 
     async def bulk_put(request: Request, engine: Any) -> Response:
@@ -139,8 +147,6 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
         if isinstance(ns, Response):
             return ns
         items = await json_list(request)
-        if isinstance(items, Response):
-            return items
         failed = []
         for item in items:
             if (
@@ -149,7 +155,12 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
                 or not isinstance(item.get("value"), str)
             ):
                 return error_envelope(400, 10001, 'Each item must be an object with string "key" and "value".')
-            value: str | bytes = base64.b64decode(item["value"]) if item.get("base64") else item["value"]
+            try:
+                value: str | bytes = (
+                    base64.b64decode(item["value"], validate=True) if item.get("base64") else item["value"]
+                )
+            except ValueError:
+                return error_envelope(400, 10001, f"The value of {item['key']!r} is not base64 (it has base64: true).")
             try:
                 ns.store.put(
                     item["key"],
@@ -167,8 +178,6 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
         if isinstance(ns, Response):
             return ns
         keys = await json_list(request)
-        if isinstance(keys, Response):
-            return keys
         failed = []
         for key in keys:
             try:
@@ -181,21 +190,26 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
         ns = find(request)
         if isinstance(ns, Response):
             return ns
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except json.JSONDecodeError as exc:
-            return error_envelope(400, 10001, f"The body is not JSON: {exc.msg}.")
+        body = await json_request_body(request, code=10001, empty={})
         keys = body.get("keys") if isinstance(body, dict) else None
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             return error_envelope(400, 10001, 'The body must be {"keys": [strings], "type"?, "withMetadata"?}.')
+        kind = body.get("type", "text")
+        if kind not in ("text", "json"):
+            return error_envelope(400, 10001, f'type must be "text" or "json", got {kind!r}.')
+        if len(keys) > MAX_BULK_GET_KEYS:
+            return error_envelope(400, 10001, f"You can request a maximum of {MAX_BULK_GET_KEYS} keys")
         values: dict[str, Any] = {}
         for key in keys:
-            found = ns.store.get(key)
+            found = ns.store.get(key)  # KVError (a key Cloudflare refuses): 400 through present.ERRORS
             if found is None:
                 values[key] = None
                 continue
             text = found[0].decode("utf-8", errors="replace")
-            value: Any = json.loads(text) if body.get("type") == "json" else text
+            try:
+                value: Any = json.loads(text) if kind == "json" else text
+            except ValueError:
+                return error_envelope(400, 10001, f'The value of {key!r} is not JSON; ask for type "text".')
             values[key] = {"value": value, "metadata": found[1]} if body.get("withMetadata") else value
         return envelope({"values": values})
 

@@ -17,6 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pyflows.runtime.bindings.d1 import D1Error
+from pyflows.runtime.bindings.kv import KVError
+from pyflows.runtime.bindings.r2 import R2Error
 from pyflows.runtime.errors import (
     BatchSizeError,
     DiagramUnavailableError,
@@ -87,6 +90,11 @@ ERRORS: dict[type[Exception], ApiFailure] = {
     InvalidPayloadError: ApiFailure(400, 10001, _plain),
     InvalidRetentionError: ApiFailure(400, 10001, _plain),
     WorkflowError: ApiFailure(400, 10001, _prefixed("WorkflowError: ")),
+    # Storage calls the bindings refuse (Cloudflare's own texts, e.g. "KV PUT failed: 414 UTF-8 encoded
+    # length of 600 exceeds key length limit of 512."): the caller's input, so a 400.
+    KVError: ApiFailure(400, 10001, _plain),
+    R2Error: ApiFailure(400, 10001, _plain),
+    D1Error: ApiFailure(400, 7500, _plain),
 }
 # Anything else is a fault of the server: 500 with the error's message (miniflare's 10000).
 SERVER_FAULT_CODE = 10000

@@ -19,7 +19,7 @@ from typing import Any
 
 from pyflows.runtime.bindings.r2 import R2Bucket, R2Error, R2Object
 from pyflows.runtime.server.explorer.routes import envelope, error_envelope
-from pyflows.runtime.server.explorer.storage_common import bindings_of, not_found
+from pyflows.runtime.server.explorer.storage_common import bindings_of, json_request_body, not_found
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -57,7 +57,7 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
 
     async def list_buckets(request: Request, engine: Any) -> Response:
         rows = [{"name": b.bucket_name, "creation_date": created(b)} for b in bindings_of(runtime, R2Bucket)]
-        return envelope({"buckets": rows})
+        return envelope({"buckets": rows}, result_info={"total_count": len(rows)})
 
     async def get_bucket(request: Request, engine: Any) -> Response:
         bucket = find(request)
@@ -90,10 +90,7 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
         bucket = find(request)
         if isinstance(bucket, Response):
             return bucket
-        try:
-            keys = json.loads(await request.body() or b"null")
-        except json.JSONDecodeError as exc:
-            return error_envelope(400, 10001, f"The body is not JSON: {exc.msg}.")
+        keys = await json_request_body(request, code=10001)
         if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
             return error_envelope(400, 10001, "The body must be a JSON array of object keys.")
         bucket.store.delete(keys)
