@@ -34,6 +34,11 @@ def _serves_with_reload(argv: list[str]) -> bool:
 def main() -> None:
     """Console-script entry. `pyflows dev` forks its first server before the CLI is even imported, so
     the server's imports overlap typer's and the config's (runtime/dev/process.py `fork_first`)."""
+    if sys.argv[1:] in (["--version"], ["-v"]):  # the one answer that needs no parser (typer: ~100 ms)
+        from pyflows import __version__
+
+        sys.stdout.write(f"pyflows {__version__}\n")
+        return
     if _serves_with_reload(sys.argv[1:]):
         from pyflows.runtime.dev.process import fork_first_early
 

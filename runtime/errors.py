@@ -25,6 +25,20 @@
         ├── DiagramUnavailableError      the workflow class's source cannot be read to draw it
         └── InvalidRetentionError        create's `retention` is not a valid duration pair (.value)
 
+Defined next to the code that raises them (same root, so the CLI and tests treat them alike):
+
+    PyflowsError
+    ├── DiagramError                  runtime/workflows/diagram.py: the source cannot be drawn (no such
+    │                                 class, no `run` method, a syntax error)
+    ├── WorkersAIError                runtime/bindings/ai.py: `env.AI.run` without credentials, or
+    │                                 Cloudflare's API refused the call
+    ├── JsNotEmulatedError            runtime/surface/js.py: a `js` / `pyodide.ffi` name pyflows
+    │                                 does not provide (also a NotImplementedError)
+    ├── InitError                     cli/commands/init.py: `pyflows init` cannot create the project
+    ├── IntrospectionError            testing/modifiers.py: a pyflows.testing modifier misused
+    └── WaitError                     testing/introspection.py: a pyflows.testing waiter gave up
+                                      (also an AssertionError, so pytest reports it as a failure)
+
 The engine knows nothing of HTTP: `runtime/server/explorer/present.py` holds the one table that maps
 each of these types to an HTTP status, a Cloudflare error code and the API's message.
 

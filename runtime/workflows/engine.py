@@ -159,6 +159,8 @@ class _Instance:
     holds_slot: bool = False
     pause_requested: bool = False
     watchers: list[asyncio.Future[None]] = field(default_factory=list)
+    # Created by this process and never started, with no event sent to it: it has no history to read.
+    fresh: bool = False
 
 
 class Engine:
@@ -325,7 +327,7 @@ class Engine:
         created = await self.store.write(insert_txn)
         params_of = dict(checked)
         for instance_id, pk in created:
-            inst = _Instance(pk, spec, instance_id, params_of[instance_id], now, "queued")
+            inst = _Instance(pk, spec, instance_id, params_of[instance_id], now, "queued", fresh=True)
             self._live[(workflow, instance_id)] = inst
             self.events.created(workflow, instance_id)
             if self.hooks is not None:
@@ -347,7 +349,7 @@ class Engine:
             pk = await self.store.write(insert_txn)
         except sqlite3.IntegrityError:
             raise InstanceExistsError(workflow, instance_id) from None
-        inst = _Instance(pk, spec, instance_id, params_text, now, "queued")
+        inst = _Instance(pk, spec, instance_id, params_text, now, "queued", fresh=True)
         self._live[(workflow, instance_id)] = inst
         self.events.created(workflow, instance_id)
         if self.hooks is not None:  # pyflows.testing applies modifiers before the first step runs
@@ -384,7 +386,10 @@ class Engine:
     async def _drive(self, run: Run) -> None:
         inst = run.inst
         try:
-            await run.load()
+            if inst.fresh:  # nothing stored yet but the row: skip reading the history
+                inst.fresh = False
+            else:
+                await run.load()
             cls = inst.spec.cls
             if cls is None:
                 raise RuntimeError(f"Workflow class {inst.spec.class_name!r} is not loaded.")
@@ -687,6 +692,7 @@ class Engine:
             self._live[(workflow, instance_id)] = inst
         self.events.created(workflow, instance_id)
         inst.status = "queued"
+        inst.fresh = False  # the restart kept part of its history
         self._notify(inst)
         self.scheduler.add_new(inst)
         return inst.status
@@ -711,6 +717,7 @@ class Engine:
             current, _ = await self._instance(workflow, instance_id)
         if current is None:
             return
+        current.fresh = False  # not started yet: its run must read this event from storage
         if current.run is not None:
             current.run.deliver_event(event)
         elif current.status == "waiting":  # hibernated: replay it now, to consume the event

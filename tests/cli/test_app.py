@@ -13,8 +13,10 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_version() -> None:
-    result = run("--version")
-    assert result.returncode == 0 and result.stdout.strip() == f"pyflows {__version__}"
+    # `pyflows --version` / `-v` alone answer before typer is imported; with other options typer does.
+    for args in (["--version"], ["-v"], ["--cwd", ".", "--version"]):
+        result = run(*args)
+        assert result.returncode == 0 and result.stdout.strip() == f"pyflows {__version__}", (args, result)
 
 
 def test_usage_errors_exit_2_with_a_message_and_no_traceback() -> None:

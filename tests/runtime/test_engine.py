@@ -779,6 +779,34 @@ async def test_concurrency_limit_queues_oldest_first_and_waiting_does_not_count(
     assert order == ["sleeper", "holder", "sleeper again", "second", "third"]
 
 
+async def test_an_event_sent_to_a_queued_instance_is_there_when_it_starts(make_engine):
+    # A never-started instance skips reading its (empty) history; an event stored while it waits
+    # in the queue must still reach its wait_for_event.
+    release = asyncio.Event()
+
+    class Gate(WorkflowEntrypoint):
+        async def run(self, event, step):
+            if event.payload.get("hold"):
+
+                @step.do("hold", config=FAST)
+                async def hold():
+                    await release.wait()
+                    return 1
+
+                return await hold()
+            got = await step.wait_for_event("wait", "go", timeout="1 minute")
+            return got["payload"]
+
+    engine = await make_engine(Gate, max_concurrency=1)
+    holder = await engine.create("gate", params={"hold": True})
+    await engine.wait_for("gate", holder, {"running"})
+    queued = await engine.create("gate")
+    assert (await engine.status("gate", queued))["status"] == "queued"
+    await engine.send_event("gate", queued, "go", {"n": 7})
+    release.set()
+    assert (await finish(engine, "gate", queued))["output"] == {"n": 7}
+
+
 # -- limits ----------------------------------------------------------------------------------------------
 
 
