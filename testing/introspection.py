@@ -396,16 +396,18 @@ class WorkflowInstanceIntrospector:
     @property
     def steps(self) -> StepLog:
         """The step log, read now: every step reached so far, in order, with status, output and error."""
-        path = self.engine.store.path
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        try:
+
+        def read(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]] | None:
             row = queries.q_instance(conn, self.workflow, self.id)
             if row is None:
-                return StepLog()
+                return None
             steps, attempts, _events = queries.q_history(conn, row["pk"])
-        finally:
-            conn.close()
+            return steps, attempts
+
+        found = self.engine.store.read_now(read)
+        if found is None:
+            return StepLog()
+        steps, attempts = found
         tries: dict[int, int] = {}
         for a in attempts:
             tries[a["step_pk"]] = max(tries.get(a["step_pk"], 0), a["attempt"])

@@ -102,10 +102,19 @@ class Triggers:
     """Owns the queue store, consumers, DO namespaces and cron runners of one server process, for every
     Worker of the session (the primary config and its `siblings`)."""
 
-    def __init__(self, config: Config, worker: Worker, *, state_dir: Path, run_crons: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        worker: Worker,
+        *,
+        state_dir: Path,
+        run_crons: bool = False,
+        bindings_dir: Path | None = None,
+    ) -> None:
         self.config = config
         self.worker = worker
         self.state_dir = state_dir
+        self.bindings_dir = bindings_dir  # KV/D1/R2 data of the session's other Workers (None: the default)
         self.run_crons = run_crons
         self.workers: dict[str, tuple[Config, Worker]] = {config.name: (config, worker)}
         for sibling_config, sibling in zip(config.siblings, worker.siblings, strict=True):
@@ -235,7 +244,7 @@ class Triggers:
         self.envs[self.config.name] = env
         for name, (cfg, _) in self.workers.items():
             if name != self.config.name:
-                self.envs[name] = build_env(cfg, engine, self)
+                self.envs[name] = build_env(cfg, engine, self, persist_to=self.bindings_dir)
             if engine is not None:
                 for wf in cfg.workflows:
                     if wf.script_name in (None, name):
