@@ -10,6 +10,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
+from types import CodeType, FunctionType, MethodType
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -59,17 +60,40 @@ def call_relaxed(fn: Callable[..., Any], *args: Any) -> Any:
     Workers call `fetch` and `run` "relaxed": `async def fetch(self)` and `on_fetch(request)` are
     legal, extra arguments are dropped.
     """
+    count = _positional_count(fn)
+    return fn(*args) if count is None else fn(*args[:count])
+
+
+# Positional parameter counts of plain functions by code object: `run` and `fetch` are called
+# for every instance and request, and inspect.signature costs more than a short step.
+_POSITIONAL: dict[CodeType, int | None] = {}
+
+
+def _positional_count(fn: Callable[..., Any]) -> int | None:
+    """How many positional arguments `fn` takes; None if it takes any number (or has no signature)."""
+    bound = isinstance(fn, MethodType)
+    func = fn.__func__ if bound else fn  # type: ignore[attr-defined]
+    if type(func) is not FunctionType or hasattr(func, "__wrapped__") or hasattr(func, "__signature__"):
+        return _count_positional(fn)  # decorated or not a plain function: ask inspect each time
+    code = func.__code__
+    if code not in _POSITIONAL:
+        _POSITIONAL[code] = _count_positional(func)
+    count = _POSITIONAL[code]
+    return max(count - 1, 0) if bound and count is not None else count  # a bound method: self is given
+
+
+def _count_positional(fn: Callable[..., Any]) -> int | None:
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature
-        return fn(*args)
+        return None
     count = 0
     for p in params:
         if p.kind is p.VAR_POSITIONAL:
-            return fn(*args)
+            return None
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             count += 1
-    return fn(*args[:count])
+    return count
 
 
 def handler(fn: F) -> F:
