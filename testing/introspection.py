@@ -50,6 +50,11 @@ class WaitTimeoutError(WaitError, TimeoutError):
     """A waiter ran out of time; the message says what the instance is doing instead."""
 
 
+def _settle(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 class TestHooks:
     """The engine's `EngineHooks` under pyflows.testing: modifiers, sessions and change notifications."""
 
@@ -76,8 +81,7 @@ class TestHooks:
 
     def changed(self, workflow: str, instance_id: str) -> None:
         for fut in self._listeners.pop((workflow, instance_id), ()):
-            if not fut.done():
-                fut.set_result(None)
+            _settle(fut)
 
     # -- for the handles ----------------------------------------------------------------------------
 
@@ -252,7 +256,12 @@ class WorkflowInstanceIntrospector:
                 changed.cancel()
                 doing = await self.describe_activity()
                 raise WaitTimeoutError(f"Timed out after {limit:g} s waiting for {waiting_for}. {doing}")
-            await asyncio.wait({changed}, timeout=min(remaining, 0.25))
+            # Look again on the next change, or after a quarter second at the latest (the clock moves).
+            timer = loop.call_later(min(remaining, 0.25), _settle, changed)
+            try:
+                await changed
+            finally:
+                timer.cancel()
 
     async def _status(self) -> dict[str, Any] | None:
         inst = self.engine._live.get((self.workflow, self.id))  # noqa: SLF001
