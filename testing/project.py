@@ -25,7 +25,7 @@ import json as _json
 import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pyflows.runtime.storage.store import MemoryStores
 from pyflows.runtime.worker.host import Host
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from pyflows.runtime.triggers import Triggers
     from pyflows.runtime.worker.loader import Worker
 
+T = TypeVar("T")
 _MISSING: Any = object()
 _loaded: dict[tuple[Path, str | None], tuple[Config, Worker]] = {}
 
@@ -134,6 +135,66 @@ class Project(Host):
         `pyflows dev`'s test route `/cdn-cgi/handler/scheduled` does; returns what that route reports."""
         result: dict[str, Any] = await self.triggers.scheduled(cron, scheduled_time)
         return result
+
+    async def queue(self, queue: str, bodies: list[Any]) -> dict[str, Any]:
+        """Deliver `bodies` as one batch to the Worker's `queue()` handler for consumer queue `queue`,
+        now, without the queue's batching (Cloudflare's `SELF.queue(queueName, messages)`). Bodies are
+        encoded as a producer's `send()` encodes them; each message gets a fresh id and attempts 1.
+
+        Returns `{"outcome": "ok" | "exception", "error": None | {"name", "message"},
+        "messages": [{"id", "outcome": "ack" | "retry", "delaySeconds"}, ...]}` in body order: what
+        the handler decided (its ack()/retry(), else ack on return, retry when it raised; the
+        exception is printed, as Cloudflare reports it, instead of raised). UserCodeError if no
+        consumer of `queue` is configured.
+        """
+        result: dict[str, Any] = await self.triggers.queue(queue, bodies)
+        return result
+
+    async def apply_d1_migrations(self, binding: Any) -> list[str]:
+        """Apply the pending migrations of D1 database `binding` (its name, e.g. "DB", or `env.DB`) to
+        this test's copy: the `.sql` files of its `migrations_dir`, in name order, each in one
+        transaction and recorded in its `migrations_table`, by the same code as `pyflows d1 migrations
+        apply --local`. Returns the names applied. Cloudflare: the test harness's
+        `applyD1Migrations(binding)`. D1Error naming the migration if one fails."""
+        from pyflows.runtime.bindings.d1 import D1Database, applied_migrations, apply_migration, migration_files
+
+        db = self._storage_binding(binding, D1Database, "d1_databases", "apply_d1_migrations")
+        entry = next(d for d in self.config.d1_databases if d.binding == db.binding)
+        folder = self.config.root / entry.migrations_dir
+        pending = [n for n in migration_files(folder) if n not in applied_migrations(db.store, entry.migrations_table)]
+        for name in pending:
+            apply_migration(db.store, folder, name, entry.migrations_table)
+        return pending
+
+    async def seed_kv(self, binding: Any, entries: dict[str, str | bytes]) -> None:
+        """Put every `key: value` of `entries` (str or bytes values) into KV namespace `binding` (its
+        name or the binding), as `await env.<binding>.put(key, value)` would."""
+        from pyflows.runtime.bindings.kv import KVNamespace
+
+        kv = self._storage_binding(binding, KVNamespace, "kv_namespaces", "seed_kv")
+        for key, value in entries.items():
+            await kv.put(key, value)
+
+    async def seed_r2(self, binding: Any, objects: dict[str, str | bytes]) -> None:
+        """Put every `key: body` of `objects` (str or bytes bodies) into R2 bucket `binding` (its name or
+        the binding), as `await env.<binding>.put(key, body)` would."""
+        from pyflows.runtime.bindings.r2 import R2Bucket
+
+        bucket = self._storage_binding(binding, R2Bucket, "r2_buckets", "seed_r2")
+        for key, body in objects.items():
+            await bucket.put(key, body)
+
+    def _storage_binding(self, binding: Any, kind: type[T], key: str, what: str) -> T:
+        """`binding` (a name or the binding object) as a binding of class `kind`; IntrospectionError
+        naming the configured ones (`key` of the config) otherwise."""
+        from pyflows.testing.modifiers import IntrospectionError
+
+        value = getattr(self.env, binding, None) if isinstance(binding, str) else binding
+        if isinstance(value, kind):
+            return value
+        names = [b.binding for b in getattr(self.config, key)]
+        listed = ", ".join(repr(n) for n in names) or f"none (add `{key}` to {self.config.path.name})"
+        raise IntrospectionError(f"{what}: {binding!r} is not one of this Worker's {key} bindings: {listed}.")
 
     def introspect_workflow_instance(self, binding: Any, instance_id: str) -> WorkflowInstanceIntrospector:
         """`pyflows.testing.introspect_workflow_instance`; `binding` may also be its name ("MY_WORKFLOW")."""
@@ -304,6 +365,18 @@ class SyncProject:
 
     def scheduled(self, cron: str, scheduled_time: int | None = None) -> dict[str, Any]:
         return self._runner.run(self.project.scheduled(cron, scheduled_time))
+
+    def queue(self, queue: str, bodies: list[Any]) -> dict[str, Any]:
+        return self._runner.run(self.project.queue(queue, bodies))
+
+    def apply_d1_migrations(self, binding: Any) -> list[str]:
+        return self._runner.run(self.project.apply_d1_migrations(binding))
+
+    def seed_kv(self, binding: Any, entries: dict[str, str | bytes]) -> None:
+        self._runner.run(self.project.seed_kv(binding, entries))
+
+    def seed_r2(self, binding: Any, objects: dict[str, str | bytes]) -> None:
+        self._runner.run(self.project.seed_r2(binding, objects))
 
 
 @functools.cache  # asked once per test; the answer holds for the session

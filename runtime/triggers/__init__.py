@@ -299,6 +299,22 @@ class Triggers:
         name = worker or self.config.name
         return await fire(self.workers[name][1], self.envs.get(name), cron, scheduled_time)
 
+    async def queue(self, queue: str, bodies: list[Any], *, worker: str | None = None) -> dict[str, Any]:
+        """Deliver `bodies` as one batch to a Worker's queue() handler for consumer queue `queue`, at
+        once and without storing them (pyflows.testing's `project.queue`; see queue_consumer.deliver_batch
+        for the result). UserCodeError if no Worker of the session consumes `queue`."""
+        from pyflows.runtime.triggers.queue_consumer import deliver_batch
+
+        owners = {c.queue: n for n, (cfg, _) in self.workers.items() for c in cfg.triggers.consumers}
+        if queue not in owners:
+            listed = ", ".join(repr(q) for q in owners) or "none"
+            raise UserCodeError(
+                f"No Worker consumes queue {queue!r} (consumer queues: {listed}). Add "
+                f'"queues": {{"consumers": [{{"queue": "{queue}"}}]}} to {self.config.path.name}, or fix the name.'
+            )
+        name = worker or owners[queue]
+        return await deliver_batch(queue, list(bodies), self._deliver_to(self.workers[name][1], name))
+
     async def close(self) -> None:
         for closer in self._closers:
             await closer.close()
