@@ -3,13 +3,25 @@
 Each test introspects an instance of a workflow with three steps, a one-hour sleep and an event,
 mocks (disable_sleeps, mock_event, mock_step_result), creates it and waits for `complete`.
 
+pytest runs as it would in a user's fresh venv holding pytest, pyflows and anyio (pyflows'
+dependency, whose plugin runs the async tests): plugin autoloading is off
+(PYTEST_DISABLE_PLUGIN_AUTOLOAD=1) and exactly `-p pyflows -p anyio` are loaded. The plugins that
+happen to be installed in this repository's dev venv are the user's business, not pyflows': there,
+hypothesis alone adds over a second of imports to every pytest start.
+
 testing_pytest_10        wall time of `python -m pytest -q test_bench.py` (10 tests) in a temp
                          project, interpreter start included; warm: bytecode cached, a run before.
+                         `extra.cpu_s`: that process's CPU time (user + sys), median.
 testing_pytest_10_cold   the same, first run with an empty bytecode cache.
 testing_per_test         setup + call + teardown of one test, median of tests 2-10 (the first
                          pays the imports), timed by a hook in the project's conftest.py; the
-                         process's CPU time for the same (all threads) is `extra.cpu_ms`.
+                         process's CPU time for the same (all threads) is `extra.cpu_ms`, and
+                         `extra.floor_cpu_ms` is the same for the floor file's empty async tests.
 testing_rss              peak RSS of that pytest process (sampled, and os.wait4).
+testing_floor_python     the floor: `python -c pass` (interpreter start).
+testing_floor_pytest_10  the floor: the same pytest command on a 10-test file of empty async
+                         tests (anyio, asyncio backend) with the same plugins: what any pytest run
+                         of 10 async tests costs here before pyflows does anything.
 
 Cloudflare's kit (vitest 5.1 + @cloudflare/vitest-plugin 1.5, same workflow, 10 tests) on a 2-core
 machine, as recorded in issue 14: 4.3 s warm, 4.9 s cold, ≈ 20 ms per extra test, ≈ 600 MB RSS.
@@ -77,7 +89,8 @@ class Default(WorkerEntrypoint):
         return Response("ok")
 """
 
-TEST_FILE = """
+# Both test files run async tests under anyio's plugin on asyncio.
+HEADER = """
 import pytest
 
 from pyflows.testing import introspect_workflow_instance
@@ -88,7 +101,11 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+"""
 
+TEST_FILE = (
+    HEADER
+    + """
 
 @pytest.mark.parametrize("n", range({tests}))
 async def test_order(pyflows_project, n):
@@ -106,6 +123,18 @@ async def test_order(pyflows_project, n):
         output = await instance.get_output()
     assert output["charged"] == {{"charged": n * 10}} and output["approved"] is True
 """
+)
+
+# The floor: the same file with empty tests (importing pyflows.testing costs nothing: it is lazy).
+FLOOR_TEST_FILE = (
+    HEADER
+    + """
+
+@pytest.mark.parametrize("n", range({tests}))
+async def test_nothing(n):
+    assert n >= 0
+"""
+)
 
 CONFTEST = """
 import json
@@ -140,15 +169,15 @@ def write_project(root: Path) -> Path:
     (root / "wrangler.jsonc").write_text(WRANGLER)
     (root / "src" / "entry.py").write_text(textwrap.dedent(ENTRY))
     (root / "tests" / "test_bench.py").write_text(TEST_FILE.format(tests=TESTS))
+    (root / "tests" / "test_floor.py").write_text(FLOOR_TEST_FILE.format(tests=TESTS))
     (root / "tests" / "conftest.py").write_text(CONFTEST)
-    (root / "pyproject.toml").write_text(
-        '[tool.pytest.ini_options]\ntestpaths = ["tests"]\nasyncio_default_fixture_loop_scope = "function"\n'
-    )
+    (root / "pyproject.toml").write_text('[tool.pytest.ini_options]\ntestpaths = ["tests"]\n')
     return root
 
 
-def run_measured(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[float, float]:
-    """(wall seconds, peak RSS of the whole process tree in MiB) of one command; RuntimeError if it fails.
+def run_measured(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS of the whole process tree in MiB, CPU seconds of the process and its
+    reaped children) of one command; RuntimeError if it fails.
 
     The tree's RSS is sampled every 20 ms (vitest starts workerd processes; pytest is one process,
     whose own peak from wait4 is also taken)."""
@@ -174,14 +203,24 @@ def run_measured(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> t
     proc.returncode = code
     if code != 0:
         raise RuntimeError(f"{cmd} failed ({code}):\n{log.read_text(errors='replace')[-4000:]}")
-    return wall, max(peak[0], usage.ru_maxrss / 1024)
+    return wall, max(peak[0], usage.ru_maxrss / 1024), usage.ru_utime + usage.ru_stime
 
 
-def run_pytest(project: Path, times_file: Path, env: dict[str, str]) -> tuple[float, float, dict[str, list[float]]]:
-    """(wall seconds, peak RSS MiB, {"wall", "cpu"}: per-test seconds) of one `python -m pytest` run."""
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_bench.py"]
-    wall, rss = run_measured(cmd, project, {**env, "BENCH_TIMES": str(times_file)}, times_file.with_suffix(".log"))
-    return wall, rss, json.loads(times_file.read_text())
+def pytest_env(env: dict[str, str]) -> dict[str, str]:
+    """A fresh venv's pytest: no plugin autoloading (the module docstring says why)."""
+    return {**env, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
+def run_pytest(
+    project: Path, times_file: Path, env: dict[str, str], test_file: str = "tests/test_bench.py"
+) -> tuple[float, float, float, dict[str, list[float]]]:
+    """(wall seconds, peak RSS MiB, CPU seconds, {"wall", "cpu"}: per-test seconds) of one
+    `python -m pytest` run with exactly the plugins a fresh venv has (pyflows, anyio)."""
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "pyflows", "-p", "anyio", test_file]
+    wall, rss, cpu = run_measured(
+        cmd, project, {**pytest_env(env), "BENCH_TIMES": str(times_file)}, times_file.with_suffix(".log")
+    )
+    return wall, rss, cpu, json.loads(times_file.read_text())
 
 
 def testing(runs: int, sink: list[Result]) -> None:
@@ -196,13 +235,21 @@ def testing(runs: int, sink: list[Result]) -> None:
             cold_env.pop("PYTHONDONTWRITEBYTECODE", None)
             cold.append(run_pytest(project, times_file, cold_env)[0])
         run_pytest(project, times_file, env)  # fills the bytecode cache the warm runs use
-        walls, rss, per_test, per_test_cpu = [], [], [], []
+        run_pytest(project, times_file, env, "tests/test_floor.py")
+        walls, cpus, rss, per_test, per_test_cpu = [], [], [], [], []
+        floor_python, floor_pytest, floor_cpu, floor_per_test_cpu = [], [], [], []
         for _ in range(runs):
-            wall, peak, times = run_pytest(project, times_file, env)
+            wall, peak, cpu, times = run_pytest(project, times_file, env)
             walls.append(wall)
+            cpus.append(cpu)
             rss.append(peak)
             per_test.append(statistics.median(times["wall"][1:]) * 1000)
             per_test_cpu.append(statistics.median(times["cpu"][1:]) * 1000)
+            floor_python.append(run_measured([sys.executable, "-c", "pass"], project, env, root / "pass.log")[0])
+            wall, _, cpu, times = run_pytest(project, times_file, env, "tests/test_floor.py")
+            floor_pytest.append(wall)
+            floor_cpu.append(cpu)
+            floor_per_test_cpu.append(statistics.median(times["cpu"][1:]) * 1000)
         kit = os.environ.get("PYFLOWS_BENCH_CF_KIT")
         side = cloudflare_kit(Path(kit), runs, root) if kit else {}
         cpu_ms = round(statistics.median(per_test_cpu), 2)  # all threads' CPU: what load cannot inflate much
@@ -211,10 +258,16 @@ def testing(runs: int, sink: list[Result]) -> None:
             kit_extra["cloudflare_kit_error"] = side["error"]
         elif side:
             kit_extra["peer_tool"] = "Cloudflare's kit: vitest + @cloudflare/vitest-plugin (bench/cf_kit)"
-        emit(result("testing_pytest_10", walls, peer=side.get("wall"), tests=TESTS, **kit_extra), sink)
+        cpu_s = round(statistics.median(cpus), 3)
+        emit(result("testing_pytest_10", walls, peer=side.get("wall"), tests=TESTS, cpu_s=cpu_s, **kit_extra), sink)
         emit(result("testing_pytest_10_cold", cold, peer=side.get("cold"), **kit_extra), sink)
-        emit(result("testing_per_test", per_test, peer=side.get("per_test"), cpu_ms=cpu_ms, **kit_extra), sink)
+        floor_ms = round(statistics.median(floor_per_test_cpu), 2)
+        per = result("testing_per_test", per_test, peer=side.get("per_test"), cpu_ms=cpu_ms, floor_cpu_ms=floor_ms)
+        per.extra.update(kit_extra)
+        emit(per, sink)
         emit(result("testing_rss", rss, peer=side.get("rss"), **kit_extra), sink)
+        emit(result("testing_floor_python", floor_python), sink)
+        emit(result("testing_floor_pytest_10", floor_pytest, cpu_s=round(statistics.median(floor_cpu), 3)), sink)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -226,10 +279,10 @@ def cloudflare_kit(kit: Path, runs: int, scratch: Path) -> dict[str, Any]:
     try:
         cmd = ["npx", "vitest", "run", "--reporter=json", f"--outputFile={scratch / 'vitest.json'}"]
         env = {**os.environ, "NO_COLOR": "1"}
-        cold_wall, _ = run_measured(cmd, kit, env, scratch / "vitest.log")  # first run: vitest's caches empty
+        cold_wall, _, _ = run_measured(cmd, kit, env, scratch / "vitest.log")  # first run: vitest's caches empty
         walls, rss, per_test = [], [], []
         for _ in range(runs):
-            wall, peak = run_measured(cmd, kit, env, scratch / "vitest.log")
+            wall, peak, _ = run_measured(cmd, kit, env, scratch / "vitest.log")
             report = json.loads((scratch / "vitest.json").read_text())
             durations = [t["duration"] for f in report["testResults"] for t in f["assertionResults"]]
             walls.append(wall)

@@ -50,6 +50,11 @@ class WaitTimeoutError(WaitError, TimeoutError):
     """A waiter ran out of time; the message says what the instance is doing instead."""
 
 
+def _settle(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 class TestHooks:
     """The engine's `EngineHooks` under pyflows.testing: modifiers, sessions and change notifications."""
 
@@ -76,8 +81,7 @@ class TestHooks:
 
     def changed(self, workflow: str, instance_id: str) -> None:
         for fut in self._listeners.pop((workflow, instance_id), ()):
-            if not fut.done():
-                fut.set_result(None)
+            _settle(fut)
 
     # -- for the handles ----------------------------------------------------------------------------
 
@@ -252,7 +256,12 @@ class WorkflowInstanceIntrospector:
                 changed.cancel()
                 doing = await self.describe_activity()
                 raise WaitTimeoutError(f"Timed out after {limit:g} s waiting for {waiting_for}. {doing}")
-            await asyncio.wait({changed}, timeout=min(remaining, 0.25))
+            # Look again on the next change, or after a quarter second at the latest (the clock moves).
+            timer = loop.call_later(min(remaining, 0.25), _settle, changed)
+            try:
+                await changed
+            finally:
+                timer.cancel()
 
     async def _status(self) -> dict[str, Any] | None:
         inst = self.engine._live.get((self.workflow, self.id))  # noqa: SLF001
@@ -396,16 +405,18 @@ class WorkflowInstanceIntrospector:
     @property
     def steps(self) -> StepLog:
         """The step log, read now: every step reached so far, in order, with status, output and error."""
-        path = self.engine.store.path
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        conn.row_factory = sqlite3.Row
-        try:
+
+        def read(conn: sqlite3.Connection) -> tuple[list[Any], list[Any]] | None:
             row = queries.q_instance(conn, self.workflow, self.id)
             if row is None:
-                return StepLog()
+                return None
             steps, attempts, _events = queries.q_history(conn, row["pk"])
-        finally:
-            conn.close()
+            return steps, attempts
+
+        found = self.engine.store.read_now(read)
+        if found is None:
+            return StepLog()
+        steps, attempts = found
         tries: dict[int, int] = {}
         for a in attempts:
             tries[a["step_pk"]] = max(tries.get(a["step_pk"], 0), a["attempt"])

@@ -7,22 +7,28 @@
         await project.reset()                                    # every instance and session gone
 
 The config (wrangler.jsonc / .json / .toml) is loaded as `pyflows dev` loads it, including vars and
-.dev.vars; the Worker module is imported once per process and reused (each project gets fresh
-storage, not a fresh import). No port, no subprocess: storage is a temporary directory removed on
-close. `SyncProject` is the same for plain `def` tests: every method blocks.
+.dev.vars, and the Worker is opened the way `pyflows dev` opens it (`runtime.worker.host.Host`); the
+Worker module is imported once per process and reused (each project gets fresh storage, not a fresh
+import). No port, no subprocess. Storage: the workflow engine's database is in memory (a fresh
+empty one per project), and queues, Durable Objects and KV/D1/R2 data go to the project's own
+`state_dir`, created when first written and removed on close. `SyncProject` is the same for plain
+`def` tests: every method blocks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
+import itertools
 import json as _json
 import shutil
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from pyflows.runtime.storage.store import MemoryStores
+from pyflows.runtime.worker.host import Host
 from pyflows.testing.clock import TestClock
 from pyflows.testing.introspection import (
     TestHooks,
@@ -34,41 +40,58 @@ from pyflows.testing.introspection import (
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
-    from pyflows.runtime.storage.store import Store
     from pyflows.runtime.surface.http import Response
-    from pyflows.runtime.worker.loader import Env, Worker
-    from pyflows.runtime.workflows.engine import Engine
+    from pyflows.runtime.triggers import Triggers
+    from pyflows.runtime.worker.loader import Worker
 
+T = TypeVar("T")
 _MISSING: Any = object()
 _loaded: dict[tuple[Path, str | None], tuple[Config, Worker]] = {}
 
 
 def _load(path: Path, env_name: str | None) -> tuple[Config, Worker]:
-    """Config and Worker module, loaded once per process per project (imports are the slow part)."""
-    key = (path.resolve(), env_name)
-    if key not in _loaded:
-        from pyflows.runtime.config import load
-        from pyflows.runtime.worker.loader import load_worker
+    """Config and Worker module, loaded once per process per project (imports are the slow part).
 
-        root = key[0]
-        config_file = None
-        if root.is_file():
-            root, config_file = root.parent, Path(root.name)
-        config = load(root, config_file, env_name)
-        _loaded[key] = (config, load_worker(config))
+    Looked up by the absolute path first (the fixture passes the same one for every test), so the
+    common case costs no filesystem calls."""
+    key = (path.absolute(), env_name)
+    if key not in _loaded:
+        resolved = (path.resolve(), env_name)
+        if resolved not in _loaded:
+            from pyflows.runtime.config import load
+            from pyflows.runtime.worker.loader import load_worker
+
+            root = resolved[0]
+            config_file = None
+            if root.is_file():
+                root, config_file = root.parent, Path(root.name)
+            config = load(root, config_file, env_name)
+            _loaded[resolved] = (config, load_worker(config))
+        _loaded[key] = _loaded[resolved]
     return _loaded[key]
 
 
-class Project:
-    """A loaded project on a fresh engine: `env`, `fetch`, `clock`, introspection, `reset`, `close`."""
+class Project(Host):
+    """A loaded project on a fresh engine: `env`, `fetch`, `clock`, introspection, `reset`, `close`.
 
-    def __init__(self, config: Config, worker: Worker, engine: Engine, store: Store, env: Env, state_dir: Path) -> None:
-        self.config, self.worker, self.engine, self.store, self.env = config, worker, engine, store, env
-        self.state_dir = state_dir
-        self.clock: TestClock = engine.clock  # type: ignore[assignment]
-        self.hooks: TestHooks = engine.hooks  # type: ignore[assignment]
-        self.triggers: Any = None
-        self._closed = False
+    A `runtime.worker.host.Host` (`engine`, `store`, `worker`, `env`, `triggers`, `config`) opened
+    on an in-memory store with the test hooks and clock; `state_dir` holds the rest of its storage.
+    """
+
+    config: Config
+    worker: Worker
+    triggers: Triggers
+    state_dir: Path  # created by the first binding that writes (queues, DO, KV/D1/R2): Wrangler's --persist-to layout
+
+    @property
+    def clock(self) -> TestClock:
+        clock: TestClock = self.engine.clock  # type: ignore[assignment]
+        return clock
+
+    @property
+    def hooks(self) -> TestHooks:
+        hooks: TestHooks = self.engine.hooks  # type: ignore[assignment]
+        return hooks
 
     @property
     def path(self) -> Path:
@@ -113,6 +136,66 @@ class Project:
         result: dict[str, Any] = await self.triggers.scheduled(cron, scheduled_time)
         return result
 
+    async def queue(self, queue: str, bodies: list[Any]) -> dict[str, Any]:
+        """Deliver `bodies` as one batch to the Worker's `queue()` handler for consumer queue `queue`,
+        now, without the queue's batching (Cloudflare's `SELF.queue(queueName, messages)`). Bodies are
+        encoded as a producer's `send()` encodes them; each message gets a fresh id and attempts 1.
+
+        Returns `{"outcome": "ok" | "exception", "error": None | {"name", "message"},
+        "messages": [{"id", "outcome": "ack" | "retry", "delaySeconds"}, ...]}` in body order: what
+        the handler decided (its ack()/retry(), else ack on return, retry when it raised; the
+        exception is printed, as Cloudflare reports it, instead of raised). UserCodeError if no
+        consumer of `queue` is configured.
+        """
+        result: dict[str, Any] = await self.triggers.queue(queue, bodies)
+        return result
+
+    async def apply_d1_migrations(self, binding: Any) -> list[str]:
+        """Apply the pending migrations of D1 database `binding` (its name, e.g. "DB", or `env.DB`) to
+        this test's copy: the `.sql` files of its `migrations_dir`, in name order, each in one
+        transaction and recorded in its `migrations_table`, by the same code as `pyflows d1 migrations
+        apply --local`. Returns the names applied. Cloudflare: the test harness's
+        `applyD1Migrations(binding)`. D1Error naming the migration if one fails."""
+        from pyflows.runtime.bindings.d1 import D1Database, applied_migrations, apply_migration, migration_files
+
+        db = self._storage_binding(binding, D1Database, "d1_databases", "apply_d1_migrations")
+        entry = next(d for d in self.config.d1_databases if d.binding == db.binding)
+        folder = self.config.root / entry.migrations_dir
+        pending = [n for n in migration_files(folder) if n not in applied_migrations(db.store, entry.migrations_table)]
+        for name in pending:
+            apply_migration(db.store, folder, name, entry.migrations_table)
+        return pending
+
+    async def seed_kv(self, binding: Any, entries: dict[str, str | bytes]) -> None:
+        """Put every `key: value` of `entries` (str or bytes values) into KV namespace `binding` (its
+        name or the binding), as `await env.<binding>.put(key, value)` would."""
+        from pyflows.runtime.bindings.kv import KVNamespace
+
+        kv = self._storage_binding(binding, KVNamespace, "kv_namespaces", "seed_kv")
+        for key, value in entries.items():
+            await kv.put(key, value)
+
+    async def seed_r2(self, binding: Any, objects: dict[str, str | bytes]) -> None:
+        """Put every `key: body` of `objects` (str or bytes bodies) into R2 bucket `binding` (its name or
+        the binding), as `await env.<binding>.put(key, body)` would."""
+        from pyflows.runtime.bindings.r2 import R2Bucket
+
+        bucket = self._storage_binding(binding, R2Bucket, "r2_buckets", "seed_r2")
+        for key, body in objects.items():
+            await bucket.put(key, body)
+
+    def _storage_binding(self, binding: Any, kind: type[T], key: str, what: str) -> T:
+        """`binding` (a name or the binding object) as a binding of class `kind`; IntrospectionError
+        naming the configured ones (`key` of the config) otherwise."""
+        from pyflows.testing.modifiers import IntrospectionError
+
+        value = getattr(self.env, binding, None) if isinstance(binding, str) else binding
+        if isinstance(value, kind):
+            return value
+        names = [b.binding for b in getattr(self.config, key)]
+        listed = ", ".join(repr(n) for n in names) or f"none (add `{key}` to {self.config.path.name})"
+        raise IntrospectionError(f"{what}: {binding!r} is not one of this Worker's {key} bindings: {listed}.")
+
     def introspect_workflow_instance(self, binding: Any, instance_id: str) -> WorkflowInstanceIntrospector:
         """`pyflows.testing.introspect_workflow_instance`; `binding` may also be its name ("MY_WORKFLOW")."""
         return introspect_workflow_instance(self._binding(binding), instance_id)
@@ -143,15 +226,9 @@ class Project:
 
     async def close(self) -> None:
         """Stop the engine (instances still running are abandoned with the storage), delete the storage."""
-        if self._closed:
-            return
-        self._closed = True
         try:
-            if self.triggers is not None:
-                await self.triggers.close()
-            await self.engine.close()
+            await super().close()
         finally:
-            await self.store.close()
             shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
@@ -161,44 +238,20 @@ async def open_project(path: str | Path = ".", *, env: str | None = None) -> Pro
     `env` selects `env.<name>` of the config, like `--env`. Raises the config's ConfigError or the
     Worker's UserCodeError, as `pyflows dev` would report them.
     """
-    from pyflows.runtime.bindings import build_storage_bindings
-    from pyflows.runtime.storage.store import Store
-    from pyflows.runtime.triggers import Triggers
-    from pyflows.runtime.worker.loader import build_env
-    from pyflows.runtime.workflows.engine import Engine, EngineOptions
-
     config, worker = _load(Path(path), env)
-    state_dir = Path(tempfile.mkdtemp(prefix="pyflows-test-", dir=_scratch_dir()))
-    await _seed(state_dir / "state")
-    store = await Store.open(state_dir / "state")
+    state_dir = _scratch() / str(next(_numbers))
     hooks, clock = TestHooks(), TestClock()
-    try:
-        engine = Engine(
-            store,
-            worker.specs(config),
-            EngineOptions(
-                cpu_ms=config.cpu_ms,
-                implicit_dependencies=config.implicit_dependencies,
-                hooks=hooks,
-                clock=clock,
-            ),
-        )
-        hooks.engine = clock.engine = engine
-        # Queue producers and consumers, Durable Objects, service bindings: as `pyflows dev` builds them
-        # (crons run only when the test calls `project.scheduled()`).
-        triggers = Triggers(config, worker, state_dir=state_dir / "state", run_crons=False)
-        project_env = build_env(config, engine, triggers)
-        # KV, D1 and R2 in this test's own directory, not the project's .wrangler/state.
-        project_env.update(build_storage_bindings(config, persist_to=state_dir / "bindings"))
-        engine.env = project_env
-        await engine.start()
-        await triggers.start(project_env, engine)
-    except BaseException:
-        await store.close()
-        shutil.rmtree(state_dir, ignore_errors=True)
-        raise
-    project = Project(config, worker, engine, store, project_env, state_dir)
-    project.triggers = triggers
+    project = await Project.open(
+        config,
+        worker,
+        state_dir=state_dir,
+        store=await _stores.open(),
+        bindings_dir=state_dir,  # KV, D1 and R2 here too, not in the project's .wrangler/state
+        run_crons=False,  # crons run only when the test calls `project.scheduled()`
+        hooks=hooks,
+        clock=clock,
+    )
+    hooks.engine = clock.engine = project.engine
     return project
 
 
@@ -313,7 +366,20 @@ class SyncProject:
     def scheduled(self, cron: str, scheduled_time: int | None = None) -> dict[str, Any]:
         return self._runner.run(self.project.scheduled(cron, scheduled_time))
 
+    def queue(self, queue: str, bodies: list[Any]) -> dict[str, Any]:
+        return self._runner.run(self.project.queue(queue, bodies))
 
+    def apply_d1_migrations(self, binding: Any) -> list[str]:
+        return self._runner.run(self.project.apply_d1_migrations(binding))
+
+    def seed_kv(self, binding: Any, entries: dict[str, str | bytes]) -> None:
+        self._runner.run(self.project.seed_kv(binding, entries))
+
+    def seed_r2(self, binding: Any, objects: dict[str, str | bytes]) -> None:
+        self._runner.run(self.project.seed_r2(binding, objects))
+
+
+@functools.cache  # asked once per test; the answer holds for the session
 def find_project(start: Path, stop: Path) -> Path:
     """The nearest directory from `start` up to `stop` holding a wrangler config; else `stop`."""
     from pyflows.runtime.config import CONFIG_FILE_NAMES
@@ -331,42 +397,24 @@ def find_project(start: Path, stop: Path) -> Path:
 __all__ = ["Project", "SyncProject", "SyncResponse", "find_project", "open_project"]
 
 
-def _scratch_dir() -> str | None:
-    """Where per-test storage goes: $PYFLOWS_TEST_TMPDIR, else RAM-backed /dev/shm when there is one (creating
-    and deleting a SQLite database there costs ~1 ms instead of tens of ms on a busy disk), else the default."""
-    import os
-
-    chosen = os.environ.get("PYFLOWS_TEST_TMPDIR")
-    if chosen:
-        return chosen
-    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
-        return "/dev/shm"
-    return None
+# Each test's workflow store: an in-memory database, emptied when the test ends and reused by the next.
+_stores = MemoryStores()
+_numbers = itertools.count(1)
+_scratch_root: Path | None = None
 
 
-# An empty database with every migration applied, copied into each new state directory: opening a
-# store then skips creating the schema (half of what opening one costs; bench/testing_bench.py).
-_template: Path | None = None
-
-
-async def _seed(state: Path) -> None:
-    """Put the template database into the new state directory `state` (made once per process)."""
-    global _template
-    if _template is None:
+def _scratch() -> Path:
+    """This process's private directory (0700, removed at exit) for the projects' state directories:
+    in $PYFLOWS_TEST_TMPDIR, else on RAM-backed /dev/shm when there is one, else the default temp dir."""
+    global _scratch_root
+    if _scratch_root is None:
         import atexit
+        import os
+        import tempfile
 
-        from pyflows.runtime.storage.store import Store
-        from pyflows.runtime.workflows.engine import Engine
-
-        directory = Path(tempfile.mkdtemp(prefix="pyflows-test-template-", dir=_scratch_dir()))
-        atexit.register(shutil.rmtree, directory, True)
-        store = await Store.open(directory / "state")
-        try:
-            await Engine(store, []).start()  # applies the migrations; no instance is ever written
-        finally:
-            await store.close()  # checkpoints the WAL into the database file
-        _template = store.path
-    state.mkdir(mode=0o700)
-    target = state / _template.name
-    shutil.copyfile(_template, target)
-    target.chmod(0o600)
+        parent = os.environ.get("PYFLOWS_TEST_TMPDIR")
+        if not parent and os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+            parent = "/dev/shm"
+        _scratch_root = Path(tempfile.mkdtemp(prefix="pyflows-test-", dir=parent or None))
+        atexit.register(shutil.rmtree, _scratch_root, True)
+    return _scratch_root

@@ -164,18 +164,10 @@ def execute(
 
 
 def _migrations(config: Config, db: D1DatabaseConfig) -> tuple[Path, list[str]]:
+    from pyflows.runtime.bindings.d1 import migration_files
+
     folder = config.root / db.migrations_dir
-    if not folder.is_dir():
-        return folder, []
-    return folder, sorted(p.name for p in folder.iterdir() if p.suffix == ".sql" and p.is_file())
-
-
-def _applied(store: Any, table: str) -> set[str]:
-    store.conn.execute(
-        f'CREATE TABLE IF NOT EXISTS "{table}"(\n\t\tid         INTEGER PRIMARY KEY AUTOINCREMENT,\n'
-        "\t\tname       TEXT UNIQUE,\n\t\tapplied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL\n)"
-    )
-    return {r[0] for r in store.conn.execute(f'SELECT name FROM "{table}"')}
+    return folder, migration_files(folder)
 
 
 @migrations_app.command("create")
@@ -213,7 +205,9 @@ def _pending_migrations(
     preamble(command)
     config, db, store, root = _open(ctx, database, persist_to)
     folder, names = _migrations(config, db)
-    pending = [n for n in names if n not in _applied(store, db.migrations_table)]
+    from pyflows.runtime.bindings.d1 import applied_migrations
+
+    pending = [n for n in names if n not in applied_migrations(store, db.migrations_table)]
     if not pending:
         render.info("✅ No migrations to apply!")
         return None
@@ -247,7 +241,7 @@ def migrations_apply(
     preview: PreviewOpt = False,
 ) -> None:
     """Apply any unapplied D1 migrations"""
-    from pyflows.runtime.bindings.d1 import D1Error, split_statements
+    from pyflows.runtime.bindings.d1 import D1Error, apply_migration
 
     require_local(local, remote, "d1 migrations apply")
     found = _pending_migrations(ctx, database, persist_to, column="name", command="d1 migrations apply")
@@ -259,19 +253,13 @@ def migrations_apply(
     render.info("🤖 Using fallback value in non-interactive context: yes")
     rows: list[list[str]] = []
     for name in pending:
-        statements = split_statements((folder / name).read_text(encoding="utf-8"))
-        statements.append(
-            f"INSERT INTO \"{db.migrations_table}\" (name) VALUES ('{name.replace(chr(39), chr(39) * 2)}')"
-        )
         _executing_lines(db, root, database)
         try:
-            store.transaction([(s, ()) for s in statements])
+            count = apply_migration(store, folder, name, db.migrations_table)
         except D1Error as exc:
             rows.append([name, "❌"])
             render.print_table(["name", "status"], rows)
-            raise PyflowsError(
-                f"Migration {name} failed with the following errors:\n{str(exc).removeprefix('D1_ERROR: ')}"
-            ) from None
-        render.info(f"🚣 {len(statements)} command{'s' if len(statements) != 1 else ''} executed successfully.")
+            raise PyflowsError(str(exc)) from None
+        render.info(f"🚣 {count} command{'s' if count != 1 else ''} executed successfully.")
         rows.append([name, "✅"])
     render.print_table(["name", "status"], rows)

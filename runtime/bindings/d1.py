@@ -25,7 +25,16 @@ from typing import Any
 from pyflows.runtime.bindings.wrangler_state import D1_CLASS, connect, object_db_path
 from pyflows.runtime.surface.values import JsDict, JsList
 
-__all__ = ["D1Database", "D1Error", "D1PreparedStatement", "D1Store", "split_statements"]
+__all__ = [
+    "D1Database",
+    "D1Error",
+    "D1PreparedStatement",
+    "D1Store",
+    "applied_migrations",
+    "apply_migration",
+    "migration_files",
+    "split_statements",
+]
 
 SERVED_BY = "miniflare.db"  # what `wrangler dev` reports
 
@@ -266,3 +275,38 @@ class D1Database:
     def withSession(self, constraint: Any = None) -> D1Database:  # noqa: N802 - Cloudflare's name
         """Sessions (read replication) have one replica locally: the database itself."""
         return self
+
+
+# -- migrations (`wrangler d1 migrations apply`; used by the CLI and pyflows.testing) ------------------
+
+
+def migration_files(folder: Path) -> list[str]:
+    """The `.sql` files of a `migrations_dir`, in name order (the order Wrangler applies them); [] if
+    the folder does not exist."""
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.suffix == ".sql" and p.is_file())
+
+
+def applied_migrations(store: D1Store, table: str) -> set[str]:
+    """The migration names recorded in `table` (`migrations_table`), created as Wrangler creates it."""
+    store.conn.execute(
+        f'CREATE TABLE IF NOT EXISTS "{table}"(\n\t\tid         INTEGER PRIMARY KEY AUTOINCREMENT,\n'
+        "\t\tname       TEXT UNIQUE,\n\t\tapplied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL\n)"
+    )
+    return {r[0] for r in store.conn.execute(f'SELECT name FROM "{table}"')}
+
+
+def apply_migration(store: D1Store, folder: Path, name: str, table: str) -> int:
+    """Run migration file `folder/name` and record it in `table`, in one transaction; returns the number
+    of statements run. D1Error `Migration <name> failed with the following errors: ...` (Wrangler's
+    words) if one fails: then nothing of it is applied."""
+    statements = split_statements((folder / name).read_text(encoding="utf-8"))
+    statements.append(f"INSERT INTO \"{table}\" (name) VALUES ('{name.replace(chr(39), chr(39) * 2)}')")
+    try:
+        store.transaction([(s, ()) for s in statements])
+    except D1Error as exc:
+        raise D1Error(
+            f"Migration {name} failed with the following errors:\n{str(exc).removeprefix('D1_ERROR: ')}"
+        ) from None
+    return len(statements)

@@ -23,14 +23,12 @@ from pyflows.runtime.server.explorer.routes import create_management_app, forbid
 from pyflows.runtime.server.scheduled import SCHEDULED_PATHS, scheduled_route
 from pyflows.runtime.server.ui import create_ui_app, is_ui_path
 from pyflows.runtime.surface.http import Request, status_phrase
-from pyflows.runtime.worker.loader import Env, Worker, build_env
+from pyflows.runtime.worker.host import Host
+from pyflows.runtime.worker.loader import Worker
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
     from pyflows.runtime.server.assets import AssetServer
-    from pyflows.runtime.storage.store import Store
-    from pyflows.runtime.triggers import Triggers
-    from pyflows.runtime.workflows.engine import Engine
     from starlette.types import Receive, Scope, Send
 
 __all__ = ["API_PREFIX", "Runtime", "create_app"]
@@ -38,33 +36,17 @@ __all__ = ["API_PREFIX", "Runtime", "create_app"]
 _RUNTIME_DIR = str(Path(__file__).resolve().parents[1]) + "/"  # pyflows' own frames, hidden in tracebacks
 
 
-class Runtime:
-    """What one dev server serves: the engine (and its store), the Worker and its `env`."""
+class Runtime(Host):
+    """What one dev server serves: a Worker's `Host` (engine, store, `env`, triggers) plus what only
+    HTTP needs: static `assets` and whether it listens on a `public` address."""
 
-    def __init__(
-        self,
-        *,
-        engine: Engine,
-        worker: Worker | None,
-        env: Env,
-        name: str,
-        public: bool = False,
-        store: Store | None = None,
-        triggers: Triggers | None = None,
-        assets: AssetServer | None = None,
-    ) -> None:
-        self.engine = engine
-        self.triggers = triggers  # crons, queues, Durable Objects, services (runtime/triggers)
-        self.assets = assets  # static assets (runtime/server/assets.py), when `assets` is configured
-        self.worker = worker
-        self.env = env
-        self.name = name
+    def __init__(self, *, public: bool = False, assets: AssetServer | None = None, **host: Any) -> None:
+        super().__init__(**host)
         self.public = public  # --ip is not loopback: the Worker answers any Host
-        self.store = store
-        self._closed = False
+        self.assets = assets  # static assets (runtime/server/assets.py), when `assets` is configured
 
     @classmethod
-    async def open(
+    async def open(  # type: ignore[override]
         cls,
         config: Config,
         worker: Worker,
@@ -75,60 +57,21 @@ class Runtime:
         run_crons: bool = False,
     ) -> Runtime:
         """Open the store (locks `state_dir`; StateLockedError if another server holds it) and
-        start the engine, which resumes every in-flight instance."""
-        from pyflows.runtime.storage.store import Store
-        from pyflows.runtime.triggers import Triggers
-        from pyflows.runtime.workflows.engine import Engine, EngineOptions
-
-        specs = worker.specs(config)
-        state_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        store = await Store.open(state_dir)
-        try:
-            engine = Engine(
-                store,
-                specs,
-                EngineOptions(
-                    max_concurrency=max_concurrency,
-                    cpu_ms=config.cpu_ms,
-                    implicit_dependencies=config.implicit_dependencies,
-                ),
-            )
-            triggers = Triggers(config, worker, state_dir=state_dir, run_crons=run_crons)
-            env = build_env(config, engine, triggers)
-            engine.env = env
-            await engine.start()
-            await triggers.start(env, engine)
-        except BaseException:
-            await store.close()
-            raise
+        start the engine, which resumes every in-flight instance (`Host.open`)."""
         assets = None
         if config.assets is not None:
             from pyflows.runtime.server.assets import AssetServer
 
             assets = AssetServer(config.assets, config.compatibility_date, config.compatibility_flags)
-        return cls(
-            engine=engine,
-            worker=worker,
-            env=env,
-            name=config.name,
+        return await super().open(
+            config,
+            worker,
+            state_dir=state_dir,
+            max_concurrency=max_concurrency,
+            run_crons=run_crons,
             public=public,
-            store=store,
-            triggers=triggers,
             assets=assets,
         )
-
-    async def close(self) -> None:
-        """Stop the engine (running steps are interrupted; they resume next start), close the store."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            if self.triggers is not None:
-                await self.triggers.close()
-            await self.engine.close()
-        finally:
-            if self.store is not None:
-                await self.store.close()
 
 
 RuntimeFactory = Callable[[], Awaitable[Runtime]]

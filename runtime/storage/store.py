@@ -11,6 +11,12 @@ applies them with `Store.migrate`. Times are integer epoch milliseconds.
 
 The state directory is locked (`fcntl.flock`) for the lifetime of the Store, so two dev servers on
 one state directory is a clear error instead of corruption.
+
+`Store.open_memory()` (and `MemoryStores`, for pyflows.testing's store per test) is the same store
+on a private in-memory database: one connection serves reads and writes, and each call runs inline
+on the event loop (an in-memory statement takes microseconds; the thread hop aiosqlite needs for
+disk I/O would cost more than the work). Writes are still queued and group-committed by a task, in
+the same order.
 """
 
 from __future__ import annotations
@@ -61,20 +67,101 @@ def _migrate(conn: sqlite3.Connection, subsystem: str, migrations: Sequence[str]
         )
 
 
-async def _on_thread(conn: aiosqlite.Connection, fn: Callable[..., T], *args: Any) -> T:
+async def _on_thread(conn: aiosqlite.Connection | _Inline, fn: Callable[..., T], *args: Any) -> T:
     """aiosqlite's internal `Connection._execute(fn, *args)` (untyped upstream): run `fn` on the
     connection's thread in one hop (see Store._run; tests/runtime/test_storage.py guards it)."""
     execute = cast("Callable[..., Awaitable[T]]", conn._execute)  # noqa: SLF001
     return await execute(fn, *args)
 
 
-class Store:
-    """The engine's SQLite database in a locked state directory."""
+class _Inline:
+    """An in-memory `sqlite3.Connection` shaped like the part of aiosqlite's Connection the store uses;
+    `release(conn)` takes the connection when the store closes (closes it, or keeps it for reuse)."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection, reader: aiosqlite.Connection, lock_fd: int):
-        self.path = path
-        self._writer = writer
-        self._reader = reader
+    def __init__(self, conn: sqlite3.Connection, release: Callable[[sqlite3.Connection], None]) -> None:
+        self._conn = conn
+        self._release = release
+
+    async def _execute(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(*args)
+
+    async def close(self) -> None:
+        self._release(self._conn)
+
+
+def _memory_connection() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _emptied(conn: sqlite3.Connection) -> bool:
+    """Delete every row but the schema versions (AUTOINCREMENT counters too): the database is then as
+    a fresh one with the same migrations applied. False if a table could not be emptied.
+
+    Newest tables first, so children go before the parents their foreign keys point at. `PRAGMA
+    foreign_keys` is left on: changing it expires every prepared statement of the connection, and
+    keeping those is what reusing the connection is for."""
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid DESC")]
+        mine = [t for t in tables if t != "schema_versions" and not t.startswith("sqlite_")]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table in mine:
+                conn.execute(f'DELETE FROM "{table}"')
+            if "sqlite_sequence" in tables:
+                conn.execute("DELETE FROM sqlite_sequence")
+            left = [t for t in mine if conn.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone()]  # a trigger wrote
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return not left
+    except sqlite3.Error:
+        return False
+
+
+class MemoryStores:
+    """In-memory stores for pyflows.testing (one per test): `await stores.open()` gives a `Store` on a
+    private `:memory:` database; when that store closes, its database is emptied (every row deleted,
+    the schema and its versions kept) and handed to the next `open()`. A fresh database is
+    indistinguishable from an emptied one, but reusing the connection skips parsing the schema
+    and re-preparing every statement for each test. `close()` closes the idle databases."""
+
+    def __init__(self) -> None:
+        self._idle: list[sqlite3.Connection] = []
+
+    async def open(self) -> Store:
+        conn = self._idle.pop() if self._idle else _memory_connection()
+        inline = _Inline(conn, self._give_back)
+        return Store(None, inline, inline, None)
+
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        if conn.in_transaction or not _emptied(conn):
+            conn.close()
+        else:
+            self._idle.append(conn)
+
+    def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
+class Store:
+    """The engine's SQLite database in a locked state directory (or in memory: `open_memory`)."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        writer: aiosqlite.Connection | _Inline,
+        reader: aiosqlite.Connection | _Inline,
+        lock_fd: int | None,
+    ):
+        self.path = path  # None for an in-memory store
+        self._writer: Any = writer
+        self._reader: Any = reader
         self._lock_fd = lock_fd
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
@@ -102,11 +189,32 @@ class Store:
             os.umask(old_umask)
         return cls(path, writer, reader, lock_fd)
 
+    @classmethod
+    async def open_memory(cls) -> Store:
+        """A store on a private in-memory database (see the module docstring), gone when it closes.
+        `MemoryStores` hands out ones whose databases are reused."""
+        inline = _Inline(_memory_connection(), sqlite3.Connection.close)
+        return cls(None, inline, inline, None)
+
+    def read_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read function synchronously, off the event loop's schedule (committed data only): on
+        the in-memory store's connection, or on a fresh read-only connection to the database file."""
+        if self._closed:
+            raise StoreClosedError("The state store is closed; the dev server is shutting down.")
+        if self.path is None:
+            return fn(self._reader._conn)  # noqa: SLF001
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        try:
+            return fn(conn)
+        finally:
+            conn.close()
+
     # aiosqlite runs each call on its connection's thread. `_execute(fn)` runs a whole function
     # there in one hop, which makes a multi-statement transaction cost one thread switch instead
     # of one per statement (measured: ~4x the step throughput). It is aiosqlite's internal API,
     # stable since 0.17; tests/runtime/test_storage.py fails loudly if it changes.
-    async def _run(self, conn: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _run(self, conn: aiosqlite.Connection | _Inline, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._closed:
             raise StoreClosedError("The state store is closed; the dev server is shutting down.")
         return await _on_thread(conn, fn, conn._conn)  # noqa: SLF001
@@ -171,10 +279,12 @@ class Store:
         self._closed = True
         with contextlib.suppress(Exception):
             await self._writer.close()
-        with contextlib.suppress(Exception):
-            await self._reader.close()
-        with contextlib.suppress(OSError):
-            os.close(self._lock_fd)
+        if self._reader is not self._writer:
+            with contextlib.suppress(Exception):
+                await self._reader.close()
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
 
 
 def _apply_batch(

@@ -10,7 +10,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from types import CodeType, FunctionType
+from types import CodeType, FunctionType, MethodType
 from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -64,24 +64,25 @@ def call_relaxed(fn: Callable[..., Any], *args: Any) -> Any:
     return fn(*args) if count is None else fn(*args[:count])
 
 
-_CO_VARARGS = inspect.CO_VARARGS
-_arity: dict[CodeType, int | None] = {}
+# Positional parameter counts of plain functions by code object: `run` and `fetch` are called
+# for every instance and request, and inspect.signature costs more than a short step.
+_POSITIONAL: dict[CodeType, int | None] = {}
 
 
 def _positional_count(fn: Callable[..., Any]) -> int | None:
-    """How many positional arguments `fn` takes; None when it takes any number (or has no signature).
+    """How many positional arguments `fn` takes; None if it takes any number (or has no signature)."""
+    bound = isinstance(fn, MethodType)
+    func = fn.__func__ if bound else fn  # type: ignore[attr-defined]
+    if type(func) is not FunctionType or hasattr(func, "__wrapped__") or hasattr(func, "__signature__"):
+        return _count_positional(fn)  # decorated or not a plain function: ask inspect each time
+    code = func.__code__
+    if code not in _POSITIONAL:
+        _POSITIONAL[code] = _count_positional(func)
+    count = _POSITIONAL[code]
+    return max(count - 1, 0) if bound and count is not None else count  # a bound method: self is given
 
-    Called on every request and step: a plain function or bound method is read off its code object
-    (cached), anything else (partials, callables, wrapped functions) through inspect.signature."""
-    func = getattr(fn, "__func__", fn)
-    code = getattr(func, "__code__", None)
-    if isinstance(func, FunctionType) and code is not None and not hasattr(func, "__wrapped__"):
-        if code not in _arity:
-            _arity[code] = None if code.co_flags & _CO_VARARGS else code.co_argcount
-        count = _arity[code]
-        if count is not None and func is not fn:  # bound: `self` is already given
-            count -= 1
-        return count
+
+def _count_positional(fn: Callable[..., Any]) -> int | None:
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):  # builtins without a signature

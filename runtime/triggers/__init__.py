@@ -102,10 +102,19 @@ class Triggers:
     """Owns the queue store, consumers, DO namespaces and cron runners of one server process, for every
     Worker of the session (the primary config and its `siblings`)."""
 
-    def __init__(self, config: Config, worker: Worker, *, state_dir: Path, run_crons: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        worker: Worker,
+        *,
+        state_dir: Path,
+        run_crons: bool = False,
+        bindings_dir: Path | None = None,
+    ) -> None:
         self.config = config
         self.worker = worker
         self.state_dir = state_dir
+        self.bindings_dir = bindings_dir  # KV/D1/R2 data of the session's other Workers (None: the default)
         self.run_crons = run_crons
         self.workers: dict[str, tuple[Config, Worker]] = {config.name: (config, worker)}
         for sibling_config, sibling in zip(config.siblings, worker.siblings, strict=True):
@@ -235,7 +244,7 @@ class Triggers:
         self.envs[self.config.name] = env
         for name, (cfg, _) in self.workers.items():
             if name != self.config.name:
-                self.envs[name] = build_env(cfg, engine, self)
+                self.envs[name] = build_env(cfg, engine, self, persist_to=self.bindings_dir)
             if engine is not None:
                 for wf in cfg.workflows:
                     if wf.script_name in (None, name):
@@ -289,6 +298,22 @@ class Triggers:
 
         name = worker or self.config.name
         return await fire(self.workers[name][1], self.envs.get(name), cron, scheduled_time)
+
+    async def queue(self, queue: str, bodies: list[Any], *, worker: str | None = None) -> dict[str, Any]:
+        """Deliver `bodies` as one batch to a Worker's queue() handler for consumer queue `queue`, at
+        once and without storing them (pyflows.testing's `project.queue`; see queue_consumer.deliver_batch
+        for the result). UserCodeError if no Worker of the session consumes `queue`."""
+        from pyflows.runtime.triggers.queue_consumer import deliver_batch
+
+        owners = {c.queue: n for n, (cfg, _) in self.workers.items() for c in cfg.triggers.consumers}
+        if queue not in owners:
+            listed = ", ".join(repr(q) for q in owners) or "none"
+            raise UserCodeError(
+                f"No Worker consumes queue {queue!r} (consumer queues: {listed}). Add "
+                f'"queues": {{"consumers": [{{"queue": "{queue}"}}]}} to {self.config.path.name}, or fix the name.'
+            )
+        name = worker or owners[queue]
+        return await deliver_batch(queue, list(bodies), self._deliver_to(self.workers[name][1], name))
 
     async def close(self) -> None:
         for closer in self._closers:

@@ -32,14 +32,14 @@ from pyflows.runtime.surface.values import utc_naive
 
 log = logging.getLogger("pyflows.queues")
 
-__all__ = ["Message", "MessageBatch", "QueueConsumerLoop"]
+__all__ = ["Message", "MessageBatch", "QueueConsumerLoop", "deliver_batch"]
 
 
 class Message:
     """`batch.messages[i]`: id, timestamp, body, attempts, ack(), retry({delaySeconds})."""
 
-    def __init__(self, stored: StoredMessage, id: str, timestamp: Any, body: Any, attempts: int) -> None:
-        self._stored = stored
+    def __init__(self, stored: StoredMessage | None, id: str, timestamp: Any, body: Any, attempts: int) -> None:
+        self._stored = stored  # None: delivered without a queue (deliver_batch)
         self.id = id
         self.timestamp = timestamp
         self.body = body
@@ -151,23 +151,15 @@ class QueueConsumerLoop:
                 stamp = stamps[r.sent_at_epoch_ms] = utc_naive(r.sent_at_epoch_ms)
             messages.append(Message(r, r.id, stamp, decode_body(r.body, r.content_type), r.attempts))
         batch = MessageBatch(cfg.queue, messages)
-        failed = False
-        try:
-            await self.deliver(batch)
-        except Exception as exc:
-            failed = True
-            text = "".join(traceback.format_exception(exc)).rstrip()
-            sys.stderr.write(
-                f"✘ [ERROR] Uncaught {type(exc).__name__} in queue() for queue {cfg.queue!r}: {exc}\n\n{text}\n\n"
-            )
-            sys.stderr.flush()
+        failed = await _call(self.deliver, batch) is not None
         self.delivered += len(messages)
         acked: list[StoredMessage] = []
         retried: list[tuple[StoredMessage, int]] = []
         dead: list[tuple[StoredMessage, str | None]] = []
         now = now_ms()
         for m in messages:
-            outcome = m._outcome or (("retry", None) if failed else ("ack", None))
+            assert m._stored is not None
+            outcome = _outcome(m, failed)
             if outcome[0] == "ack":
                 acked.append(m._stored)
             elif m.attempts > cfg.max_retries:
@@ -194,3 +186,54 @@ class QueueConsumerLoop:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._task = None
+
+
+def _outcome(message: Message, failed: bool) -> tuple[str, int | None]:
+    """What the handler decided for `message`: its own ack()/retry(), else ack when the handler
+    returned and retry when it raised (Cloudflare's implicit outcome)."""
+    return message._outcome or (("retry", None) if failed else ("ack", None))
+
+
+async def _call(deliver: Callable[[MessageBatch], Awaitable[Any]], batch: MessageBatch) -> BaseException | None:
+    """Run the handler; an exception it raises is printed as Wrangler does and returned."""
+    try:
+        await deliver(batch)
+    except Exception as exc:
+        text = "".join(traceback.format_exception(exc)).rstrip()
+        sys.stderr.write(
+            f"✘ [ERROR] Uncaught {type(exc).__name__} in queue() for queue {batch.queue!r}: {exc}\n\n{text}\n\n"
+        )
+        sys.stderr.flush()
+        return exc
+    return None
+
+
+async def deliver_batch(
+    queue: str, bodies: list[Any], deliver: Callable[[MessageBatch], Awaitable[Any]]
+) -> dict[str, Any]:
+    """Hand `bodies` to a queue handler as one batch, now, without storing them (Cloudflare's
+    `SELF.queue(queueName, messages)` in its test kit). Each body goes through the encoding a
+    producer's `send()` uses (so the handler sees what it would after a real send); each message gets
+    a fresh id, attempts 1, and the current time.
+
+    Returns `{"outcome": "ok" | "exception", "error": None | {"name", "message"}, "messages": [{"id",
+    "outcome": "ack" | "retry", "delaySeconds": int | None}, ...]}` in body order; the outcome of a
+    message is its handler's ack()/retry(), else ack when the handler returned and retry when it raised.
+    TypeError for a body a producer could not send.
+    """
+    import uuid
+
+    from pyflows.runtime.bindings.queues import encode_body
+
+    stamp = utc_naive(now_ms())
+    messages = [Message(None, uuid.uuid4().hex, stamp, decode_body(encode_body(b), "json"), 1) for b in bodies]
+    error = await _call(deliver, MessageBatch(queue, messages))
+    rows = []
+    for m in messages:
+        kind, delay = _outcome(m, error is not None)
+        rows.append({"id": m.id, "outcome": kind, "delaySeconds": delay})
+    return {
+        "outcome": "ok" if error is None else "exception",
+        "error": None if error is None else {"name": type(error).__name__, "message": str(error)},
+        "messages": rows,
+    }

@@ -372,8 +372,12 @@ def load_worker(config: Config, *, _session: tuple[str, ...] = ()) -> Worker:
     return worker
 
 
-def build_env(config: Config, engine: Engine | None, triggers: Triggers | None = None) -> Env:
-    """`self.env`: a binding per workflow, then `vars` (JSON values with attribute access), then secrets."""
+def build_env(
+    config: Config, engine: Engine | None, triggers: Triggers | None = None, *, persist_to: Path | None = None
+) -> Env:
+    """`self.env`: a binding per workflow, then `vars` (JSON values with attribute access), then secrets.
+
+    KV, D1 and R2 data live under `persist_to` (runtime/bindings `storage_root`; None: the default)."""
     values: dict[str, Any] = {}
     if engine is not None:
         from pyflows.runtime.workflows.binding import WorkflowBinding
@@ -382,7 +386,7 @@ def build_env(config: Config, engine: Engine | None, triggers: Triggers | None =
             values[wf.binding] = WorkflowBinding(engine, wf.name)
     if triggers is not None:
         values.update(triggers.bindings(config))  # queues, Durable Objects, services
-    values.update(build_storage_bindings(config))  # KV, D1, R2 (runtime/bindings)
+    values.update(build_storage_bindings(config, persist_to))  # KV, D1, R2 (runtime/bindings)
     values.update(platform_bindings(config))  # assets.binding, ai (runtime/bindings/platform.py)
     for key, value in config.env_values.items():
         values[key] = python_from_rpc(value) if isinstance(value, dict | list) else value

@@ -92,18 +92,18 @@ class Step:
         return decorator
 
     def _params(self, func: Callable[..., Any], depends: list[Any] | None, implicit: bool) -> list[Any]:
-        params = _parameters(func)
+        params = _parameter_names(func)
         if implicit:
             out: list[Any] = []
             for p in params:
-                if p.name in self.step_closures:
-                    out.append(self.step_closures[p.name])
-                elif p.name == "ctx":
+                if p in self.step_closures:
+                    out.append(self.step_closures[p])
+                elif p == "ctx":
                     out.append(_CTX)
                 else:
-                    raise TypeError(f"Received unexpected parameter {p.name}")
+                    raise TypeError(f"Received unexpected parameter {p}")
             return out
-        non_ctx = [p for p in params if p.name != "ctx"]
+        non_ctx = [p for p in params if p != "ctx"]
         if non_ctx and depends is None:
             raise TypeError(f"Step has {len(non_ctx)} non-ctx parameter(s) but no 'depends' list provided")
         deps = list(depends or [])
@@ -111,9 +111,9 @@ class Step:
             raise TypeError(f"Step declares {len(non_ctx)} non-ctx parameter(s) but 'depends' has {len(deps)} item(s)")
         for p, d in zip(non_ctx, deps, strict=True):
             if not hasattr(d, "_step_name"):
-                raise TypeError(f"'depends' entry for parameter '{p.name}' is not a function decorated with step.do")
+                raise TypeError(f"'depends' entry for parameter '{p}' is not a function decorated with step.do")
         it = iter(deps)
-        return [_CTX if p.name == "ctx" else next(it) for p in params]
+        return [_CTX if p == "ctx" else next(it) for p in params]
 
     async def _resolve(self, closure: Any) -> Any:
         if closure in self._memo:
@@ -137,15 +137,15 @@ class Step:
         return result
 
 
-_signatures: dict[CodeType, list[inspect.Parameter]] = {}
+# Parameter names of plain step functions by code object: `run` defines its step functions anew on
+# every replay, and inspect.signature costs about as much as a short step.
+_PARAMETERS: dict[CodeType, tuple[str, ...]] = {}
 
 
-def _parameters(func: Callable[..., Any]) -> list[inspect.Parameter]:
-    """`func`'s parameters. Step closures are new function objects on every run but share their code
-    object, so a plain function's are cached by it (names and kinds depend on the code alone)."""
-    code = getattr(func, "__code__", None)
-    if not isinstance(func, FunctionType) or code is None or hasattr(func, "__wrapped__"):
-        return list(inspect.signature(func).parameters.values())
-    if code not in _signatures:
-        _signatures[code] = list(inspect.signature(func).parameters.values())
-    return _signatures[code]
+def _parameter_names(func: Callable[..., Any]) -> tuple[str, ...]:
+    if type(func) is not FunctionType or hasattr(func, "__wrapped__") or hasattr(func, "__signature__"):
+        return tuple(inspect.signature(func).parameters)  # decorated or not a plain function
+    code = func.__code__
+    if code not in _PARAMETERS:
+        _PARAMETERS[code] = tuple(inspect.signature(func).parameters)
+    return _PARAMETERS[code]

@@ -10,7 +10,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 from pyflows.runtime.errors import PyflowsError, StateLockedError, StoreClosedError
-from pyflows.runtime.storage.store import Store
+from pyflows.runtime.storage.store import MemoryStores, Store
 from pyflows.runtime.workflows import queries
 
 pytestmark = pytest.mark.anyio
@@ -137,3 +137,75 @@ def test_aiosqlite_still_has_the_internal_api_the_store_uses() -> None:
     # Store runs whole transactions in one hop with Connection._execute(fn, *args) and ._conn.
     assert callable(getattr(aiosqlite.Connection, "_execute", None))
     assert isinstance(getattr(aiosqlite.Connection, "_conn", None), property)
+
+
+async def test_an_in_memory_store_keeps_the_store_contract() -> None:
+    store = await Store.open_memory()
+    await store.migrate("workflows", queries.MIGRATIONS)
+
+    def boom(c: sqlite3.Connection) -> None:
+        queries.insert_instance_txn(c, "wf", "lost", "{}", 1)
+        raise RuntimeError("this write fails")
+
+    ok = store.write_nowait(lambda c: queries.insert_instance_txn(c, "wf", "kept", "{}", 1))
+    failed = store.write_nowait(boom)
+    assert await ok == 1
+    with pytest.raises(RuntimeError, match="this write fails"):
+        await failed  # its own savepoint is undone, the batch's other write is committed
+    assert await store.read(lambda c: queries.q_latest(c, "wf")) == "kept"
+    assert store.read_now(lambda c: queries.q_instance(c, "wf", "lost")) is None
+    assert store.path is None
+    await store.close()
+    await store.close()
+    with pytest.raises(StoreClosedError):
+        await store.read(lambda c: 1)
+
+
+async def test_memory_stores_hand_out_emptied_databases() -> None:
+    stores = MemoryStores()
+    try:
+        first = await stores.open()
+        await first.migrate("workflows", queries.MIGRATIONS)
+        pk = await first.write(lambda c: queries.insert_instance_txn(c, "wf", "same-id", "{}", 1))
+        other = await stores.open()  # open at the same time: a database of its own
+        assert await other.read(lambda c: c.execute("SELECT name FROM sqlite_master").fetchall()) == []
+        await other.close()
+        await first.close()
+
+        again = await stores.open()
+        await again.migrate("workflows", queries.MIGRATIONS)  # already recorded: nothing to apply
+        assert await again.read(lambda c: queries.q_latest(c, "wf")) is None
+        assert await again.read(lambda c: c.execute("SELECT count(*) FROM instance_counts").fetchone()[0]) == 0
+        # the same id again, and the same primary key a fresh database would give
+        assert await again.write(lambda c: queries.insert_instance_txn(c, "wf", "same-id", "{}", 1)) == pk
+        await again.close()
+    finally:
+        stores.close()
+
+
+async def test_a_database_that_cannot_be_emptied_is_not_handed_out_again() -> None:
+    stores = MemoryStores()
+    try:
+        store = await stores.open()
+        statements = [
+            "CREATE TABLE parent (x)",
+            "CREATE TABLE log (x)",
+            "CREATE TRIGGER audit AFTER DELETE ON parent BEGIN INSERT INTO log VALUES (old.x); END",
+            "INSERT INTO parent VALUES (1)",
+        ]
+        await store.write(lambda c: [c.execute(sql) for sql in statements])
+        await store.close()  # emptying parent (after log: newest first) writes to log again
+        fresh = await stores.open()
+        assert await fresh.read(lambda c: c.execute("SELECT name FROM sqlite_master").fetchall()) == []
+        await fresh.close()
+    finally:
+        stores.close()
+
+
+async def test_read_now_sees_committed_rows_of_a_file_store(tmp_path: Path) -> None:
+    store = await _open(tmp_path / "s")
+    try:
+        await store.write(lambda c: queries.insert_instance_txn(c, "wf", "i1", "{}", 1))
+        assert store.read_now(lambda c: queries.q_instance(c, "wf", "i1"))["id"] == "i1"
+    finally:
+        await store.close()

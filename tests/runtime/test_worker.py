@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import sys
 import textwrap
 from collections.abc import AsyncIterator
@@ -277,6 +278,39 @@ def test_call_relaxed_drops_arguments_a_handler_does_not_take() -> None:
     assert call_relaxed(lambda: 0, 1, 2, 3) == 0
     assert call_relaxed(lambda a, b: (a, b), 1, 2, 3) == (1, 2)
     assert call_relaxed(lambda *a: a, 1, 2, 3) == (1, 2, 3)
+
+
+def test_call_relaxed_counts_self_and_decorators_every_time() -> None:
+    # The count is remembered per code object; bound methods, new closures and decorated
+    # functions must still get what their own signature takes.
+    class Workflow:
+        def run(self, event: Any, step: Any = None) -> Any:
+            return (event, step)
+
+        def short(self, event: Any) -> Any:
+            return event
+
+    for _ in range(2):
+        assert call_relaxed(Workflow().run, "e", "s", "extra") == ("e", "s")
+        assert call_relaxed(Workflow().short, "e", "s") == "e"
+        assert call_relaxed(Workflow.run, "self", "e", "s") == ("e", "s")  # unbound: self is an argument
+
+    def make(n: int) -> Any:
+        def handler(a: Any, b: Any) -> Any:
+            return (n, a, b)
+
+        return handler
+
+    assert [call_relaxed(make(n), 1, 2, 3) for n in range(2)] == [(0, 1, 2), (1, 1, 2)]
+
+    def one(a: Any) -> Any:
+        return a
+
+    @functools.wraps(one)
+    def wrapped(*args: Any) -> Any:
+        return args
+
+    assert call_relaxed(wrapped, 1, 2) == (1,)  # inspect follows __wrapped__, as before the cache
 
 
 # Request / Response / Headers (workers-runtime-sdk) ------------------------------------------------

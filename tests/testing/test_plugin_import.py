@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
 HEAVY = ("aiosqlite", "sqlite3", "jsonschema", "starlette", "httpx", "uvicorn", "rich", "pyflows.runtime.workflows")
 
@@ -24,3 +26,31 @@ def test_public_names_resolve() -> None:
 
     for name in api.__all__:
         assert getattr(api, name) is not None, name
+
+
+def test_a_test_run_imports_no_web_stack(tmp_path: Path) -> None:
+    """The fixture's path (open a project, run a workflow, close) never loads the HTTP server."""
+    sample = Path(__file__).parent / "sample"
+    code = textwrap.dedent(
+        f"""
+        import asyncio, sys
+        from pyflows.testing import introspect_workflow_instance, open_project
+
+        async def main():
+            project = await open_project({str(sample)!r})
+            async with introspect_workflow_instance(project.env.ORDER, "o") as instance:
+                await instance.modify(lambda m: (
+                    m.disable_sleeps(), m.mock_event({{"type": "approval", "payload": {{"ok": True}}}})
+                ))
+                await project.env.ORDER.create(id="o")
+                await instance.wait_for_status("complete")
+            await project.close()
+
+        asyncio.run(main())
+        web = ("starlette", "uvicorn", "httpx", "pyflows.runtime.server")
+        print(sorted(m for m in sys.modules if m.startswith(web)))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -66,7 +66,8 @@ async def test_modify_all_checks_calls_at_once(pyflows_project):
 
 async def test_bindings_that_do_not_exist_or_are_not_workflows(pyflows_project):
     with pytest.raises(
-        AttributeError, match=r"env has no binding or variable 'NOPE' \(defined: CACHE, FLAKY, GREETING, ORDER"
+        AttributeError,
+        match=r"env has no binding or variable 'NOPE' \(defined: CACHE, DB, FILES, FLAKY, GREETING, JOBS, ORDER",
     ):
         introspect_workflow(pyflows_project.env.NOPE)
     with pytest.raises(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pyflows.runtime.errors import InstanceNotFoundError
+from pyflows.testing import open_project
 
 pytestmark = pytest.mark.anyio
 
@@ -18,10 +19,21 @@ async def test_same_instance_id_in_two_tests(pyflows_project, run):
     # left sleeping on purpose: the next test must not see it
 
 
-async def test_storage_is_a_fresh_temporary_directory(pyflows_project):
-    state = pyflows_project.state_dir
-    assert state.exists() and "pyflows-test-" in state.name
+async def test_storage_is_fresh_and_private(pyflows_project):
     assert await pyflows_project.engine.list_instances("order") == ([], 0)
+    state = pyflows_project.state_dir
+    assert not state.is_relative_to(pyflows_project.path)  # never the project's own .wrangler/.pyflows
+    assert state.parent.stat().st_mode & 0o777 == 0o700  # the test process's private scratch directory
+    await pyflows_project.env.CACHE.put("k", "v")
+    assert any(state.rglob("*"))  # KV data went to this test's state directory
+
+
+async def test_close_removes_the_state_directory(pyflows_project):
+    project = await open_project(pyflows_project.path)
+    await project.env.CACHE.put("k", "v")
+    assert project.state_dir.exists() and project.state_dir != pyflows_project.state_dir
+    await project.close()
+    assert not project.state_dir.exists()
 
 
 @pytest.mark.parametrize("run", [1, 2])

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
 
 CALLS = []
+QUEUED = []  # order ids the queue consumer handled
 STEP_NAMES = {"second": "second"}  # the replay test renames a step between runs
 
 
@@ -86,6 +87,13 @@ class Default(WorkerEntrypoint):
             body = json.loads(await request.text() or "{}")
             instance = await self.env.ORDER.create({"params": body})
             return Response.json({"id": instance.id})
+        if request.url.endswith("/orders/total"):
+            row = await self.env.DB.prepare("SELECT sum(amount) AS total FROM orders").first()
+            return Response.json({"total": row["total"]})
+        if request.url.endswith("/config"):
+            flag = await self.env.CACHE.get("flag")
+            readme = await self.env.FILES.get("README.txt")
+            return Response.json({"flag": flag, "readme": await readme.text() if readme else None})
         if request.method == "POST" and request.url.endswith("/batch"):
             instances = await self.env.ORDER.create_batch([{"params": {"amount": n}} for n in (1, 2, 3)])
             return Response.json({"ids": [i.id for i in instances]})
@@ -93,3 +101,13 @@ class Default(WorkerEntrypoint):
 
     async def scheduled(self, controller, env, ctx):
         await self.env.ORDER.create({"id": "cron-order", "params": {"amount": 1, "cron": controller.cron}})
+
+    async def queue(self, batch):
+        for message in batch.messages:
+            if message.body.get("fail"):
+                message.retry(delaySeconds=30)
+                continue
+            if message.body.get("crash"):
+                raise RuntimeError("the consumer crashed")
+            QUEUED.append(message.body["order"])
+            message.ack()

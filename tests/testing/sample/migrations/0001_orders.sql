@@ -1,0 +1,2 @@
+-- Migration number: 0001
+CREATE TABLE orders (id TEXT PRIMARY KEY, amount INTEGER NOT NULL);
