@@ -177,7 +177,11 @@ class Worker:
                 )
             )
             return _no_handler(hint)
-        if inspect.iscoroutine(result):  # in a greenlet, so pyodide.ffi.run_sync works under it
+        if inspect.iscoroutine(result) and "pyodide.ffi" in sys.modules:
+            # In a greenlet, so `pyodide.ffi.run_sync` from sync code under it can await on this loop
+            # (runtime/surface/stack.py). Only once something imported `pyodide.ffi`: the stepping
+            # costs ~8% of fetch throughput, and code that can call run_sync has imported it (a module
+            # first imported during a request gets the helper-thread run_sync for that request).
             result = await run_switchable(result)
         elif inspect.isawaitable(result):
             result = await result
