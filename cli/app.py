@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pyflows import __version__
@@ -131,7 +131,7 @@ def _register(argv: list[str]) -> None:
         importlib.import_module(f"pyflows.cli.commands.{name}").register(app)
 
 
-def _only_the_named_path(typer_app: typer.Typer, argv: list[str]) -> list[tuple[typer.Typer, str, list[object]]]:
+def _only_the_named_path(typer_app: typer.Typer, argv: list[str]) -> list[tuple[typer.Typer, str, list[Any]]]:
     """Drop, from each group on the command line's path, the commands and groups it does not name.
 
     Typer turns every registered function into a Click command (reading its annotations) before it
@@ -140,7 +140,7 @@ def _only_the_named_path(typer_app: typer.Typer, argv: list[str]) -> list[tuple[
     --help anywhere, keeps everything, so usage errors and help list all choices. Returns what was
     replaced, for `_restore`.
     """
-    replaced: list[tuple[typer.Typer, str, list[object]]] = []
+    replaced: list[tuple[typer.Typer, str, list[Any]]] = []
     if "--help" in argv or "-h" in argv:
         return replaced
     current: typer.Typer | None = typer_app
@@ -162,7 +162,7 @@ def _only_the_named_path(typer_app: typer.Typer, argv: list[str]) -> list[tuple[
     return replaced
 
 
-def _restore(replaced: list[tuple[typer.Typer, str, list[object]]]) -> None:
+def _restore(replaced: list[tuple[typer.Typer, str, list[Any]]]) -> None:
     for owner, attribute, value in reversed(replaced):
         setattr(owner, attribute, value)
 
