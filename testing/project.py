@@ -67,6 +67,12 @@ def _load(path: Path, env_name: str | None) -> tuple[Config, Worker]:
                 root, config_file = root.parent, Path(root.name)
             config = load(root, config_file, env_name)
             _loaded[resolved] = (config, load_worker(config))
+            # What is loaded now (pyflows, the Worker and what it imports) stays for the whole run:
+            # move it out of the cyclic collector's way, or every collection in every later test
+            # (and pytest's own gc.collect at the end) walks all of it again.
+            import gc
+
+            gc.freeze()
         _loaded[key] = _loaded[resolved]
     return _loaded[key]
 
