@@ -212,6 +212,10 @@ async def test_a_callers_mistake_is_a_400_envelope_never_a_500(client: httpx.Asy
         await client.request("DELETE", API_PREFIX + "/r2/buckets/bucket-1/objects", content=b"[1"), 10001, "not JSON"
     )
     await refused(await client.post(API_PREFIX + "/d1/database/db-1/raw", json={"batch": 5}), 7400, '"batch" must')
+    await refused(await client.post(kv + "/bulk/delete", json=["a", {"b": 1}]), 10001, "item 1 is dict")
+    # A bad item anywhere in a bulk write writes nothing, not the items before it.
+    await refused(await client.put(kv + "/bulk", json=[{"key": "first", "value": "v"}, {"key": 1}]), 10001, "string")
+    assert (await client.get(kv + "/values/first")).status_code == 404
     far = await client.put(kv + "/bulk", json=[{"key": "k", "value": "v", "expiration": 10**30}])
     assert far.json()["result"] == {"successful_key_count": 0, "unsuccessful_keys": ["k"]}
     await refused(await client.put(kv + "/values/k", params={"expiration": 10**30}), 10001, "Invalid expiration of 1")

@@ -147,8 +147,8 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
         if isinstance(ns, Response):
             return ns
         items = await json_list(request)
-        failed = []
-        for item in items:
+        values: list[str | bytes] = []
+        for item in items:  # the whole body is checked before anything is written
             if (
                 not isinstance(item, dict)
                 or not isinstance(item.get("key"), str)
@@ -156,11 +156,11 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
             ):
                 return error_envelope(400, 10001, 'Each item must be an object with string "key" and "value".')
             try:
-                value: str | bytes = (
-                    base64.b64decode(item["value"], validate=True) if item.get("base64") else item["value"]
-                )
+                values.append(base64.b64decode(item["value"], validate=True) if item.get("base64") else item["value"])
             except ValueError:
                 return error_envelope(400, 10001, f"The value of {item['key']!r} is not base64 (it has base64: true).")
+        failed = []
+        for item, value in zip(items, values, strict=True):
             try:
                 ns.store.put(
                     item["key"],
@@ -178,6 +178,13 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
         if isinstance(ns, Response):
             return ns
         keys = await json_list(request)
+        for n, key in enumerate(keys):
+            if not isinstance(key, str):  # the body is an array of key names (OpenAPI: string items)
+                return error_envelope(
+                    400,
+                    10001,
+                    f"The body must be a JSON array of key names (strings); item {n} is {type(key).__name__}.",
+                )
         failed = []
         for key in keys:
             try:
