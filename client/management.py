@@ -32,7 +32,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from pyflows import __version__
 from pyflows.runtime.errors import ApiError, ClientError
@@ -258,7 +258,32 @@ class ManagementClient:
             raw = self._transport.send(method, url, headers, body)
         except TransportFailure as exc:
             raise self._unreachable(exc.reason) from None
-        return self._unwrap(raw)
+        try:
+            return self._unwrap(raw)
+        except ApiError as exc:
+            hint = self._not_found_hint(path, exc) if self.local and exc.status == 404 else None
+            if hint is None:
+                raise
+            raise ApiError(f"{exc} {hint}", status=exc.status, code=exc.code) from None
+
+    def _not_found_hint(self, path: str, exc: ApiError) -> str | None:
+        """What to do after a local 404 for a workflow or an instance (the API keeps Wrangler's text)."""
+        parts = path.split("/")
+        if len(parts) < 3 or parts[1] != "workflows":
+            return None
+        workflow = unquote(parts[2])
+        port = urlsplit(self.base_url).port
+        flags = "--local" if port in (None, DEFAULT_PORT) else f"--local --port {port}"
+        if "instance" in str(exc).lower():
+            return f"List its instances with `pyflows workflows instances list {workflow} {flags}`."
+        try:
+            names = [w.get("name") for w in self.call("GET", "/workflows").result or [] if isinstance(w, dict)]
+        except ClientError:
+            return None
+        if not names:
+            return "This dev session has no Workflows: check `workflows` in its wrangler config."
+        known = ", ".join(sorted(str(n) for n in names))
+        return f"Workflows in this dev session: {known} (`pyflows workflows list {flags}`)."
 
     def _unreachable(self, reason: str) -> ClientError:
         if self.local:

@@ -44,7 +44,7 @@ from pyflows.runtime.config.formats import (
     toml_key_positions,
 )
 from pyflows.runtime.config.schema import describe_value as _value
-from pyflows.runtime.config.schema import key_path, validate
+from pyflows.runtime.config.schema import key_path, misspelled_keys, validate
 from pyflows.runtime.config.schema import schema_path as schema_path  # re-exported
 from pyflows.runtime.config.triggers import TriggersConfig, parse_triggers
 from pyflows.runtime.errors import (
@@ -484,6 +484,7 @@ def load(cwd: Path, config: Path | None = None, env: str | None = None) -> Confi
     shown = _shown(path)
     raw, locate = _read(path)
     validate(raw, shown, locate)
+    warnings.extend(misspelled_keys(raw, shown))
     effective, origin, env_warnings = _apply_env(raw, env, shown)
     warnings.extend(env_warnings)
     root = path.parent

@@ -186,3 +186,35 @@ def _valid_marker(raw: Any) -> Path | None:
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pyflows"
     )
     return Path(base) / "valid-configs" / digest.hexdigest()
+
+
+def misspelled_keys(raw: Any, shown: str) -> list[str]:
+    """Warnings for keys the schema does not know that look like a typo of one it does
+    (`workflow` for `workflows`, `bindng` in a workflow entry).
+
+    Unknown keys are allowed (Wrangler has many pyflows ignores), so only a close match is reported:
+    a misspelled key would otherwise be ignored without a word."""
+    import difflib
+
+    if not isinstance(raw, dict):
+        return []
+    definitions = schema()
+    warnings: list[str] = []
+
+    def check(obj: dict[str, Any], known: Iterable[str], where: str) -> None:
+        names = sorted(known)
+        for key in obj:
+            if key in names:
+                continue
+            close = difflib.get_close_matches(key, names, n=1, cutoff=0.8)
+            if close:
+                warnings.append(
+                    f"{shown}: {where}{key} is not a setting pyflows knows (ignored); did you mean `{close[0]}`?"
+                )
+
+    check(raw, definitions.get("properties", {}), "")
+    workflow_keys = definitions.get("$defs", {}).get("workflow", {}).get("properties", {})
+    for i, item in enumerate(raw.get("workflows") or []):
+        if isinstance(item, dict):
+            check(item, workflow_keys, f"workflows[{i}].")
+    return warnings

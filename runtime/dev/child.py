@@ -142,6 +142,7 @@ async def _serve(
         max_concurrency=options.max_concurrency,
         public=options.public,
         run_crons=options.run_crons,
+        session_pid=os.getppid() if channel is not None else os.getpid(),  # the `pyflows dev` the user ran
     )
     server = _uvicorn_server(create_app(runtime, close_on_shutdown=True), on_ready)
     if channel is not None:

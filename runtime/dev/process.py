@@ -15,6 +15,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 __all__ = [
+    "OPTIONS_ENV",
     "child_exit",
     "die_with_parent",
     "drop_early_first",
@@ -151,6 +152,9 @@ def receive(channel: socket.socket) -> tuple[str, socket.socket] | None:
     return data.decode(), listener
 
 
+OPTIONS_ENV = "PYFLOWS_DEV_OPTIONS"  # the supervisor takes (and removes) its options from here
+
+
 def exec_supervisor(
     console: str, url: str, options_json: str, listener: socket.socket, first_pid: int, first_channel: socket.socket
 ) -> NoReturn:
@@ -158,7 +162,8 @@ def exec_supervisor(
 
     Same pid: Ctrl-C, the exit status, and the first server stays our child; without typer's and the
     config validator's memory. `console` is "module:Class" of the Reporter that prints, `url` the
-    address the banner announced.
+    address the banner announced. The options (which hold the project's secrets from .dev.vars) go in
+    the environment, readable by this user only, not in argv, which `ps` shows everyone.
     """
     for fd in (listener.fileno(), first_channel.fileno()):
         os.set_inheritable(fd, True)
@@ -166,7 +171,7 @@ def exec_supervisor(
     sys.stderr.flush()
     # Hold Ctrl-C/SIGTERM across the exec: the supervisor takes them once it can stop cleanly.
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    os.execv(
+    os.execve(
         sys.executable,
         [
             sys.executable,
@@ -175,9 +180,9 @@ def exec_supervisor(
             "from pyflows.runtime.dev.supervisor import main; main()",
             console,
             url,
-            options_json,
             str(listener.fileno()),
             str(first_pid),
             str(first_channel.fileno()),
         ],
+        {**os.environ, OPTIONS_ENV: options_json},
     )

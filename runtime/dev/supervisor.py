@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pyflows.runtime.dev.child import child_main, preload
 from pyflows.runtime.dev.options import DevOptions, Project
-from pyflows.runtime.dev.process import child_exit, die_with_parent, interrupt_on_sigterm
+from pyflows.runtime.dev.process import OPTIONS_ENV, child_exit, die_with_parent, interrupt_on_sigterm
 from pyflows.runtime.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -405,7 +405,8 @@ class Supervisor:
 
 def main() -> None:
     """`pyflows dev` after its exec (runtime/dev/process.py `exec_supervisor`): argv is
-    [console "module:Class", its URL, options JSON, listening fd, first server's pid, its channel fd]."""
+    [console "module:Class", its URL, listening fd, first server's pid, its channel fd]; the options
+    JSON is in $PYFLOWS_DEV_OPTIONS."""
     # Ctrl-C stops the session even when started from a shell that ignores SIGINT for background jobs.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     interrupt_on_sigterm()
@@ -416,7 +417,8 @@ def main() -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
         from pyflows.runtime.dev.start import reporter_class
 
-        console, url, options_json, listen_fd, first_pid, first_fd = sys.argv[1:7]
+        console, url, listen_fd, first_pid, first_fd = sys.argv[1:6]
+        options_json = os.environ.pop(OPTIONS_ENV)  # not inherited by the servers or the Worker's code
         # Nothing here imports the config package or decodes the config: this is on the path to Ready.
         options = DevOptions.from_json(options_json, decode_config=False)
         project = Project.from_options_json(options_json)

@@ -55,6 +55,7 @@ class Runtime(Host):
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         public: bool = False,
         run_crons: bool = False,
+        session_pid: int | None = None,
     ) -> Runtime:
         """Open the store (locks `state_dir`; StateLockedError if another server holds it) and
         start the engine, which resumes every in-flight instance (`Host.open`)."""
@@ -69,6 +70,7 @@ class Runtime(Host):
             state_dir=state_dir,
             max_concurrency=max_concurrency,
             run_crons=run_crons,
+            lock_owner_pid=session_pid,
             public=public,
             assets=assets,
         )

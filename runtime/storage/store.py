@@ -168,13 +168,16 @@ class Store:
         self._closed = False
 
     @classmethod
-    async def open(cls, state_dir: Path) -> Store:
-        """Create (0700) and lock `state_dir`, open the database (0600) and apply migrations."""
+    async def open(cls, state_dir: Path, *, owner_pid: int | None = None) -> Store:
+        """Create (0700) and lock `state_dir`, open the database (0600) and apply migrations.
+
+        `owner_pid` is the pid the lock names to a second server that finds it taken (default: this
+        process; `pyflows dev` gives its own, not its server child's, since that is what the user ran)."""
         state_dir = Path(state_dir)
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with contextlib.suppress(OSError):
             os.chmod(state_dir, 0o700)
-        lock_fd = _lock(state_dir)
+        lock_fd = _lock(state_dir, owner_pid or os.getpid())
         old_umask = os.umask(0o077)
         try:
             path = state_dir / DB_NAME
@@ -312,7 +315,7 @@ def _apply_batch(
     return results
 
 
-def _lock(state_dir: Path) -> int:
+def _lock(state_dir: Path, owner_pid: int) -> int:
     import fcntl
 
     path = state_dir / LOCK_NAME
@@ -330,5 +333,5 @@ def _lock(state_dir: Path) -> int:
             state_dir=str(state_dir),
         ) from None
     os.ftruncate(fd, 0)
-    os.write(fd, str(os.getpid()).encode())
+    os.write(fd, str(owner_pid).encode())
     return fd

@@ -67,6 +67,7 @@ class Host:
         run_crons: bool = False,
         hooks: EngineHooks | None = None,
         clock: Clock | None = None,
+        lock_owner_pid: int | None = None,
         **fields: Any,
     ) -> Self:
         """Start the Worker's engine and triggers on `store`, or on a Store opened in `state_dir`
@@ -75,8 +76,9 @@ class Host:
         `state_dir` also holds queues, Durable Object storage and workflow schedules; KV, D1 and R2
         data live in `bindings_dir` (default: Wrangler's layout under the project, or
         $PYFLOWS_BINDINGS_PERSIST_TO). The engine resumes every in-flight instance of the store.
-        `hooks`/`clock` are the engine's test seams (runtime/workflows/hooks.py); `fields` go to
-        the constructor of a subclass. The store is closed again if starting fails.
+        `lock_owner_pid` is the pid the state directory's lock names (Store.open). `hooks`/`clock`
+        are the engine's test seams (runtime/workflows/hooks.py); `fields` go to the constructor of a
+        subclass. The store is closed again if starting fails.
         """
         from pyflows.runtime.storage.store import Store
         from pyflows.runtime.triggers import Triggers
@@ -86,7 +88,7 @@ class Host:
         specs = worker.specs(config)
         if store is None:
             state_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            store = await Store.open(state_dir)
+            store = await Store.open(state_dir, owner_pid=lock_owner_pid)
         engine: Engine | None = None
         try:
             engine = Engine(

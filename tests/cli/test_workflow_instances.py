@@ -336,7 +336,8 @@ def test_describe_retry_and_sleep_times(api: StandIn) -> None:
 def test_describe_unknown_instance(api: StandIn) -> None:
     error(
         local(api, "instances", "describe", "my-workflow", "no-such-instance"),
-        "Local API error: Workflow instance 'no-such-instance' not found.",
+        "Local API error: Workflow instance 'no-such-instance' not found. List its instances with "
+        f"`pyflows workflows instances list my-workflow --local --port {api.port}`.",
     )
 
 
@@ -394,7 +395,8 @@ def test_send_event_errors(api: StandIn) -> None:
     assert api.state.requests == []
     error(
         local(api, "instances", "send-event", "my-workflow", "no-such-instance", "--type", "approve"),
-        "Local API error: Workflow instance 'no-such-instance' not found.",
+        "Local API error: Workflow instance 'no-such-instance' not found. List its instances with "
+        f"`pyflows workflows instances list my-workflow --local --port {api.port}`.",
     )
 
 
@@ -482,7 +484,8 @@ def test_restart_flag_errors(api: StandIn, flags: tuple[str, ...], message: str)
 def test_pause_unknown_instance(api: StandIn) -> None:
     error(
         local(api, "instances", "pause", "my-workflow", "no-such-instance"),
-        "Local API error: Workflow instance 'no-such-instance' not found.",
+        "Local API error: Workflow instance 'no-such-instance' not found. List its instances with "
+        f"`pyflows workflows instances list my-workflow --local --port {api.port}`.",
     )
 
 

@@ -162,7 +162,12 @@ def test_trigger_server_errors(api: StandIn) -> None:
     ],
 )
 def test_unknown_workflow(api: StandIn, args: tuple[str, ...]) -> None:
-    error(local(api, *args), "Local API error: Workflow 'no-such-wf' not found.")
+    # Wrangler's text from the API, then what pyflows adds: the workflows that do exist.
+    error(
+        local(api, *args),
+        "Local API error: Workflow 'no-such-wf' not found. Workflows in this dev session: failing-workflow, "
+        f"my-workflow, sleepy-workflow (`pyflows workflows list --local --port {api.port}`).",
+    )
 
 
 # --- connection, foreign servers, remote mode, global options ----------------------------------

@@ -284,6 +284,23 @@ def test_a_usage_error_after_the_early_fork_leaves_no_server_behind(tmp_path: Pa
     assert served.returncode == 2 and _processes_in(project) == []
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_secrets_never_appear_on_a_command_line(tmp_path: Path) -> None:
+    # `ps` shows every user each process's arguments; the session's options (with .dev.vars) must
+    # reach the reload supervisor another way, and the Worker must not see them in its environment.
+    project = write_project(tmp_path)
+    (project / ".dev.vars").write_text("TOKEN=hunter2-not-in-argv\n")
+    dev = Dev(project)
+    try:
+        dev.ready()
+        assert dev.get("/var?name=TOKEN") == "hunter2-not-in-argv"
+        for pid in (dev.pid, *dev.children()):
+            assert b"hunter2" not in Path(f"/proc/{pid}/cmdline").read_bytes(), pid
+            assert b"PYFLOWS_DEV_OPTIONS" not in Path(f"/proc/{pid}/environ").read_bytes() or pid == dev.pid
+    finally:
+        dev.stop()
+
+
 def test_a_second_dev_server_on_the_same_state_is_refused(tmp_path: Path) -> None:
     project = write_project(tmp_path)
     first = Dev(project)
@@ -292,6 +309,8 @@ def test_a_second_dev_server_on_the_same_state_is_refused(tmp_path: Path) -> Non
         done = run_dev(project)
         assert done.returncode == 1
         assert "✘ [ERROR]" in done.stderr and "in use by another pyflows dev" in done.stderr, done.stderr
+        # It names the `pyflows dev` the user started (stopping it stops its server), not the server child.
+        assert f"(pid {first.pid})" in done.stderr, (first.pid, done.stderr)
         assert first.get("/") == "v1"
     finally:
         first.stop()

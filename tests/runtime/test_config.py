@@ -470,6 +470,23 @@ def test_several_config_files_use_the_first_and_warn(project: Path) -> None:
     assert any("using wrangler.json and ignoring wrangler.toml" in w for w in cfg.warnings)
 
 
+def test_a_misspelled_key_is_a_warning_naming_the_key_it_looks_like(project: Path) -> None:
+    # Unknown keys are allowed (Wrangler has many pyflows ignores), but a near-miss of a known one
+    # would otherwise be ignored silently: `workflow` leaves the Worker without its Workflows.
+    cfg = base(workflow=[dict(WORKFLOW)], compatability_date="2025-11-02", observability={"enabled": True})
+    del cfg["workflows"]
+    cfg["workflow"][0]["bindng"] = cfg["workflow"][0]["binding"]
+    loaded = load(project, write(project, "wrangler.json", cfg).relative_to(project))
+    found = [w for w in loaded.warnings if "not a setting pyflows knows" in w]
+    assert any("workflow is not a setting" in w and "did you mean `workflows`?" in w for w in found), found
+    assert any("compatability_date" in w and "`compatibility_date`" in w for w in found), found
+    assert not any("observability" in w for w in found)  # a Wrangler key pyflows ignores: no warning
+    ok = base()
+    ok["workflows"][0]["bindng"] = "X"
+    warned = load(project, write(project, "wrangler.json", ok).relative_to(project)).warnings
+    assert any("workflows[0].bindng" in w and "`binding`" in w for w in warned), warned
+
+
 def test_explicit_config_is_relative_to_cwd(project: Path) -> None:
     (project / "conf").mkdir()
     write(project, "wrangler.jsonc", base(name="default"))
