@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
-__all__ = ["command_of", "main"]
+__all__ = ["GLOBAL_VALUE_OPTIONS", "command_of", "main"]
 
 GLOBAL_VALUE_OPTIONS = frozenset({"--cwd", "--config", "-c", "--env", "-e"})
 

@@ -169,7 +169,10 @@ def test_list_and_describe_workflows(dev: Dev) -> None:
         BANNER + "Name:         my-workflow\nScript Name:  wf-peer\nClass Name:   MyWorkflow\nInstance Status Counts:\n"
     )
     assert "  waiting:          " in described
-    assert error_of(dev.cli("describe", "no-such-wf")) == "Local API error: Workflow 'no-such-wf' not found."
+    assert error_of(dev.cli("describe", "no-such-wf")) == (
+        "Local API error: Workflow 'no-such-wf' not found. Workflows in this dev session: failing-workflow, "
+        f"my-workflow (`pyflows workflows list --local --port {dev.port}`)."
+    )
 
 
 def test_trigger_wait_for_event_and_complete(dev: Dev) -> None:
@@ -298,7 +301,8 @@ def test_lists_pages_and_filters(dev: Dev) -> None:
     )
     assert dev.data("instances", "list", "failing-workflow", "--date-start", "2999-01-01") == []
     assert error_of(dev.cli("instances", "describe", "failing-workflow", "no-such-instance")) == (
-        "Local API error: Workflow instance 'no-such-instance' not found."
+        "Local API error: Workflow instance 'no-such-instance' not found. List its instances with "
+        f"`pyflows workflows instances list failing-workflow --local --port {dev.port}`."
     )
 
 
