@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pyflows.runtime.bindings.wrangler_state import KV_CLASS, BlobStore, connect, js_string, object_db_path, utf8
+from pyflows.runtime.bindings.wrangler_state import KV_CLASS, ObjectStore, js_string, utf8
 from pyflows.runtime.surface.streams import ReadableStream
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
@@ -97,21 +97,17 @@ def _value_bytes(value: Any) -> bytes:
     )
 
 
-class KVStore:
+class KVStore(ObjectStore):
     """The synchronous store behind one namespace (shared by the binding, the CLI and the Explorer API)."""
+
+    plugin, object_class, schema = "kv", KV_CLASS, _SCHEMA
 
     def __init__(self, root_v3: Path, namespace_id: str) -> None:
         self.namespace_id = namespace_id
-        self.path = object_db_path(root_v3, "kv", KV_CLASS, namespace_id)
-        self.blobs = BlobStore(root_v3, "kv", namespace_id)
-        self._conn = connect(self.path)
-        self._conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self._conn.close()
+        super().__init__(root_v3, namespace_id)
 
     def _live_row(self, key: str) -> tuple[str, int | None, str | None] | None:
-        row = self._conn.execute(
+        row = self.conn.execute(
             "SELECT blob_id, expiration, metadata FROM _mf_entries WHERE key = ?", (key,)
         ).fetchone()
         if row is None:
@@ -122,12 +118,12 @@ class KVStore:
         return row  # type: ignore[no-any-return]
 
     def _delete_rows(self, sql: str, params: tuple[Any, ...]) -> int:
-        self._conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            blob_ids = [r[0] for r in self._conn.execute(sql, params).fetchall()]
-            self._conn.execute("COMMIT")
+            blob_ids = [r[0] for r in self.conn.execute(sql, params).fetchall()]
+            self.conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self.conn.execute("ROLLBACK")
             raise
         for blob_id in blob_ids:
             self.blobs.delete(blob_id)
@@ -204,16 +200,16 @@ class KVStore:
         if len(data) > MAX_VALUE_BYTES:
             raise _fail("PUT", 413, f"Value length of {len(data)} exceeds limit of {MAX_VALUE_BYTES}.")
         blob_id = self.blobs.put(data)
-        self._conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            old = self._conn.execute("SELECT blob_id FROM _mf_entries WHERE key = ?", (key,)).fetchone()
-            self._conn.execute(
+            old = self.conn.execute("SELECT blob_id FROM _mf_entries WHERE key = ?", (key,)).fetchone()
+            self.conn.execute(
                 "INSERT OR REPLACE INTO _mf_entries (key, blob_id, expiration, metadata) VALUES (?, ?, ?, ?)",
                 (key, blob_id, None if expires_s is None else expires_s * 1000, metadata_text),
             )
-            self._conn.execute("COMMIT")
+            self.conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self.conn.execute("ROLLBACK")
             self.blobs.delete(blob_id)
             raise
         if old is not None:
@@ -234,7 +230,7 @@ class KVStore:
             )
         start_after = "" if not cursor else _cursor_key(cursor)
         now_ms = int(time.time() * 1000)
-        rows = self._conn.execute(
+        rows = self.conn.execute(
             "SELECT key, expiration, metadata FROM _mf_entries WHERE substr(key, 1, length(?1)) = ?1 AND key > ?2 "
             "AND (expiration IS NULL OR expiration >= ?3) ORDER BY key LIMIT ?4",
             (js_string(prefix), js_string(start_after), now_ms, limit + 1),

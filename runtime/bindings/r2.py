@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pyflows.runtime.bindings.wrangler_state import R2_CLASS, BlobStore, connect, js_string, object_db_path, utf8
+from pyflows.runtime.bindings.wrangler_state import R2_CLASS, ObjectStore, js_string, utf8
 from pyflows.runtime.surface.streams import ReadableStream
 from pyflows.runtime.surface.values import JsDict
 
@@ -266,18 +266,14 @@ class R2ObjectBody(R2Object):
         return self._take()
 
 
-class R2Store:
+class R2Store(ObjectStore):
     """The synchronous store behind one bucket (shared by the binding, the CLI and the Explorer API)."""
+
+    plugin, object_class, schema = "r2", R2_CLASS, _SCHEMA
 
     def __init__(self, root_v3: Path, bucket_name: str) -> None:
         self.bucket_name = bucket_name
-        self.path = object_db_path(root_v3, "r2", R2_CLASS, bucket_name)
-        self.blobs = BlobStore(root_v3, "r2", bucket_name)
-        self.conn = connect(self.path)
-        self.conn.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self.conn.close()
+        super().__init__(root_v3, bucket_name)
 
     def row(self, key: str) -> tuple[Any, ...] | None:
         return self.conn.execute(f"SELECT {_COLUMNS} FROM _mf_objects WHERE key = ?", (key,)).fetchone()  # type: ignore[no-any-return]

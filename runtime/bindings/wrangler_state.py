@@ -31,6 +31,7 @@ from urllib.parse import quote
 
 __all__ = [
     "BlobStore",
+    "ObjectStore",
     "D1_CLASS",
     "KV_CLASS",
     "R2_CLASS",
@@ -160,3 +161,22 @@ class BlobStore:
                 os.unlink(self._prefix + blob_id)
             except FileNotFoundError:
                 pass
+
+
+class ObjectStore:
+    """One miniflare object database (`<root_v3>/<plugin>/miniflare-<class>/<id>.sqlite`) and its blob
+    folder: what a KV namespace and an R2 bucket share. Subclasses name the `plugin`, the object
+    `object_class` and the `schema` they create if missing."""
+
+    plugin: str
+    object_class: str
+    schema: str
+
+    def __init__(self, root_v3: Path, name: str) -> None:
+        self.path = object_db_path(root_v3, self.plugin, self.object_class, name)
+        self.blobs = BlobStore(root_v3, self.plugin, name)
+        self.conn = connect(self.path)
+        self.conn.executescript(self.schema)
+
+    def close(self) -> None:
+        self.conn.close()

@@ -194,8 +194,6 @@ def misspelled_keys(raw: Any, shown: str) -> list[str]:
 
     Unknown keys are allowed (Wrangler has many pyflows ignores), so only a close match is reported:
     a misspelled key would otherwise be ignored without a word."""
-    import difflib
-
     if not isinstance(raw, dict):
         return []
     definitions = schema()
@@ -203,9 +201,12 @@ def misspelled_keys(raw: Any, shown: str) -> list[str]:
 
     def check(obj: dict[str, Any], known: Iterable[str], where: str) -> None:
         names = sorted(known)
-        for key in obj:
-            if key in names:
-                continue
+        unknown = [key for key in obj if key not in names]
+        if not unknown:  # the common case: no difflib import on the CLI's path
+            return
+        import difflib
+
+        for key in unknown:
             close = difflib.get_close_matches(key, names, n=1, cutoff=0.8)
             if close:
                 warnings.append(

@@ -94,7 +94,7 @@ async def test_expiry_is_honoured(kv: KVNamespace) -> None:
     assert abs(listed.expiration - (time.time() + 60)) < 5
     assert await kv.get("ttl") == "v"
     # Move the stored expiry into the past (the minimum TTL is 60 s): the key reads as gone.
-    kv.store._conn.execute("UPDATE _mf_entries SET expiration = ?", (int(time.time() * 1000) - 1,))
+    kv.store.conn.execute("UPDATE _mf_entries SET expiration = ?", (int(time.time() * 1000) - 1,))
     assert await kv.get("ttl") is None
     assert (await kv.list()).keys == []
 
