@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pyflows.runtime.bindings.queues import QueueStore, StoredMessage, _delay, decode_body, now_ms
+from pyflows.runtime.bindings.queues import MessageGroup, QueueStore, Run, StoredMessage, _delay, decode_body, now_ms
 from pyflows.runtime.config.triggers import QueueConsumer
 from pyflows.runtime.surface.values import utc_naive
 
@@ -35,19 +35,40 @@ log = logging.getLogger("pyflows.queues")
 __all__ = ["Message", "MessageBatch", "QueueConsumerLoop", "deliver_batch"]
 
 
-class Message:
-    """`batch.messages[i]`: id, timestamp, body, attempts, ack(), retry({delaySeconds})."""
+_UNREAD: Any = object()
 
-    def __init__(self, stored: StoredMessage | None, id: str, timestamp: Any, body: Any, attempts: int) -> None:
-        self._stored = stored  # None: delivered without a queue (deliver_batch)
-        self.id = id
+
+class Message(StoredMessage):
+    """`batch.messages[i]`: id, timestamp, body, attempts, ack(), retry({delaySeconds}). The body is
+    decoded when first read, as the SDK converts a JS message's body on access."""
+
+    __slots__ = ("_body", "_id", "_outcome", "attempts", "timestamp")
+
+    def __init__(
+        self, group: MessageGroup | None, index: int, timestamp: Any, attempts: int, id: str = "", body: Any = _UNREAD
+    ) -> None:
+        self.group = group  # type: ignore[assignment]  # None: delivered without a queue (deliver_batch)
+        self.index = index
         self.timestamp = timestamp
-        self.body = body
         self.attempts = attempts
+        self._id = id  # "": read from the group when first asked for
+        self._body = body
         self._outcome: tuple[str, int | None] | None = None  # ("ack", None) | ("retry", delay_s | None)
 
+    @property
+    def id(self) -> str:
+        if not self._id:
+            self._id = self.group.id(self.index)
+        return self._id
+
+    @property
+    def body(self) -> Any:
+        if self._body is _UNREAD:
+            self._body = self.group.body(self.index)
+        return self._body
+
     def ack(self) -> None:
-        self._outcome = ("ack", None)
+        self._outcome = _ACK
 
     def retry(self, options: dict[str, Any] | None = None, **kwargs: Any) -> None:
         opts = {**(options or {}), **kwargs}
@@ -55,6 +76,10 @@ class Message:
 
     def __repr__(self) -> str:
         return f"Message(id={self.id!r}, attempts={self.attempts}, body={self.body!r})"
+
+
+_ACK: tuple[str, int | None] = ("ack", None)
+_RETRY: tuple[str, int | None] = ("retry", None)
 
 
 class MessageBatch:
@@ -123,17 +148,21 @@ class QueueConsumerLoop:
                     await self._wait(deadline - time.monotonic())
                     visible = self.store.count_visible(cfg.queue, now_ms())
             await self._slots.acquire()  # at most max_concurrency batches in flight
-            rows = self.store.take(cfg.queue, cfg.max_batch_size, now_ms())
-            if not rows:
+            runs = self.store.take(cfg.queue, cfg.max_batch_size, now_ms())
+            if not runs:
                 self._slots.release()
                 continue
-            task = asyncio.ensure_future(self._deliver_and_release(rows))
+            if not cfg.max_concurrency or cfg.max_concurrency == 1:  # one batch at a time: no task needed
+                await self._deliver_and_release(runs)
+                await asyncio.sleep(0)  # a handler that never awaits must not starve requests
+                continue
+            task = asyncio.ensure_future(self._deliver_and_release(runs))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
 
-    async def _deliver_and_release(self, rows: list[StoredMessage]) -> None:
+    async def _deliver_and_release(self, runs: list[Run]) -> None:
         try:
-            await self._deliver(rows)
+            await self._deliver(runs)
         except Exception:  # storage trouble: keep the loop alive
             log.exception("queue %s: delivering a batch failed", self.config.queue)
             await asyncio.sleep(0.5)
@@ -141,15 +170,13 @@ class QueueConsumerLoop:
             self._slots.release()
             self.wake()  # the loop may be waiting for this slot's messages to settle
 
-    async def _deliver(self, rows: list[StoredMessage]) -> None:
+    async def _deliver(self, runs: list[Run]) -> None:
         cfg = self.config
-        stamps: dict[int, Any] = {}  # one datetime per send time (a sendBatch shares one)
         messages = []
-        for r in rows:
-            stamp = stamps.get(r.sent_at_epoch_ms)
-            if stamp is None:
-                stamp = stamps[r.sent_at_epoch_ms] = utc_naive(r.sent_at_epoch_ms)
-            messages.append(Message(r, r.id, stamp, decode_body(r.body, r.content_type), r.attempts))
+        for group, indexes in runs:
+            stamp = utc_naive(group.sent_at_epoch_ms)  # one datetime per group (a sendBatch shares one)
+            attempts = group.attempts
+            messages.extend([Message(group, i, stamp, attempts[i] or 0) for i in indexes])
         batch = MessageBatch(cfg.queue, messages)
         failed = await _call(self.deliver, batch) is not None
         self.delivered += len(messages)
@@ -158,17 +185,16 @@ class QueueConsumerLoop:
         dead: list[tuple[StoredMessage, str | None]] = []
         now = now_ms()
         for m in messages:
-            assert m._stored is not None
             outcome = _outcome(m, failed)
             if outcome[0] == "ack":
-                acked.append(m._stored)
+                acked.append(m)
             elif m.attempts > cfg.max_retries:
-                dead.append((m._stored, cfg.dead_letter_queue))
+                dead.append((m, cfg.dead_letter_queue))
                 where = f"moved to dead-letter queue {cfg.dead_letter_queue!r}" if cfg.dead_letter_queue else "dropped"
                 log.warning("Queue %s: message %s failed %d times and was %s.", cfg.queue, m.id, m.attempts, where)
             else:
                 delay = cfg.retry_delay if outcome[1] is None else outcome[1]
-                retried.append((m._stored, now + delay * 1000))
+                retried.append((m, now + delay * 1000))
         self.store.settle(acked, retried, dead)
         if dead and cfg.dead_letter_queue:
             self.on_dead_letter(cfg.dead_letter_queue)
@@ -191,7 +217,7 @@ class QueueConsumerLoop:
 def _outcome(message: Message, failed: bool) -> tuple[str, int | None]:
     """What the handler decided for `message`: its own ack()/retry(), else ack when the handler
     returned and retry when it raised (Cloudflare's implicit outcome)."""
-    return message._outcome or (("retry", None) if failed else ("ack", None))
+    return message._outcome or (_RETRY if failed else _ACK)
 
 
 async def _call(deliver: Callable[[MessageBatch], Awaitable[Any]], batch: MessageBatch) -> BaseException | None:
@@ -226,7 +252,7 @@ async def deliver_batch(
     from pyflows.runtime.bindings.queues import encode_body
 
     stamp = utc_naive(now_ms())
-    messages = [Message(None, uuid.uuid4().hex, stamp, decode_body(encode_body(b), "json"), 1) for b in bodies]
+    messages = [Message(None, 0, stamp, 1, uuid.uuid4().hex, decode_body(encode_body(b), "json")) for b in bodies]
     error = await _call(deliver, MessageBatch(queue, messages))
     rows = []
     for m in messages:
