@@ -15,8 +15,9 @@ one state directory is a clear error instead of corruption.
 `Store.open_memory()` (and `MemoryStores`, for pyflows.testing's store per test) is the same store
 on a private in-memory database: one connection serves reads and writes, and each call runs inline
 on the event loop (an in-memory statement takes microseconds; the thread hop aiosqlite needs for
-disk I/O would cost more than the work). Writes are still queued and group-committed by a task, in
-the same order.
+disk I/O would cost more than the work). A write there is committed when `write_nowait` is called,
+in its own transaction, so it needs neither a flush task nor a turn of the event loop; the order of
+writes is the same.
 """
 
 from __future__ import annotations
@@ -112,7 +113,10 @@ def _emptied(conn: sqlite3.Connection) -> bool:
                 conn.execute(f'DELETE FROM "{table}"')
             if "sqlite_sequence" in tables:
                 conn.execute("DELETE FROM sqlite_sequence")
-            left = [t for t in mine if conn.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone()]  # a trigger wrote
+            # a trigger may have written a row: one query for every table
+            left = conn.execute(
+                "SELECT " + " OR ".join(f'EXISTS (SELECT 1 FROM "{t}")' for t in mine) if mine else "SELECT 0"
+            ).fetchone()[0]
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -240,6 +244,12 @@ class Store:
         if self._closed:
             raise StoreClosedError("The state store is closed; the dev server is shutting down.")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        if self.path is None:  # in memory: commit now (nothing can be pending)
+            try:
+                fut.set_result(_apply_one(self._writer._conn, fn))  # noqa: SLF001
+            except Exception as exc:
+                fut.set_exception(exc)
+            return fut
         self._pending.append((fn, fut))
         if self._flushing is None:
             self._flushing = asyncio.ensure_future(self._flush())
@@ -288,6 +298,18 @@ class Store:
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._lock_fd)
+
+
+def _apply_one(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """`fn(conn)` in a transaction of its own; rolled back if it raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        value = fn(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return value
 
 
 def _apply_batch(

@@ -149,11 +149,11 @@ class Triggers:
 
     def bindings(self, config: Config) -> dict[str, Any]:
         """The env entries of Worker `config.name` for queues.producers, durable_objects.bindings, services."""
-        from pyflows.runtime.bindings.queues import QueueProducerBinding
-
         t = config.triggers
         values: dict[str, Any] = {}
         for p in t.producers:
+            from pyflows.runtime.bindings.queues import QueueProducerBinding
+
             values[p.binding] = QueueProducerBinding(
                 self.queue_store, p.queue, delivery_delay=p.delivery_delay, on_send=self.wake
             )
@@ -238,7 +238,6 @@ class Triggers:
     async def start(self, env: Any, engine: Any = None) -> None:
         """Build the other Workers' envs, then start consumers, alarms, crons and schedules."""
         from pyflows.runtime.surface import entrypoints
-        from pyflows.runtime.triggers.queue_consumer import QueueConsumerLoop
         from pyflows.runtime.worker.loader import build_env
 
         self.envs[self.config.name] = env
@@ -254,6 +253,8 @@ class Triggers:
         crons: list[tuple[str, str]] = []
         for name, (cfg, worker) in self.workers.items():
             for c in cfg.triggers.consumers:
+                from pyflows.runtime.triggers.queue_consumer import QueueConsumerLoop
+
                 loop = QueueConsumerLoop(self.queue_store, c, self._deliver_to(worker, name))
                 loop.on_dead_letter = self.wake
                 self._consumers[c.queue] = loop

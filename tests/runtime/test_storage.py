@@ -202,6 +202,27 @@ async def test_a_database_that_cannot_be_emptied_is_not_handed_out_again() -> No
         stores.close()
 
 
+async def test_an_in_memory_write_commits_when_it_is_queued_and_a_failing_one_rolls_back() -> None:
+    stores = MemoryStores()
+    try:
+        store = await stores.open()
+        await store.migrate("workflows", queries.MIGRATIONS)
+        done = store.write_nowait(lambda c: queries.insert_instance_txn(c, "wf", "i1", "{}", 1))
+        assert done.done() and store.read_now(lambda c: queries.q_instance(c, "wf", "i1"))["id"] == "i1"
+
+        def half_then_fail(c: sqlite3.Connection) -> None:
+            queries.insert_instance_txn(c, "wf", "i2", "{}", 1)
+            raise ValueError("no")
+
+        with pytest.raises(ValueError, match="no"):
+            await store.write(half_then_fail)
+        assert store.read_now(lambda c: queries.q_instance(c, "wf", "i2")) is None  # rolled back
+        assert await store.write(lambda c: queries.insert_instance_txn(c, "wf", "i3", "{}", 1)) > 0  # still usable
+        await store.close()
+    finally:
+        stores.close()
+
+
 async def test_read_now_sees_committed_rows_of_a_file_store(tmp_path: Path) -> None:
     store = await _open(tmp_path / "s")
     try:

@@ -85,6 +85,24 @@ async def test_left_running(pyflows_project):
     await pyflows_project.env.SIGNUP.create(id="ada", params={"user": "ada"})  # the same id as above: isolated
 
 
+@pytest.fixture
+async def running_loop():
+    import asyncio
+
+    yield asyncio.get_running_loop()
+
+
+@pytest.mark.anyio
+async def test_one_loop_for_the_project_other_async_fixtures_and_the_test(pyflows_project, running_loop):
+    import asyncio
+
+    assert asyncio.get_running_loop() is running_loop
+    async with introspect_workflow_instance(pyflows_project.env.SIGNUP, "dan") as instance:
+        await instance.modify(lambda m: (m.mock_step_result({"name": "send email"}, True), m.disable_sleeps()))
+        await pyflows_project.env.SIGNUP.create(id="dan", params={"user": "dan"})
+        assert await instance.get_output() == {"sent": True, "user": "dan"}
+
+
 @pytest.mark.anyio
 async def test_a_waiter_failure_reads_well(pyflows_project):
     env = pyflows_project.env
@@ -120,7 +138,7 @@ def test_a_project_outside_the_repository(tmp_path: Path) -> None:
     project = _project(tmp_path / "outside")
     done = _pytest(project)
     out = done.stdout + done.stderr
-    assert "1 failed, 4 passed" in out, out
+    assert "1 failed, 5 passed" in out, out
     # the failing test fails with what the instance was doing
     assert "WaitError: [pyflows.testing] The Workflow instance carol has reached status 'errored'." in out, out
     assert "Its error: RuntimeError: no mail server in tests" in out, out
@@ -154,6 +172,26 @@ def test_pytest_asyncio_auto_mode(tmp_path: Path) -> None:
         cwd=project, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert "1 passed" in done.stdout, done.stdout + done.stderr
+
+
+def test_an_anyio_without_get_runner_falls_back_to_its_async_fixtures(tmp_path: Path) -> None:
+    project = _project(tmp_path / "outside")
+    (project / "tests" / "conftest.py").write_text(
+        "import pyflows.testing.plugin as plugin\n\nplugin._anyio_runner = lambda backend: None\n"
+    )
+    done = _pytest(project, "tests/test_signup.py", "-k", "mocks or one_loop or left_running")
+    assert "3 passed" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_trio_backend_is_a_clear_error(tmp_path: Path) -> None:
+    project = _project(tmp_path / "outside")
+    (project / "tests" / "test_trio.py").write_text(
+        "import pytest\n\n\n@pytest.fixture\ndef anyio_backend():\n    return 'trio'\n\n\n"
+        "@pytest.mark.anyio\nasync def test_x(pyflows_project):\n    pass\n"
+    )
+    done = _pytest(project, "tests/test_trio.py")
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and "runs Workflows on asyncio, but this test runs on anyio backend 'trio'" in out, out
 
 
 def test_async_test_without_a_runner_is_a_clear_error(tmp_path: Path) -> None:
