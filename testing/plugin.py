@@ -39,9 +39,20 @@ def project_path(request: pytest.FixtureRequest) -> Path:
     configured = request.config.getini("pyflows_project")
     if configured:
         return request.config.rootpath / str(configured)
-    from pyflows.testing.project import find_project
+    return _found(request.path.parent, request.config.rootpath)
 
-    return find_project(request.path.parent, request.config.rootpath)
+
+_found_projects: dict[tuple[Path, Path], Path] = {}
+
+
+def _found(start: Path, stop: Path) -> Path:
+    """find_project, once per test directory (it stats every directory on the way up)."""
+    key = (start, stop)
+    if key not in _found_projects:
+        from pyflows.testing.project import find_project
+
+        _found_projects[key] = find_project(start, stop)
+    return _found_projects[key]
 
 
 async def open_for(request: pytest.FixtureRequest) -> AsyncIterator[Any]:

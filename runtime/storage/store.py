@@ -139,7 +139,9 @@ class MemoryStores:
     async def open(self) -> Store:
         conn = self._idle.pop() if self._idle else _memory_connection()
         inline = _Inline(conn, self._give_back)
-        return Store(None, inline, inline, None)
+        store = Store(None, inline, inline, None)
+        store.empty = True
+        return store
 
     def _give_back(self, conn: sqlite3.Connection) -> None:
         if conn.in_transaction or not _emptied(conn):
@@ -170,6 +172,7 @@ class Store:
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._closed = False
+        self.empty = False  # known to hold no rows but the schema (a new or emptied in-memory database)
 
     @classmethod
     async def open(cls, state_dir: Path, *, owner_pid: int | None = None) -> Store:
@@ -201,7 +204,9 @@ class Store:
         """A store on a private in-memory database (see the module docstring), gone when it closes.
         `MemoryStores` hands out ones whose databases are reused."""
         inline = _Inline(_memory_connection(), sqlite3.Connection.close)
-        return cls(None, inline, inline, None)
+        store = cls(None, inline, inline, None)
+        store.empty = True
+        return store
 
     def read_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run a read function synchronously, off the event loop's schedule (committed data only): on

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 MAX_VALUE_BYTES = 1024 * 1024  # 1 MiB, Cloudflare's limit for params, step results and events
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode  # one, not one per call
 _DT = "__datetime__"
 _BYTES = "__bytes__"
 
@@ -106,7 +107,7 @@ def python_from_rpc(tree: Any) -> Any:
 
 def dumps(tree: Any) -> str:
     """Serialize an RPC tree compactly (the size that counts against the 1 MiB limit)."""
-    return json.dumps(tree, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _encode(tree)
 
 
 def loads(text: str | None) -> Any:

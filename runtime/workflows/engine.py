@@ -200,8 +200,9 @@ class Engine:
         timers, so a start with 100,000 sleepers reads one page of wake times, not every row.
         """
         await self.store.migrate("workflows", queries.MIGRATIONS)
+        empty, self.store.empty = self.store.empty, False  # a new test's store: nothing to recover or sweep
         due_by = self.clock.now_ms() + self.options.hibernate_after_ms
-        rows = await self.store.read(lambda c: queries.q_recoverable(c, due_by))
+        rows = [] if empty else await self.store.read(lambda c: queries.q_recoverable(c, due_by))
         for row in rows:
             spec = self.specs.get(row["workflow"])
             if spec is None:  # workflow removed from the config: leave its instances alone
@@ -215,11 +216,13 @@ class Engine:
                 self.scheduler.add_new(inst)
             else:
                 self.scheduler.add_returning(inst)
-        await self.timers.load()
-        self._sweeper = asyncio.ensure_future(self._sweep_expired())
+        await self.timers.load(empty=empty)
+        self._sweeper = asyncio.ensure_future(self._sweep_expired(wait_first=empty))
 
-    async def _sweep_expired(self) -> None:
+    async def _sweep_expired(self, wait_first: bool = False) -> None:
         """Remove finished instances whose retention has run out (now, then every retention_sweep_ms)."""
+        if wait_first:
+            await asyncio.sleep(self.options.retention_sweep_ms / 1000)
         while not self._closing:
             try:
                 now = self.clock.now_ms()

@@ -376,13 +376,8 @@ def save_step_txn(
 
     `position`, `config`, `event_type` and `lineage` are kept from the first write.
     """
-    conn.execute(
-        "INSERT INTO steps (instance_pk, position, kind, name, count, state, started_at_epoch_ms, "
-        "ended_at_epoch_ms, wake_at_epoch_ms, config, output, error, event_type, lineage) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (instance_pk, kind, name, count) DO UPDATE SET state = excluded.state, "
-        "ended_at_epoch_ms = excluded.ended_at_epoch_ms, wake_at_epoch_ms = excluded.wake_at_epoch_ms, "
-        "output = excluded.output, error = excluded.error",
+    cursor = conn.execute(
+        _SAVE_STEP,
         (
             instance_pk,
             position,
@@ -400,11 +395,26 @@ def save_step_txn(
             lineage,
         ),
     )
-    row = conn.execute(
-        "SELECT pk FROM steps WHERE instance_pk = ? AND kind = ? AND name = ? AND count = ?",
-        (instance_pk, kind, name, count),
-    ).fetchone()
+    rows = cursor.fetchall() if _RETURNING else None  # all: the statement is finished before COMMIT
+    row = rows[0] if rows else None
+    if row is None:
+        row = conn.execute(
+            "SELECT pk FROM steps WHERE instance_pk = ? AND kind = ? AND name = ? AND count = ?",
+            (instance_pk, kind, name, count),
+        ).fetchone()
     return int(row[0])
+
+
+# The upsert returns the step's pk where SQLite has RETURNING (3.35, 2021); older ones look it up.
+_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
+_SAVE_STEP = (
+    "INSERT INTO steps (instance_pk, position, kind, name, count, state, started_at_epoch_ms, "
+    "ended_at_epoch_ms, wake_at_epoch_ms, config, output, error, event_type, lineage) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (instance_pk, kind, name, count) DO UPDATE SET state = excluded.state, "
+    "ended_at_epoch_ms = excluded.ended_at_epoch_ms, wake_at_epoch_ms = excluded.wake_at_epoch_ms, "
+    "output = excluded.output, error = excluded.error" + (" RETURNING pk" if _RETURNING else "")
+)
 
 
 def save_attempt_txn(

@@ -90,6 +90,8 @@ from pyflows.runtime.workflows.step_errors import (
     rebuild_error,
 )
 
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+
 if TYPE_CHECKING:
     from pyflows.runtime.workflows.engine import Engine, _Instance
     from pyflows.runtime.workflows.hooks import InstanceHooks, TimerHandle
@@ -343,7 +345,7 @@ class Run:
         if node is None or node.run is not self:
             return None
         node.calls += 1
-        return json.dumps([*node.path, node.calls - 1], separators=(",", ":"))
+        return _compact([*node.path, node.calls - 1])
 
     def _check_determinism(self, kind: str, name: str, count: int, lineage: str | None) -> None:
         """A step with no record, called where the history has a step not yet replayed: the code changed.

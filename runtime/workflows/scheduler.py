@@ -185,9 +185,9 @@ class WakeTimers:
         self._refill: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def load(self) -> None:
-        """Read the first page (at start)."""
-        self._take(await self._fetch_page(None, self._page))
+    async def load(self, *, empty: bool = False) -> None:
+        """Read the first page (at start); `empty`: the store is known to hold no instance."""
+        self._take([] if empty else await self._fetch_page(None, self._page))
         self._arm()
 
     def add(self, pk: int, wake_at: int) -> None:
