@@ -66,6 +66,7 @@ class TestHooks:
         self.handles: dict[tuple[str, str], WorkflowInstanceIntrospector] = {}
         self.sessions: dict[str, WorkflowIntrospector] = {}
         self._listeners: dict[tuple[str, str], list[asyncio.Future[None]]] = {}
+        self._status_listeners: dict[tuple[str, str], list[asyncio.Future[None]]] = {}
 
     # -- EngineHooks -------------------------------------------------------------------------------
 
@@ -79,15 +80,20 @@ class TestHooks:
         await self.deliver_events(workflow, instance_id)
         self.changed(workflow, instance_id)  # waiters started before create() look again now
 
-    def changed(self, workflow: str, instance_id: str) -> None:
+    def changed(self, workflow: str, instance_id: str, *, step: bool = False) -> None:
         for fut in self._listeners.pop((workflow, instance_id), ()):
             _settle(fut)
+        if not step:
+            for fut in self._status_listeners.pop((workflow, instance_id), ()):
+                _settle(fut)
 
     # -- for the handles ----------------------------------------------------------------------------
 
-    def listen(self, workflow: str, instance_id: str) -> asyncio.Future[None]:
+    def listen(self, workflow: str, instance_id: str, *, status_only: bool = False) -> asyncio.Future[None]:
+        """A future settled at the instance's next change (`status_only`: its next status change)."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._listeners.setdefault((workflow, instance_id), []).append(fut)
+        listeners = self._status_listeners if status_only else self._listeners
+        listeners.setdefault((workflow, instance_id), []).append(fut)
         return fut
 
     async def deliver_events(self, workflow: str, instance_id: str) -> None:
@@ -240,13 +246,16 @@ class WorkflowInstanceIntrospector:
 
     # -- waiters -------------------------------------------------------------------------------------
 
-    async def _until(self, check: Callable[[], Any], timeout: float | None, waiting_for: str) -> Any:
-        """Re-run `check()` (returns (done, value)) after every change of the instance, until done or timeout."""
+    async def _until(
+        self, check: Callable[[], Any], timeout: float | None, waiting_for: str, *, status_only: bool = False
+    ) -> Any:
+        """Re-run `check()` (returns (done, value)) after every change of the instance (`status_only`:
+        every status change), until done or timeout."""
         limit = DEFAULT_TIMEOUT_S if timeout is None else timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         while True:
-            changed = self._hooks.listen(self.workflow, self.id)
+            changed = self._hooks.listen(self.workflow, self.id, status_only=status_only)
             done, value = await check()
             if done:
                 changed.cancel()
@@ -300,7 +309,7 @@ class WorkflowInstanceIntrospector:
                 )
             return False, None
 
-        await self._until(check, timeout, f"instance {self.id!r} to reach status {status!r}")
+        await self._until(check, timeout, f"instance {self.id!r} to reach status {status!r}", status_only=True)
 
     async def wait_for_step_result(self, step: dict[str, Any], *, timeout: float | None = None) -> Any:
         """The result of the `step.do` selected by `{"name", "index"?}`, once it completes.
@@ -338,7 +347,7 @@ class WorkflowInstanceIntrospector:
             current = await self._status()
             return (current is not None and current["status"] in FINISHED), current
 
-        current = await self._until(check, timeout, f"instance {self.id!r} to finish (for {what})")
+        current = await self._until(check, timeout, f"instance {self.id!r} to finish (for {what})", status_only=True)
         if current["status"] != want:
             noun = "output" if want == "complete" else "error"
             raise WaitError(

@@ -11,7 +11,7 @@ when an instance changed. `pyflows.testing` implements both; the dev server uses
 
     hooks.for_instance(workflow, id) -> InstanceHooks | None
     await hooks.instance_created(workflow, id)     before the instance is scheduled (modifiers apply)
-    hooks.changed(workflow, id)                    after a status change or a step record was saved
+    hooks.changed(workflow, id, step=False)        after a status change (step=True: a step record was saved)
 
     InstanceHooks.step_override(name, count, attempt, timeout_ms)
         -> None (run the step) | ("error", {"name", "message"}) | ("timeout", {"name", "message"})
@@ -62,4 +62,4 @@ class EngineHooks(Protocol):
 
     async def instance_created(self, workflow: str, instance_id: str) -> None: ...
 
-    def changed(self, workflow: str, instance_id: str) -> None: ...
+    def changed(self, workflow: str, instance_id: str, *, step: bool = False) -> None: ...

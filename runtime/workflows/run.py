@@ -373,7 +373,7 @@ class Run:
     async def _save_and_tell(self, fn: Callable[[Any], Any]) -> Any:
         result = await self.engine.store.write(fn)
         assert self.engine.hooks is not None
-        self.engine.hooks.changed(self.inst.spec.name, self.inst.id)
+        self.engine.hooks.changed(self.inst.spec.name, self.inst.id, step=True)
         return result
 
     # -- waits -----------------------------------------------------------------------------------
