@@ -175,18 +175,29 @@ class QueueStore:
 
     @classmethod
     def open(cls, path: Path) -> QueueStore:
+        """Open (0600) or create the store and load every message left in it. sqlite3.Error or
+        ValueError for a database it cannot read; nothing is left open then."""
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        path.chmod(0o600)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=5000")
-        conn.execute("PRAGMA wal_autocheckpoint=0")  # _Checkpointer's thread does it
-        conn.executescript(_SCHEMA)
-        _migrate_message_rows(conn)
-        store = cls(conn, _Checkpointer(path))
+        try:
+            path.chmod(0o600)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # _Checkpointer's thread does it
+            conn.executescript(_SCHEMA)
+            _migrate_message_rows(conn)
+            store = cls(conn)
+            store._load()
+        except BaseException:
+            conn.close()
+            raise
+        store._checkpoints = _Checkpointer(path)  # once nothing can fail
+        return store
+
+    def _load(self) -> None:
         runs: list[tuple[int, int, int, MessageGroup, list[int]]] = []
-        for pk, queue, first_id, bodies, types, sent_at, visible, attempts in conn.execute(
+        for pk, queue, first_id, bodies, types, sent_at, visible, attempts in self.conn.execute(
             "SELECT pk, queue, first_id, bodies, content_types, sent_at_epoch_ms, visible_at, attempts "
             "FROM message_groups"
         ):
@@ -199,8 +210,7 @@ class QueueStore:
         runs.sort(key=lambda entry: entry[:3])
         now = now_ms()
         for entry in runs:
-            store._add(entry[3], entry[4], now)
-        return store
+            self._add(entry[3], entry[4], now)
 
     def close(self) -> None:
         if self._checkpoints is not None:
@@ -260,31 +270,49 @@ class QueueStore:
 
     def take(self, queue: str, limit: int, now: int) -> list[Run]:
         """Up to `limit` visible messages, oldest first, as runs; now in flight, with their delivery
-        counted on disk."""
+        counted on disk. If that write fails, nothing is taken (the error propagates)."""
         self._promote(queue, now)
         ready = self._ready.get(queue)
         taken: list[Run] = []
+        popped: list[list[Any]] = []  # [group, indexes, start] of the runs, as they were
+        partial = False  # the last run was taken in part: it is still at the front, moved on
         need = limit
         while need and ready:
             run = ready[0]
             group, indexes, start = run
+            popped.append(list(run))
             part = indexes[start : start + need]
             if start + len(part) == len(indexes):
                 ready.popleft()
             else:
                 run[2] = start + len(part)
-            attempts = group.attempts
-            for i in part:
-                attempts[i] += 1  # indexed messages are not settled (not None)
+                partial = True
             taken.append((group, part))
             need -= len(part)
-        if taken:
-            self._count[queue] -= limit - need
-            self._written()
-            for group in {group.pk: group for group, _ in taken}.values():
-                self.conn.execute(
-                    "UPDATE message_groups SET attempts = ? WHERE pk = ?", (_dump(group.attempts), group.pk)
-                )
+        if not taken:
+            return taken
+        groups = list({group.pk: group for group, _ in taken}.values())
+        saved = _snapshot(groups)
+        for group, part in taken:
+            attempts = group.attempts
+            for i in part:
+                attempts[i] = (attempts[i] or 0) + 1  # (indexed messages are not settled: never None)
+        try:
+            self._transaction(
+                lambda: [
+                    self.conn.execute("UPDATE message_groups SET attempts = ? WHERE pk = ?", (_dump(g.attempts), g.pk))
+                    for g in groups
+                ],
+                many=len(groups) > 1,
+            )
+        except BaseException:
+            _restore(saved)
+            if ready is not None:
+                if partial:
+                    ready.popleft()  # put back below as it was
+                ready.extendleft(reversed(popped))
+            raise
+        self._count[queue] -= limit - need
         return taken
 
     def settle(
@@ -293,40 +321,59 @@ class QueueStore:
         retried: list[tuple[StoredMessage, int]],
         dead: list[tuple[StoredMessage, str | None]],
     ) -> None:
-        """Delete acked, requeue retried (msg, visible_at), move or drop dead (msg, dead-letter queue)."""
+        """Delete acked, requeue retried (msg, visible_at), move or drop dead (msg, dead-letter queue),
+        in one transaction. If it fails, memory is as it was (the messages stay in flight until the
+        store is opened again, and are delivered again then) and the error propagates."""
         now = now_ms()
         touched: dict[int, MessageGroup] = {}
         for m in acked:
-            group = touched[m.group.pk] = m.group
-            group.attempts[m.index] = None
-            group.left -= 1
+            touched[m.group.pk] = m.group
+        for m, _visible in retried:
+            touched[m.group.pk] = m.group
+        for m, _dlq in dead:
+            touched[m.group.pk] = m.group
+        saved = _snapshot(touched.values())
+        for m in acked:
+            m.group.attempts[m.index] = None
+            m.group.left -= 1
         for m, visible in retried:
-            group = touched[m.group.pk] = m.group
-            group.visible[m.index] = visible
+            m.group.visible[m.index] = visible
         moved: list[tuple[StoredMessage, str]] = []
         for m, dlq in dead:
-            group = touched[m.group.pk] = m.group
-            group.attempts[m.index] = None
-            group.left -= 1
+            m.group.attempts[m.index] = None
+            m.group.left -= 1
             if dlq is not None:
                 moved.append((m, dlq))
-        if moved or len(touched) > 1:
-            with self.conn:
-                self.conn.execute("BEGIN IMMEDIATE")
-                self._write(touched.values())
-                # a fresh message on the dead-letter queue: same id, body, content type and send time
-                fresh = [self._insert_moved(m, dlq, now) for m, dlq in moved]
-        else:
+        fresh: list[MessageGroup] = []
+
+        def write() -> None:
             self._write(touched.values())
-            fresh = []
+            # a fresh message on the dead-letter queue: same id, body, content type and send time
+            fresh.extend(self._insert_moved(m, dlq, now) for m, dlq in moved)
+
+        try:
+            self._transaction(write, many=bool(moved) or len(touched) > 1)
+        except BaseException:
+            _restore(saved)
+            raise
         for m, _visible in retried:
             self._add(m.group, [m.index], now)
         for group in fresh:
             self._add(group, [0], now)
 
+    def _transaction(self, fn: Callable[[], Any], *, many: bool) -> None:
+        """`fn()` (its statements) atomically: in BEGIN IMMEDIATE … COMMIT if `many`, else as the
+        single autocommit statement it is."""
+        self._written()
+        if not many:
+            fn()
+            return
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            fn()
+
     def _write(self, groups: Any) -> None:
         """Save the attempts/visible_at of `groups`, deleting those with no message left."""
-        self._written()
         for group in groups:
             if group.left == 0:
                 self.conn.execute("DELETE FROM message_groups WHERE pk = ?", (group.pk,))
@@ -389,6 +436,18 @@ class _Checkpointer:
         self._closing.set()
         self.wake.set()
         self._thread.join(timeout=5)
+
+
+def _snapshot(groups: Any) -> list[tuple[MessageGroup, list[int | None], list[int], int]]:
+    return [(g, list(g.attempts), list(g.visible), g.left) for g in groups]
+
+
+def _restore(saved: list[tuple[MessageGroup, list[int | None], list[int], int]]) -> None:
+    """Memory as `_snapshot` found it: a write that failed must not be saved by a later one."""
+    for group, attempts, visible, left in saved:
+        group.attempts[:] = attempts
+        group.visible[:] = visible
+        group.left = left
 
 
 def _runs(group: MessageGroup, indexes: list[int]) -> list[list[int]]:

@@ -148,14 +148,18 @@ class QueueConsumerLoop:
                     await self._wait(deadline - time.monotonic())
                     visible = self.store.count_visible(cfg.queue, now_ms())
             await self._slots.acquire()  # at most max_concurrency batches in flight
-            runs = self.store.take(cfg.queue, cfg.max_batch_size, now_ms())
+            try:
+                runs = self.store.take(cfg.queue, cfg.max_batch_size, now_ms())
+            except Exception:  # storage trouble (the database locked by another program): try again
+                log.exception("queue %s: taking a batch failed", cfg.queue)
+                self._slots.release()
+                await asyncio.sleep(0.5)
+                continue
             if not runs:
                 self._slots.release()
                 continue
-            if not cfg.max_concurrency or cfg.max_concurrency == 1:  # one batch at a time: no task needed
-                await self._deliver_and_release(runs)
-                await asyncio.sleep(0)  # a handler that never awaits must not starve requests
-                continue
+            # A task per batch: each queue() call is an invocation of its own (its own context
+            # variables; cancelled, and failing, on its own), and the loop never runs user code.
             task = asyncio.ensure_future(self._deliver_and_release(runs))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)

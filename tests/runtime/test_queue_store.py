@@ -1,5 +1,6 @@
 """The queue store (runtime/bindings/queues.py): one row per send/sendBatch, settled message by
-message, nothing lost across a restart or an upgrade, and the WAL checkpointed off the event loop."""
+message, nothing lost across a restart, an upgrade or a failed write, and the WAL checkpointed off
+the event loop."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import base64
 import datetime as dt
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -145,4 +147,73 @@ async def test_a_consumer_whose_handler_never_awaits_lets_requests_in(tmp_path: 
     await loop.close()
     assert delivered == 2000
     assert seen_by_other_task and seen_by_other_task[0] < 2000  # it ran before the queue was drained
+    store.close()
+
+
+def producer(store: QueueStore, queue: str = "q") -> QueueProducerBinding:
+    return QueueProducerBinding(store, queue, on_send=lambda q: None)
+
+
+def bodies(store: QueueStore, queue: str) -> list[object]:
+    return [g.body(i) for g, ix in store.take(queue, 1000, now()) for i in ix]
+
+
+async def test_a_failed_dead_letter_move_is_not_persisted_by_the_next_write_of_its_group(tmp_path: Path) -> None:
+    """settle() sets attempts[i] = None in memory before writing; if the write fails (SQLITE_BUSY:
+    another process holds the write lock past busy_timeout; disk full), the transaction rolls back
+    but the in-memory group keeps the None, and the next write of the same group (a later take()
+    or settle() of a sibling message) persists it: the message is then neither in its queue nor in
+    the dead-letter queue. A failed settle must leave the group as it was (its messages are
+    delivered again after a restart)."""
+    path = tmp_path / "queues.sqlite"
+    store = QueueStore.open(path)
+    store.conn.execute("PRAGMA busy_timeout=50")
+    await producer(store).sendBatch([{"body": {"n": i}} for i in range(4)])
+    [(g, ix)] = store.take("q", 2, now())  # a batch of 2 of the group's 4 messages
+    assert ix == [0, 1]
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # e.g. `sqlite3 .pyflows/.../queues.sqlite` in another terminal
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        store.settle([StoredMessage(g, 1)], [], [(StoredMessage(g, 0), "dlq")])
+    other.execute("ROLLBACK")
+    other.close()
+    # the consumer logs the error and goes on: the next batch of the same group
+    [(g2, ix2)] = store.take("q", 2, now())
+    assert g2 is g and ix2 == [2, 3]
+    store.close()
+
+    again = QueueStore.open(path)
+    in_q = [b["n"] for b in bodies(again, "q")]
+    in_dlq = [b["n"] for b in bodies(again, "dlq")]
+    again.close()
+    assert 0 in in_q or 0 in in_dlq, (in_q, in_dlq)  # message 0 must exist somewhere
+
+
+async def test_a_failed_open_leaves_no_checkpointer_thread(tmp_path: Path) -> None:
+    path = tmp_path / "queues.sqlite"
+    store = QueueStore.open(path)
+    await producer(store).send(1)
+    store.conn.execute("UPDATE message_groups SET attempts = 'not json'")
+    store.close()
+    before = {t.ident for t in threading.enumerate()}
+    with pytest.raises(ValueError):
+        QueueStore.open(path)
+    leaked = [t.name for t in threading.enumerate() if t.ident not in before]
+    assert leaked == []
+
+
+async def test_a_failed_take_takes_nothing_and_counts_no_attempt(tmp_path: Path) -> None:
+    path = tmp_path / "queues.sqlite"
+    store = QueueStore.open(path)
+    store.conn.execute("PRAGMA busy_timeout=50")
+    await producer(store).sendBatch([{"body": {"n": i}} for i in range(4)])
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        store.take("q", 3, now())
+    other.execute("ROLLBACK")
+    other.close()
+    assert store.count_visible("q", now()) == 4
+    [(group, indexes)] = store.take("q", 3, now())
+    assert indexes == [0, 1, 2] and group.attempts == [1, 1, 1, 0]  # the failed take counted nothing
     store.close()
