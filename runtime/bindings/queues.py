@@ -28,7 +28,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,9 @@ _INSERT = (
 )
 _ID_MASK = (1 << 128) - 1
 _SCALARS = frozenset({str, int, bool, type(None)})
-_dump = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+# No circular-reference check (a quarter of the encoding time): what is encoded here is either a
+# flat dict of scalars, a tree python_to_rpc built (it fails on a cycle first), or our own lists.
+_dump = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False).encode
 _load = json.JSONDecoder().decode
 
 
@@ -317,9 +319,9 @@ class QueueStore:
 
     def settle(
         self,
-        acked: list[StoredMessage],
-        retried: list[tuple[StoredMessage, int]],
-        dead: list[tuple[StoredMessage, str | None]],
+        acked: Sequence[StoredMessage],
+        retried: Sequence[tuple[StoredMessage, int]],
+        dead: Sequence[tuple[StoredMessage, str | None]],
     ) -> None:
         """Delete acked, requeue retried (msg, visible_at), move or drop dead (msg, dead-letter queue),
         in one transaction. If it fails, memory is as it was (the messages stay in flight until the

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import sys
 import time
@@ -105,7 +106,13 @@ class MessageBatch:
 
 
 class QueueConsumerLoop:
-    """One consumer: waits for messages, fills batches, calls `deliver`, settles the outcome."""
+    """One consumer: waits for messages, fills batches, calls `deliver`, settles the outcome.
+
+    Each batch runs in a task of its own, in a fresh copy of the context the consumer started in:
+    every `queue()` call is an invocation of its own (context variables, cancellation and failures
+    stay with it), and the loop never runs user code. A batch that ends while a full one is waiting
+    starts that one itself, which saves the loop a turn per batch under load.
+    """
 
     def __init__(
         self, store: QueueStore, config: QueueConsumer, deliver: Callable[[MessageBatch], Awaitable[Any]]
@@ -116,11 +123,14 @@ class QueueConsumerLoop:
         self._event = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.delivered = 0  # messages handed to the handler (bench)
-        self._slots = asyncio.Semaphore(config.max_concurrency or 1)
+        self._free = config.max_concurrency or 1  # batches that may start now
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._context = contextvars.copy_context()
+        self._closing = False
         self.on_dead_letter: Callable[[str], None] = lambda queue: None  # wakes the DLQ's consumer
 
     def start(self) -> None:
+        self._context = contextvars.copy_context()
         self._task = asyncio.ensure_future(self._run())
 
     def wake(self) -> None:
@@ -135,7 +145,7 @@ class QueueConsumerLoop:
 
     async def _run(self) -> None:
         cfg = self.config
-        while True:
+        while not self._closing:
             now = now_ms()
             visible = self.store.count_visible(cfg.queue, now)
             if visible == 0:
@@ -147,32 +157,44 @@ class QueueConsumerLoop:
                 while visible < cfg.max_batch_size and time.monotonic() < deadline:
                     await self._wait(deadline - time.monotonic())
                     visible = self.store.count_visible(cfg.queue, now_ms())
-            await self._slots.acquire()  # at most max_concurrency batches in flight
-            try:
-                runs = self.store.take(cfg.queue, cfg.max_batch_size, now_ms())
-            except Exception:  # storage trouble (the database locked by another program): try again
-                log.exception("queue %s: taking a batch failed", cfg.queue)
-                self._slots.release()
-                await asyncio.sleep(0.5)
+            if self._free == 0:  # at most max_concurrency batches in flight: wait for one to end
+                await self._wait(None)
                 continue
-            if not runs:
-                self._slots.release()
-                continue
-            # A task per batch: each queue() call is an invocation of its own (its own context
-            # variables; cancelled, and failing, on its own), and the loop never runs user code.
-            task = asyncio.ensure_future(self._deliver_and_release(runs))
+            if not self._launch():
+                await asyncio.sleep(0.5)  # storage trouble (logged): try again
+
+    def _launch(self) -> bool:
+        """Take a batch and start delivering it; False if taking failed (logged)."""
+        cfg = self.config
+        try:
+            runs = self.store.take(cfg.queue, cfg.max_batch_size, now_ms())
+        except Exception:  # storage trouble (the database locked by another program)
+            log.exception("queue %s: taking a batch failed", cfg.queue)
+            return False
+        if runs:
+            self._free -= 1
+            task = asyncio.get_running_loop().create_task(self._deliver_and_release(runs), context=self._context.copy())
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
+        return True
 
     async def _deliver_and_release(self, runs: list[Run]) -> None:
         try:
             await self._deliver(runs)
-        except Exception:  # storage trouble: keep the loop alive
+        except Exception:  # storage trouble: keep the consumer alive
             log.exception("queue %s: delivering a batch failed", self.config.queue)
             await asyncio.sleep(0.5)
         finally:
-            self._slots.release()
-            self.wake()  # the loop may be waiting for this slot's messages to settle
+            self._free += 1
+            if not self._launch_waiting():
+                self.wake()  # the loop decides: it may be waiting for this slot or for a fuller batch
+
+    def _launch_waiting(self) -> bool:
+        """Start the next batch from here if a full one is waiting (then the loop need not take a turn)."""
+        cfg = self.config
+        if self._closing or self.store.count_visible(cfg.queue, now_ms()) < cfg.max_batch_size:
+            return False
+        return self._launch()
 
     async def _deliver(self, runs: list[Run]) -> None:
         cfg = self.config
@@ -184,11 +206,15 @@ class QueueConsumerLoop:
         batch = MessageBatch(cfg.queue, messages)
         failed = await _call(self.deliver, batch) is not None
         self.delivered += len(messages)
-        acked: list[StoredMessage] = []
+        acked: list[Message] = []
         retried: list[tuple[StoredMessage, int]] = []
         dead: list[tuple[StoredMessage, str | None]] = []
         now = now_ms()
-        for m in messages:
+        if not failed and all(m._outcome is None or m._outcome is _ACK for m in messages):
+            acked, messages_left = messages, []  # the usual batch: every message acked
+        else:
+            messages_left = messages
+        for m in messages_left:
             outcome = _outcome(m, failed)
             if outcome[0] == "ack":
                 acked.append(m)
@@ -209,6 +235,7 @@ class QueueConsumerLoop:
         sys.stdout.flush()
 
     async def close(self) -> None:
+        self._closing = True  # no batch starts from here on
         tasks = [t for t in (self._task, *self._in_flight) if t is not None]
         for task in tasks:
             task.cancel()
