@@ -209,7 +209,23 @@ class StepLog(list[StepEntry]):
         return [s.name for s in self]
 
 
-class WorkflowInstanceIntrospector:
+class _AsyncOnly:
+    """`with` on an async handle: an error saying what a plain `def` test uses instead."""
+
+    _fixture_method = ""
+
+    def __enter__(self) -> None:
+        raise IntrospectionError(
+            f"{type(self).__name__} is an async context manager: use `async with` in an async test. "
+            "In a plain `def` test, use the fixture's blocking handle: "
+            f"`with pyflows_project.{self._fixture_method}(...) as h:`."
+        )
+
+    def __exit__(self, *exc: object) -> None:  # never reached: __enter__ raises
+        pass
+
+
+class WorkflowInstanceIntrospector(_AsyncOnly):
     """A handle on one instance: `modify`, waiters, `get_output`/`get_error`, `steps`, `replay`, `dispose`."""
 
     def __init__(self, engine: Engine, hooks: TestHooks, workflow: str, instance_id: str) -> None:
@@ -220,6 +236,8 @@ class WorkflowInstanceIntrospector:
 
     def __repr__(self) -> str:
         return f"<WorkflowInstanceIntrospector {self.workflow}/{self.id}>"
+
+    _fixture_method = "introspect_workflow_instance"
 
     async def __aenter__(self) -> WorkflowInstanceIntrospector:
         return self
@@ -488,7 +506,7 @@ class WorkflowInstanceIntrospector:
                 pass
 
 
-class WorkflowIntrospector:
+class WorkflowIntrospector(_AsyncOnly):
     """A session over one workflow: `modify_all`, `get`, `dispose`."""
 
     def __init__(self, engine: Engine, hooks: TestHooks, workflow: str) -> None:
@@ -499,6 +517,8 @@ class WorkflowIntrospector:
 
     def __repr__(self) -> str:
         return f"<WorkflowIntrospector {self.workflow} ({len(self._captured)} captured)>"
+
+    _fixture_method = "introspect_workflow"
 
     async def __aenter__(self) -> WorkflowIntrospector:
         return self

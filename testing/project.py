@@ -343,11 +343,12 @@ class SyncProject:
     def fetch(self, path: str = "/", **kwargs: Any) -> SyncResponse:
         return SyncResponse(self._runner.run(self.project.fetch(path, **kwargs)))
 
-    def create(self, binding: str, id: str | None = None, params: Any = None) -> str:
-        """Create an instance through `env.<binding>.create(...)`; returns its id."""
+    def create(self, binding: Any, id: str | None = None, params: Any = None) -> str:
+        """Create an instance through `env.<binding>.create(...)` (`binding`: the binding or its name,
+        "MY_WORKFLOW"); returns its id."""
 
         async def go() -> str:
-            instance = await getattr(self.env, binding).create(
+            instance = await self.project._binding(binding).create(
                 {k: v for k, v in (("id", id), ("params", params)) if v is not None}
             )
             return str(instance.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pyflows.testing import SyncProject, introspect_workflow, introspect_workflow_instance
+from pyflows.testing import IntrospectionError, SyncProject, introspect_workflow, introspect_workflow_instance
 
 APPROVED = {"type": "approval", "payload": {"ok": True}}
 
@@ -56,6 +56,21 @@ def test_sync_project_in_a_plain_def_test(pyflows_project):
         captured.wait_for_status("waiting")
     status = project.run(lambda: _status(project, created))
     assert status["status"] == "terminated"  # disposing the session terminated it
+
+
+def test_sync_bindings_by_object_and_the_async_handles_say_what_to_use(pyflows_project):
+    project = pyflows_project
+    env = project.env
+    with project.introspect_workflow_instance(env.ORDER, "sync-obj") as instance:  # the binding itself
+        instance.modify(lambda m: (m.disable_sleeps(), m.mock_event(APPROVED)))
+        assert project.create(env.ORDER, id="sync-obj", params={"amount": 1}) == "sync-obj"
+        instance.wait_for_status("complete")
+    with pytest.raises(IntrospectionError, match=r"plain `def` test.*pyflows_project.introspect_workflow_instance"):
+        with introspect_workflow_instance(env.ORDER, "wrong-api"):
+            pass
+    with pytest.raises(IntrospectionError, match=r"pyflows_project.introspect_workflow\(\.\.\.\)"):
+        with introspect_workflow(env.ORDER):
+            pass
 
 
 async def _status(project, instance_id):
