@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sys
 import time
-import traceback
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from pyflows.runtime.server.ui import create_ui_app, is_ui_path
 from pyflows.runtime.surface.http import Request, status_phrase
 from pyflows.runtime.worker.host import Host
 from pyflows.runtime.worker.loader import Worker
+from pyflows.runtime.worker.tracebacks import user_traceback
 
 if TYPE_CHECKING:
     from pyflows.runtime.config import Config
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
 
 __all__ = ["API_PREFIX", "Runtime", "create_app"]
-
-_RUNTIME_DIR = str(Path(__file__).resolve().parents[1]) + "/"  # pyflows' own frames, hidden in tracebacks
 
 
 class Runtime(Host):
@@ -231,11 +229,7 @@ async def _send(send: Send, status: int, headers: list[tuple[bytes, bytes]], bod
 
 def _report(exc: BaseException, scope: Scope, target: str) -> bytes:
     """Print an uncaught handler error like Wrangler (`✘ [ERROR] Uncaught ...`) and return the page."""
-    tbe = traceback.TracebackException.from_exception(exc)
-    user = [f for f in tbe.stack if not f.filename.startswith(_RUNTIME_DIR)]
-    if user:  # the user's frames; pyflows' own plumbing is noise here
-        tbe.stack = traceback.StackSummary.from_list(user)
-    text = "".join(tbe.format()).rstrip()
+    text = user_traceback(exc)  # the user's frames; pyflows' own plumbing is noise here
     headline = f"Uncaught {type(exc).__name__}: {exc}" if str(exc) else f"Uncaught {type(exc).__name__}"
     sys.stderr.write(f"✘ [ERROR] {headline} ({scope['method']} {target})\n\n{text}\n\n")
     sys.stderr.flush()

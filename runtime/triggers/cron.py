@@ -17,11 +17,11 @@ import datetime as dt
 import logging
 import sys
 import time
-import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pyflows.runtime.protocol.durations import iso
+from pyflows.runtime.worker.tracebacks import user_traceback
 
 log = logging.getLogger("pyflows.triggers")
 
@@ -77,7 +77,7 @@ async def fire(worker: Any, env: Any, cron: str, scheduled_time: int | None = No
         await worker.scheduled(controller, env)
     except Exception as exc:
         outcome = "exception"
-        text = "".join(traceback.format_exception(exc)).rstrip()
+        text = user_traceback(exc)
         sys.stderr.write(
             f"✘ [ERROR] Uncaught {type(exc).__name__} in scheduled() for cron {cron!r}: {exc}\n\n{text}\n\n"
         )

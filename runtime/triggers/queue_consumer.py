@@ -23,13 +23,13 @@ import contextvars
 import logging
 import sys
 import time
-import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pyflows.runtime.bindings.queues import MessageGroup, QueueStore, Run, StoredMessage, _delay, decode_body, now_ms
 from pyflows.runtime.config.triggers import QueueConsumer
 from pyflows.runtime.surface.values import utc_naive
+from pyflows.runtime.worker.tracebacks import user_traceback
 
 log = logging.getLogger("pyflows.queues")
 
@@ -256,7 +256,7 @@ async def _call(deliver: Callable[[MessageBatch], Awaitable[Any]], batch: Messag
     try:
         await deliver(batch)
     except Exception as exc:
-        text = "".join(traceback.format_exception(exc)).rstrip()
+        text = user_traceback(exc)
         sys.stderr.write(
             f"✘ [ERROR] Uncaught {type(exc).__name__} in queue() for queue {batch.queue!r}: {exc}\n\n{text}\n\n"
         )

@@ -143,3 +143,21 @@ async def test_a_take_that_fails_is_retried_and_the_consumer_goes_on(tmp_path: P
     await loop.close()
     store.close()
     assert got == [0, 1, 2]
+
+
+async def test_a_handler_error_shows_the_users_frames_not_pyflows(capsys: pytest.CaptureFixture[str]) -> None:
+    from pyflows.runtime.triggers.queue_consumer import deliver_batch
+
+    def check_job(body: Any) -> None:
+        raise ValueError(f"bad job {body}")
+
+    async def handler(batch: MessageBatch) -> None:
+        for message in batch.messages:
+            check_job(message.body)
+
+    result = await deliver_batch("jobs", [7], handler)
+    assert result["outcome"] == "exception" and result["messages"][0]["outcome"] == "retry"
+    err = capsys.readouterr().err
+    assert "✘ [ERROR] Uncaught ValueError in queue() for queue 'jobs': bad job 7" in err
+    assert "in check_job" in err and "in handler" in err  # the user's frames
+    assert "runtime/triggers" not in err  # not pyflows' own
