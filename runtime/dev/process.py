@@ -178,6 +178,7 @@ def exec_supervisor(
             "-P",  # the project directory stays off sys.path: its logging.py must not shadow the stdlib
             "-c",
             "from pyflows.runtime.dev.supervisor import main; main()",
+            "pyflows dev",  # what `ps` and `pgrep -f "pyflows dev"` find
             console,
             url,
             str(listener.fileno()),

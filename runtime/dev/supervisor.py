@@ -339,11 +339,12 @@ class Supervisor:
 
     def _check_child(self) -> None:
         if self.child is not None and not self.child.poll():
-            status = self.child.exit_status
+            status, pid = self.child.exit_status, self.child.pid
             self.child.close()
             self.child = None
             self.reporter.error(
-                f"The server process stopped unexpectedly ({describe_exit(status)}). Save a file to restart it."
+                f"The server process (pid {pid}) stopped unexpectedly ({describe_exit(status)}). Save a file to "
+                f"restart it. To stop pyflows dev, press Ctrl-C or signal its own process (pid {os.getpid()})."
             )
 
     # Main loop ------------------------------------------------------------------------------------
@@ -404,9 +405,9 @@ class Supervisor:
 
 
 def main() -> None:
-    """`pyflows dev` after its exec (runtime/dev/process.py `exec_supervisor`): argv is
-    [console "module:Class", its URL, listening fd, first server's pid, its channel fd]; the options
-    JSON is in $PYFLOWS_DEV_OPTIONS."""
+    """`pyflows dev` after its exec (runtime/dev/process.py `exec_supervisor`): argv is ["pyflows dev"
+    (a label, so `ps`/`pgrep -f "pyflows dev"` find this process), console "module:Class", its URL,
+    listening fd, first server's pid, its channel fd]; the options JSON is in $PYFLOWS_DEV_OPTIONS."""
     # Ctrl-C stops the session even when started from a shell that ignores SIGINT for background jobs.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     interrupt_on_sigterm()
@@ -417,7 +418,7 @@ def main() -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
         from pyflows.runtime.dev.start import reporter_class
 
-        console, url, listen_fd, first_pid, first_fd = sys.argv[1:6]
+        console, url, listen_fd, first_pid, first_fd = sys.argv[2:7]  # argv[1] is the label ps shows
         options_json = os.environ.pop(OPTIONS_ENV)  # not inherited by the servers or the Worker's code
         # Nothing here imports the config package or decodes the config: this is on the path to Ready.
         options = DevOptions.from_json(options_json, decode_config=False)

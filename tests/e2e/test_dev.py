@@ -301,6 +301,23 @@ def test_secrets_never_appear_on_a_command_line(tmp_path: Path) -> None:
         dev.stop()
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ps_finds_the_session_by_its_name_and_a_killed_server_says_whom_to_signal(tmp_path: Path) -> None:
+    project = write_project(tmp_path)
+    dev = Dev(project)
+    try:
+        dev.ready()
+        # `pgrep -f "pyflows dev"` finds the supervisor (the process to signal), not only its server
+        assert b"pyflows dev" in Path(f"/proc/{dev.pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        (server,) = dev.children()
+        os.kill(server, signal.SIGTERM)  # what `pkill -f "pyflows dev"` does to the server
+        wait_until(lambda: "stopped unexpectedly" in dev.output(), what="the supervisor's report")
+        assert f"signal its own process (pid {dev.pid})" in dev.output(), dev.output()
+        assert dev.proc.poll() is None  # the session lives on; a save restarts the server
+    finally:
+        dev.stop()
+
+
 def test_a_second_dev_server_on_the_same_state_is_refused(tmp_path: Path) -> None:
     project = write_project(tmp_path)
     first = Dev(project)
