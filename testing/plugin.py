@@ -74,9 +74,10 @@ def pyflows_project(request: pytest.FixtureRequest) -> Iterator[Any]:
             backend = request.getfixturevalue("anyio_backend")
             name = backend if isinstance(backend, str) else backend[0]
             if name != "asyncio":
-                raise pytest.UsageError(
+                pytest.fail(
                     f"pyflows_project runs Workflows on asyncio, but this test runs on anyio backend {name!r}. "
-                    "Override the `anyio_backend` fixture to return 'asyncio'."
+                    "Override the `anyio_backend` fixture to return 'asyncio'.",
+                    pytrace=False,  # a usage error: the message says it all
                 )
             runner = _anyio_runner(backend)
             if runner is None:  # an anyio without get_runner: its async fixture machinery instead
@@ -93,9 +94,10 @@ def pyflows_project(request: pytest.FixtureRequest) -> Iterator[Any]:
         if request.config.pluginmanager.has_plugin("pyflows-asyncio"):
             yield request.getfixturevalue("_pyflows_project_asyncio")
             return
-        raise pytest.UsageError(
+        pytest.fail(
             f"{request.node.nodeid} is an async test but no async plugin runs it: mark it @pytest.mark.anyio "
-            "(anyio's pytest plugin) or install pytest-asyncio and mark it @pytest.mark.asyncio."
+            "(anyio's pytest plugin) or install pytest-asyncio and mark it @pytest.mark.asyncio.",
+            pytrace=False,
         )
     import asyncio
 

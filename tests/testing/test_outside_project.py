@@ -199,3 +199,4 @@ def test_async_test_without_a_runner_is_a_clear_error(tmp_path: Path) -> None:
     (project / "tests" / "test_plain.py").write_text("async def test_x(pyflows_project):\n    pass\n")
     done = _pytest(project, "tests/test_plain.py")
     assert "is an async test but no async plugin runs it: mark it @pytest.mark.anyio" in done.stdout, done.stdout
+    assert "plugin.py" not in done.stdout  # the message, not a traceback through the plugin
