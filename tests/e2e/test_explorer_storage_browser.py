@@ -122,7 +122,11 @@ def test_kv_keys_by_prefix_and_cursor_pages_and_values(page: Any, server: Server
     page.wait_for_selector("#kv-keys tr[data-key='from-worker']")  # written by the Worker's binding
     page.fill("#kv-prefix", "user:")
     page.press("#kv-prefix", "Enter")
-    page.wait_for_function("() => document.querySelectorAll('#kv-keys tbody tr[data-key]').length === 50")
+    # The unfiltered first page has 50 rows too: wait for the filtered one (it starts at user:00).
+    page.wait_for_function(
+        "() => { const r = document.querySelectorAll('#kv-keys tbody tr[data-key]');"
+        " return r.length === 50 && r[0].dataset.key === 'user:00'; }"
+    )
     assert rows(page, "kv-keys", "key") == [f"user:{i:02d}" for i in range(50)]
     page.click("button[data-page='next']")
     page.wait_for_function("() => document.querySelectorAll('#kv-keys tbody tr[data-key]').length === 10")
