@@ -139,9 +139,7 @@ class MemoryStores:
     async def open(self) -> Store:
         conn = self._idle.pop() if self._idle else _memory_connection()
         inline = _Inline(conn, self._give_back)
-        store = Store(None, inline, inline, None)
-        store.empty = True
-        return store
+        return Store(None, inline, inline, None)
 
     def _give_back(self, conn: sqlite3.Connection) -> None:
         if conn.in_transaction or not _emptied(conn):
@@ -172,7 +170,8 @@ class Store:
         self._pending: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._closed = False
-        self.empty = False  # known to hold no rows but the schema (a new or emptied in-memory database)
+        # Known to hold no rows but the schema: every in-memory store is handed out new or emptied.
+        self.empty = path is None
 
     @classmethod
     async def open(cls, state_dir: Path, *, owner_pid: int | None = None) -> Store:
@@ -204,9 +203,7 @@ class Store:
         """A store on a private in-memory database (see the module docstring), gone when it closes.
         `MemoryStores` hands out ones whose databases are reused."""
         inline = _Inline(_memory_connection(), sqlite3.Connection.close)
-        store = cls(None, inline, inline, None)
-        store.empty = True
-        return store
+        return cls(None, inline, inline, None)
 
     def read_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run a read function synchronously, off the event loop's schedule (committed data only): on

@@ -158,12 +158,20 @@ def test_plugin_can_be_disabled_and_configured(tmp_path: Path) -> None:
     assert "1 passed" in done.stdout, done.stdout + done.stderr
 
 
-def test_pytest_asyncio_auto_mode(tmp_path: Path) -> None:
+def _with_test_file(tmp_path: Path, name: str, source: str) -> Path:
+    """The outside project with one more test file, tests/<name>."""
     project = _project(tmp_path / "outside")
-    (project / "tests" / "test_auto.py").write_text(
+    (project / "tests" / name).write_text(source)
+    return project
+
+
+def test_pytest_asyncio_auto_mode(tmp_path: Path) -> None:
+    project = _with_test_file(
+        tmp_path,
+        "test_auto.py",
         "async def test_unmarked(pyflows_project):\n"
         "    resp = await pyflows_project.fetch('/')\n"
-        "    assert (await resp.json())['id']\n"
+        "    assert (await resp.json())['id']\n",
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     done = subprocess.run(
@@ -175,19 +183,18 @@ def test_pytest_asyncio_auto_mode(tmp_path: Path) -> None:
 
 
 def test_an_anyio_without_get_runner_falls_back_to_its_async_fixtures(tmp_path: Path) -> None:
-    project = _project(tmp_path / "outside")
-    (project / "tests" / "conftest.py").write_text(
-        "import pyflows.testing.plugin as plugin\n\nplugin._anyio_runner = lambda backend: None\n"
-    )
+    no_get_runner = "import pyflows.testing.plugin as plugin\n\nplugin._anyio_runner = lambda backend: None\n"
+    project = _with_test_file(tmp_path, "conftest.py", no_get_runner)
     done = _pytest(project, "tests/test_signup.py", "-k", "mocks or one_loop or left_running")
     assert "3 passed" in done.stdout, done.stdout + done.stderr
 
 
 def test_a_trio_backend_is_a_clear_error(tmp_path: Path) -> None:
-    project = _project(tmp_path / "outside")
-    (project / "tests" / "test_trio.py").write_text(
+    project = _with_test_file(
+        tmp_path,
+        "test_trio.py",
         "import pytest\n\n\n@pytest.fixture\ndef anyio_backend():\n    return 'trio'\n\n\n"
-        "@pytest.mark.anyio\nasync def test_x(pyflows_project):\n    pass\n"
+        "@pytest.mark.anyio\nasync def test_x(pyflows_project):\n    pass\n",
     )
     done = _pytest(project, "tests/test_trio.py")
     out = done.stdout + done.stderr
@@ -195,8 +202,7 @@ def test_a_trio_backend_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_async_test_without_a_runner_is_a_clear_error(tmp_path: Path) -> None:
-    project = _project(tmp_path / "outside")
-    (project / "tests" / "test_plain.py").write_text("async def test_x(pyflows_project):\n    pass\n")
+    project = _with_test_file(tmp_path, "test_plain.py", "async def test_x(pyflows_project):\n    pass\n")
     done = _pytest(project, "tests/test_plain.py")
     assert "is an async test but no async plugin runs it: mark it @pytest.mark.anyio" in done.stdout, done.stdout
     assert "plugin.py" not in done.stdout  # the message, not a traceback through the plugin
