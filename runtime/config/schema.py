@@ -25,9 +25,16 @@ __all__ = ["describe_value", "key_path", "schema", "schema_path", "validate"]
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
-    """The parsed `config-schema.json` (cached)."""
-    return json.loads(schema_path().read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    """The parsed `config-schema.json` (read once per process; do not modify it)."""
+    return json.loads(_schema_bytes())  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=1)
+def _schema_bytes() -> bytes:
+    """`config-schema.json` as stored (the validity marker hashes it; `schema` parses it)."""
+    return schema_path().read_bytes()
 
 
 def schema_path() -> Path:
@@ -178,7 +185,7 @@ def _valid_marker(raw: Any) -> Path | None:
     import os
 
     try:
-        digest = hashlib.sha256(schema_path().read_bytes())
+        digest = hashlib.sha256(_schema_bytes())
         digest.update(json.dumps(raw, sort_keys=True, default=repr).encode())
     except (OSError, TypeError, ValueError):
         return None

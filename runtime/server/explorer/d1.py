@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from pyflows.runtime.bindings.d1 import D1Database, split_statements
+from pyflows.runtime.server.explorer.input import json_request_body
 from pyflows.runtime.server.explorer.routes import envelope, error_envelope
-from pyflows.runtime.server.explorer.storage_common import bindings_of, json_request_body, not_found
+from pyflows.runtime.server.explorer.storage_common import bindings_of, not_found
 from starlette.requests import Request
 from starlette.responses import Response
 

@@ -152,14 +152,23 @@ async def json_body(request: Request) -> Any:
         raise InvalidRequestError("Invalid JSON request body") from None
 
 
-async def lenient_json(request: Request) -> Any:
-    """The body as JSON, or None when it is empty or not JSON (create and send-event ignore it)."""
+async def json_request_body(request: Request, *, code: int = 10001, empty: Any = None) -> Any:
+    """The body parsed as JSON (`empty` when there is none); anything else — not UTF-8, not JSON, nested
+    too deep for the parser — is InvalidRequestError (400 with `code`), never a server error."""
     raw = await request.body()
     if not raw.strip():
-        return None
+        return empty
     try:
         return parse_json(raw)
-    except ValueError:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise InvalidRequestError(f"The body is not JSON ({exc}).", code=code) from None
+
+
+async def lenient_json(request: Request) -> Any:
+    """The body as JSON, or None when it is empty or not JSON (create and send-event ignore it)."""
+    try:
+        return await json_request_body(request)
+    except InvalidRequestError:
         return None
 
 

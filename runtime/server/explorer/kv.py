@@ -19,9 +19,9 @@ import json
 from typing import Any
 
 from pyflows.runtime.bindings.kv import MAX_BULK_GET_KEYS, KVError, KVNamespace
-from pyflows.runtime.server.explorer.input import InvalidRequestError
+from pyflows.runtime.server.explorer.input import InvalidRequestError, json_request_body
 from pyflows.runtime.server.explorer.routes import envelope, error_envelope
-from pyflows.runtime.server.explorer.storage_common import bindings_of, json_request_body, not_found
+from pyflows.runtime.server.explorer.storage_common import bindings_of, not_found
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
@@ -68,20 +68,14 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
             limit = int(q.get("limit", "1000"))
         except ValueError:
             return error_envelope(400, 10001, f"limit must be an integer from 10 to 1000, got {q.get('limit')!r}.")
-        try:
-            page = ns.store.list(prefix=q.get("prefix", ""), limit=limit, cursor=q.get("cursor") or None)
-        except KVError as exc:
-            return error_envelope(400, 10001, str(exc))
+        page = ns.store.list(prefix=q.get("prefix", ""), limit=limit, cursor=q.get("cursor") or None)
         return envelope(page["keys"], result_info={"count": len(page["keys"]), "cursor": page.get("cursor", "")})
 
     async def get_value(request: Request, engine: Any) -> Response:
         ns = find(request)
         if isinstance(ns, Response):
             return ns
-        try:
-            found = ns.store.get(request.path_params["key_name"])
-        except KVError as exc:
-            return error_envelope(400, 10001, str(exc))
+        found = ns.store.get(request.path_params["key_name"])
         if found is None:
             return error_envelope(404, 10009, "get: 'key not found'")
         headers = {} if found[2] is None else {"expiration": str(found[2])}
@@ -114,26 +108,20 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
         else:
             value = await request.body()
         q = request.query_params
-        try:
-            ns.store.put(
-                request.path_params["key_name"],
-                value,
-                expiration=q.get("expiration"),
-                expiration_ttl=q.get("expiration_ttl"),
-                metadata=metadata,
-            )
-        except KVError as exc:
-            return error_envelope(400, 10001, str(exc))
+        ns.store.put(
+            request.path_params["key_name"],
+            value,
+            expiration=q.get("expiration"),
+            expiration_ttl=q.get("expiration_ttl"),
+            metadata=metadata,
+        )
         return envelope({})
 
     async def delete_value(request: Request, engine: Any) -> Response:
         ns = find(request)
         if isinstance(ns, Response):
             return ns
-        try:
-            ns.store.delete(request.path_params["key_name"])
-        except KVError as exc:
-            return error_envelope(400, 10001, str(exc))
+        ns.store.delete(request.path_params["key_name"])
         return envelope({})
 
     async def json_list(request: Request) -> list[Any]:

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pyflows.runtime.bindings.r2 import R2Bucket, R2Error, R2Object
+from pyflows.runtime.server.explorer.input import json_request_body
 from pyflows.runtime.server.explorer.routes import envelope, error_envelope
-from pyflows.runtime.server.explorer.storage_common import bindings_of, json_request_body, not_found
+from pyflows.runtime.server.explorer.storage_common import bindings_of, not_found
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -125,10 +126,7 @@ def routes(runtime: Any) -> list[tuple[str, str, Any]]:
         http = {}
         if request.headers.get("content-type"):
             http["contentType"] = request.headers["content-type"]
-        try:
-            row = bucket.store.put(request.path_params["object_key"], await request.body(), http, custom)
-        except R2Error as exc:
-            return error_envelope(400, 10001, str(exc))
+        row = bucket.store.put(request.path_params["object_key"], await request.body(), http, custom)
         return envelope({**_object(row), "version": R2Object(row).version})
 
     async def delete_object(request: Request, engine: Any) -> Response:
