@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pyflows.runtime.bindings.wrangler_state import KV_CLASS, ObjectStore, js_string, utf8
+from pyflows.runtime.bindings.wrangler_state import KV_CLASS, ObjectStore, js_string, js_string_size, utf8
 from pyflows.runtime.surface.streams import ReadableStream
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
@@ -77,8 +77,7 @@ def _check_key(op: str, key: Any) -> str:
         raise _fail(op, 400, "Key names must not be empty")
     if key in (".", ".."):
         raise _fail(op, 400, f'Illegal key name "{key}". Please use a different name.')
-    name = js_string(key)
-    length = len(name.encode())
+    name, length = js_string_size(key)
     if length > MAX_KEY_BYTES:
         raise _fail(op, 414, f"UTF-8 encoded length of {length} exceeds key length limit of {MAX_KEY_BYTES}.")
     return name

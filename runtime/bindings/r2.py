@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pyflows.runtime.bindings.wrangler_state import R2_CLASS, ObjectStore, js_string, utf8
+from pyflows.runtime.bindings.wrangler_state import R2_CLASS, ObjectStore, js_string, js_string_size, utf8
 from pyflows.runtime.surface.streams import ReadableStream
 from pyflows.runtime.surface.values import JsDict
 
@@ -102,8 +102,8 @@ def _err(op: str, message: str, code: int) -> R2Error:
 def _check_key(op: str, key: Any) -> str:
     if not isinstance(key, str):
         raise TypeError(f"R2 {op}() key must be a string, got {type(key).__name__}")
-    name = js_string(key)
-    if len(name.encode()) > MAX_KEY_BYTES:
+    name, size = js_string_size(key)
+    if size > MAX_KEY_BYTES:
         raise _err(op, "The specified object name is not valid.", 10020)
     return name
 

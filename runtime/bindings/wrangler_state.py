@@ -104,6 +104,15 @@ def js_string(text: str) -> str:
     return text
 
 
+def js_string_size(text: str) -> tuple[str, int]:
+    """(`js_string(text)`, its UTF-8 length in bytes), encoding `text` once in the usual case."""
+    try:
+        return text, len(text.encode())
+    except UnicodeEncodeError:
+        name = js_string(text)
+        return name, len(name.encode())
+
+
 def utf8(text: str) -> bytes:
     """`text` as UTF-8 the way JavaScript's TextEncoder writes it (see `js_string`)."""
     try:
