@@ -272,12 +272,11 @@ class ManagementClient:
         if len(parts) < 3 or parts[1] != "workflows":
             return None
         workflow = unquote(parts[2])
-        port = urlsplit(self.base_url).port
-        flags = "--local" if port in (None, DEFAULT_PORT) else f"--local --port {port}"
+        flags = local_flags(self.port or DEFAULT_PORT)
         if "instance" in str(exc).lower():
             return f"List its instances with `pyflows workflows instances list {workflow} {flags}`."
         try:
-            names = [w.get("name") for w in self.call("GET", "/workflows").result or [] if isinstance(w, dict)]
+            names = [w.get("name") for w in self.list_workflows().result or [] if isinstance(w, dict)]
         except ClientError:
             return None
         if not names:
@@ -477,7 +476,12 @@ def _first_code(envelope: Mapping[str, Any] | None) -> int | None:
     return None
 
 
+def local_flags(port: int) -> str:
+    """`--local`, with `--port N` unless N is the default: how a hint addresses this dev session."""
+    return "--local" if port == DEFAULT_PORT else f"--local --port {port}"
+
+
 def trigger_hint(name: str, *, local: bool, port: int) -> str:
     """The command that creates an instance, for "there is no latest one" hints."""
-    flags = (" --local" + ("" if port == DEFAULT_PORT else f" --port {port}")) if local else ""
+    flags = f" {local_flags(port)}" if local else ""
     return f"pyflows workflows trigger {name}{flags}"
