@@ -117,7 +117,8 @@ def _target(binding: Any, what: str) -> tuple[Engine, TestHooks, str]:
     if isinstance(binding, str):
         raise IntrospectionError(
             f"{what}() takes a Workflow binding such as project.env.MY_WORKFLOW, not the string {binding!r}: pass "
-            "the binding itself (env.<binding name from the wrangler config's workflows[]>)."
+            "the binding itself (env.<binding name from the wrangler config's workflows[]>). The fixture's "
+            f"methods take names: pyflows_project.{what}({binding!r}, ...)."
         )
     if not isinstance(binding, WorkflowBinding):
         raise IntrospectionError(

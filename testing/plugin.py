@@ -91,7 +91,7 @@ def pyflows_project(request: pytest.FixtureRequest) -> Iterator[Any]:
                 finally:
                     loop.run_until_complete(project.close())
             return
-        if request.config.pluginmanager.has_plugin("pyflows-asyncio"):
+        if request.config.pluginmanager.has_plugin("pyflows-asyncio") and _run_by_pytest_asyncio(request):
             yield request.getfixturevalue("_pyflows_project_asyncio")
             return
         pytest.fail(
@@ -112,6 +112,15 @@ def pyflows_project(request: pytest.FixtureRequest) -> Iterator[Any]:
             runner.run(project.close())
     finally:
         runner.close()
+
+
+def _run_by_pytest_asyncio(request: pytest.FixtureRequest) -> bool:
+    """Does pytest-asyncio run this test: marked `asyncio`, or its auto mode? (In strict mode it leaves
+    an unmarked async test alone, and the test would fail with pytest's generic message.)"""
+    if request.node.get_closest_marker("asyncio") is not None:
+        return True
+    mode = request.config.getoption("asyncio_mode", None) or request.config.getini("asyncio_mode")
+    return str(mode) == "auto"
 
 
 async def _open(request: pytest.FixtureRequest) -> Any:

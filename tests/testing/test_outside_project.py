@@ -144,6 +144,16 @@ def test_a_project_outside_the_repository(tmp_path: Path) -> None:
     assert "Its error: RuntimeError: no mail server in tests" in out, out
 
 
+def _pytest_asyncio(cwd: Path, mode: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`pytest` with pytest-asyncio loaded, in `mode` ("auto" or "strict")."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", f"asyncio_mode={mode}",
+         "-o", "asyncio_default_fixture_loop_scope=function", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
 def test_plugin_can_be_disabled_and_configured(tmp_path: Path) -> None:
     project = _project(tmp_path / "outside")
     done = _pytest(project, "-p", "no:pyflows", "tests/test_signup.py::test_sync")
@@ -173,12 +183,7 @@ def test_pytest_asyncio_auto_mode(tmp_path: Path) -> None:
         "    resp = await pyflows_project.fetch('/')\n"
         "    assert (await resp.json())['id']\n",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "asyncio_mode=auto",
-         "-o", "asyncio_default_fixture_loop_scope=function", "tests/test_auto.py"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = _pytest_asyncio(project, "auto", "tests/test_auto.py")
     assert "1 passed" in done.stdout, done.stdout + done.stderr
 
 
@@ -206,3 +211,6 @@ def test_async_test_without_a_runner_is_a_clear_error(tmp_path: Path) -> None:
     done = _pytest(project, "tests/test_plain.py")
     assert "is an async test but no async plugin runs it: mark it @pytest.mark.anyio" in done.stdout, done.stdout
     assert "plugin.py" not in done.stdout  # the message, not a traceback through the plugin
+    # pytest-asyncio installed, in its strict mode: it does not run an unmarked test either
+    strict = _pytest_asyncio(project, "strict", "tests/test_plain.py")
+    assert "is an async test but no async plugin runs it" in strict.stdout, strict.stdout

@@ -74,6 +74,9 @@ async def test_bindings_that_do_not_exist_or_are_not_workflows(pyflows_project):
         IntrospectionError, match=r"takes a Workflow binding such as project.env.MY_WORKFLOW, not the string 'ORDER'"
     ):
         introspect_workflow("ORDER")
+    names_hint = r"fixture's methods take names: pyflows_project.introspect_workflow\('ORDER'"
+    with pytest.raises(IntrospectionError, match=names_hint):
+        introspect_workflow("ORDER")
     with pytest.raises(
         IntrospectionError,
         match=r"such as project.env.MY_WORKFLOW \(a `workflows\[\].binding` of the wrangler config\), got 42",
