@@ -28,10 +28,12 @@ import os
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import aiosqlite
 from pyflows.runtime.errors import PyflowsError, StateLockedError, StoreClosedError
+
+if TYPE_CHECKING:
+    import aiosqlite  # imported by Store.open: an in-memory store (pyflows.testing) does not need it
 
 T = TypeVar("T")
 DB_NAME = "workflows.sqlite"
@@ -77,17 +79,24 @@ async def _on_thread(conn: aiosqlite.Connection | _Inline, fn: Callable[..., T],
 
 class _Inline:
     """An in-memory `sqlite3.Connection` shaped like the part of aiosqlite's Connection the store uses;
-    `release(conn)` takes the connection when the store closes (closes it, or keeps it for reuse)."""
+    `release(self)` takes it when the store closes (closes the connection, or keeps it for reuse).
+    `migrated` (subsystem → number of migrations applied) goes with the connection when it is reused."""
 
-    def __init__(self, conn: sqlite3.Connection, release: Callable[[sqlite3.Connection], None]) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        release: Callable[[_Inline], None],
+        migrated: dict[str, int] | None = None,
+    ) -> None:
         self._conn = conn
         self._release = release
+        self.migrated: dict[str, int] = {} if migrated is None else migrated
 
     async def _execute(self, fn: Callable[..., T], *args: Any) -> T:
         return fn(*args)
 
     async def close(self) -> None:
-        self._release(self._conn)
+        self._release(self)
 
 
 def _memory_connection() -> sqlite3.Connection:
@@ -134,23 +143,27 @@ class MemoryStores:
     and re-preparing every statement for each test. `close()` closes the idle databases."""
 
     def __init__(self) -> None:
-        self._idle: list[sqlite3.Connection] = []
+        self._idle: list[_Inline] = []
 
     async def open(self) -> Store:
-        conn = self._idle.pop() if self._idle else _memory_connection()
-        inline = _Inline(conn, self._give_back)
+        if self._idle:
+            used = self._idle.pop()  # its migrations stay applied: `migrate` skips them without a query
+            inline = _Inline(used._conn, self._give_back, used.migrated)  # noqa: SLF001
+        else:
+            inline = _Inline(_memory_connection(), self._give_back)
         return Store(None, inline, inline, None)
 
-    def _give_back(self, conn: sqlite3.Connection) -> None:
+    def _give_back(self, inline: _Inline) -> None:
+        conn = inline._conn  # noqa: SLF001
         if conn.in_transaction or not _emptied(conn):
             conn.close()
         else:
-            self._idle.append(conn)
+            self._idle.append(inline)
 
     def close(self) -> None:
         idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        for inline in idle:
+            inline._conn.close()  # noqa: SLF001
 
 
 class Store:
@@ -173,6 +186,10 @@ class Store:
         # Known to hold no rows but the schema: every in-memory store is handed out new or emptied.
         self.empty = path is None
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("The state store is closed; the dev server is shutting down.")
+
     @classmethod
     async def open(cls, state_dir: Path, *, owner_pid: int | None = None) -> Store:
         """Create (0700) and lock `state_dir`, open the database (0600) and apply migrations.
@@ -183,6 +200,8 @@ class Store:
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with contextlib.suppress(OSError):
             os.chmod(state_dir, 0o700)
+        import aiosqlite
+
         lock_fd = _lock(state_dir, owner_pid or os.getpid())
         old_umask = os.umask(0o077)
         try:
@@ -202,14 +221,13 @@ class Store:
     async def open_memory(cls) -> Store:
         """A store on a private in-memory database (see the module docstring), gone when it closes.
         `MemoryStores` hands out ones whose databases are reused."""
-        inline = _Inline(_memory_connection(), sqlite3.Connection.close)
+        inline = _Inline(_memory_connection(), lambda inline: inline._conn.close())  # noqa: SLF001
         return cls(None, inline, inline, None)
 
     def read_now(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run a read function synchronously, off the event loop's schedule (committed data only): on
         the in-memory store's connection, or on a fresh read-only connection to the database file."""
-        if self._closed:
-            raise StoreClosedError("The state store is closed; the dev server is shutting down.")
+        self._check_open()
         if self.path is None:
             return fn(self._reader._conn)  # noqa: SLF001
         conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
@@ -224,8 +242,7 @@ class Store:
     # of one per statement (measured: ~4x the step throughput). It is aiosqlite's internal API,
     # stable since 0.17; tests/runtime/test_storage.py fails loudly if it changes.
     async def _run(self, conn: aiosqlite.Connection | _Inline, fn: Callable[[sqlite3.Connection], T]) -> T:
-        if self._closed:
-            raise StoreClosedError("The state store is closed; the dev server is shutting down.")
+        self._check_open()
         return await _on_thread(conn, fn, conn._conn)  # noqa: SLF001
 
     async def migrate(self, subsystem: str, migrations: Sequence[str]) -> None:
@@ -235,7 +252,13 @@ class Store:
         applies it when it starts; the version of each is kept in `schema_versions`. PyflowsError if
         the database was written by a newer pyflows.
         """
+        known = getattr(self._writer, "migrated", None)  # an in-memory database remembers what it applied
+        if known is not None and known.get(subsystem) == len(migrations):
+            self._check_open()
+            return
         await self._run(self._writer, lambda conn: _migrate(conn, subsystem, migrations))
+        if known is not None:
+            known[subsystem] = len(migrations)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run a read function on the reader connection."""
@@ -243,8 +266,7 @@ class Store:
 
     def write_nowait(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """Queue a write transaction; the future resolves once it is committed. Order is kept."""
-        if self._closed:
-            raise StoreClosedError("The state store is closed; the dev server is shutting down.")
+        self._check_open()
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         if self.path is None:  # in memory: commit now (nothing can be pending)
             try:
@@ -259,6 +281,9 @@ class Store:
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(conn)` in a committed transaction (possibly shared with other writes)."""
+        if self.path is None:  # in memory: committed here, no future to make (see write_nowait)
+            self._check_open()
+            return _apply_one(self._writer._conn, fn)  # noqa: SLF001
         return await asyncio.shield(self.write_nowait(fn))
 
     async def _flush(self) -> None:

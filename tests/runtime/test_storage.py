@@ -173,7 +173,11 @@ async def test_memory_stores_hand_out_emptied_databases() -> None:
         await first.close()
 
         again = await stores.open()
-        await again.migrate("workflows", queries.MIGRATIONS)  # already recorded: nothing to apply
+        statements: list[str] = []
+        again.read_now(lambda c: c.set_trace_callback(statements.append))
+        await again.migrate("workflows", queries.MIGRATIONS)  # remembered with the database: not even a query
+        assert statements == []
+        again.read_now(lambda c: c.set_trace_callback(None))
         assert await again.read(lambda c: queries.q_latest(c, "wf")) is None
         assert await again.read(lambda c: c.execute("SELECT count(*) FROM instance_counts").fetchone()[0]) == 0
         # the same id again, and the same primary key a fresh database would give
