@@ -17,6 +17,7 @@ _UNITS_MS = {
     "year": 365 * 86_400_000,
 }
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+?)s?\s*$")
+_PARSED: dict[str, int] = {}  # duration text -> ms, for the texts seen (valid ones only)
 
 MAX_SLEEP_MS = 365 * 86_400_000
 
@@ -33,13 +34,19 @@ def to_ms(value: object, *, what: str = "duration") -> int:
             raise ValueError(f"Invalid {what} {value!r}: it must not be negative.")
         return int(value)
     if isinstance(value, str):
+        known = _PARSED.get(value)
+        if known is not None:
+            return known
         m = _DURATION_RE.match(value)
         if m:
             unit = m.group(2).lower()
             if unit not in _UNITS_MS and unit.endswith("s"):
                 unit = unit[:-1]
             if unit in _UNITS_MS:
-                return int(float(m.group(1)) * _UNITS_MS[unit])
+                ms = int(float(m.group(1)) * _UNITS_MS[unit])
+                if len(_PARSED) < 1024:  # a workflow's durations are a handful of literals, parsed per step
+                    _PARSED[value] = ms
+                return ms
         raise ValueError(
             f"Invalid {what} {value!r}: expected a number of milliseconds or '<number> <unit>' with unit "
             "second, minute, hour, day, week, month or year (plurals allowed), e.g. '10 seconds'."

@@ -159,8 +159,10 @@ class _Instance:
     holds_slot: bool = False
     pause_requested: bool = False
     watchers: list[asyncio.Future[None]] = field(default_factory=list)
-    # Created by this process and never started, with no event sent to it: it has no history to read.
+    # Created by this process and never started: it has no history to read but the events sent to it
+    # meanwhile, which are kept here too (stored first, as every event).
     fresh: bool = False
+    early_events: list[tuple[int, str, str, int]] = field(default_factory=list)
 
 
 class Engine:
@@ -389,8 +391,10 @@ class Engine:
     async def _drive(self, run: Run) -> None:
         inst = run.inst
         try:
-            if inst.fresh:  # nothing stored yet but the row: skip reading the history
+            if inst.fresh:  # nothing stored yet but the row and `early_events`: skip reading the history
                 inst.fresh = False
+                run.take_early_events(inst.early_events)
+                inst.early_events = []
             else:
                 await run.load()
             cls = inst.spec.cls
@@ -720,8 +724,9 @@ class Engine:
             current, _ = await self._instance(workflow, instance_id)
         if current is None:
             return
-        current.fresh = False  # not started yet: its run must read this event from storage
-        if current.run is not None:
+        if current.fresh and current.run is None:  # not started yet: its first run takes it from memory
+            current.early_events.append(event)
+        elif current.run is not None:
             current.run.deliver_event(event)
         elif current.status == "waiting":  # hibernated: replay it now, to consume the event
             self.scheduler.add_returning(current)

@@ -296,6 +296,12 @@ class Run:
         stored_pks = {e[0] for e in stored}
         self.pending_events = stored + [e for e in self.pending_events if e[0] not in stored_pks]
 
+    def take_early_events(self, events: list[tuple[int, str, str, int]]) -> None:
+        """Instead of `load()` for a run with no stored history: the events sent before it started
+        (stored, unconsumed), ahead of any delivered since, as `load()` would order them."""
+        self.known_events.update(e[0] for e in events)  # delivered ones are other events: sent after the start
+        self.pending_events = [*events, *self.pending_events]
+
     # -- bookkeeping -----------------------------------------------------------------------------
 
     def _key(self, kind: str, name: str) -> tuple[str, str, int]:
@@ -345,6 +351,8 @@ class Run:
         if node is None or node.run is not self:
             return None
         node.calls += 1
+        if not node.path:  # the run's own task: what _compact gives for [n], without the encoder
+            return f"[{node.calls - 1}]"
         return _compact([*node.path, node.calls - 1])
 
     def _check_determinism(self, kind: str, name: str, count: int, lineage: str | None) -> None:
@@ -503,7 +511,7 @@ class Run:
         callback: Callable[[JsDict], Any],
         is_async: bool,
     ) -> tuple[bool, Any]:
-        ctx = JsDict(step=JsDict(name=name, count=count), attempt=attempt, config=python_from_rpc(config))
+        ctx = JsDict(step=JsDict(name=name, count=count), attempt=attempt, config=_ctx_config(config))
         limit_s = self.engine.options.cpu_ms / 1000
         meter = [0.0]
         mods = self._mods()
@@ -715,6 +723,21 @@ class Run:
                 queries.consume_event_txn(conn, consume, pk)
 
         return self._save(txn)
+
+
+def _ctx_config(config: dict[str, Any]) -> JsDict:
+    """`ctx.config`, a fresh copy per attempt: `python_from_rpc(config)` for what resolve_config gives
+    (str and numbers, one level of dicts), without its recursion."""
+    return JsDict(
+        {
+            k: JsDict({n: _js_number(x) for n, x in v.items()}) if isinstance(v, dict) else _js_number(v)
+            for k, v in config.items()
+        }
+    )
+
+
+def _js_number(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _timed_call(callback: Callable[[JsDict], Any], ctx: JsDict) -> tuple[Any, float]:

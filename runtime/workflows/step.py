@@ -125,13 +125,24 @@ class Step:
     async def _do_call(
         self, closure: Any, name: str, config: Any, callback: Callable[[Any], Any], is_async: bool
     ) -> Any:
-        lineage = self._run.lineage()  # here, in the caller's task: `do` runs in a task of its own
-        task = asyncio.ensure_future(self._run.do(name, config, callback, is_async, lineage))
-        self._in_flight[closure] = task
+        lineage = self._run.lineage()
+        # `do` runs in the caller's task (a task per step cost a loop turn each way); a dependent step
+        # resolving this one meanwhile waits on `done` instead (see _resolve).
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._in_flight[closure] = done
         try:
-            result = await task
+            result = await self._run.do(name, config, callback, is_async, lineage)
+        except asyncio.CancelledError:
+            done.cancel()
+            raise
+        except BaseException as exc:
+            done.set_exception(exc)
+            done.exception()  # retrieved: with no other waiter, asyncio must not log it as lost
+            raise
+        else:
+            done.set_result(result)
         finally:
-            if self._in_flight.get(closure) is task:
+            if self._in_flight.get(closure) is done:
                 del self._in_flight[closure]
         self._memo[closure] = result
         return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +15,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
 }
 _BACKOFFS = ("constant", "linear", "exponential")
 MAX_STEP_NAME = 256
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def resolve_config(config: Any) -> dict[str, Any]:
@@ -70,6 +72,6 @@ def check_step_name(name: Any) -> str:
         raise TypeError(f"A step name must be a non-empty str, got {name!r}.")
     if len(name) > MAX_STEP_NAME:
         raise ValueError(f"Step name {name[:40]!r}... is {len(name)} characters; the limit is {MAX_STEP_NAME}.")
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if _CONTROL.search(name):
         raise ValueError(f"Step name {name!r} contains control characters, which are not allowed.")
     return name

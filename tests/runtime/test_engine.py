@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,7 @@ from pyflows.runtime.errors import (
     WorkflowNotFoundError,
 )
 from pyflows.runtime.workflows.engine import Engine
+from pyflows.runtime.workflows.run import Run
 from workers import WorkflowEntrypoint
 from workers.workflows import NonRetryableError
 
@@ -520,6 +522,87 @@ async def test_implicit_dependencies_resolve_concurrently_and_run_once(make_engi
     (l0, l1), (r0, r1) = spans["left"], spans["right"]
     overlap = min(l1, r1) - max(l0, r0)
     assert overlap > 0.15, spans  # ran together, not one after the other
+
+
+async def test_a_failing_step_fails_the_steps_depending_on_it_runs_once_and_is_not_reported_lost(make_engine, caplog):
+    calls = {"base": 0}
+
+    class Shared(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do(config=FAST)
+            async def base():
+                calls["base"] += 1
+                await asyncio.sleep(0.05)  # still running when the second dependent asks for it
+                raise NonRetryableError("base broke")
+
+            @step.do()
+            async def left(base):
+                return base
+
+            @step.do()
+            async def right(base):
+                return base
+
+            @step.do(concurrent=True)
+            async def total(left, right):
+                return [left, right]
+
+            @step.do(config=FAST)
+            async def alone():  # nothing else waits on this one
+                raise NonRetryableError("alone broke")
+
+            caught = []
+            for call in (total, alone):
+                try:
+                    await call()
+                except NonRetryableError as exc:
+                    caught.append(str(exc))
+            return caught
+
+    engine = await make_engine(Shared)
+    iid = await engine.create("shared")
+    assert (await finish(engine, "shared", iid))["output"] == ["base broke", "alone broke"]
+    assert calls["base"] == 1
+    gc.collect()  # a failed future nobody awaited is reported when it is collected
+    assert "never retrieved" not in caplog.text
+
+
+async def test_events_sent_before_an_instance_first_starts_reach_its_run_in_order(make_engine, monkeypatch):
+    release = asyncio.Event()
+    loaded: list[str] = []
+    original_load = Run.load
+
+    async def spy_load(run: Run) -> None:
+        loaded.append(run.inst.id)
+        await original_load(run)
+
+    monkeypatch.setattr(Run, "load", spy_load)
+
+    class Lane(WorkflowEntrypoint):
+        async def run(self, event, step):
+            if event["payload"].get("block"):
+
+                @step.do()
+                async def hold():
+                    await release.wait()
+                    return 0
+
+                return await hold()
+            a = await step.wait_for_event("one", "approve")
+            b = await step.wait_for_event("two", "approve")
+            return [a["payload"]["n"], b["payload"]["n"]]
+
+    engine = await make_engine(Lane, concurrency_limits={"lane": 1})
+    await engine.create("lane", params={"block": True})  # holds the lane's only slot
+    iid = await engine.create("lane")
+    await engine.send_event("lane", iid, "approve", {"n": 1})
+    await engine.send_event("lane", iid, "approve", {"n": 2})
+    assert (await engine.status("lane", iid))["status"] == "queued"
+    release.set()
+    assert (await finish(engine, "lane", iid))["output"] == [1, 2]
+    assert loaded == []  # both first runs took what they needed from memory, not from a history read
+    steps = (await api_details(engine, "lane", iid))["steps"]
+    assert [s["output"]["payload"]["n"] for s in steps] == [1, 2]  # each event consumed by its wait
 
 
 async def test_legacy_depends_maps_onto_parameters_in_order(make_engine):

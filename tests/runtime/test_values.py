@@ -95,6 +95,13 @@ def test_size_limit_names_the_size_and_the_limit():
 )
 def test_durations(value, ms):
     assert to_ms(value) == ms
+    assert to_ms(value) == ms  # a text parsed before (steps parse theirs on every call) gives the same
+
+
+def test_a_bad_duration_text_fails_every_time_it_is_given() -> None:
+    for _ in range(2):  # only valid texts are remembered
+        with pytest.raises(ValueError, match="Invalid step timeout '3 fortnights'"):
+            to_ms("3 fortnights", what="step timeout")
 
 
 @pytest.mark.parametrize("bad", ["10 parsecs", "soon", -1, True, None])
