@@ -34,7 +34,6 @@ from pyflows.runtime.sdk import SHIM_DIR
 from pyflows.runtime.surface import entrypoints
 from pyflows.runtime.surface.entrypoints import ExecutionContext, WorkerEntrypoint, WorkflowEntrypoint, call_relaxed
 from pyflows.runtime.surface.http import Request, Response
-from pyflows.runtime.surface.stack import run_switchable
 from pyflows.runtime.surface.values import JsDict, python_from_rpc
 
 if TYPE_CHECKING:
@@ -182,6 +181,8 @@ class Worker:
             # (runtime/surface/stack.py). Only once something imported `pyodide.ffi`: the stepping
             # costs ~8% of fetch throughput, and code that can call run_sync has imported it (a module
             # first imported during a request gets the helper-thread run_sync for that request).
+            from pyflows.runtime.surface.stack import run_switchable  # greenlet: imported only for this
+
             result = await run_switchable(result)
         elif inspect.isawaitable(result):
             result = await result

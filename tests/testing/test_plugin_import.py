@@ -29,7 +29,9 @@ def test_public_names_resolve() -> None:
 
 
 def test_a_test_run_imports_no_web_stack(tmp_path: Path) -> None:
-    """The fixture's path (open a project, run a workflow, close) never loads the HTTP server."""
+    """The fixture's path (open a project, run a workflow, close) never loads the HTTP server, nor
+    what only other Workers need (aiosqlite for on-disk state, greenlet for `run_sync`, the ASGI and
+    WSGI adapters): each module is paid for in the first test of every run."""
     sample = Path(__file__).parent / "sample"
     code = textwrap.dedent(
         f"""
@@ -47,7 +49,8 @@ def test_a_test_run_imports_no_web_stack(tmp_path: Path) -> None:
             await project.close()
 
         asyncio.run(main())
-        web = ("starlette", "uvicorn", "httpx", "pyflows.runtime.server")
+        web = ("starlette", "uvicorn", "httpx", "pyflows.runtime.server", "aiosqlite", "greenlet",
+               "pyflows.runtime.surface.asgi", "pyflows.runtime.surface.wsgi", "pyflows.runtime.surface.stack")
         print(sorted(m for m in sys.modules if m.startswith(web)))
         """
     )

@@ -16,7 +16,7 @@ from pyflows.runtime.surface.entrypoints import (
 from pyflows.runtime.surface.http import Headers, Request, Response, fetch
 from pyflows.runtime.surface.values import JsDict, python_from_rpc, python_to_rpc
 
-from . import asgi, workflows, wsgi  # noqa: F401 - `workers.asgi` / `workers.wsgi` as attributes
+from . import workflows  # noqa: F401 - `workers.workflows` as an attribute; asgi and wsgi: __getattr__
 
 __all__ = [
     "DurableObject",
@@ -46,4 +46,8 @@ def __getattr__(name: str) -> Any:
         return _ep.current_env
     if name in ("wait_until", "waitUntil"):
         return _ep.wait_until
+    if name in ("asgi", "wsgi"):  # imported when first used: most Workers use neither
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'workers' has no attribute {name!r}")
