@@ -219,7 +219,12 @@ class Engine:
             else:
                 self.scheduler.add_returning(inst)
         await self.timers.load(empty=empty)
-        self._sweeper = asyncio.ensure_future(self._sweep_expired(wait_first=empty))
+        if not empty:  # an empty store has nothing to remove until an instance with a retention is created
+            self._start_sweeper(wait_first=False)
+
+    def _start_sweeper(self, *, wait_first: bool) -> None:
+        if self._sweeper is None and not self._closing:
+            self._sweeper = asyncio.ensure_future(self._sweep_expired(wait_first=wait_first))
 
     async def _sweep_expired(self, wait_first: bool = False) -> None:
         """Remove finished instances whose retention has run out (now, then every retention_sweep_ms)."""
@@ -330,6 +335,8 @@ class Engine:
             return rows
 
         created = await self.store.write(insert_txn)
+        if retentions:
+            self._start_sweeper(wait_first=True)
         params_of = dict(checked)
         for instance_id, pk in created:
             inst = _Instance(pk, spec, instance_id, params_of[instance_id], now, "queued", fresh=True)
@@ -354,6 +361,8 @@ class Engine:
             pk = await self.store.write(insert_txn)
         except sqlite3.IntegrityError:
             raise InstanceExistsError(workflow, instance_id) from None
+        if retention is not None:
+            self._start_sweeper(wait_first=True)
         inst = _Instance(pk, spec, instance_id, params_text, now, "queued", fresh=True)
         self._live[(workflow, instance_id)] = inst
         self.events.created(workflow, instance_id)

@@ -23,7 +23,7 @@ def kebab(name: str) -> str:
 
 
 class EngineFactory:
-    """`await make(WfA, WfB, max_steps=..., **EngineOptions)` → started Engine; closed at teardown."""
+    """`await make(WfA, WfB, max_steps=..., memory=False, **EngineOptions)` → started Engine; closed at teardown."""
 
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
@@ -33,11 +33,13 @@ class EngineFactory:
         self,
         *classes: type,
         state: str = "state",
+        memory: bool = False,
         max_steps: int = 10_000,
         concurrency_limits: dict[str, int] | None = None,
         **options: Any,
     ) -> Engine:
-        store = await Store.open(self.tmp_path / state)
+        # memory: a new in-memory store, as pyflows.testing gives each test (known to be empty)
+        store = await Store.open_memory() if memory else await Store.open(self.tmp_path / state)
         specs = [
             WorkflowSpec(
                 name=kebab(c.__name__),

@@ -1153,8 +1153,10 @@ async def test_instance_delete_and_delete_batch_as_cloudflare(make_engine):
     assert [i.id for i in (await engine.list_instances("approval"))[0]] == ["d-3"]  # nothing deleted
 
 
-async def test_retention_removes_finished_instances_once_it_runs_out(make_engine):
-    """create({retention: {successRetention, errorRetention}}): kept that long after finishing, then removed."""
+@pytest.mark.parametrize("memory", [False, True], ids=["file store", "new in-memory store"])
+async def test_retention_removes_finished_instances_once_it_runs_out(make_engine, memory):
+    """create({retention: {successRetention, errorRetention}}): kept that long after finishing, then removed.
+    On a new (empty) store, removal starts with the first instance created with a retention: here a batch."""
 
     class Ends(WorkflowEntrypoint):
         async def run(self, event, step):
@@ -1162,14 +1164,14 @@ async def test_retention_removes_finished_instances_once_it_runs_out(make_engine
                 raise ValueError("boom")
             return "ok"
 
-    engine = await make_engine(Ends, retention_sweep_ms=20)
+    engine = await make_engine(Ends, retention_sweep_ms=20, memory=memory)
     binding = engine.env.ENDS
+    await binding.create_batch([{"id": "batched", "retention": {"success_retention": 150}}])
     await binding.create(id="short", retention={"successRetention": 150, "errorRetention": "1 day"})
     day_or_150 = {"successRetention": "1 day", "errorRetention": 150}
     await binding.create(id="failed", params={"fail": True}, retention=day_or_150)
     await binding.create(id="kept-error", params={"fail": True}, retention={"successRetention": 150})
     await binding.create(id="forever")
-    await binding.create_batch([{"id": "batched", "retention": {"success_retention": 150}}])
     for iid in ("short", "failed", "kept-error", "forever", "batched"):
         await engine.wait_for("ends", iid)
 
@@ -1184,3 +1186,16 @@ async def test_retention_removes_finished_instances_once_it_runs_out(make_engine
     for bad in ({"successRetention": "31 days"}, {"successRetention": 0}, {"keep": "1 day"}, "1 day"):
         with pytest.raises(WorkflowError, match="retention"):
             await binding.create(retention=bad)
+
+
+async def test_a_new_in_memory_store_removes_an_instance_created_with_a_retention(make_engine):
+    class Quick(WorkflowEntrypoint):
+        async def run(self, event, step):
+            return "ok"
+
+    engine = await make_engine(Quick, retention_sweep_ms=20, memory=True)
+    await engine.env.QUICK.create(id="gone", retention={"successRetention": 100})
+    await engine.wait_for("quick", "gone")
+    async with asyncio.timeout(5):
+        while (await engine.list_instances("quick"))[0]:
+            await asyncio.sleep(0.02)
