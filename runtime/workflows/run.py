@@ -51,6 +51,7 @@ step where a recorded one is expected is.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import json
 import time
@@ -148,7 +149,10 @@ def cpu_limit_error(name: str, used_s: float, limit_s: float) -> CpuLimitExceede
 
 
 class _Metered:
-    """Drive a coroutine, adding the CPU time of each of its slices to `run`'s meter."""
+    """Drive a coroutine, adding the CPU time of each of its slices to `run`'s meter.
+
+    It runs in a copy of the caller's context, as a task of its own would (and as a step's callback
+    does on Cloudflare): context variables the step sets do not leak into the workflow's `run`."""
 
     def __init__(self, coro: Any, meter: list[float], limit_s: float, name: str) -> None:
         self.coro, self.meter, self.limit_s, self.name = coro, meter, limit_s, name
@@ -158,12 +162,13 @@ class _Metered:
 
     def __await__(self) -> Generator[Any, Any, Any]:
         coro, meter, clock = self.coro, self.meter, time.thread_time
+        context = contextvars.copy_context()
         value: Any = None
         exc: BaseException | None = None
         while True:
             t0 = clock()
             try:
-                yielded = coro.send(value) if exc is None else coro.throw(exc)
+                yielded = context.run(coro.send, value) if exc is None else context.run(coro.throw, exc)
             except StopIteration as stop:
                 meter[0] += clock() - t0
                 if meter[0] > self.limit_s:

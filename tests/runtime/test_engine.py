@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import time
 from datetime import UTC, datetime, timedelta
@@ -565,6 +566,33 @@ async def test_a_failing_step_fails_the_steps_depending_on_it_runs_once_and_is_n
     assert calls["base"] == 1
     gc.collect()  # a failed future nobody awaited is reported when it is collected
     assert "never retrieved" not in caplog.text
+
+
+async def test_context_variables_a_step_sets_stay_in_that_step(make_engine):
+    """A step's callback runs in its own copy of the context, as a task of its own would (Cloudflare
+    runs each callback as its own promise): what it sets is not seen by `run` or the next step."""
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+    class Scoped(WorkflowEntrypoint):
+        async def run(self, event, step):
+            var.set("run")
+
+            @step.do()
+            async def first():
+                seen = var.get()
+                var.set("first")
+                await asyncio.sleep(0)  # across a suspension too
+                return [seen, var.get()]
+
+            @step.do()
+            async def second():
+                return var.get()
+
+            return [await first(), await second(), var.get()]
+
+    engine = await make_engine(Scoped)
+    iid = await engine.create("scoped")
+    assert (await finish(engine, "scoped", iid))["output"] == [["run", "first"], "run", "run"]
 
 
 async def test_events_sent_before_an_instance_first_starts_reach_its_run_in_order(make_engine, monkeypatch):
