@@ -125,13 +125,13 @@ class Step:
     async def _do_call(
         self, closure: Any, name: str, config: Any, callback: Callable[[Any], Any], is_async: bool
     ) -> Any:
-        lineage = self._run.lineage()
+        lineage, body = self._run.lineage(), self._run.step_node()
         # `do` runs in the caller's task (a task per step cost a loop turn each way); a dependent step
         # resolving this one meanwhile waits on `done` instead (see _resolve).
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._in_flight[closure] = done
         try:
-            result = await self._run.do(name, config, callback, is_async, lineage)
+            result = await self._run.do(name, config, callback, is_async, lineage, body)
         except asyncio.CancelledError:
             done.cancel()
             raise

@@ -149,3 +149,43 @@ async def test_a_new_step_where_a_concurrent_branch_expects_a_recorded_one_is_no
     assert status["error"]["name"] == "NonDeterminismError"
     message = status["error"]["message"]
     assert "called step.do 'reserve stock-1' where its history has step.do 'charge card-1'" in message
+
+
+async def test_tasks_a_step_callback_creates_do_not_renumber_the_runs_own_tasks(make_engine: EngineFactory):
+    """A task created inside a step's callback belongs to that step (as when each step ran in a task of
+    its own, whose lineages are in stored histories), not to the task that called the step. Otherwise
+    the callback runs the first time and not on replay (its result is recorded), the run's own tasks
+    of the same coroutine are numbered differently on replay, and a new step can land on the lineage of
+    a recorded one: a false non-determinism error."""
+    gate = {"block": True, "ev": asyncio.Event()}
+
+    class Renumber(WorkflowEntrypoint):
+        async def run(self, event, step):
+            async def work(n):
+                if n == 0:
+                    return 0  # created inside prep's callback: no steps
+                if n == 1:
+                    await asyncio.sleep(0.05)  # calls its step after the other branch calls its own
+
+                @step.do(f"s{n}")
+                async def s():
+                    if n == 2 and gate["block"]:
+                        await gate["ev"].wait()  # in flight when the "server" stops
+                    return n
+
+                return await s()
+
+            @step.do()
+            async def prep():
+                return await asyncio.gather(work(0))
+
+            await prep()
+            return await asyncio.gather(work(1), work(2))
+
+    engine = await make_engine(Renumber)
+    iid = await engine.create("renumber")
+    await _until_recorded(engine, "renumber", iid, 2)  # prep and s1; s2 is waiting on the gate
+    gate["block"] = False
+    engine = await make_engine.reopen(engine, Renumber)
+    # On replay prep's callback does not run: work(1) and work(2) must keep their first-run names.
+    assert (await engine.wait_for("renumber", iid, timeout=10))["output"] == [1, 2]
