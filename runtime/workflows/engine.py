@@ -394,17 +394,18 @@ class Engine:
         self.events.started(inst.spec.name, inst.id, inst.params)
         self._notify(inst)
         run = Run(self, inst)
+        if inst.fresh:  # nothing stored yet but the row and the events sent so far: no history to read
+            inst.fresh = False  # if this run is stopped before it starts, the next one reads storage
+            run.fresh = True
+            run.take_early_events(inst.early_events)
+            inst.early_events = []
         inst.run = run
         run.task = asyncio.ensure_future(self._drive(run))
 
     async def _drive(self, run: Run) -> None:
         inst = run.inst
         try:
-            if inst.fresh:  # nothing stored yet but the row and `early_events`: skip reading the history
-                inst.fresh = False
-                run.take_early_events(inst.early_events)
-                inst.early_events = []
-            else:
+            if not run.fresh:
                 await run.load()
             cls = inst.spec.cls
             if cls is None:

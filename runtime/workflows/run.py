@@ -282,6 +282,7 @@ class Run:
         self.fatal: Exception | None = None
         self.steps_seen = 0
         self.task: asyncio.Task[Any] | None = None
+        self.fresh = False  # the instance's first run: its history is the events it was given (no load())
         self.stop_reason: str | None = None
         self.clock = engine.clock
 
@@ -327,9 +328,9 @@ class Run:
         self.pending_events = stored + [e for e in self.pending_events if e[0] not in stored_pks]
 
     def take_early_events(self, events: list[tuple[int, str, str, int]]) -> None:
-        """Instead of `load()` for a run with no stored history: the events sent before it started
-        (stored, unconsumed), ahead of any delivered since, as `load()` would order them."""
-        self.known_events.update(e[0] for e in events)  # delivered ones are other events: sent after the start
+        """Instead of `load()` for an instance's first run (`fresh`): the events sent to it before
+        (stored, unconsumed), in order; those sent later are delivered (`deliver_event`)."""
+        self.known_events.update(e[0] for e in events)
         self.pending_events = [*events, *self.pending_events]
 
     # -- bookkeeping -----------------------------------------------------------------------------
@@ -384,6 +385,12 @@ class Run:
         if not node.path:  # the run's own task: what _compact gives for [n], without the encoder
             return f"[{node.calls - 1}]"
         return _compact([*node.path, node.calls - 1])
+
+    def in_callback(self) -> bool:
+        """Is the code running now a step's callback (so a step called now is nested in another)?
+        Such code runs under a `Run.do#n` node: inline (step_node) or in a nested step's task."""
+        node = _lineage_of(asyncio.current_task())
+        return node is not None and bool(node.path) and node.path[-1].startswith("Run.do#")
 
     def step_node(self) -> _Lineage | None:
         """The lineage node a `step.do` called now runs its callback under (see _Lineage); call it
@@ -502,22 +509,25 @@ class Run:
             attempt_started = self.clock.now_ms()
             self.live[key] = LiveAttempt(position, name, key[2], resolved, started, attempt_started)
             self.active_attempts += 1
-            self._emit("attempt_started", key, attempt=attempt)
-            await self.engine.on_attempt_started(self)
-            ok, text = await self._attempt(name, key[2], attempt, resolved, timeout_s, callback, is_async, body)
-            ended = self.clock.now_ms()
-            if ok:
-                state, error, final = "complete", None, True
-            else:
-                info, fatal = text
-                error = dumps(info)
-                final = fatal or attempt > limit
-                state = "errored" if final else "retrying"
-            delay_ms = 0 if final else self._retry_delay_ms(name, key[2], retry_delay_ms(resolved["retries"], attempt))
-            wake_at = None if final else ended + delay_ms
-            output = text if ok else None
-
+            # However the attempt ends (saved, failed to save, or cancelled by the workflow's own code:
+            # wait_for on a step, a failing TaskGroup sibling), it stops counting as running.
             try:
+                self._emit("attempt_started", key, attempt=attempt)
+                await self.engine.on_attempt_started(self)
+                ok, text = await self._attempt(name, key[2], attempt, resolved, timeout_s, callback, is_async, body)
+                ended = self.clock.now_ms()
+                if ok:
+                    state, error, final = "complete", None, True
+                else:
+                    info, fatal = text
+                    error = dumps(info)
+                    final = fatal or attempt > limit
+                    state = "errored" if final else "retrying"
+                delay_ms = (
+                    0 if final else self._retry_delay_ms(name, key[2], retry_delay_ms(resolved["retries"], attempt))
+                )
+                wake_at = None if final else ended + delay_ms
+                output = text if ok else None
                 await self._save_attempt(
                     key, position, started, config_text, lineage, state=state, attempt=attempt,
                     attempt_started=attempt_started, ended=ended, ok=ok, output=output, error=error, wake_at=wake_at,
@@ -525,7 +535,8 @@ class Run:
             finally:
                 del self.live[key]
                 self.active_attempts -= 1
-            self.engine.on_attempt_ended(self)
+                if self.stop_reason is None:  # not the engine stopping this run (pause, terminate, shutdown)
+                    self.engine.on_attempt_ended(self)
             if ok:
                 self._emit("attempt_completed", key, attempt=attempt)
                 shown = REDACTED if is_sensitive(resolved) else Raw(text)  # decoded when read

@@ -125,9 +125,22 @@ class Step:
     async def _do_call(
         self, closure: Any, name: str, config: Any, callback: Callable[[Any], Any], is_async: bool
     ) -> Any:
-        lineage, body = self._run.lineage(), self._run.step_node()
-        # `do` runs in the caller's task (a task per step cost a loop turn each way); a dependent step
-        # resolving this one meanwhile waits on `done` instead (see _resolve).
+        lineage = self._run.lineage()
+        if self._run.in_callback():
+            # A step called inside another step's callback gets a task of its own: the outer step's
+            # CPU meter, timeout and failure must not reach into it (the task factory names it Run.do#n).
+            task = asyncio.ensure_future(self._run.do(name, config, callback, is_async, lineage))
+            self._in_flight[closure] = task
+            try:
+                result = await task
+            finally:
+                if self._in_flight.get(closure) is task:
+                    del self._in_flight[closure]
+            self._memo[closure] = result
+            return result
+        body = self._run.step_node()
+        # Otherwise `do` runs in the caller's task (a task per step cost a loop turn each way); a
+        # dependent step resolving this one meanwhile waits on `done` instead (see _resolve).
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._in_flight[closure] = done
         try:

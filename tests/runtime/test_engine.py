@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import gc
 import time
@@ -631,6 +632,87 @@ async def test_events_sent_before_an_instance_first_starts_reach_its_run_in_orde
     assert loaded == []  # both first runs took what they needed from memory, not from a history read
     steps = (await api_details(engine, "lane", iid))["steps"]
     assert [s["output"]["payload"]["n"] for s in steps] == [1, 2]  # each event consumed by its wait
+
+
+@pytest.mark.parametrize("memory", [False, True], ids=["file store", "in-memory store"])
+async def test_an_event_sent_as_the_first_run_is_created_survives_a_pause_before_it_starts(make_engine, memory):
+    class Waiter(WorkflowEntrypoint):
+        async def run(self, event, step):
+            got = await step.wait_for_event("w", "go", timeout="1 minute")
+            return got["payload"]
+
+    engine = await make_engine(Waiter, memory=memory)
+    iid = await engine.create("waiter")  # its run exists, its task has not started
+    await engine.send_event("waiter", iid, "go", {"n": 1})  # handed to that run
+    await engine.pause("waiter", iid)  # which is stopped before it starts: the next run must read the event
+    await engine.resume("waiter", iid)
+    assert (await engine.wait_for("waiter", iid, timeout=5))["output"] == {"n": 1}
+
+
+def _burn(seconds: float) -> None:
+    started = time.thread_time()
+    while time.thread_time() - started < seconds:
+        pass
+
+
+async def test_a_step_called_inside_another_steps_callback_has_its_own_cpu_meter(make_engine):
+    class NestedCpu(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("whole", config=FAST)
+            async def whole():
+                total = 0
+                for _ in range(3):
+
+                    @step.do("part", config=FAST)
+                    async def part():
+                        _burn(0.08)  # each under the 200 ms limit; the three together over it
+                        return 1
+
+                    total += await part()
+                return total
+
+            return await whole()
+
+    engine = await make_engine(NestedCpu, cpu_ms=200)
+    iid = await engine.create("nested-cpu")
+    status = await engine.wait_for("nested-cpu", iid, timeout=10)
+    assert status["status"] == "complete", status["error"]
+    assert status["output"] == 3
+
+
+async def test_a_step_attempt_the_workflow_cancels_or_abandons_stops_counting_as_running(make_engine):
+    """`asyncio.wait_for` on a step, or an outer step stopped (CPU limit) while a step called inside it
+    runs: the attempt ends there, so the instance can then wait and hibernate, and pause completes."""
+
+    class Abandons(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("slow")
+            async def slow():
+                await asyncio.sleep(5)
+                return 1
+
+            @step.do("inner", config=FAST)
+            async def inner():
+                await asyncio.sleep(0.01)  # the outer step is over its CPU limit by now
+                return 1
+
+            @step.do("outer", config=FAST)
+            async def outer():
+                _burn(0.25)
+                return await inner()
+
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(slow(), 0.05)
+            with contextlib.suppress(Exception):  # StepFailedError: CpuLimitExceededError
+                await outer()
+            await step.sleep("rest", "10 minutes")
+
+    engine = await make_engine(Abandons, cpu_ms=200, hibernate_after_ms=100)
+    iid = await engine.create("abandons")
+    await engine.wait_for("abandons", iid, {"waiting"}, timeout=10)
+    async with asyncio.timeout(5):  # nothing is left running: it leaves memory
+        while ("abandons", iid) in engine._live:
+            await asyncio.sleep(0.02)
 
 
 async def test_legacy_depends_maps_onto_parameters_in_order(make_engine):

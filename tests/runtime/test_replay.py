@@ -11,6 +11,7 @@ import asyncio
 import pytest
 from engine_helpers import EngineFactory, api_details
 from workers import WorkflowEntrypoint
+from workers.workflows import NonRetryableError
 
 pytestmark = pytest.mark.anyio
 
@@ -189,3 +190,63 @@ async def test_tasks_a_step_callback_creates_do_not_renumber_the_runs_own_tasks(
     engine = await make_engine.reopen(engine, Renumber)
     # On replay prep's callback does not run: work(1) and work(2) must keep their first-run names.
     assert (await engine.wait_for("renumber", iid, timeout=10))["output"] == [1, 2]
+
+
+async def test_a_step_called_inside_another_steps_callback_replays_after_a_restart(make_engine: EngineFactory):
+    """The outer step's callback does not run on replay (its result is recorded), so the inner step is
+    not called then either: it must not take a place in the lineage of the calling task."""
+    gate = {"block": True, "ev": asyncio.Event()}
+
+    class Nested(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("inner")
+            async def inner():
+                return 1
+
+            @step.do("outer")
+            async def outer():
+                return await inner() + 1
+
+            @step.do("after")
+            async def after():
+                if gate["block"]:
+                    await gate["ev"].wait()  # in flight when the "server" stops
+                return 3
+
+            return [await outer(), await after()]
+
+    engine = await make_engine(Nested)
+    iid = await engine.create("nested")
+    await _until_recorded(engine, "nested", iid, 2)
+    gate["block"] = False
+    engine = await make_engine.reopen(engine, Nested)
+    status = await engine.wait_for("nested", iid, timeout=10)
+    assert status["status"] == "complete", status["error"]
+    assert status["output"] == [2, 3]
+    state = {"fail": True}  # and "Retry now" from a failed step after it: the same replay, no restart
+
+    class Nested2(Nested):
+        async def run(self, event, step):
+            @step.do("inner")
+            async def inner():
+                return 1
+
+            @step.do("outer")
+            async def outer():
+                return await inner() + 1
+
+            @step.do("after")
+            async def after():
+                if state["fail"]:
+                    raise NonRetryableError("flaky dependency")
+                return 3
+
+            return [await outer(), await after()]
+
+    engine = await make_engine(Nested2, state="second")
+    iid = await engine.create("nested2")
+    assert (await engine.wait_for("nested2", iid, timeout=10))["status"] == "errored"
+    state["fail"] = False
+    await engine.retry_now("nested2", iid)
+    status = await engine.wait_for("nested2", iid, timeout=10)
+    assert status["status"] == "complete", status["error"]
