@@ -22,6 +22,15 @@ async def test_a_deterministic_workflow_replays_cleanly(pyflows_project, calls):
     assert calls == ran  # no step function ran during the replays
 
 
+async def test_a_step_called_inside_another_steps_callback_replays_cleanly(pyflows_project, calls):
+    env = pyflows_project.env
+    async with introspect_workflow_instance(env.REPLAYED, "nested") as instance:
+        await env.REPLAYED.create(id="nested", params={"nested": True})
+        assert await instance.get_output() == {"done": True}
+        assert sorted(s.name for s in instance.steps if s.status == "complete") == ["first", "inner", "second"]
+        await instance.replay()  # "first" replays without running its callback, so "inner" is not called
+
+
 async def test_a_renamed_step_is_a_divergence(pyflows_project, calls):
     env = pyflows_project.env
     async with introspect_workflow_instance(env.REPLAYED, "renamed") as instance:

@@ -63,8 +63,14 @@ class FlakyWorkflow(WorkflowEntrypoint):
 
 class ReplayedWorkflow(WorkflowEntrypoint):
     async def run(self, event, step):
+        @step.do("inner")
+        async def inner():
+            return 0
+
         @step.do("first")
         async def first():
+            if event["payload"].get("nested"):  # a step called inside another step's callback
+                return 1 + await inner()
             return 1
 
         await first()
