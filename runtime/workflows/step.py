@@ -147,18 +147,24 @@ class Step:
             result = await self._run.do(name, config, callback, is_async, lineage, body)
         except asyncio.CancelledError:
             done.cancel()
+            self._forget(closure, done)
             raise
         except BaseException as exc:
             done.set_exception(exc)
             done.exception()  # retrieved: with no other waiter, asyncio must not log it as lost
+            # A step can fail without ever suspending (an in-memory store, a callback that raises at
+            # once). Dependents started together with this call (a gather) must still share its one
+            # execution, as they would share its task: the failure stays in flight for this loop turn.
+            asyncio.get_running_loop().call_soon(self._forget, closure, done)
             raise
-        else:
-            done.set_result(result)
-        finally:
-            if self._in_flight.get(closure) is done:
-                del self._in_flight[closure]
         self._memo[closure] = result
+        done.set_result(result)
+        self._forget(closure, done)
         return result
+
+    def _forget(self, closure: Any, fut: asyncio.Future[Any]) -> None:
+        if self._in_flight.get(closure) is fut:
+            del self._in_flight[closure]
 
 
 # Parameter names of plain step functions by code object: `run` defines its step functions anew on

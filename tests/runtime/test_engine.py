@@ -526,7 +526,10 @@ async def test_implicit_dependencies_resolve_concurrently_and_run_once(make_engi
     assert overlap > 0.15, spans  # ran together, not one after the other
 
 
-async def test_a_failing_step_fails_the_steps_depending_on_it_runs_once_and_is_not_reported_lost(make_engine, caplog):
+@pytest.mark.parametrize("suspends", [True, False], ids=["fails after a suspension", "fails at once"])
+async def test_a_failing_step_fails_the_steps_depending_on_it_runs_once_and_is_not_reported_lost(
+    make_engine, caplog, suspends
+):
     calls = {"base": 0}
 
     class Shared(WorkflowEntrypoint):
@@ -534,8 +537,9 @@ async def test_a_failing_step_fails_the_steps_depending_on_it_runs_once_and_is_n
             @step.do(config=FAST)
             async def base():
                 calls["base"] += 1
-                await asyncio.sleep(0.05)  # still running when the second dependent asks for it
-                raise NonRetryableError("base broke")
+                if suspends:
+                    await asyncio.sleep(0.05)  # still running when the second dependent asks for it
+                raise NonRetryableError("base broke")  # at once: done before the second dependent starts
 
             @step.do()
             async def left(base):
@@ -561,7 +565,7 @@ async def test_a_failing_step_fails_the_steps_depending_on_it_runs_once_and_is_n
                     caught.append(str(exc))
             return caught
 
-    engine = await make_engine(Shared)
+    engine = await make_engine(Shared, memory=not suspends)  # in memory, nothing in the failure suspends
     iid = await engine.create("shared")
     assert (await finish(engine, "shared", iid))["output"] == ["base broke", "alone broke"]
     assert calls["base"] == 1
