@@ -37,9 +37,7 @@ class _Frontier(BaseException):
 class _ReplayRun(Run):
     """A Run that only replays: it never executes a step, waits, or writes."""
 
-    async def do(
-        self, name: str, config: Any, callback: Any, is_async: bool, lineage: str | None = None, body: Any = None
-    ) -> Any:
+    async def do(self, name: str, config: Any, callback: Any, is_async: bool, lineage: str | None = None) -> Any:
         key = self._key("do", name)
         rec = self._replay(key)  # raises the stored final error
         if rec is None:

@@ -38,8 +38,7 @@ blocked): that needs to know, for every task, whether what it awaits can still m
 not expose; lineage needs one hook, the loop's task factory, and a dict lookup per step.
 
 Limits, documented rather than guessed at: children are named by coroutine, so tasks the engine
-creates (storage flushes) never shift a user task's name, and a step's callback, which runs in
-the calling task, has a node of its own (`Run.do#n`, see `_Lineage`); steps called from a task
+creates (storage flushes, `Run.do`) never shift a user task's name; steps called from a task
 the lineage cannot see (a loop with another task factory installed after ours, a callback
 outside any task) and records written before lineages were stored are not checked. A step
 reused through an implicit/`depends` dependency runs in whichever task needs it first, which
@@ -52,7 +51,6 @@ step where a recorded one is expected is.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import inspect
 import json
 import time
@@ -150,38 +148,22 @@ def cpu_limit_error(name: str, used_s: float, limit_s: float) -> CpuLimitExceede
 
 
 class _Metered:
-    """Drive a coroutine, adding the CPU time of each of its slices to `run`'s meter.
+    """Drive a coroutine, adding the CPU time of each of its slices to `run`'s meter."""
 
-    It runs in a copy of the caller's context, as a task of its own would (and as a step's callback
-    does on Cloudflare): context variables the step sets do not leak into the workflow's `run`."""
-
-    def __init__(self, coro: Any, meter: list[float], limit_s: float, name: str, body: _Lineage | None) -> None:
-        self.coro, self.meter, self.limit_s, self.name, self.body = coro, meter, limit_s, name, body
+    def __init__(self, coro: Any, meter: list[float], limit_s: float, name: str) -> None:
+        self.coro, self.meter, self.limit_s, self.name = coro, meter, limit_s, name
 
     def _over(self) -> CpuLimitExceededError:
         return cpu_limit_error(self.name, self.meter[0], self.limit_s)
 
     def __await__(self) -> Generator[Any, Any, Any]:
         coro, meter, clock = self.coro, self.meter, time.thread_time
-        context = contextvars.copy_context()
-        caller = _lineage_of(asyncio.current_task()) if self.body is not None else None
-        if caller is not None:
-            caller.body = self.body
-        try:
-            return (yield from self._drive(coro, meter, clock, context))
-        finally:
-            if caller is not None:
-                caller.body = None
-
-    def _drive(
-        self, coro: Any, meter: list[float], clock: Callable[[], float], context: contextvars.Context
-    ) -> Generator[Any, Any, Any]:
         value: Any = None
         exc: BaseException | None = None
         while True:
             t0 = clock()
             try:
-                yielded = context.run(coro.send, value) if exc is None else context.run(coro.throw, exc)
+                yielded = coro.send(value) if exc is None else coro.throw(exc)
             except StopIteration as stop:
                 meter[0] += clock() - t0
                 if meter[0] > self.limit_s:
@@ -201,14 +183,9 @@ class _Metered:
 
 
 class _Lineage:
-    """Where a task sits in its run's task tree; see "Replay and lineage" in the module docstring.
+    """Where a task sits in its run's task tree; see "Replay and lineage" in the module docstring."""
 
-    A step's callback runs inline in the task that called the step, under a node of its own named
-    as the task each step used to run in (`Run.do#n`, n counting the step calls of that task): it is
-    `body` of the calling task's node while the callback runs, so tasks and steps the callback
-    creates belong to the step, and stored lineages keep their meaning."""
-
-    __slots__ = ("_run", "body", "calls", "children", "path")
+    __slots__ = ("_run", "calls", "children", "path")
 
     def __init__(self, run: Run, path: tuple[str, ...]) -> None:
         # Weak: _LINEAGES holds lineages by their task, and a run holds its task; a strong reference
@@ -217,12 +194,9 @@ class _Lineage:
         self.path = path
         self.children: defaultdict[str, int] = defaultdict(int)  # coroutine name -> tasks created
         self.calls = 0  # step calls made by this task so far
-        self.body: _Lineage | None = None  # the step callback running inline in this task now
 
     def child(self, coro: Any) -> _Lineage:
-        return self.child_named(getattr(coro, "__qualname__", None) or type(coro).__qualname__)
-
-    def child_named(self, name: str) -> _Lineage:
+        name = getattr(coro, "__qualname__", None) or type(coro).__qualname__
         index = self.children[name]
         self.children[name] += 1
         run = self._run()
@@ -238,11 +212,7 @@ _LINEAGES: weakref.WeakKeyDictionary[asyncio.Future[Any], _Lineage] = weakref.We
 
 
 def _lineage_of(task: asyncio.Future[Any] | None) -> _Lineage | None:
-    """The node of the code running in `task` now: the task's, or the step callback it runs inline."""
-    node = None if task is None else _LINEAGES.get(task)
-    while node is not None and node.body is not None:
-        node = node.body
-    return node
+    return None if task is None else _LINEAGES.get(task)
 
 
 def _install_task_factory(loop: asyncio.AbstractEventLoop) -> None:
@@ -386,20 +356,6 @@ class Run:
             return f"[{node.calls - 1}]"
         return _compact([*node.path, node.calls - 1])
 
-    def in_callback(self) -> bool:
-        """Is the code running now a step's callback (so a step called now is nested in another)?
-        Such code runs under a `Run.do#n` node: inline (step_node) or in a nested step's task."""
-        node = _lineage_of(asyncio.current_task())
-        return node is not None and bool(node.path) and node.path[-1].startswith("Run.do#")
-
-    def step_node(self) -> _Lineage | None:
-        """The lineage node a `step.do` called now runs its callback under (see _Lineage); call it
-        for every call, replayed or not, where the call is made, right after `lineage()`."""
-        node = _lineage_of(asyncio.current_task())
-        if node is None or node.run is not self:
-            return None
-        return node.child_named("Run.do")
-
     def _check_determinism(self, kind: str, name: str, count: int, lineage: str | None) -> None:
         """A step with no record, called where the history has a step not yet replayed: the code changed.
 
@@ -481,11 +437,10 @@ class Run:
         callback: Callable[[JsDict], Any],
         is_async: bool,
         lineage: str | None = None,
-        body: _Lineage | None = None,
     ) -> Any:
         """Run (or replay) one `step.do`. `callback(ctx)` calls the user's function.
 
-        `lineage` and `body` are `self.lineage()` and `self.step_node()`, taken where the step is called.
+        `lineage` is `self.lineage()` taken in the caller's task (this coroutine runs in its own).
         """
         kind = "do"
         key = self._key(kind, name)
@@ -514,7 +469,7 @@ class Run:
             try:
                 self._emit("attempt_started", key, attempt=attempt)
                 await self.engine.on_attempt_started(self)
-                ok, text = await self._attempt(name, key[2], attempt, resolved, timeout_s, callback, is_async, body)
+                ok, text = await self._attempt(name, key[2], attempt, resolved, timeout_s, callback, is_async)
                 ended = self.clock.now_ms()
                 if ok:
                     state, error, final = "complete", None, True
@@ -565,7 +520,6 @@ class Run:
         timeout_s: float,
         callback: Callable[[JsDict], Any],
         is_async: bool,
-        body: _Lineage | None = None,
     ) -> tuple[bool, Any]:
         ctx = JsDict(step=JsDict(name=name, count=count), attempt=attempt, config=_ctx_config(config))
         limit_s = self.engine.options.cpu_ms / 1000
@@ -583,14 +537,14 @@ class Run:
         try:
             async with asyncio.timeout(timeout_s):
                 if is_async:
-                    value = await _Metered(callback(ctx), meter, limit_s, name, body)
+                    value = await _Metered(callback(ctx), meter, limit_s, name)
                 else:
                     value, cpu = await asyncio.to_thread(_timed_call, callback, ctx)
                     meter[0] = cpu
                     if cpu > limit_s:
                         raise cpu_limit_error(name, cpu, limit_s)
                     if inspect.isawaitable(value):  # a plain function that returned a coroutine
-                        value = await _Metered(value, meter, limit_s, name, body)
+                        value = await _Metered(value, meter, limit_s, name)
             return True, encode(value, what=f"The result of step '{name}'")
         except TimeoutError:
             return False, (

@@ -125,46 +125,16 @@ class Step:
     async def _do_call(
         self, closure: Any, name: str, config: Any, callback: Callable[[Any], Any], is_async: bool
     ) -> Any:
-        lineage = self._run.lineage()
-        if self._run.in_callback():
-            # A step called inside another step's callback gets a task of its own: the outer step's
-            # CPU meter, timeout and failure must not reach into it (the task factory names it Run.do#n).
-            task = asyncio.ensure_future(self._run.do(name, config, callback, is_async, lineage))
-            self._in_flight[closure] = task
-            try:
-                result = await task
-            finally:
-                if self._in_flight.get(closure) is task:
-                    del self._in_flight[closure]
-            self._memo[closure] = result
-            return result
-        body = self._run.step_node()
-        # Otherwise `do` runs in the caller's task (a task per step cost a loop turn each way); a
-        # dependent step resolving this one meanwhile waits on `done` instead (see _resolve).
-        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._in_flight[closure] = done
+        lineage = self._run.lineage()  # here, in the caller's task: `do` runs in a task of its own
+        task = asyncio.ensure_future(self._run.do(name, config, callback, is_async, lineage))
+        self._in_flight[closure] = task
         try:
-            result = await self._run.do(name, config, callback, is_async, lineage, body)
-        except asyncio.CancelledError:
-            done.cancel()
-            self._forget(closure, done)
-            raise
-        except BaseException as exc:
-            done.set_exception(exc)
-            done.exception()  # retrieved: with no other waiter, asyncio must not log it as lost
-            # A step can fail without ever suspending (an in-memory store, a callback that raises at
-            # once). Dependents started together with this call (a gather) must still share its one
-            # execution, as they would share its task: the failure stays in flight for this loop turn.
-            asyncio.get_running_loop().call_soon(self._forget, closure, done)
-            raise
+            result = await task
+        finally:
+            if self._in_flight.get(closure) is task:
+                del self._in_flight[closure]
         self._memo[closure] = result
-        done.set_result(result)
-        self._forget(closure, done)
         return result
-
-    def _forget(self, closure: Any, fut: asyncio.Future[Any]) -> None:
-        if self._in_flight.get(closure) is fut:
-            del self._in_flight[closure]
 
 
 # Parameter names of plain step functions by code object: `run` defines its step functions anew on

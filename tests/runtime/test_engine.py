@@ -719,6 +719,106 @@ async def test_a_step_attempt_the_workflow_cancels_or_abandons_stops_counting_as
             await asyncio.sleep(0.02)
 
 
+@pytest.mark.parametrize("memory", [False, True], ids=["file store", "in-memory store"])
+async def test_a_dependency_whose_failure_was_caught_runs_again_for_the_next_dependent(make_engine, memory):
+    """A failed step is not memoized (the SDK memoizes results only): a dependent called after the
+    failure was caught calls it again, as a retry loop in `run` expects."""
+    calls = {"base": 0}
+
+    class Flaky(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("base", config=FAST)
+            async def base():
+                calls["base"] += 1
+                if calls["base"] == 1:
+                    raise ValueError("flaky")
+                return 5
+
+            @step.do("dep", config=FAST)
+            async def dep(base):
+                return base + 1
+
+            with contextlib.suppress(Exception):
+                await base()
+            return await dep()
+
+    engine = await make_engine(Flaky, memory=memory)
+    iid = await engine.create("flaky")
+    status = await engine.wait_for("flaky", iid, timeout=10)
+    assert (status["status"], status["output"], calls["base"]) == ("complete", 6, 2), status["error"]
+
+
+@pytest.mark.parametrize("memory", [False, True], ids=["file store", "in-memory store"])
+async def test_a_pause_requested_during_a_step_stops_the_run_at_that_step(make_engine, memory):
+    """Nothing after the step runs while the instance is paused: not the next step (a side effect such
+    as charging a card), and not the code between them."""
+    release = asyncio.Event()
+    log: list[str] = []
+
+    class Charges(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("a")
+            async def a():
+                await release.wait()
+                return 1
+
+            @step.do("b")
+            async def b():
+                log.append("b ran")
+                return 2
+
+            x = await a()
+            log.append("after a")
+            y = await b()
+            log.append("after b")
+            return x + y
+
+    engine = await make_engine(Charges, memory=memory)
+    iid = await engine.create("charges")
+    await engine.wait_for("charges", iid, {"running"}, timeout=5)
+    await asyncio.sleep(0.02)  # a is running
+    assert await engine.pause("charges", iid) == "waitingForPause"
+    release.set()
+    await engine.wait_for("charges", iid, {"paused"}, timeout=5)
+    await asyncio.sleep(0.1)
+    assert log == []
+    assert [s["name"] for s in (await api_details(engine, "charges", iid))["steps"]] == ["a-1"]
+    await engine.resume("charges", iid)
+    assert (await engine.wait_for("charges", iid, timeout=5))["output"] == 3
+    assert log == ["after a", "b ran", "after b"]
+
+
+async def test_a_loop_of_steps_that_never_wait_still_lets_other_tasks_run(make_engine):
+    """Each step gives the event loop a turn, even on an in-memory store where nothing in a step
+    suspends: a workflow polling a step does not starve the test (or other instances)."""
+    flag = {"set": False}
+
+    class Poll(WorkflowEntrypoint):
+        async def run(self, event, step):
+            n = 0
+            while True:
+
+                @step.do("check")
+                async def check():
+                    return flag["set"]
+
+                n += 1
+                if await check():
+                    return n
+
+    engine = await make_engine(Poll, memory=True, max_steps=5000)
+    iid = await engine.create("poll")
+
+    async def setter() -> None:
+        await asyncio.sleep(0.01)
+        flag["set"] = True
+
+    task = asyncio.ensure_future(setter())
+    status = await engine.wait_for("poll", iid, timeout=30)
+    await task
+    assert status["status"] == "complete", status["error"]
+
+
 async def test_legacy_depends_maps_onto_parameters_in_order(make_engine):
     class Legacy(WorkflowEntrypoint):
         async def run(self, event, step):

@@ -250,3 +250,43 @@ async def test_a_step_called_inside_another_steps_callback_replays_after_a_resta
     await engine.retry_now("nested2", iid)
     status = await engine.wait_for("nested2", iid, timeout=10)
     assert status["status"] == "complete", status["error"]
+
+
+async def test_branches_calling_a_step_of_the_same_name_get_their_own_results_on_replay(make_engine: EngineFactory):
+    """Steps of one name are numbered in call order. On replay, branch x replays its first step and
+    must not overtake branch y to its "s": each replayed step still gives the event loop a turn, as
+    executing it did, so the calls come in the recorded order and each branch gets its own result."""
+
+    class Race(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("a")
+            async def a():
+                await asyncio.sleep(0.05)
+                return "a"
+
+            async def x():
+                await a()
+
+                @step.do("s")
+                async def s():
+                    return "x"
+
+                return await s()
+
+            async def y():
+                @step.do("s")
+                async def s():
+                    return "y"
+
+                return await s()
+
+            branches = await asyncio.gather(x(), y())
+            await step.wait_for_event("go", "go", timeout="1 hour")
+            return branches
+
+    engine = await make_engine(Race)
+    iid = await engine.create("race")
+    await engine.wait_for("race", iid, {"waiting"}, timeout=10)
+    engine = await make_engine.reopen(engine, Race)  # the replay of a, s-1 (y's) and s-2 (x's)
+    await engine.send_event("race", iid, "go", {})
+    assert (await engine.wait_for("race", iid, timeout=10))["output"] == ["x", "y"]
