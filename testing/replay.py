@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyflows.runtime.surface.entrypoints import ExecutionContext, call_relaxed
 from pyflows.runtime.surface.values import JsDict, encode, loads, python_from_rpc, utc_naive
-from pyflows.runtime.workflows.run import Run
+from pyflows.runtime.workflows.run import Run, called_in_a_step
 from pyflows.runtime.workflows.step import Step
 from pyflows.runtime.workflows.step_errors import NonDeterminismError
 
@@ -119,9 +119,7 @@ async def replay_instance(engine: Engine, workflow: str, instance_id: str) -> No
         pass
     if run.fatal is not None:
         raise run.fatal
-    # A step called inside another step's callback is not called again when that step replays (its
-    # callback does not run): its lineage passes through the callback's node, `Run.do#n`.
-    left = [run.records[k] for k in run.unreplayed if "Run.do#" not in (run.records[k].lineage or "")]
+    left = [run.records[k] for k in run.unreplayed if not called_in_a_step(run.records[k].lineage)]
     if left:
         left.sort(key=lambda r: r.position)
         names = ", ".join(f"{r.kind} '{r.name}-{r.count}'" for r in left)

@@ -25,7 +25,6 @@ __all__ = ["describe_value", "key_path", "schema", "schema_path", "validate"]
 
 
 @lru_cache(maxsize=1)
-@lru_cache(maxsize=1)
 def schema() -> dict[str, Any]:
     """The parsed `config-schema.json` (read once per process; do not modify it)."""
     return json.loads(_schema_bytes())  # type: ignore[no-any-return]

@@ -211,6 +211,12 @@ class _Lineage:
 _LINEAGES: weakref.WeakKeyDictionary[asyncio.Future[Any], _Lineage] = weakref.WeakKeyDictionary()
 
 
+def called_in_a_step(lineage: str | None) -> bool:
+    """Was the step with this stored lineage called inside another step's callback (which runs in
+    its `Run.do` task)? Replaying the outer step does not run its callback, nor call this one again."""
+    return lineage is not None and '"Run.do#' in lineage
+
+
 def _lineage_of(task: asyncio.Future[Any] | None) -> _Lineage | None:
     return None if task is None else _LINEAGES.get(task)
 
@@ -431,12 +437,7 @@ class Run:
     # -- step.do ---------------------------------------------------------------------------------
 
     async def do(
-        self,
-        name: str,
-        config: Any,
-        callback: Callable[[JsDict], Any],
-        is_async: bool,
-        lineage: str | None = None,
+        self, name: str, config: Any, callback: Callable[[JsDict], Any], is_async: bool, lineage: str | None = None
     ) -> Any:
         """Run (or replay) one `step.do`. `callback(ctx)` calls the user's function.
 
