@@ -195,7 +195,7 @@ async def test_tasks_a_step_callback_creates_do_not_renumber_the_runs_own_tasks(
 async def test_a_step_called_inside_another_steps_callback_replays_after_a_restart(make_engine: EngineFactory):
     """The outer step's callback does not run on replay (its result is recorded), so the inner step is
     not called then either: it must not take a place in the lineage of the calling task."""
-    gate = {"block": True, "ev": asyncio.Event()}
+    after_step = {"block": True, "ev": asyncio.Event(), "fail": False}
 
     class Nested(WorkflowEntrypoint):
         async def run(self, event, step):
@@ -209,8 +209,10 @@ async def test_a_step_called_inside_another_steps_callback_replays_after_a_resta
 
             @step.do("after")
             async def after():
-                if gate["block"]:
-                    await gate["ev"].wait()  # in flight when the "server" stops
+                if after_step["block"]:
+                    await after_step["ev"].wait()  # in flight when the "server" stops
+                if after_step["fail"]:
+                    raise NonRetryableError("flaky dependency")
                 return 3
 
             return [await outer(), await after()]
@@ -218,37 +220,18 @@ async def test_a_step_called_inside_another_steps_callback_replays_after_a_resta
     engine = await make_engine(Nested)
     iid = await engine.create("nested")
     await _until_recorded(engine, "nested", iid, 2)
-    gate["block"] = False
+    after_step["block"] = False
     engine = await make_engine.reopen(engine, Nested)
     status = await engine.wait_for("nested", iid, timeout=10)
     assert status["status"] == "complete", status["error"]
     assert status["output"] == [2, 3]
-    state = {"fail": True}  # and "Retry now" from a failed step after it: the same replay, no restart
 
-    class Nested2(Nested):
-        async def run(self, event, step):
-            @step.do("inner")
-            async def inner():
-                return 1
-
-            @step.do("outer")
-            async def outer():
-                return await inner() + 1
-
-            @step.do("after")
-            async def after():
-                if state["fail"]:
-                    raise NonRetryableError("flaky dependency")
-                return 3
-
-            return [await outer(), await after()]
-
-    engine = await make_engine(Nested2, state="second")
-    iid = await engine.create("nested2")
-    assert (await engine.wait_for("nested2", iid, timeout=10))["status"] == "errored"
-    state["fail"] = False
-    await engine.retry_now("nested2", iid)
-    status = await engine.wait_for("nested2", iid, timeout=10)
+    after_step["fail"] = True  # and "Retry now" from a failed step after it: the same replay, no restart
+    iid = await engine.create("nested")
+    assert (await engine.wait_for("nested", iid, timeout=10))["status"] == "errored"
+    after_step["fail"] = False
+    await engine.retry_now("nested", iid)
+    status = await engine.wait_for("nested", iid, timeout=10)
     assert status["status"] == "complete", status["error"]
 
 
