@@ -1133,11 +1133,6 @@ async def test_step_limit_errors_the_instance_and_sleep_does_not_count(make_engi
 
 @pytest.mark.parametrize("style", ["async", "sync"])
 async def test_cpu_limit_fails_an_attempt_that_burns_too_much_cpu(make_engine, style):
-    def burn(seconds: float) -> None:
-        end = time.thread_time() + seconds
-        while time.thread_time() < end:
-            pass
-
     slices: list[int] = []  # per async attempt: how many 30 ms slices ran before it was stopped
 
     class Burn(WorkflowEntrypoint):
@@ -1148,7 +1143,7 @@ async def test_cpu_limit_fails_an_attempt_that_burns_too_much_cpu(make_engine, s
                 async def work():
                     slices.append(0)
                     for _ in range(10):
-                        burn(0.03)
+                        _burn(0.03)
                         slices[-1] += 1
                         await asyncio.sleep(0)
                     return 1
@@ -1156,7 +1151,7 @@ async def test_cpu_limit_fails_an_attempt_that_burns_too_much_cpu(make_engine, s
 
                 @step.do("burn", config=FAST)
                 def work():
-                    burn(0.3)
+                    _burn(0.3)
                     return 1
 
             @step.do("idle")
