@@ -36,7 +36,17 @@ class Step:
         self._in_flight: dict[Any, asyncio.Future[Any]] = {}
         self.do = self._do_implicit if implicit else self._do_legacy
 
-    def _do_implicit(self, name: Any = None, *, concurrent: bool = False, config: Any = None) -> Any:
+    def _do_implicit(self, name: Any = None, *, concurrent: bool = False, config: Any = None, **unexpected: Any) -> Any:
+        if unexpected:
+            keys = ", ".join(repr(k) for k in unexpected)
+            hint = (
+                " With implicit dependencies (compatibility flag python_workflows_implicit_dependencies, the "
+                "default from compatibility_date 2026-02-25) a step's parameters name the steps it depends on; "
+                "for depends=[...], add no_python_workflows_implicit_dependencies to compatibility_flags."
+                if "depends" in unexpected
+                else ""
+            )
+            raise TypeError(f"step.do() got an unexpected keyword argument {keys}.{hint}")
         if callable(name):  # bare `@step.do` without parentheses
             return self._decorator(None, None, concurrent, config, implicit=True)(name)
         return self._decorator(name, None, concurrent, config, implicit=True)

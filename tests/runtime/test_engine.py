@@ -819,6 +819,24 @@ async def test_a_loop_of_steps_that_never_wait_still_lets_other_tasks_run(make_e
     assert status["status"] == "complete", status["error"]
 
 
+async def test_depends_under_implicit_dependencies_says_which_flag_brings_it_back(make_engine):
+    class Legacyish(WorkflowEntrypoint):
+        async def run(self, event, step):
+            try:
+
+                @step.do("a", depends=[])
+                async def a():
+                    return 1
+            except TypeError as exc:
+                return str(exc)
+
+    engine = await make_engine(Legacyish)
+    iid = await engine.create("legacyish")
+    message = (await finish(engine, "legacyish", iid))["output"]
+    assert message.startswith("step.do() got an unexpected keyword argument 'depends'.")
+    assert "add no_python_workflows_implicit_dependencies to compatibility_flags" in message
+
+
 async def test_legacy_depends_maps_onto_parameters_in_order(make_engine):
     class Legacy(WorkflowEntrypoint):
         async def run(self, event, step):
