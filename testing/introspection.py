@@ -321,6 +321,9 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
             if current["status"] in FINISHED:
                 error = current["error"]
                 why = f" Its error: {error['name']}: {error['message']}" if error else ""
+                unused = await self._unused_events()
+                if unused:
+                    why = why.rstrip(".") + "." + unused if why else unused
                 raise WaitError(
                     f"[pyflows.testing] The Workflow instance {self.id} has reached status '{current['status']}'. "
                     "This is a finite status that prevents it from ever reaching the expected status of "
@@ -353,7 +356,7 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
             if current["status"] in FINISHED:
                 raise WaitError(
                     f"Instance {self.id!r} ended with status '{current['status']}' without reaching step "
-                    f"{shown((name, index))}. Steps it reached: {await self._reached()}."
+                    f"{shown((name, index))}. Steps it reached: {await self._reached()}.{await self._unused_events()}"
                 )
             return False, None
 
@@ -395,6 +398,23 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
         steps, _attempts, _events = await self.engine.store.read(lambda c: queries.q_history(c, row["pk"]))
         return list(steps)
 
+    async def _unused_events(self) -> str:
+        """A sentence (with a leading space) naming the types of the events sent to the instance, or
+        mocked, that no step.wait_for_event took; "" if there are none. Next to a wait that timed out,
+        one of these is usually a mistyped event type."""
+        row = await self.engine.store.read(lambda c: queries.q_instance(c, self.workflow, self.id))
+        if row is None:
+            return ""
+        _steps, _attempts, events = await self.engine.store.read(lambda c: queries.q_history(c, row["pk"]))
+        types = [e["type"] for e in events if e["consumed_by"] is None]
+        if not types:
+            return ""
+        listed = ", ".join(f"type {t!r}" for t in dict.fromkeys(types))
+        return (
+            f" Events sent to it (or mocked) that no step.wait_for_event took: {listed}; "
+            "an event is taken only by a wait for exactly its type."
+        )
+
     async def _reached(self) -> str:
         rows = await self._history()
         return ", ".join(f"{_KINDS[r['kind']]} {shown((r['name'], r['count']))}" for r in rows) or "none"
@@ -428,7 +448,7 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
             parts.append(f"error {current['error']['name']}: {current['error']['message']}")
         if getattr(clock, "frozen", False):
             parts.append("the test clock is frozen: move it with advance()")
-        return "; ".join(parts) + f". Steps reached: {await self._reached()}."
+        return "; ".join(parts) + f". Steps reached: {await self._reached()}." + await self._unused_events()
 
     @property
     def steps(self) -> StepLog:

@@ -94,11 +94,14 @@ def pyflows_project(request: pytest.FixtureRequest) -> Iterator[Any]:
         if request.config.pluginmanager.has_plugin("pyflows-asyncio") and _run_by_pytest_asyncio(request):
             yield request.getfixturevalue("_pyflows_project_asyncio")
             return
-        pytest.fail(
-            f"{request.node.nodeid} is an async test but no async plugin runs it: mark it @pytest.mark.anyio "
-            "(anyio's pytest plugin) or install pytest-asyncio and mark it @pytest.mark.asyncio.",
-            pytrace=False,
-        )
+        if request.config.pluginmanager.has_plugin("pyflows-asyncio"):  # pytest-asyncio, in its strict mode
+            how = "mark it @pytest.mark.asyncio (pytest-asyncio is installed, in strict mode) or @pytest.mark.anyio"
+        else:
+            how = (
+                "mark it @pytest.mark.anyio (anyio's pytest plugin) or install pytest-asyncio and mark it "
+                "@pytest.mark.asyncio"
+            )
+        pytest.fail(f"{request.node.nodeid} is an async test but no async plugin runs it: {how}.", pytrace=False)
     import asyncio
 
     from pyflows.testing.project import SyncProject, open_project

@@ -213,4 +213,6 @@ def test_async_test_without_a_runner_is_a_clear_error(tmp_path: Path) -> None:
     assert "plugin.py" not in done.stdout  # the message, not a traceback through the plugin
     # pytest-asyncio installed, in its strict mode: it does not run an unmarked test either
     strict = _pytest_asyncio(project, "strict", "tests/test_plain.py")
-    assert "is an async test but no async plugin runs it" in strict.stdout, strict.stdout
+    assert "no async plugin runs it: mark it @pytest.mark.asyncio (pytest-asyncio is installed, in strict mode)" in (
+        strict.stdout
+    ), strict.stdout

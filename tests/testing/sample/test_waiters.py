@@ -113,6 +113,45 @@ async def test_a_timeout_says_what_the_instance_is_doing(pyflows_project):
             await instance.get_output(timeout=0.1)
 
 
+async def test_a_mistyped_event_is_named_when_the_wait_for_it_fails(pyflows_project):
+    env = pyflows_project.env
+    async with introspect_workflow_instance(env.ORDER, "typo") as instance:
+        await instance.modify(
+            lambda m: (m.disable_sleeps(), m.mock_event({"type": "aproval", "payload": {"ok": True}}))
+        )
+        await env.ORDER.create(id="typo")
+        unused = (
+            "Events sent to it (or mocked) that no step.wait_for_event took: type 'aproval'; an event is taken "
+            "only by a wait for exactly its type."
+        )
+        with pytest.raises(WaitTimeoutError) as waiting:  # still waiting for 'approval'
+            await instance.wait_for_status("complete", timeout=0.1)
+        assert "waiting for an event of type 'approval'" in str(waiting.value)
+        assert str(waiting.value).endswith(unused)
+
+        await pyflows_project.clock.advance("2 hours")  # the wait times out; run catches it and returns
+        with pytest.raises(WaitError) as ended:
+            await instance.wait_for_step_result({"name": "ship"})
+    message = str(ended.value)
+    assert "ended with status 'complete' without reaching step {'name': 'ship'" in message, message
+    assert message.endswith(unused), message
+
+    async with introspect_workflow_instance(env.FLAKY, "typo-2") as flaky:  # never waits for an event
+        await flaky.modify(
+            lambda m: (
+                m.mock_event({"type": "approval", "payload": {}}),
+                m.mock_step_error({"name": "call api"}, {"name": "NonRetryableError", "message": "no"}),
+            )
+        )
+        await env.FLAKY.create(id="typo-2")
+        with pytest.raises(WaitError) as errored:
+            await flaky.wait_for_status("complete")
+    assert str(errored.value).endswith(
+        "Its error: NonRetryableError: no. Events sent to it (or mocked) that no step.wait_for_event took: "
+        "type 'approval'; an event is taken only by a wait for exactly its type."
+    ), str(errored.value)
+
+
 async def test_a_timeout_before_create_says_so(pyflows_project):
     async with introspect_workflow_instance(pyflows_project.env.ORDER, "ghost") as instance:
         with pytest.raises(WaitTimeoutError, match=r"Instance 'ghost' was never created \(call create\(\) with id="):
