@@ -26,8 +26,10 @@ testing_floor_pytest_10  the floor: the same pytest command on a 10-test file of
 Cloudflare's kit (vitest 5.1 + @cloudflare/vitest-plugin 1.5, same workflow, 10 tests) on a 2-core
 machine, as recorded in issue 14: 4.3 s warm, 4.9 s cold, ≈ 20 ms per extra test, ≈ 600 MB RSS.
 With `PYFLOWS_BENCH_CF_KIT=bench/cf_kit` (after `npm install` in bench/cf_kit/, which holds the
-same workflow and 10 tests in JavaScript), that kit runs in the same session and its figures go in
-each result's peer (the `wrangler` field; `extra.wrangler_source` says "same run").
+same workflow and 10 tests in JavaScript), that kit runs in the same session, one kit run after each
+round of pyflows runs (this machine's speed drifts by up to a third within minutes, so a block of each
+tool would skew the ratio), and its figures go in each result's peer (the `wrangler` field;
+`extra.wrangler_source` says "same run"; `extra.ratio_per_round` is each round's own ratio).
 """
 
 from __future__ import annotations
@@ -242,6 +244,28 @@ def testing(runs: int, sink: list[Result]) -> None:
         project = write_project(root / "proj")
         times_file = root / "times.json"
         env = child_env()
+        kit_dir = os.environ.get("PYFLOWS_BENCH_CF_KIT")
+        kit = CloudflareKit(Path(kit_dir), root) if kit_dir else None
+        side: dict[str, list[float]] = {"wall": [], "cold": [], "per_test": [], "rss": []}
+        kit_error = ""
+
+        def kit_run(into_cold: bool = False) -> None:
+            nonlocal kit_error
+            if kit is None or kit_error:
+                return
+            try:
+                wall, peak, per_test_ms = kit.run()
+            except (OSError, RuntimeError, KeyError, ValueError) as exc:
+                kit_error = str(exc)[:500]
+                return
+            if into_cold:
+                side["cold"].append(wall)
+            else:
+                side["wall"].append(wall)
+                side["rss"].append(peak)
+                side["per_test"].append(per_test_ms)
+
+        kit_run(into_cold=True)  # vitest's caches empty: the kit's cold run
         cold = []
         for n in range(max(1, runs // 2)):  # an empty bytecode cache each time: pyflows, pytest, everything
             cold_env = {**env, "PYTHONPYCACHEPREFIX": str(root / f"cold-pycache-{n}")}
@@ -252,6 +276,8 @@ def testing(runs: int, sink: list[Result]) -> None:
         walls, cpus, rss, per_test, per_test_cpu = [], [], [], [], []
         floor_python, floor_pytest, floor_cpu, floor_per_test_cpu = [], [], [], []
         for _ in range(runs):
+            # One round: pyflows, the floors, then the kit, so that both tools see the same stretch of
+            # this machine (its speed drifts by a third within minutes; a block of each would skew the ratio).
             wall, peak, cpu, times = run_pytest(project, times_file, env)
             walls.append(wall)
             cpus.append(cpu)
@@ -263,20 +289,25 @@ def testing(runs: int, sink: list[Result]) -> None:
             floor_pytest.append(wall)
             floor_cpu.append(cpu)
             floor_per_test_cpu.append(statistics.median(times["cpu"][1:]) * 1000)
-        kit = os.environ.get("PYFLOWS_BENCH_CF_KIT")
-        side = cloudflare_kit(Path(kit), runs, root) if kit else {}
+            kit_run()
         cpu_ms = round(statistics.median(per_test_cpu), 2)  # all threads' CPU: what load cannot inflate much
         kit_extra: dict[str, Any] = {}
-        if "error" in side:
-            kit_extra["cloudflare_kit_error"] = side["error"]
-        elif side:
+        if kit_error:
+            kit_extra["cloudflare_kit_error"] = kit_error
+            side = {}
+        elif kit is not None:
             kit_extra["peer_tool"] = "Cloudflare's kit: vitest + @cloudflare/vitest-plugin (bench/cf_kit)"
         cpu_s = round(statistics.median(cpus), 3)
-        emit(result("testing_pytest_10", walls, peer=side.get("wall"), tests=TESTS, cpu_s=cpu_s, **kit_extra), sink)
+        file_extra = dict(kit_extra)
+        if side.get("wall"):  # each round's own ratio: how much of the spread is the machine
+            file_extra["ratio_per_round"] = [round(k / w, 2) for k, w in zip(side["wall"], walls, strict=True)]
+        emit(result("testing_pytest_10", walls, peer=side.get("wall"), tests=TESTS, cpu_s=cpu_s, **file_extra), sink)
         emit(result("testing_pytest_10_cold", cold, peer=side.get("cold"), **kit_extra), sink)
         floor_ms = round(statistics.median(floor_per_test_cpu), 2)
         per = result("testing_per_test", per_test, peer=side.get("per_test"), cpu_ms=cpu_ms, floor_cpu_ms=floor_ms)
         per.extra.update(kit_extra)
+        if side.get("per_test"):
+            per.extra["ratio_per_round"] = [round(k / w, 2) for k, w in zip(side["per_test"], per_test, strict=True)]
         emit(per, sink)
         emit(result("testing_rss", rss, peer=side.get("rss"), **kit_extra), sink)
         emit(result("testing_floor_python", floor_python), sink)
@@ -285,22 +316,21 @@ def testing(runs: int, sink: list[Result]) -> None:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def cloudflare_kit(kit: Path, runs: int, scratch: Path) -> dict[str, Any]:
-    """The same scenario in Cloudflare's kit (bench/cf_kit/ after `npm install` there): per run, the
-    `npx vitest run` wall time, per-test duration (vitest's JSON report, median of tests 2-10) and peak
-    tree RSS; the first run (vitest's caches empty) is the cold one. {"error": ...} if it cannot run."""
-    try:
-        cmd = ["npx", "vitest", "run", "--reporter=json", f"--outputFile={scratch / 'vitest.json'}"]
-        env = {**os.environ, "NO_COLOR": "1"}
-        cold_wall, _, _ = run_measured(cmd, kit, env, scratch / "vitest.log")  # first run: vitest's caches empty
-        walls, rss, per_test = [], [], []
-        for _ in range(runs):
-            wall, peak, _ = run_measured(cmd, kit, env, scratch / "vitest.log")
-            report = json.loads((scratch / "vitest.json").read_text())
-            durations = [t["duration"] for f in report["testResults"] for t in f["assertionResults"]]
-            walls.append(wall)
-            rss.append(peak)
-            per_test.append(statistics.median(durations[1:]))
-    except (OSError, RuntimeError, KeyError, ValueError) as exc:
-        return {"error": str(exc)[:500]}
-    return {"wall": walls, "cold": [cold_wall], "per_test": per_test, "rss": rss}
+class CloudflareKit:
+    """The same scenario in Cloudflare's kit (bench/cf_kit/ after `npm install` there). `run()` is one
+    `npx vitest run`: (wall seconds, peak tree RSS MiB, per-test ms: the median of vitest's JSON
+    report's durations for tests 2-10). The first run sees vitest's caches empty (the cold one).
+    Raises OSError, RuntimeError, KeyError or ValueError if the kit cannot run."""
+
+    def __init__(self, kit: Path, scratch: Path) -> None:
+        self.kit = kit
+        self.report = scratch / "vitest.json"
+        self.log = scratch / "vitest.log"
+        self.cmd = ["npx", "vitest", "run", "--reporter=json", f"--outputFile={self.report}"]
+        self.env = {**os.environ, "NO_COLOR": "1"}
+
+    def run(self) -> tuple[float, float, float]:
+        wall, peak, _ = run_measured(self.cmd, self.kit, self.env, self.log)
+        report = json.loads(self.report.read_text())
+        durations = [t["duration"] for f in report["testResults"] for t in f["assertionResults"]]
+        return wall, peak, statistics.median(durations[1:])
