@@ -69,6 +69,11 @@ def _source(res: Result) -> str:
     return " (same run)" if str(res.extra.get("wrangler_source", "")).startswith("same run") else " (recorded)"
 
 
+def _target(res: Result) -> str:
+    """`<= 0.45 s`; a relative target (`>= 10x the kit`) has no unit."""
+    return str(res.target) if "x " in str(res.target) else f"{res.target} {res.unit}"
+
+
 def table(results: list[Result]) -> str:
     rows = [("measurement", "median", "min–max", "runs", "Wrangler", "vs Wrangler", "target", "", "other load")]
     for r in results:
@@ -81,7 +86,7 @@ def table(results: list[Result]) -> str:
                 str(r.runs),
                 "–" if r.wrangler is None else f"{_fmt(r.wrangler)} {r.unit}" + _source(r),
                 _ratio(r),
-                "–" if r.target is None else f"{r.target} {r.unit} ({r.issue})",
+                "–" if r.target is None else f"{_target(r)} ({r.issue})",
                 verdict,
                 f"{r.extra['other_load_cores']:.2f} cores" if "other_load_cores" in r.extra else "",
             )
