@@ -391,21 +391,22 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
 
     # -- what happened ----------------------------------------------------------------------------
 
-    async def _history(self) -> list[Any]:
+    async def _records(self) -> tuple[list[Any], list[Any]]:
+        """The instance's steps (by position) and events (by arrival); empty before it exists."""
         row = await self.engine.store.read(lambda c: queries.q_instance(c, self.workflow, self.id))
         if row is None:
-            return []
-        steps, _attempts, _events = await self.engine.store.read(lambda c: queries.q_history(c, row["pk"]))
-        return list(steps)
+            return [], []
+        steps, _attempts, events = await self.engine.store.read(lambda c: queries.q_history(c, row["pk"]))
+        return list(steps), list(events)
+
+    async def _history(self) -> list[Any]:
+        return (await self._records())[0]
 
     async def _unused_events(self) -> str:
         """A sentence (with a leading space) naming the types of the events sent to the instance, or
         mocked, that no step.wait_for_event took; "" if there are none. Next to a wait that timed out,
         one of these is usually a mistyped event type."""
-        row = await self.engine.store.read(lambda c: queries.q_instance(c, self.workflow, self.id))
-        if row is None:
-            return ""
-        _steps, _attempts, events = await self.engine.store.read(lambda c: queries.q_history(c, row["pk"]))
+        _steps, events = await self._records()
         types = [e["type"] for e in events if e["consumed_by"] is None]
         if not types:
             return ""
