@@ -29,10 +29,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.pluginmanager.has_plugin("asyncio"):  # pytest-asyncio is installed and enabled
+    if _pytest_asyncio_loaded(config.pluginmanager):
         from pyflows.testing import _asyncio
 
         config.pluginmanager.register(_asyncio, "pyflows-asyncio")
+
+
+def _pytest_asyncio_loaded(plugins: pytest.PytestPluginManager) -> bool:
+    """Is pytest-asyncio enabled? Registered as "asyncio" by its entry point (autoload, `-p asyncio`),
+    or under its module's name (`-p pytest_asyncio.plugin`)."""
+    if plugins.has_plugin("asyncio"):
+        return True
+    return any(getattr(plugin, "__name__", None) == "pytest_asyncio.plugin" for plugin in plugins.get_plugins())
 
 
 def project_path(request: pytest.FixtureRequest) -> Path:

@@ -147,6 +147,9 @@ def test_a_project_outside_the_repository(tmp_path: Path) -> None:
 def _pytest_asyncio(cwd: Path, mode: str, *args: str) -> subprocess.CompletedProcess[str]:
     """`pytest` with pytest-asyncio loaded, in `mode` ("auto" or "strict")."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    if "pytest_asyncio.plugin" in args:
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+        args = ("-p", "pyflows", "-p", "anyio", *args)
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", f"asyncio_mode={mode}",
          "-o", "asyncio_default_fixture_loop_scope=function", *args],
@@ -185,6 +188,9 @@ def test_pytest_asyncio_auto_mode(tmp_path: Path) -> None:
     )
     done = _pytest_asyncio(project, "auto", "tests/test_auto.py")
     assert "1 passed" in done.stdout, done.stdout + done.stderr
+    # loaded by its module's name, plugin autoloading off
+    by_module = _pytest_asyncio(project, "auto", "-p", "pytest_asyncio.plugin", "tests/test_auto.py")
+    assert "1 passed" in by_module.stdout, by_module.stdout + by_module.stderr
 
 
 def test_an_anyio_without_get_runner_falls_back_to_its_async_fixtures(tmp_path: Path) -> None:
