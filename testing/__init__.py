@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pyflows.runtime.surface.entrypoints import NonRetryableError
     from pyflows.runtime.workflows.step_errors import NonDeterminismError, StepFailedError, WorkflowTimeoutError
     from pyflows.testing.clock import TestClock
     from pyflows.testing.introspection import (
@@ -38,6 +39,7 @@ __all__ = [
     "IntrospectionError",
     "Modifier",
     "NonDeterminismError",
+    "NonRetryableError",
     "Project",
     "StepEntry",
     "StepFailedError",
@@ -57,6 +59,7 @@ __all__ = [
 
 _LAZY = {
     "NonDeterminismError": "pyflows.runtime.workflows.step_errors",
+    "NonRetryableError": "pyflows.runtime.surface.entrypoints",
     "StepFailedError": "pyflows.runtime.workflows.step_errors",
     "WorkflowTimeoutError": "pyflows.runtime.workflows.step_errors",
     "TestClock": "pyflows.testing.clock",

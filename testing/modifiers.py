@@ -54,17 +54,36 @@ def shown(key: Key) -> str:
 
 
 def error_payload(error: Any, what: str) -> dict[str, str]:
-    """`{"name", "message"}` from an exception, an exception class or such a dict (Cloudflare keeps only those)."""
+    """`{"name", "message"}` from an exception, an exception class or such a dict (Cloudflare keeps only those).
+
+    A `NonRetryableError` subclass is recorded as `NonRetryableError`, as the engine records one
+    that a step raises: it stops the retries."""
+    from pyflows.runtime.surface.entrypoints import NonRetryableError
+
     if isinstance(error, BaseException):
-        return {"name": type(error).__name__, "message": str(error)}
+        name = "NonRetryableError" if isinstance(error, NonRetryableError) else type(error).__name__
+        return {"name": name, "message": str(error)}
     if isinstance(error, type) and issubclass(error, BaseException):
-        return {"name": error.__name__, "message": ""}
+        return {"name": "NonRetryableError" if issubclass(error, NonRetryableError) else error.__name__, "message": ""}
     if isinstance(error, dict) and isinstance(error.get("name"), str) and isinstance(error.get("message", ""), str):
         return {"name": error["name"], "message": error.get("message", "")}
     raise IntrospectionError(
         f"{what}: the error must be an exception such as RuntimeError('payment declined') or a dict "
         f'{{"name": ..., "message": ...}}, got {error!r}.'
     )
+
+
+def _stored(value: Any, what: str, method: str) -> Any:
+    """`value` as the engine will store it (a copy: changing the caller's object later changes nothing);
+    IntrospectionError now, at the `modify` call, if it cannot be stored."""
+    from pyflows.runtime.surface.values import encode, loads, python_from_rpc
+
+    try:
+        return python_from_rpc(loads(encode(value, what=what)))
+    except TypeError as exc:
+        raise IntrospectionError(f"{method}: {what} cannot be stored: {str(exc).rstrip('.')}.") from None
+    except ValueError as exc:  # over the size limit: the message names `what`
+        raise IntrospectionError(f"{method}: {str(exc).rstrip('.')}.") from None
 
 
 def _times(times: Any, what: str) -> int | None:
@@ -181,13 +200,12 @@ class Modifier:
                 f"mock_step_result: step {shown(key)} is already mocked with a result for this instance; mock each "
                 "step once (a second call of the same step name is {'index': 2})."
             )
-        from pyflows.runtime.surface.values import encode
-
-        try:
-            encode(value, what=f"The mocked result of step {shown(key)}")
-        except (TypeError, ValueError) as exc:
-            raise IntrospectionError(f"mock_step_result: {exc}") from None
-        self._mods.results[key] = value
+        if any(f.kind == "timeout" and f.remaining is None for f in self._mods.failures.get(key, [])):
+            raise IntrospectionError(
+                f"mock_step_result: step {shown(key)} already times out on every attempt (force_step_timeout), so "
+                "this result would never be reached; pass times=N to force_step_timeout, then mock the result."
+            )
+        self._mods.results[key] = _stored(value, f"The mocked result of step {shown(key)}", "mock_step_result")
 
     def mock_step_error(self, step: dict[str, Any], error: Any, times: int | None = None) -> None:
         """Every attempt (or the next `times`) fails with `error` (its type name and message are kept)."""
@@ -203,6 +221,11 @@ class Modifier:
     def force_step_timeout(self, step: dict[str, Any], times: int | None = None) -> None:
         """Every attempt (or the next `times`) ends with `WorkflowTimeoutError` as if its timeout passed."""
         key = step_key(step, "force_step_timeout")
+        if times is None and key in self._mods.results:
+            raise IntrospectionError(
+                f"force_step_timeout: step {shown(key)} already has a mocked result, which would never be reached "
+                "after a timeout on every attempt; force the timeout first (with times=N), then mock the result."
+            )
         self._mods.failures.setdefault(key, []).append(_Failure("timeout", _times(times, "force_step_timeout")))
 
     def mock_event(self, event: dict[str, Any]) -> None:
@@ -211,13 +234,19 @@ class Modifier:
             raise IntrospectionError(
                 f"mock_event: pass a dict like {{'type': 'approval', 'payload': {{...}}}}, got {event!r}."
             )
+        unknown = sorted(str(k) for k in event if k not in ("type", "payload"))
+        if unknown:
+            raise IntrospectionError(
+                f"mock_event: unknown key(s) {', '.join(map(repr, unknown))}; an event has 'type' and 'payload'."
+            )
         from pyflows.runtime.protocol.limits import check_event_type
 
         try:
             check_event_type(event["type"])
         except PyflowsError as exc:
             raise IntrospectionError(f"mock_event: {exc}") from None
-        self._mods.events.append((event["type"], event.get("payload")))
+        payload = _stored(event.get("payload"), f"The payload of mocked event {event['type']!r}", "mock_event")
+        self._mods.events.append((event["type"], payload))
 
     def force_event_timeout(self, step: dict[str, Any]) -> None:
         """The selected `step.wait_for_event` raises `WorkflowTimeoutError` at once."""

@@ -338,13 +338,19 @@ class Engine:
         if retentions:
             self._start_sweeper(wait_first=True)
         params_of = dict(checked)
+        failure: Exception | None = None
         for instance_id, pk in created:
             inst = _Instance(pk, spec, instance_id, params_of[instance_id], now, "queued", fresh=True)
             self._live[(workflow, instance_id)] = inst
             self.events.created(workflow, instance_id)
             if self.hooks is not None:
-                await self.hooks.instance_created(workflow, instance_id)
+                try:
+                    await self.hooks.instance_created(workflow, instance_id)
+                except Exception as exc:  # raised after every instance is scheduled: none is left queued
+                    failure = failure or exc
             self.scheduler.add_new(inst)
+        if failure is not None:
+            raise failure
         return [instance_id for instance_id, _ in created]
 
     async def _insert(self, workflow: str, instance_id: str, params_text: str, retention: str | None = None) -> str:
@@ -366,9 +372,11 @@ class Engine:
         inst = _Instance(pk, spec, instance_id, params_text, now, "queued", fresh=True)
         self._live[(workflow, instance_id)] = inst
         self.events.created(workflow, instance_id)
-        if self.hooks is not None:  # pyflows.testing applies modifiers before the first step runs
-            await self.hooks.instance_created(workflow, instance_id)
-        self.scheduler.add_new(inst)
+        try:
+            if self.hooks is not None:  # pyflows.testing applies modifiers before the first step runs
+                await self.hooks.instance_created(workflow, instance_id)
+        finally:
+            self.scheduler.add_new(inst)  # created is created: a failing hook must not leave it queued
         return instance_id
 
     def _encode_payload(self, value: Any, what: str) -> str:

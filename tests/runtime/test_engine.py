@@ -1426,3 +1426,31 @@ async def test_a_new_in_memory_store_removes_an_instance_created_with_a_retentio
     async with asyncio.timeout(5):
         while (await engine.list_instances("quick"))[0]:
             await asyncio.sleep(0.02)
+
+
+async def test_a_failing_instance_created_hook_leaves_no_instance_queued(make_engine: EngineFactory):
+    """The hook (pyflows.testing's modifiers) runs after the insert: if it raises, create() raises,
+    and every instance created is still scheduled, in a batch too (it had stranded the rest)."""
+
+    class Done(WorkflowEntrypoint):
+        async def run(self, event, step):
+            return "done"
+
+    class Hooks:
+        def for_instance(self, workflow, instance_id):
+            return None
+
+        async def instance_created(self, workflow, instance_id):
+            if instance_id.startswith("bad"):
+                raise RuntimeError(f"hook failed for {instance_id}")
+
+        def changed(self, workflow, instance_id, *, step=False):
+            pass
+
+    engine = await make_engine(Done, memory=True, hooks=Hooks())
+    with pytest.raises(RuntimeError, match="hook failed for bad-1"):
+        await engine.create("done", "bad-1", {})
+    with pytest.raises(RuntimeError, match="hook failed for bad-2"):
+        await engine.create_batch("done", [{"id": "ok-1"}, {"id": "bad-2"}, {"id": "ok-2"}])
+    for iid in ("bad-1", "ok-1", "bad-2", "ok-2"):
+        assert (await finish(engine, "done", iid))["status"] == "complete"

@@ -96,6 +96,34 @@ async def test_mocked_non_retryable_error_stops_at_once(pyflows_project):
     assert instance.steps[0].attempts == 1
 
 
+async def test_a_mocked_subclass_of_non_retryable_error_stops_at_once_too(pyflows_project):
+    from pyflows.testing import NonRetryableError
+
+    class CardDeclined(NonRetryableError):  # real code raising this is not retried either
+        pass
+
+    env = pyflows_project.env
+    async with introspect_workflow_instance(env.FLAKY, "declined") as instance:
+        await instance.modify(lambda m: m.mock_step_error({"name": "call api"}, CardDeclined("card declined")))
+        await env.FLAKY.create(id="declined")
+        assert await instance.get_error() == {"name": "NonRetryableError", "message": "card declined"}
+    assert instance.steps[0].attempts == 1
+
+
+async def test_a_mock_is_a_copy_of_the_value(pyflows_project):
+    env = pyflows_project.env
+    async with introspect_workflow_instance(env.ORDER, "copy") as instance:
+        value = {"charged": 1}
+        event = {"type": "approval", "payload": {"ok": True}}
+        await instance.modify(
+            lambda m: (m.disable_sleeps(), m.mock_event(event), m.mock_step_result({"name": "charge"}, value))
+        )
+        value["charged"], event["payload"]["ok"] = 2, False  # after modify: changes nothing
+        await env.ORDER.create(id="copy")
+        output = await instance.get_output()
+    assert output["charged"] == {"charged": 1} and output["shipped"] == {"shipped": True}
+
+
 async def test_force_step_timeout_every_attempt(pyflows_project):
     env = pyflows_project.env
     async with introspect_workflow_instance(env.FLAKY, "slow") as instance:
@@ -161,3 +189,20 @@ async def test_bad_mock_values_and_events(pyflows_project):
             await instance.modify(lambda m: m.mock_step_error({"name": "charge"}, "boom"))
         with pytest.raises(IntrospectionError, match="times must be a positive integer"):
             await instance.modify(lambda m: m.force_step_timeout({"name": "charge"}, times=0))
+        # a misspelt key would deliver a None payload
+        with pytest.raises(IntrospectionError, match="unknown key\\(s\\) 'paylaod'; an event has 'type' and 'payload'"):
+            await instance.modify(lambda m: m.mock_event({"type": "approval", "paylaod": {}}))
+        # a payload that cannot be stored fails here, not at create() (which left the instance queued)
+        with pytest.raises(
+            IntrospectionError,
+            match="mock_event: The payload of mocked event 'approval' cannot be stored: <class 'set'>",
+        ):
+            await instance.modify(lambda m: m.mock_event({"type": "approval", "payload": {1, 2}}))
+        # a timeout on every attempt and a result: the result is never reached, whichever comes first
+        await instance.modify(lambda m: m.force_step_timeout({"name": "reserve"}))
+        with pytest.raises(IntrospectionError, match="already times out on every attempt"):
+            await instance.modify(lambda m: m.mock_step_result({"name": "reserve"}, 1))
+        await instance.modify(lambda m: m.mock_step_result({"name": "ship"}, 1))
+        with pytest.raises(IntrospectionError, match="force_step_timeout: step .* already has a mocked result"):
+            await instance.modify(lambda m: m.force_step_timeout({"name": "ship"}))
+        await instance.modify(lambda m: m.force_step_timeout({"name": "ship"}, times=1))  # then the result: fine
