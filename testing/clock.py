@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyflows.runtime.protocol.durations import iso, to_ms
 from pyflows.runtime.workflows.hooks import Clock
-from pyflows.testing.introspection import DEFAULT_TIMEOUT_S, WaitTimeoutError
+from pyflows.testing.introspection import WaitTimeoutError, timeout_s
 
 if TYPE_CHECKING:
     from pyflows.runtime.workflows.engine import Engine
@@ -122,7 +122,7 @@ class TestClock(Clock):
         engine = self.engine
         if engine is None:
             return
-        limit = DEFAULT_TIMEOUT_S if timeout is None else timeout
+        limit = timeout_s(timeout, "run_until_idle")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         quiet = 0

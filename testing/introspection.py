@@ -39,6 +39,20 @@ if TYPE_CHECKING:
     from pyflows.runtime.workflows.engine import Engine
 
 DEFAULT_TIMEOUT_S = 5.0  # real seconds a waiter waits before failing the test
+
+
+def timeout_s(timeout: Any, what: str) -> float:
+    """`timeout` (real seconds; None: DEFAULT_TIMEOUT_S) checked: a number, not NaN (which never
+    elapses). IntrospectionError otherwise."""
+    if timeout is None:
+        return DEFAULT_TIMEOUT_S
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout != timeout:
+        raise IntrospectionError(
+            f"{what}: timeout must be a number of real seconds (or None for {DEFAULT_TIMEOUT_S:g} s), got {timeout!r}."
+        )
+    return float(timeout)
+
+
 _KINDS = {"do": "step.do", "sleep": "step.sleep", "waitForEvent": "step.wait_for_event"}
 
 
@@ -266,11 +280,17 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
     # -- waiters -------------------------------------------------------------------------------------
 
     async def _until(
-        self, check: Callable[[], Any], timeout: float | None, waiting_for: str, *, status_only: bool = False
+        self,
+        check: Callable[[], Any],
+        timeout: float | None,
+        waiting_for: str,
+        *,
+        method: str,
+        status_only: bool = False,
     ) -> Any:
         """Re-run `check()` (returns (done, value)) after every change of the instance (`status_only`:
         every status change), until done or timeout."""
-        limit = DEFAULT_TIMEOUT_S if timeout is None else timeout
+        limit = timeout_s(timeout, method)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         while True:
@@ -331,7 +351,13 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
                 )
             return False, None
 
-        await self._until(check, timeout, f"instance {self.id!r} to reach status {status!r}", status_only=True)
+        await self._until(
+            check,
+            timeout,
+            f"instance {self.id!r} to reach status {status!r}",
+            method="wait_for_status",
+            status_only=True,
+        )
 
     async def wait_for_step_result(self, step: dict[str, Any], *, timeout: float | None = None) -> Any:
         """The result of the `step.do` selected by `{"name", "index"?}`, once it completes.
@@ -360,7 +386,12 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
                 )
             return False, None
 
-        return await self._until(check, timeout, f"step {shown((name, index))} of instance {self.id!r} to finish")
+        return await self._until(
+            check,
+            timeout,
+            f"step {shown((name, index))} of instance {self.id!r} to finish",
+            method="wait_for_step_result",
+        )
 
     async def _final(self, what: str, want: str, timeout: float | None) -> dict[str, Any]:
         self._check_active(what)
@@ -369,7 +400,9 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
             current = await self._status()
             return (current is not None and current["status"] in FINISHED), current
 
-        current = await self._until(check, timeout, f"instance {self.id!r} to finish (for {what})", status_only=True)
+        current = await self._until(
+            check, timeout, f"instance {self.id!r} to finish (for {what})", method=what, status_only=True
+        )
         if current["status"] != want:
             noun = "output" if want == "complete" else "error"
             raise WaitError(

@@ -326,10 +326,18 @@ class SyncProject:
 
     def __init__(self, project: Project, runner: asyncio.Runner) -> None:
         self.project, self._runner = project, runner
-        self.env, self.config, self.engine, self.clock = project.env, project.config, project.engine, project.clock
+        self.env, self.config, self.engine = project.env, project.config, project.engine
+        self.store, self.worker, self.triggers = project.store, project.worker, project.triggers
+        # The test clock with blocking `advance` and `run_until_idle` (its async ones would return a
+        # coroutine here, and the clock would silently not move); `freeze`, `now_ms` as they are.
+        self.clock: Any = Blocking(project.clock, runner)
 
     def __repr__(self) -> str:
         return f"<SyncProject {self.config.name}>"
+
+    @property
+    def state_dir(self) -> Path:
+        return self.project.state_dir
 
     def run(self, work: Awaitable[Any] | Callable[[], Any]) -> Any:
         """Run a coroutine, or call `work()` inside the loop and await what it returns (binding calls)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from datetime import UTC, datetime
@@ -30,6 +31,8 @@ def to_ms(value: object, *, what: str = "duration") -> int:
     if isinstance(value, bool):
         raise ValueError(f"Invalid {what} {value!r}: expected a number of milliseconds or a string like '10 seconds'.")
     if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"Invalid {what} {value!r}: expected a finite number of milliseconds.")
         if value < 0:
             raise ValueError(f"Invalid {what} {value!r}: it must not be negative.")
         return int(value)

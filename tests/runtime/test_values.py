@@ -104,7 +104,7 @@ def test_a_bad_duration_text_fails_every_time_it_is_given() -> None:
             to_ms("3 fortnights", what="step timeout")
 
 
-@pytest.mark.parametrize("bad", ["10 parsecs", "soon", -1, True, None])
+@pytest.mark.parametrize("bad", ["10 parsecs", "soon", -1, True, None, float("inf"), float("nan")])
 def test_bad_durations_say_what_is_accepted(bad):
     with pytest.raises(ValueError, match="Invalid duration"):
         to_ms(bad)

@@ -86,6 +86,14 @@ def test_sync_clock(pyflows_project):
         project.run_until_idle()
         project.advance("1 minute")
         assert instance.get_output(timeout=1) == {"attempt": 2}
+    # the clock itself blocks too (its async advance() returned a coroutine: the clock did not move)
+    before = project.clock.now_ms()
+    project.clock.advance("1 hour")
+    project.clock.run_until_idle()
+    assert project.clock.now_ms() - before == 3_600_000
+    # and the underlying objects are there, as on the async Project
+    assert project.store is project.project.store and project.worker is project.project.worker
+    assert project.triggers is project.project.triggers and project.state_dir == project.project.state_dir
 
 
 @pytest.mark.anyio

@@ -152,6 +152,20 @@ async def test_a_mistyped_event_is_named_when_the_wait_for_it_fails(pyflows_proj
     ), str(errored.value)
 
 
+@pytest.mark.parametrize("timeout", [float("nan"), "5", True])
+async def test_a_timeout_that_is_not_a_number_of_seconds_is_an_error(pyflows_project, timeout):
+    """NaN never elapses (the waiter hung); a string failed deep inside with a TypeError."""
+    async with introspect_workflow_instance(pyflows_project.env.ORDER, "t") as instance:
+        with pytest.raises(IntrospectionError, match="wait_for_status: timeout must be a number of real seconds"):
+            await instance.wait_for_status("complete", timeout=timeout)
+        with pytest.raises(IntrospectionError, match="get_output: timeout must be a number of real seconds"):
+            await instance.get_output(timeout=timeout)
+    with pytest.raises(IntrospectionError, match="run_until_idle: timeout must be a number of real seconds"):
+        await pyflows_project.clock.run_until_idle(timeout=timeout)
+    with pytest.raises(ValueError, match="expected a finite number of milliseconds"):
+        await pyflows_project.clock.advance(float("inf"))
+
+
 async def test_a_timeout_before_create_says_so(pyflows_project):
     async with introspect_workflow_instance(pyflows_project.env.ORDER, "ghost") as instance:
         with pytest.raises(WaitTimeoutError, match=r"Instance 'ghost' was never created \(call create\(\) with id="):
