@@ -64,9 +64,7 @@ def _found(start: Path, stop: Path) -> Path:
 
 
 async def open_for(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
-    from pyflows.testing.project import open_project
-
-    project = await open_project(project_path(request))
+    project = await _open(request)
     try:
         yield project
     finally:
@@ -112,11 +110,11 @@ def pyflows_project(request: pytest.FixtureRequest) -> Iterator[Any]:
         pytest.fail(f"{request.node.nodeid} is an async test but no async plugin runs it: {how}.", pytrace=False)
     import asyncio
 
-    from pyflows.testing.project import SyncProject, open_project
+    from pyflows.testing.project import SyncProject
 
     runner = asyncio.Runner()
     try:
-        project = runner.run(open_project(project_path(request)))
+        project = runner.run(_open(request))
         try:
             yield SyncProject(project, runner)
         finally:
@@ -135,9 +133,28 @@ def _run_by_pytest_asyncio(request: pytest.FixtureRequest) -> bool:
 
 
 async def _open(request: pytest.FixtureRequest) -> Any:
+    """The test's project, opened; a config that is missing or wrong fails the test with its message
+    (file, line and column for a syntax error), not a traceback through pyflows."""
+    from pyflows.runtime.errors import ConfigError, ConfigNotFoundError
     from pyflows.testing.project import open_project
 
-    return await open_project(project_path(request))
+    path = project_path(request)
+    try:
+        return await open_project(path)
+    except ConfigNotFoundError:
+        configured = request.config.getini("pyflows_project")
+        how = (
+            f"the ini option pyflows_project = {configured!r}, relative to the rootdir {request.config.rootpath}"
+            if configured
+            else f"looked in every directory from {request.path.parent} up to the rootdir"
+        )
+        pytest.fail(
+            f"pyflows_project: no wrangler.jsonc, wrangler.json or wrangler.toml in {path} ({how}). Put the tests "
+            "inside the project, or set the ini option `pyflows_project` to the project's directory.",
+            pytrace=False,
+        )
+    except ConfigError as exc:
+        pytest.fail(f"pyflows_project: {exc}", pytrace=False)
 
 
 def _anyio_runner(backend: Any) -> Any:

@@ -170,6 +170,20 @@ def test_plugin_can_be_disabled_and_configured(tmp_path: Path) -> None:
     done = _pytest(tests, "test_signup.py::test_sync")
     assert "1 passed" in done.stdout, done.stdout + done.stderr
 
+    # ... pointing nowhere: the test fails saying where it looked and why, without a traceback
+    (tests / "pytest.ini").write_text("[pytest]\npyflows_project = does/not/exist\n")
+    done = _pytest(tests, "test_signup.py::test_sync")
+    assert (
+        f"pyflows_project: no wrangler.jsonc, wrangler.json or wrangler.toml in {tests / 'does/not/exist'} (the ini "
+        f"option pyflows_project = 'does/not/exist', relative to the rootdir {tests})"
+    ) in done.stdout, done.stdout
+    assert "Traceback" not in done.stdout and "plugin.py" not in done.stdout, done.stdout
+
+    # a malformed config: its file, line and column
+    (project / "wrangler.jsonc").write_text('{\n  "name": "x"\n  "main": "src/entry.py"\n}\n')
+    done = _pytest(project, "tests/test_signup.py::test_sync")
+    assert "pyflows_project: wrangler.jsonc:3:3: expected ',' or '}'" in done.stdout, done.stdout
+
 
 def _with_test_file(tmp_path: Path, name: str, source: str) -> Path:
     """The outside project with one more test file, tests/<name>."""
