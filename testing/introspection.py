@@ -121,7 +121,10 @@ class TestHooks:
                 return
         events, mods.events = mods.events, []
         for event_type, payload in events:
-            await self.engine.send_event(workflow, instance_id, event_type, payload)
+            try:
+                await self.engine.send_event(workflow, instance_id, event_type, payload)
+            except PyflowsError as exc:  # a finished instance takes no event
+                raise IntrospectionError(f"mock_event: {exc}") from None
 
 
 def _target(binding: Any, what: str) -> tuple[Engine, TestHooks, str]:
@@ -373,6 +376,11 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
             if current is None:
                 return False, None
             for row in await self._history():
+                if (row["name"], row["count"]) == (name, index) and row["kind"] != "do":
+                    raise IntrospectionError(
+                        f"wait_for_step_result: step {shown((name, index))} is a {_KINDS[row['kind']]}, which has no "
+                        "result to wait for; it waits for a step.do's. Use wait_for_status, or read instance.steps."
+                    )
                 if (row["kind"], row["name"], row["count"]) == ("do", name, index):
                     if row["state"] == "complete":
                         return True, python_from_rpc(loads(row["output"]))
@@ -464,7 +472,8 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
         for (_, name, count), attempt in sorted(live.items(), key=lambda kv: kv[1].position):
             parts.append(f"running {_KINDS['do']} {shown((name, count))} since {iso(attempt.attempt_started)}")
         clock = self.engine.clock
-        for row in await self._history():
+        finished = current["status"] in FINISHED  # its waiting rows are left as they were: not what it does
+        for row in [] if finished else await self._history():
             sel = shown((row["name"], row["count"]))
             state, wake = row["state"], row["wake_at_epoch_ms"]
             if row["kind"] == "sleep" and state == "waiting":
@@ -480,7 +489,7 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
                 )
         if current["error"]:
             parts.append(f"error {current['error']['name']}: {current['error']['message']}")
-        if getattr(clock, "frozen", False):
+        if getattr(clock, "frozen", False) and not finished:
             parts.append("the test clock is frozen: move it with advance()")
         return "; ".join(parts) + f". Steps reached: {await self._reached()}." + await self._unused_events()
 
@@ -521,7 +530,7 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
                         status=status,
                         attempts=tries.get(s["pk"], 0) + (1 if running else 0),
                         output=python_from_rpc(loads(s["output"])) if s["state"] == "complete" else None,
-                        error=loads(s["error"]) if s["state"] == "errored" else None,
+                        error=loads(s["error"]) if s["state"] in ("errored", "retrying") else None,
                         mocked=s["kind"] == "do" and (s["name"], s["count"]) in self._mods.applied,
                     ),
                 )

@@ -166,6 +166,43 @@ async def test_a_timeout_that_is_not_a_number_of_seconds_is_an_error(pyflows_pro
         await pyflows_project.clock.advance(float("inf"))
 
 
+async def test_wait_for_step_result_on_a_step_that_is_not_a_step_do_says_so_at_once(pyflows_project):
+    env = pyflows_project.env
+    async with introspect_workflow_instance(env.ORDER, "kind") as instance:
+        await instance.modify(lambda m: m.disable_sleeps())
+        await env.ORDER.create(id="kind")
+        with pytest.raises(IntrospectionError) as caught:
+            await instance.wait_for_step_result({"name": "approval"}, timeout=2)
+    assert str(caught.value) == (
+        "wait_for_step_result: step {'name': 'approval', 'index': 1} is a step.wait_for_event, which has no result "
+        "to wait for; it waits for a step.do's. Use wait_for_status, or read instance.steps."
+    )
+
+
+async def test_a_finished_instance_is_not_described_as_waiting(pyflows_project):
+    env = pyflows_project.env
+    async with introspect_workflow_instance(env.ORDER, "ended") as instance:
+        await env.ORDER.create(id="ended")
+        await instance.wait_for_status("waiting")  # in the one-hour sleep
+        await (await env.ORDER.get("ended")).terminate()
+        with pytest.raises(WaitError) as caught:
+            await instance.get_output()
+        with pytest.raises(IntrospectionError, match="mock_event: .*terminated"):  # a finished instance takes no event
+            await instance.modify(lambda m: m.mock_event(APPROVED))
+    message = str(caught.value)
+    assert "Instance 'ended' is terminated. Steps reached:" in message and "sleeping" not in message, message
+
+
+async def test_a_retrying_step_shows_its_last_error(pyflows_project):
+    env = pyflows_project.env
+    async with introspect_workflow_instance(env.FLAKY, "again") as instance:
+        await env.FLAKY.create(id="again")
+        await instance.wait_for_status("waiting")  # the 1 minute back-off after attempt 1
+        (entry,) = instance.steps
+    assert entry.status == "retrying"
+    assert entry.error == {"name": "ConnectionError", "message": "api down (attempt 1)"}
+
+
 async def test_a_timeout_before_create_says_so(pyflows_project):
     async with introspect_workflow_instance(pyflows_project.env.ORDER, "ghost") as instance:
         with pytest.raises(WaitTimeoutError, match=r"Instance 'ghost' was never created \(call create\(\) with id="):
