@@ -60,6 +60,18 @@ async def test_advance_through_sleep_until_and_hibernation(pyflows_project, call
     assert calls == ["call api#1"]  # the replay after hibernation did not run the step again
 
 
+async def test_sleep_until_a_time_the_test_clock_has_passed_ends_at_once(pyflows_project):
+    """The workflow computes its time from datetime.utcnow(), which advance() does not move: a day
+    from now in real time is already past on a clock moved two days on. It has come; not an error."""
+    env, clock = pyflows_project.env, pyflows_project.clock
+    clock.freeze()
+    await clock.advance("2 days")
+    async with introspect_workflow_instance(env.FLAKY, "passed") as instance:
+        await env.FLAKY.create(id="passed", params={"succeedOn": 1, "sleepUntil": True})
+        assert await instance.get_output(timeout=2) == {"attempt": 1}
+        assert instance.steps[-1].type == "sleep" and instance.steps[-1].status == "complete"
+
+
 async def test_unfrozen_clock_still_flows_in_real_time(pyflows_project):
     env = pyflows_project.env
     async with introspect_workflow_instance(env.FLAKY, "real") as instance:
