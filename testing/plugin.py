@@ -11,8 +11,9 @@ wrangler config from the test file up to pytest's rootdir, or the ini option `py
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +65,23 @@ def _found(start: Path, stop: Path) -> Path:
 
 
 async def open_for(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    from pyflows.testing.project import RunDidNotStopError
+
     project = await _open(request)
     try:
         yield project
     finally:
-        await project.close()
+        try:
+            await project.close()
+        except RunDidNotStopError as exc:
+            stuck = str(exc)
+        else:
+            return
+        # The async plugin closes its loop next, which waits for that run forever: say why now.
+        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"\n[pyflows.testing] {request.node.nodeid}: {stuck}", red=True)
+        pytest.fail(stuck, pytrace=False)
 
 
 @pytest.fixture
@@ -89,13 +102,13 @@ def pyflows_project(request: pytest.FixtureRequest) -> Iterator[Any]:
             if runner is None:  # an anyio without get_runner: its async fixture machinery instead
                 yield request.getfixturevalue("_pyflows_project_anyio")
                 return
-            with runner as test_runner:  # the loop the test will run on (held until teardown)
-                loop = test_runner.get_loop()
+            with contextlib.ExitStack() as held:
+                loop = held.enter_context(runner).get_loop()  # the loop the test runs on, held until teardown
                 project = loop.run_until_complete(_open(request))
                 try:
                     yield project
                 finally:
-                    loop.run_until_complete(project.close())
+                    _close(project, loop.run_until_complete, lambda: _keep_anyio_runner(held.pop_all()))
             return
         if request.config.pluginmanager.has_plugin("pyflows-asyncio") and _run_by_pytest_asyncio(request):
             yield request.getfixturevalue("_pyflows_project_asyncio")
@@ -112,15 +125,50 @@ def pyflows_project(request: pytest.FixtureRequest) -> Iterator[Any]:
 
     from pyflows.testing.project import SyncProject
 
-    runner = asyncio.Runner()
-    try:
+    with contextlib.ExitStack() as held:
+        runner = held.enter_context(asyncio.Runner())
         project = runner.run(_open(request))
         try:
             yield SyncProject(project, runner)
         finally:
-            runner.run(project.close())
-    finally:
-        runner.close()
+            _close(project, runner.run, held.pop_all)
+
+
+_abandoned: list[Any] = []  # the loops of runs that did not stop (see _close)
+
+
+def _keep_anyio_runner(held: contextlib.ExitStack) -> Any:
+    """Keep anyio's runner (and its loop) open for the rest of the session: one more lease, which is
+    never given back, so that releasing ours does not close it. Without that module attribute, hold
+    our lease instead (anyio then reports the unfinished lease at exit, harmlessly)."""
+    try:
+        from anyio import pytest_plugin as anyio_plugin
+
+        anyio_plugin._runner_leases += 1  # noqa: SLF001
+    except (ImportError, AttributeError, TypeError):
+        return held
+    held.close()  # our lease: the runner stays, as another lease is out
+    return None
+
+
+def _close(project: Any, run: Callable[[Any], Any], keep_loop_open: Callable[[], Any]) -> None:
+    """Close the project on its loop. If a run went on after being cancelled, fail the test saying
+    why, and leave the loop open: closing it would wait for that run forever (the process goes on;
+    the run is abandoned with the loop)."""
+    from pyflows.testing.project import RunDidNotStopError
+
+    try:
+        run(project.close())
+    except RunDidNotStopError as exc:
+        # Held for the rest of the session: were the loop collected, closing that run's coroutine
+        # would run its catch-all loop again, inside pytest's closing gc.collect(), forever.
+        kept = keep_loop_open()
+        if kept is not None:
+            _abandoned.append(kept)
+        stuck = str(exc)
+    else:
+        return
+    pytest.fail(stuck, pytrace=False)  # outside the except: the message alone, no chained traceback
 
 
 def _run_by_pytest_asyncio(request: pytest.FixtureRequest) -> bool:

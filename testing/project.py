@@ -231,11 +231,21 @@ class Project(Host):
             await self.engine.delete_all(workflow)
 
     async def close(self) -> None:
-        """Stop the engine (instances still running are abandoned with the storage), delete the storage."""
+        """Stop the engine (instances still running are abandoned with the storage), delete the storage.
+
+        RunDidNotStopError if a run did not end within 5 s of being cancelled (its code swallows
+        asyncio.CancelledError): it is still running on this event loop, and closing the loop would
+        wait for it forever."""
         try:
             await super().close()
         finally:
             shutil.rmtree(self.state_dir, ignore_errors=True)
+        if self.engine.stuck:
+            raise RunDidNotStopError(" ".join(self.engine.stuck))
+
+
+class RunDidNotStopError(RuntimeError):
+    """A workflow run went on after being cancelled at the end of a test (see Project.close)."""
 
 
 async def open_project(path: str | Path = ".", *, env: str | None = None) -> Project:

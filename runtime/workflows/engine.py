@@ -113,6 +113,19 @@ from pyflows.runtime.workflows.step import Step
 from pyflows.runtime.workflows.step_errors import error_info
 
 log = logging.getLogger("pyflows.engine")
+CLOSE_TIMEOUT_S = 5  # how long close() waits for cancelled runs to end
+
+
+def _stuck(run: Run) -> str:
+    """What a run that did not end when cancelled is doing, and the likely cause."""
+    steps = ", ".join(f"step.do {a.name!r}" for a in sorted(run.live.values(), key=lambda a: a.position))
+    inside = f" in {steps}" if steps else ""
+    return (
+        f"Instance {run.inst.id!r} of workflow {run.inst.spec.name!r} did not stop within {CLOSE_TIMEOUT_S} s of being "
+        f"cancelled: its code{inside} catches asyncio.CancelledError (a bare `except:` or `except BaseException:`) "
+        "and goes on. Re-raise it, or catch Exception instead."
+    )
+
 
 _IDLE_CHECK_S = 0.005
 
@@ -178,6 +191,7 @@ class Engine:
         self.event_extra: Callable[[str, str], dict[str, Any] | None] | None = None
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
+        self.stuck: list[str] = []  # after close(): the runs that did not end when cancelled (see _stuck)
         self._sweeper: asyncio.Future[None] | None = None
         self.hooks = self.options.hooks
         self.clock = self.options.clock or REAL_CLOCK
@@ -256,7 +270,10 @@ class Engine:
                 run.task.cancel()
         tasks = [r.task for r in runs if r.task]
         if tasks:
-            await asyncio.wait(tasks, timeout=5)
+            await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
+        self.stuck = [_stuck(run) for run in runs if run.task is not None and not run.task.done()]
+        for line in self.stuck:
+            log.warning("%s", line)
 
     def spec(self, workflow: str) -> WorkflowSpec:
         try:

@@ -236,3 +236,68 @@ def test_async_test_without_a_runner_is_a_clear_error(tmp_path: Path) -> None:
     assert "no async plugin runs it: mark it @pytest.mark.asyncio (pytest-asyncio is installed, in strict mode)" in (
         strict.stdout
     ), strict.stdout
+
+
+STUBBORN = """
+import asyncio
+
+from workers import WorkflowEntrypoint
+
+
+class Stubborn(WorkflowEntrypoint):
+    async def run(self, event, step):
+        @step.do("poll")
+        async def poll():
+            while True:  # a polling loop whose bare except swallows CancelledError too
+                try:
+                    await asyncio.sleep(0.05)
+                except BaseException:
+                    pass
+
+        return await poll()
+"""
+
+STUBBORN_TESTS = """
+import pytest
+
+
+@pytest.mark.anyio
+async def test_async_leaves_it_running(pyflows_project):
+    await pyflows_project.env.STUBBORN.create(id="a")
+
+
+@pytest.mark.anyio
+async def test_async_next(pyflows_project):
+    assert (await pyflows_project.fetch("/")).status == 500  # no fetch handler: the project still works
+
+
+def test_sync_leaves_it_running(pyflows_project):
+    pyflows_project.create("STUBBORN", id="s")
+
+
+def test_sync_next(pyflows_project):
+    assert pyflows_project.fetch("/").status == 500  # no fetch handler: the project still works
+"""
+
+
+def test_a_step_that_swallows_cancellation_fails_its_test_instead_of_hanging_the_run(tmp_path: Path) -> None:
+    """Closing the loop would wait for that run forever: the teardown fails saying why, the loop is
+    left open, and the next tests run."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "wrangler.jsonc").write_text(
+        '{"name": "stubborn", "main": "src/entry.py", "compatibility_date": "2026-11-01",\n'
+        ' "workflows": [{"name": "stubborn", "binding": "STUBBORN", "class_name": "Stubborn"}]}\n'
+    )
+    (tmp_path / "src" / "entry.py").write_text(textwrap.dedent(STUBBORN))
+    (tmp_path / "tests" / "test_stubborn.py").write_text(textwrap.dedent(STUBBORN_TESTS))
+    done = _pytest(tmp_path, "-p", "no:randomly")
+    out = done.stdout + done.stderr
+    assert "4 passed, 2 errors" in out, out
+    assert "ERROR at teardown of test_async_leaves_it_running[asyncio]" in out, out
+    assert "ERROR at teardown of test_sync_leaves_it_running" in out, out
+    assert (
+        "Instance 'a' of workflow 'stubborn' did not stop within 5 s of being cancelled: its code in step.do 'poll' "
+        "catches asyncio.CancelledError (a bare `except:` or `except BaseException:`) and goes on."
+    ) in out, out
+    assert "Exception ignored" not in out, out
