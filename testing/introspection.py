@@ -171,8 +171,9 @@ def introspect_workflow_instance(binding: Any, instance_id: str) -> WorkflowInst
         raise IntrospectionError(f"introspect_workflow_instance(): {exc}") from None
     if (workflow, instance_id) in hooks.handles:
         raise IntrospectionError(
-            f"Instance {instance_id!r} of workflow {workflow!r} is already being introspected in this test; use "
-            "the handle you have (or dispose it first)."
+            f"Instance {instance_id!r} of workflow {workflow!r} is already being introspected in this test, by an "
+            "earlier introspect_workflow_instance() or captured by introspect_workflow() (that handle is in `await "
+            "workflow.get()`); use that handle, or dispose it first."
         )
     return WorkflowInstanceIntrospector(engine, hooks, workflow, instance_id)
 

@@ -39,6 +39,26 @@ async def test_captures_create_batch_and_create_and_applies_modify_all_to_each(p
     assert "reserve" not in calls and calls.count("ship") == 4
 
 
+async def test_an_instance_with_its_own_handle_keeps_it_inside_a_session(pyflows_project, calls):
+    env = pyflows_project.env
+    async with (
+        introspect_workflow(env.ORDER) as workflow,
+        introspect_workflow_instance(env.ORDER, "own") as own,
+    ):
+        await workflow.modify_all(lambda m: (m.mock_step_result({"name": "reserve"}, "mocked"), m.disable_sleeps()))
+        await own.modify(lambda m: (m.disable_sleeps(), m.mock_event(APPROVED)))
+        await env.ORDER.create(id="own")
+        await env.ORDER.create(id="captured")
+        assert [h.id for h in await workflow.get()] == ["captured"]
+        assert (await own.get_output())["reserved"] == {"reserved": True}  # its own modifiers only: reserve ran
+        (captured,) = await workflow.get()
+        await captured.wait_for_status("waiting")
+        assert captured.steps[0].output == "mocked"
+        with pytest.raises(IntrospectionError, match=r"that handle is in `await workflow.get\(\)`"):
+            introspect_workflow_instance(env.ORDER, "captured")
+    assert calls.count("reserve") == 1
+
+
 async def test_one_session_per_workflow_and_disposed_sessions(pyflows_project):
     env = pyflows_project.env
     async with introspect_workflow(env.ORDER) as workflow:
