@@ -492,7 +492,8 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
             parts.append(f"error {current['error']['name']}: {current['error']['message']}")
         if getattr(clock, "frozen", False) and not finished:
             parts.append("the test clock is frozen: move it with advance()")
-        return "; ".join(parts) + f". Steps reached: {await self._reached()}." + await self._unused_events()
+        said = "; ".join(parts).rstrip(".")  # an error message may end with its own period
+        return said + f". Steps reached: {await self._reached()}." + await self._unused_events()
 
     @property
     def steps(self) -> StepLog:
