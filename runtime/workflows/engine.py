@@ -526,7 +526,8 @@ class Engine:
         if inst.status == "running":
             self._set_status(inst, "waiting", wake_at_epoch_ms=deadline)
             self.scheduler.release(inst)
-        if inst.status == "waiting" and deadline - self.clock.now_ms() > self.options.hibernate_after_ms:
+        far = deadline - self.clock.now_ms() > self.options.hibernate_after_ms
+        if inst.status == "waiting" and far and not self.clock.reaches_soon(deadline):
             self._stop(run, "hibernate")
             self._hibernate(inst, deadline)
 
