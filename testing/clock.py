@@ -50,7 +50,6 @@ class TestClock(Clock):
         self._heap: list[tuple[int, int, _Timer]] = []
         self._seq = itertools.count()
         self._armed: asyncio.TimerHandle | None = None
-        self._advancing_to: int | None = None  # advance()'s target while it runs
         self.engine: Engine | None = None
 
     @property
@@ -105,25 +104,17 @@ class TestClock(Clock):
         the instances run until idle after each one."""
         ms = to_ms(duration, what="duration of clock.advance()")
         target = self.now_ms() + ms
-        self._advancing_to = target
-        try:
+        await self.run_until_idle()
+        while (timer := self._next()) is not None and timer.when <= target:
+            heapq.heappop(self._heap)
+            if timer.when > self.now_ms():
+                self.offset_ms += timer.when - self.now_ms()
+            timer.callback()
             await self.run_until_idle()
-            while (timer := self._next()) is not None and timer.when <= target:
-                heapq.heappop(self._heap)
-                if timer.when > self.now_ms():
-                    self.offset_ms += timer.when - self.now_ms()
-                timer.callback()
-                await self.run_until_idle()
-        finally:
-            self._advancing_to = None
         if target > self.now_ms():
             self.offset_ms += target - self.now_ms()
         self._arm()
         await self.run_until_idle()
-
-    def reaches_soon(self, when_ms: int) -> bool:
-        """Inside advance(), every time up to its target comes without real time passing."""
-        return self._advancing_to is not None and when_ms <= self._advancing_to
 
     async def run_until_idle(self, *, timeout: float | None = None) -> None:
         """Wait until no instance can progress without time passing or an event arriving (all are

@@ -526,8 +526,7 @@ class Engine:
         if inst.status == "running":
             self._set_status(inst, "waiting", wake_at_epoch_ms=deadline)
             self.scheduler.release(inst)
-        far = deadline - self.clock.now_ms() > self.options.hibernate_after_ms
-        if inst.status == "waiting" and far and not self.clock.reaches_soon(deadline):
+        if inst.status == "waiting" and deadline - self.clock.now_ms() > self.options.hibernate_after_ms:
             self._stop(run, "hibernate")
             self._hibernate(inst, deadline)
 

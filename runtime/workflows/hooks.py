@@ -43,12 +43,6 @@ class Clock:
         delay = max(0.0, (when_ms - self.now_ms()) / 1000)
         return asyncio.get_running_loop().call_later(delay, callback)
 
-    def reaches_soon(self, when_ms: int) -> bool:
-        """Will this clock reach `when_ms` without real time passing? Never for real time; a test clock
-        moving through `advance()` does. The engine keeps such a waiting run in memory rather than
-        hibernate it, only to replay its whole history moments later (quadratic over a polling loop)."""
-        return False
-
 
 REAL_CLOCK = Clock()
 

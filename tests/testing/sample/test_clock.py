@@ -72,26 +72,6 @@ async def test_sleep_until_a_time_the_test_clock_has_passed_ends_at_once(pyflows
         assert instance.steps[-1].type == "sleep" and instance.steps[-1].status == "complete"
 
 
-async def test_advance_keeps_a_polling_loop_in_memory_through_its_span(pyflows_project, calls):
-    """Each one-minute sleep would hibernate the run (over 2 s away) and each wake replay its whole
-    history: quadratic over a long advance(). Inside advance() the clock reaches the wake-up at once,
-    so the run stays; beyond advance()'s target it hibernates as before."""
-    env, clock = pyflows_project.env, pyflows_project.clock
-    clock.freeze()
-    async with introspect_workflow_instance(env.POLL, "p") as instance:
-        await env.POLL.create(id="p")
-        await clock.advance("10 minutes")
-        assert await instance.get_output(timeout=1) == "done"
-        assert calls.count("poll run") == 1  # never replayed
-    async with introspect_workflow_instance(env.POLL, "q") as instance:
-        await env.POLL.create(id="q", params={"times": 2})
-        await clock.advance("3 seconds")  # the first wake-up is beyond the target: it hibernates
-        assert ("poll", "q") not in pyflows_project.engine._live
-        await clock.advance("2 minutes")
-        assert await instance.get_output(timeout=1) == "done"
-    assert calls.count("poll run") == 3  # q: the first run, and one replay after that hibernation
-
-
 async def test_unfrozen_clock_still_flows_in_real_time(pyflows_project):
     env = pyflows_project.env
     async with introspect_workflow_instance(env.FLAKY, "real") as instance:

@@ -87,22 +87,6 @@ class ReplayedWorkflow(WorkflowEntrypoint):
         return {"done": True}
 
 
-class PollWorkflow(WorkflowEntrypoint):
-    """A polling loop: a check, then a one-minute sleep, `times` times (default 10)."""
-
-    async def run(self, event, step):
-        CALLS.append("poll run")  # once per run of `run`: a replay after hibernation adds one
-        for _ in range(event["payload"].get("times", 10)):
-
-            @step.do("check")
-            async def check():
-                return "not yet"
-
-            await check()
-            await step.sleep("wait", "1 minute")
-        return "done"
-
-
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
         if request.method == "POST" and request.url.endswith("/orders"):
