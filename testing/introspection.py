@@ -376,12 +376,8 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
             current = await self._status()
             if current is None:
                 return False, None
-            for row in await self._history():
-                if (row["name"], row["count"]) == (name, index) and row["kind"] != "do":
-                    raise IntrospectionError(
-                        f"wait_for_step_result: step {shown((name, index))} is a {_KINDS[row['kind']]}, which has no "
-                        "result to wait for; it waits for a step.do's. Use wait_for_status, or read instance.steps."
-                    )
+            rows = await self._history()
+            for row in rows:
                 if (row["kind"], row["name"], row["count"]) == ("do", name, index):
                     if row["state"] == "complete":
                         return True, python_from_rpc(loads(row["output"]))
@@ -389,6 +385,14 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
                         info = loads(row["error"]) or {}
                         raise StepFailedError(info.get("name", "Error"), info.get("message", ""))
             if current["status"] in FINISHED:
+                # Counts are per kind: a sleep or wait_for_event may have this name and index too.
+                other = next((r["kind"] for r in rows if (r["name"], r["count"]) == (name, index)), None)
+                if other is not None:
+                    raise IntrospectionError(
+                        f"wait_for_step_result: instance {self.id!r} ended ('{current['status']}') without a step.do "
+                        f"{shown((name, index))}; the step of that name is a {_KINDS[other]}, which has no result. "
+                        "wait_for_step_result waits for a step.do's; use wait_for_status, or read instance.steps."
+                    )
                 raise WaitError(
                     f"Instance {self.id!r} ended with status '{current['status']}' without reaching step "
                     f"{shown((name, index))}. Steps it reached: {await self._reached()}.{await self._unused_events()}"
@@ -448,8 +452,14 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
         """A sentence (with a leading space) naming the types of the events sent to the instance, or
         mocked, that no step.wait_for_event took; "" if there are none. Next to a wait that timed out,
         one of these is usually a mistyped event type."""
-        _steps, events = await self._records()
+        steps, events = await self._records()
         types = [e["type"] for e in events if e["consumed_by"] is None]
+        current = await self._status()
+        if current is not None and current["status"] not in FINISHED:
+            # Still running: an event may yet be taken by a wait not reached. Name only those next to a
+            # wait for another type, which they cannot satisfy.
+            waiting = {r["event_type"] for r in steps if r["kind"] == "waitForEvent" and r["state"] == "waiting"}
+            types = [t for t in types if waiting and t not in waiting]
         if not types:
             return ""
         listed = ", ".join(f"type {t!r}" for t in dict.fromkeys(types))

@@ -166,17 +166,38 @@ async def test_a_timeout_that_is_not_a_number_of_seconds_is_an_error(pyflows_pro
         await pyflows_project.clock.advance(float("inf"))
 
 
-async def test_wait_for_step_result_on_a_step_that_is_not_a_step_do_says_so_at_once(pyflows_project):
+async def test_an_event_not_taken_yet_is_not_called_unused(pyflows_project):
+    """Mocked while the instance sleeps before its wait: it will be taken; no hint of a mistyped type."""
+    env = pyflows_project.env
+    async with introspect_workflow_instance(env.ORDER, "early") as instance:
+        await instance.modify(lambda m: m.mock_event(APPROVED))
+        await env.ORDER.create(id="early")
+        with pytest.raises(WaitTimeoutError) as caught:
+            await instance.wait_for_status("complete", timeout=0.1)
+    assert "sleeping in step.sleep" in str(caught.value) and "no step.wait_for_event took" not in str(caught.value)
+
+
+async def test_wait_for_step_result_on_a_step_that_is_not_a_step_do_says_so(pyflows_project):
     env = pyflows_project.env
     async with introspect_workflow_instance(env.ORDER, "kind") as instance:
-        await instance.modify(lambda m: m.disable_sleeps())
+        await instance.modify(lambda m: (m.disable_sleeps(), m.mock_event(APPROVED)))
         await env.ORDER.create(id="kind")
         with pytest.raises(IntrospectionError) as caught:
             await instance.wait_for_step_result({"name": "approval"}, timeout=2)
     assert str(caught.value) == (
-        "wait_for_step_result: step {'name': 'approval', 'index': 1} is a step.wait_for_event, which has no result "
-        "to wait for; it waits for a step.do's. Use wait_for_status, or read instance.steps."
+        "wait_for_step_result: instance 'kind' ended ('complete') without a step.do {'name': 'approval', 'index': 1}; "
+        "the step of that name is a step.wait_for_event, which has no result. wait_for_step_result waits for a "
+        "step.do's; use wait_for_status, or read instance.steps."
     )
+
+
+async def test_wait_for_step_result_of_a_step_do_named_like_a_sleep(pyflows_project):
+    """Counts are per kind: step.sleep('x') and step.do('x') are both {'name': 'x', 'index': 1}."""
+    env = pyflows_project.env
+    async with introspect_workflow_instance(env.SAME_NAME, "same") as instance:
+        await instance.modify(lambda m: m.disable_sleeps())
+        await env.SAME_NAME.create(id="same")
+        assert await instance.wait_for_step_result({"name": "x"}) == 5
 
 
 async def test_a_finished_instance_is_not_described_as_waiting(pyflows_project):

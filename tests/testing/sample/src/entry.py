@@ -87,6 +87,19 @@ class ReplayedWorkflow(WorkflowEntrypoint):
         return {"done": True}
 
 
+class SameNameWorkflow(WorkflowEntrypoint):
+    """A sleep and a step.do of the same name: step counts are per kind, so both are {'name': 'x', 'index': 1}."""
+
+    async def run(self, event, step):
+        await step.sleep("x", "1 second")
+
+        @step.do("x")
+        async def x():
+            return 5
+
+        return await x()
+
+
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
         if request.method == "POST" and request.url.endswith("/orders"):
