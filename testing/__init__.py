@@ -33,7 +33,7 @@ if TYPE_CHECKING:
         WorkflowIntrospector,
     )
     from pyflows.testing.modifiers import IntrospectionError, Modifier
-    from pyflows.testing.project import Project, SyncProject, SyncResponse, open_project
+    from pyflows.testing.project import Project, RunDidNotStopError, SyncProject, SyncResponse, open_project
 
 __all__ = [
     "IntrospectionError",
@@ -41,6 +41,7 @@ __all__ = [
     "NonDeterminismError",
     "NonRetryableError",
     "Project",
+    "RunDidNotStopError",
     "StepEntry",
     "StepFailedError",
     "StepLog",
@@ -72,6 +73,7 @@ _LAZY = {
     "IntrospectionError": "pyflows.testing.modifiers",
     "Modifier": "pyflows.testing.modifiers",
     "Project": "pyflows.testing.project",
+    "RunDidNotStopError": "pyflows.testing.project",
     "SyncProject": "pyflows.testing.project",
     "SyncResponse": "pyflows.testing.project",
     "open_project": "pyflows.testing.project",

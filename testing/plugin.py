@@ -71,17 +71,28 @@ async def open_for(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     try:
         yield project
     finally:
+        stuck = ""
         try:
             await project.close()
         except RunDidNotStopError as exc:
             stuck = str(exc)
-        else:
-            return
-        # The async plugin closes its loop next, which waits for that run forever: say why now.
-        reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"\n[pyflows.testing] {request.node.nodeid}: {stuck}", red=True)
+    if stuck:
+        # pytest-asyncio closes its loop next, which waits for that run forever: say why now, past
+        # pytest's output capture (the failure report would come only after that wait).
+        _say_now(request, f"[pyflows.testing] {request.node.nodeid}: {stuck} The test session waits for it.")
         pytest.fail(stuck, pytrace=False)
+
+
+def _say_now(request: pytest.FixtureRequest, line: str) -> None:
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    if capture is None:
+        reporter.write_line(line, red=True)
+        return
+    with capture.global_and_fixture_disabled():
+        reporter.write_line("\n" + line, red=True)
 
 
 @pytest.fixture
@@ -139,8 +150,8 @@ _abandoned: list[Any] = []  # the loops of runs that did not stop (see _close)
 
 def _keep_anyio_runner(held: contextlib.ExitStack) -> Any:
     """Keep anyio's runner (and its loop) open for the rest of the session: one more lease, which is
-    never given back, so that releasing ours does not close it. Without that module attribute, hold
-    our lease instead (anyio then reports the unfinished lease at exit, harmlessly)."""
+    never given back, so that releasing ours does not close it. Without that module attribute (another
+    anyio), hold our lease instead."""
     try:
         from anyio import pytest_plugin as anyio_plugin
 

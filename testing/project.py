@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pyflows.runtime.errors import PyflowsError
 from pyflows.runtime.storage.store import MemoryStores
 from pyflows.runtime.worker.host import Host
 from pyflows.testing.clock import TestClock
@@ -244,8 +245,9 @@ class Project(Host):
             raise RunDidNotStopError(" ".join(self.engine.stuck))
 
 
-class RunDidNotStopError(RuntimeError):
-    """A workflow run went on after being cancelled at the end of a test (see Project.close)."""
+class RunDidNotStopError(PyflowsError):
+    """A workflow run went on after being cancelled at the end of a test (see Project.close): the
+    message names the instance and the step, one sentence per run."""
 
 
 async def open_project(path: str | Path = ".", *, env: str | None = None) -> Project:

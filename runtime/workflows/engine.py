@@ -123,7 +123,7 @@ def _stuck(run: Run) -> str:
     return (
         f"Instance {run.inst.id!r} of workflow {run.inst.spec.name!r} did not stop within {CLOSE_TIMEOUT_S} s of being "
         f"cancelled: its code{inside} catches asyncio.CancelledError (a bare `except:` or `except BaseException:`) "
-        "and goes on. Re-raise it, or catch Exception instead."
+        "and goes on, or takes longer to clean up. Re-raise it, or catch Exception instead."
     )
 
 
@@ -191,7 +191,8 @@ class Engine:
         self.event_extra: Callable[[str, str], dict[str, Any] | None] | None = None
         self._live: dict[tuple[str, str], _Instance] = {}
         self._closing = False
-        self.stuck: list[str] = []  # after close(): the runs that did not end when cancelled (see _stuck)
+        self.stuck: list[str] = []  # after close(): what each run that did not end when cancelled does (_stuck)
+        self._detached: list[Run] = []  # runs stopped (pause, terminate, ...) that went on: close() reports them
         self._sweeper: asyncio.Future[None] | None = None
         self.hooks = self.options.hooks
         self.clock = self.options.clock or REAL_CLOCK
@@ -257,7 +258,12 @@ class Engine:
             await asyncio.sleep(self.options.retention_sweep_ms / 1000)
 
     async def close(self) -> None:
-        """Stop every run without changing its stored status: the next start resumes them."""
+        """Stop every run without changing its stored status: the next start resumes them.
+
+        Waits up to CLOSE_TIMEOUT_S for the cancelled runs to end. Those that go on (their code
+        swallows asyncio.CancelledError, or cleans up for longer), and any run left going on by an
+        earlier pause, terminate, restart or delete, are described in `stuck` (one message each,
+        also logged) and abandoned."""
         self._closing = True
         if self._sweeper is not None:
             self._sweeper.cancel()
@@ -268,6 +274,7 @@ class Engine:
             run.stop_reason = "shutdown"
             if run.task:
                 run.task.cancel()
+        runs += [r for r in self._detached if r.task is not None and not r.task.done()]
         tasks = [r.task for r in runs if r.task]
         if tasks:
             await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
@@ -355,7 +362,7 @@ class Engine:
         if retentions:
             self._start_sweeper(wait_first=True)
         params_of = dict(checked)
-        failure: Exception | None = None
+        failure: BaseException | None = None
         for instance_id, pk in created:
             inst = _Instance(pk, spec, instance_id, params_of[instance_id], now, "queued", fresh=True)
             self._live[(workflow, instance_id)] = inst
@@ -363,7 +370,7 @@ class Engine:
             if self.hooks is not None:
                 try:
                     await self.hooks.instance_created(workflow, instance_id)
-                except Exception as exc:  # raised after every instance is scheduled: none is left queued
+                except BaseException as exc:  # raised after every instance is scheduled: none is left queued
                     failure = failure or exc
             self.scheduler.add_new(inst)
         if failure is not None:
@@ -622,9 +629,12 @@ class Engine:
     async def _stop_and_wait(self, inst: _Instance, reason: str) -> None:
         if inst.run is None:
             return
-        task = self._stop(inst.run, reason)
+        run = inst.run
+        task = self._stop(run, reason)
         if task is not None and task is not asyncio.current_task():
-            await asyncio.wait({task}, timeout=5)
+            await asyncio.wait({task}, timeout=CLOSE_TIMEOUT_S)
+            if not task.done():  # it goes on, detached from its instance: close() reports it
+                self._detached.append(run)
 
     # -- operations on instances ---------------------------------------------------------------------
 

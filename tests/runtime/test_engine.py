@@ -1454,3 +1454,35 @@ async def test_a_failing_instance_created_hook_leaves_no_instance_queued(make_en
         await engine.create_batch("done", [{"id": "ok-1"}, {"id": "bad-2"}, {"id": "ok-2"}])
     for iid in ("bad-1", "ok-1", "bad-2", "ok-2"):
         assert (await finish(engine, "done", iid))["status"] == "complete"
+
+
+async def test_close_names_a_run_that_goes_on_after_being_cancelled(make_engine: EngineFactory, monkeypatch):
+    """Its step swallows CancelledError: close() gives up after CLOSE_TIMEOUT_S and says which run and
+    step, for one still attached to its instance and one a terminate left going on."""
+    import pyflows.runtime.workflows.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "CLOSE_TIMEOUT_S", 0.2)
+
+    class Stubborn(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("poll")
+            async def poll():
+                for _ in range(80):  # 0.8 s at least, then it ends: the test's loop can close afterwards
+                    try:
+                        await asyncio.sleep(0.01)
+                    except BaseException:  # noqa: S110 - the mistake under test
+                        pass
+
+            await poll()
+
+    engine = await make_engine(Stubborn, memory=True)
+    for iid in ("attached", "terminated"):
+        await engine.create("stubborn", iid, {})
+    await asyncio.sleep(0.05)  # both are in their step
+    await engine.terminate("stubborn", "terminated")
+    await engine.close()
+    assert len(engine.stuck) == 2, engine.stuck
+    for iid, line in zip(("attached", "terminated"), sorted(engine.stuck), strict=True):
+        assert line.startswith(f"Instance {iid!r} of workflow 'stubborn' did not stop within 0.2 s of being cancelled")
+        assert "its code in step.do 'poll' catches asyncio.CancelledError" in line
+    await asyncio.sleep(0.9)  # let the stubborn steps run out before the fixture closes the store again
