@@ -60,7 +60,7 @@ from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyflows.runtime.protocol.durations import MAX_SLEEP_MS, epoch_ms, to_ms
+from pyflows.runtime.protocol.durations import MAX_SLEEP_MS, epoch_ms, now_ms, to_ms
 from pyflows.runtime.protocol.limits import MAX_CPU_MS, MAX_STEPS, check_event_type
 from pyflows.runtime.surface.entrypoints import NonRetryableError
 from pyflows.runtime.surface.values import (
@@ -95,10 +95,6 @@ _compact = json.JSONEncoder(separators=(",", ":")).encode
 if TYPE_CHECKING:
     from pyflows.runtime.workflows.engine import Engine, _Instance
     from pyflows.runtime.workflows.hooks import InstanceHooks, TimerHandle
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass
@@ -579,7 +575,7 @@ class Run:
         now = self.clock.now_ms()
         # In the past in real time too: a mistake. In the past only on a test clock moved past it
         # (pyflows.testing's advance(), with `at` computed from datetime.now()): it has come; it ends at once.
-        if rec is None and at < now and at < now_ms():
+        if rec is None and at < now and at < now_ms():  # now_ms: the wall clock
             raise ValueError(
                 f"step.sleep_until('{name}') was given a time in the past ({at} ms since the epoch, "
                 f"{now - at} ms ago). Pass a future datetime (naive = UTC) or epoch milliseconds."
