@@ -56,6 +56,30 @@ def timeout_s(timeout: Any, what: str) -> float:
 _KINDS = {"do": "step.do", "sleep": "step.sleep", "waitForEvent": "step.wait_for_event"}
 
 
+def _reached(steps: list[Any]) -> str:
+    """The steps an instance reached, in order: `step.do {'name': 'x', 'index': 1}, …` or "none"."""
+    return ", ".join(f"{_KINDS[r['kind']]} {shown((r['name'], r['count']))}" for r in steps) or "none"
+
+
+def _unused_events(steps: list[Any], events: list[Any], status: str) -> str:
+    """A sentence (with a leading space) naming the types of the events sent to the instance, or
+    mocked, that no step.wait_for_event took; "" if there are none. Next to a wait that timed out,
+    one of these is usually a mistyped event type."""
+    types = [e["type"] for e in events if e["consumed_by"] is None]
+    if status not in FINISHED:
+        # Still running: an event may yet be taken by a wait not reached. Name only those next to a
+        # wait for another type, which they cannot satisfy.
+        waiting = {r["event_type"] for r in steps if r["kind"] == "waitForEvent" and r["state"] == "waiting"}
+        types = [t for t in types if waiting and t not in waiting]
+    if not types:
+        return ""
+    listed = ", ".join(f"type {t!r}" for t in dict.fromkeys(types))
+    return (
+        f" Events sent to it (or mocked) that no step.wait_for_event took: {listed}; "
+        "an event is taken only by a wait for exactly its type."
+    )
+
+
 class WaitError(PyflowsError, AssertionError):
     """A waiter that cannot succeed: the instance reached another final status, or never reaches the step."""
 
@@ -345,7 +369,7 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
             if current["status"] in FINISHED:
                 error = current["error"]
                 why = f" Its error: {error['name']}: {error['message']}" if error else ""
-                unused = await self._unused_events()
+                unused = _unused_events(*await self._records(), current["status"])
                 if unused:
                     why = why.rstrip(".") + "." + unused if why else unused
                 raise WaitError(
@@ -376,7 +400,7 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
             current = await self._status()
             if current is None:
                 return False, None
-            rows = await self._history()
+            rows, events = await self._records()
             for row in rows:
                 if (row["kind"], row["name"], row["count"]) == ("do", name, index):
                     if row["state"] == "complete":
@@ -395,7 +419,8 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
                     )
                 raise WaitError(
                     f"Instance {self.id!r} ended with status '{current['status']}' without reaching step "
-                    f"{shown((name, index))}. Steps it reached: {await self._reached()}.{await self._unused_events()}"
+                    f"{shown((name, index))}. Steps it reached: {_reached(rows)}."
+                    + _unused_events(rows, events, current["status"])
                 )
             return False, None
 
@@ -445,33 +470,6 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
         steps, _attempts, events = await self.engine.store.read(lambda c: queries.q_history(c, row["pk"]))
         return list(steps), list(events)
 
-    async def _history(self) -> list[Any]:
-        return (await self._records())[0]
-
-    async def _unused_events(self) -> str:
-        """A sentence (with a leading space) naming the types of the events sent to the instance, or
-        mocked, that no step.wait_for_event took; "" if there are none. Next to a wait that timed out,
-        one of these is usually a mistyped event type."""
-        steps, events = await self._records()
-        types = [e["type"] for e in events if e["consumed_by"] is None]
-        current = await self._status()
-        if current is not None and current["status"] not in FINISHED:
-            # Still running: an event may yet be taken by a wait not reached. Name only those next to a
-            # wait for another type, which they cannot satisfy.
-            waiting = {r["event_type"] for r in steps if r["kind"] == "waitForEvent" and r["state"] == "waiting"}
-            types = [t for t in types if waiting and t not in waiting]
-        if not types:
-            return ""
-        listed = ", ".join(f"type {t!r}" for t in dict.fromkeys(types))
-        return (
-            f" Events sent to it (or mocked) that no step.wait_for_event took: {listed}; "
-            "an event is taken only by a wait for exactly its type."
-        )
-
-    async def _reached(self) -> str:
-        rows = await self._history()
-        return ", ".join(f"{_KINDS[r['kind']]} {shown((r['name'], r['count']))}" for r in rows) or "none"
-
     async def describe_activity(self) -> str:
         """One paragraph: the status and what the instance is doing (used in waiter failures)."""
         current = await self._status()
@@ -483,8 +481,9 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
         for (_, name, count), attempt in sorted(live.items(), key=lambda kv: kv[1].position):
             parts.append(f"running {_KINDS['do']} {shown((name, count))} since {iso(attempt.attempt_started)}")
         clock = self.engine.clock
+        rows, events = await self._records()
         finished = current["status"] in FINISHED  # its waiting rows are left as they were: not what it does
-        for row in [] if finished else await self._history():
+        for row in [] if finished else rows:
             sel = shown((row["name"], row["count"]))
             state, wake = row["state"], row["wake_at_epoch_ms"]
             if row["kind"] == "sleep" and state == "waiting":
@@ -503,7 +502,7 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
         if getattr(clock, "frozen", False) and not finished:
             parts.append("the test clock is frozen: move it with advance()")
         said = "; ".join(parts).rstrip(".")  # an error message may end with its own period
-        return said + f". Steps reached: {await self._reached()}." + await self._unused_events()
+        return said + f". Steps reached: {_reached(rows)}." + _unused_events(rows, events, current["status"])
 
     @property
     def steps(self) -> StepLog:
