@@ -60,11 +60,10 @@ def error_payload(error: Any, what: str) -> dict[str, str]:
     that a step raises: it stops the retries."""
     from pyflows.runtime.surface.entrypoints import NonRetryableError
 
-    if isinstance(error, BaseException):
-        name = "NonRetryableError" if isinstance(error, NonRetryableError) else type(error).__name__
-        return {"name": name, "message": str(error)}
-    if isinstance(error, type) and issubclass(error, BaseException):
-        return {"name": "NonRetryableError" if issubclass(error, NonRetryableError) else error.__name__, "message": ""}
+    cls = error if isinstance(error, type) else type(error)
+    if issubclass(cls, BaseException):
+        name = "NonRetryableError" if issubclass(cls, NonRetryableError) else cls.__name__
+        return {"name": name, "message": "" if error is cls else str(error)}
     if isinstance(error, dict) and isinstance(error.get("name"), str) and isinstance(error.get("message", ""), str):
         return {"name": error["name"], "message": error.get("message", "")}
     raise IntrospectionError(

@@ -119,7 +119,7 @@ def pyflows_project(request: pytest.FixtureRequest) -> Iterator[Any]:
                 try:
                     yield project
                 finally:
-                    _close(project, loop.run_until_complete, lambda: _keep_anyio_runner(held.pop_all()))
+                    _close(project, loop.run_until_complete, keep_loop_open=lambda: _keep_anyio_runner(held.pop_all()))
             return
         if request.config.pluginmanager.has_plugin("pyflows-asyncio") and _run_by_pytest_asyncio(request):
             yield request.getfixturevalue("_pyflows_project_asyncio")
@@ -142,13 +142,16 @@ def pyflows_project(request: pytest.FixtureRequest) -> Iterator[Any]:
         try:
             yield SyncProject(project, runner)
         finally:
-            _close(project, runner.run, held.pop_all)
+            _close(project, runner.run, keep_loop_open=lambda: _abandoned.append(held.pop_all()))
 
 
-_abandoned: list[Any] = []  # the loops of runs that did not stop (see _close)
+# The loops of runs that did not stop (see _close), held for the rest of the session: were one
+# collected, closing that run's coroutine would run its catch-all loop again, inside pytest's
+# closing gc.collect(), forever.
+_abandoned: list[Any] = []
 
 
-def _keep_anyio_runner(held: contextlib.ExitStack) -> Any:
+def _keep_anyio_runner(held: contextlib.ExitStack) -> None:
     """Keep anyio's runner (and its loop) open for the rest of the session: one more lease, which is
     never given back, so that releasing ours does not close it. Without that module attribute (another
     anyio), hold our lease instead."""
@@ -157,29 +160,25 @@ def _keep_anyio_runner(held: contextlib.ExitStack) -> Any:
 
         anyio_plugin._runner_leases += 1  # noqa: SLF001
     except (ImportError, AttributeError, TypeError):
-        return held
+        _abandoned.append(held)
+        return
     held.close()  # our lease: the runner stays, as another lease is out
-    return None
 
 
-def _close(project: Any, run: Callable[[Any], Any], keep_loop_open: Callable[[], Any]) -> None:
-    """Close the project on its loop. If a run went on after being cancelled, fail the test saying
-    why, and leave the loop open: closing it would wait for that run forever (the process goes on;
-    the run is abandoned with the loop)."""
+def _close(project: Any, run: Callable[[Any], Any], *, keep_loop_open: Callable[[], object]) -> None:
+    """Close the project on its loop. If a run went on after being cancelled, keep the loop open
+    (closing it would wait for that run forever; the run is abandoned with it) and fail the test
+    saying why."""
     from pyflows.testing.project import RunDidNotStopError
 
+    stuck = ""
     try:
         run(project.close())
     except RunDidNotStopError as exc:
-        # Held for the rest of the session: were the loop collected, closing that run's coroutine
-        # would run its catch-all loop again, inside pytest's closing gc.collect(), forever.
-        kept = keep_loop_open()
-        if kept is not None:
-            _abandoned.append(kept)
         stuck = str(exc)
-    else:
-        return
-    pytest.fail(stuck, pytrace=False)  # outside the except: the message alone, no chained traceback
+    if stuck:  # failed outside the except: the message alone, no chained traceback
+        keep_loop_open()
+        pytest.fail(stuck, pytrace=False)
 
 
 def _run_by_pytest_asyncio(request: pytest.FixtureRequest) -> bool:
