@@ -82,19 +82,34 @@ async def test_wait_for_step_result_of_a_failed_step_raises_its_error(pyflows_pr
     assert (caught.value.name, caught.value.message) == ("ConnectionError", "down")
 
 
-async def test_a_step_never_reached_fails_with_the_steps_reached(pyflows_project):
+@pytest.mark.parametrize(
+    ("selector", "error", "message"),
+    [
+        (  # a step.do the instance never reached: the steps it did reach
+            {"name": "ship", "index": 2},
+            WaitError,
+            "Instance 'n' ended with status 'complete' without reaching step {'name': 'ship', 'index': 2}. Steps it "
+            "reached: step.do {'name': 'reserve', 'index': 1}, step.do {'name': 'charge', 'index': 1}, step.sleep "
+            "{'name': 'cool off', 'index': 1}, step.wait_for_event {'name': 'approval', 'index': 1}, step.do "
+            "{'name': 'ship', 'index': 1}.",
+        ),
+        (  # a step of that name that is not a step.do: no result to wait for
+            {"name": "approval"},
+            IntrospectionError,
+            "wait_for_step_result: instance 'n' ended ('complete') without a step.do {'name': 'approval', 'index': "
+            "1}; the step of that name is a step.wait_for_event, which has no result. wait_for_step_result waits "
+            "for a step.do's; use wait_for_status, or read instance.steps.",
+        ),
+    ],
+)
+async def test_a_step_do_never_reached_fails_saying_what_was(pyflows_project, selector, error, message):
     env = pyflows_project.env
     async with introspect_workflow_instance(env.ORDER, "n") as instance:
         await instance.modify(lambda m: (m.disable_sleeps(), m.mock_event(APPROVED)))
         await env.ORDER.create(id="n")
-        with pytest.raises(WaitError) as caught:
-            await instance.wait_for_step_result({"name": "ship", "index": 2})
-    assert str(caught.value) == (
-        "Instance 'n' ended with status 'complete' without reaching step {'name': 'ship', 'index': 2}. Steps it "
-        "reached: step.do {'name': 'reserve', 'index': 1}, step.do {'name': 'charge', 'index': 1}, step.sleep "
-        "{'name': 'cool off', 'index': 1}, step.wait_for_event {'name': 'approval', 'index': 1}, step.do "
-        "{'name': 'ship', 'index': 1}."
-    )
+        with pytest.raises(error) as caught:
+            await instance.wait_for_step_result(selector, timeout=2)
+    assert str(caught.value) == message
 
 
 async def test_a_timeout_says_what_the_instance_is_doing(pyflows_project):
@@ -175,20 +190,6 @@ async def test_an_event_not_taken_yet_is_not_called_unused(pyflows_project):
         with pytest.raises(WaitTimeoutError) as caught:
             await instance.wait_for_status("complete", timeout=0.1)
     assert "sleeping in step.sleep" in str(caught.value) and "no step.wait_for_event took" not in str(caught.value)
-
-
-async def test_wait_for_step_result_on_a_step_that_is_not_a_step_do_says_so(pyflows_project):
-    env = pyflows_project.env
-    async with introspect_workflow_instance(env.ORDER, "kind") as instance:
-        await instance.modify(lambda m: (m.disable_sleeps(), m.mock_event(APPROVED)))
-        await env.ORDER.create(id="kind")
-        with pytest.raises(IntrospectionError) as caught:
-            await instance.wait_for_step_result({"name": "approval"}, timeout=2)
-    assert str(caught.value) == (
-        "wait_for_step_result: instance 'kind' ended ('complete') without a step.do {'name': 'approval', 'index': 1}; "
-        "the step of that name is a step.wait_for_event, which has no result. wait_for_step_result waits for a "
-        "step.do's; use wait_for_status, or read instance.steps."
-    )
 
 
 async def test_wait_for_step_result_of_a_step_do_named_like_a_sleep(pyflows_project):
