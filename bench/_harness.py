@@ -135,6 +135,19 @@ def result(name: str, values: list[float], *, peer: list[float] | None = None, *
     )
 
 
+def against_peer(res: Result, times: float, peer: str) -> Result:
+    """A target relative to the peer measured in this run (issue 12: ≥ 10× Wrangler; issue 14: the
+    ratios its absolute figures were set from): `target` becomes `>= {times}x {peer}` and `passed`
+    compares the ratio; an absolute target stays in `extra.absolute_target`. Unchanged without a
+    same-run peer."""
+    if res.ratio is None or not str(res.extra.get("wrangler_source", "")).startswith("same run"):
+        return res
+    if res.target is not None:
+        res.extra["absolute_target"] = f"{res.target} {res.unit} (passed: {res.passed})"
+    res.target, res.passed = f">= {times:g}x {peer}", res.ratio >= times
+    return res
+
+
 def _round(value: float) -> float:
     if abs(value) >= 100:
         return round(value, 1)

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import _wrangler as _wrangler_dev
-from _harness import DevServer, Result, emit, result, wait_until
+from _harness import DevServer, Result, against_peer, emit, result, wait_until
 from _http import Http
 
 QUEUE_MESSAGES = 5000
@@ -162,13 +162,6 @@ def _measure(url: str, runs: int) -> tuple[list[float], list[float]]:
     return queue, rpc
 
 
-def _against_wrangler(res: Result) -> Result:
-    """Issue 12's target is relative: at least 10× Wrangler measured in this run."""
-    if res.ratio is not None:
-        res.target, res.passed = ">= 10x Wrangler", res.ratio >= 10
-    return res
-
-
 def triggers(runs: int, sink: list[Result]) -> None:
     with _project(js=False) as project:
         server = DevServer(project)
@@ -183,5 +176,5 @@ def triggers(runs: int, sink: list[Result]) -> None:
         with _project(js=True) as project, _wrangler(project) as url:
             peer_queue, peer_rpc = _measure(url, max(1, min(runs, 2)))
     queue_result = result("queue_messages_per_s", queue, peer=peer_queue, messages=QUEUE_MESSAGES, batch=100)
-    emit(_against_wrangler(queue_result), sink)
-    emit(_against_wrangler(result("do_rpc_per_s", rpc, peer=peer_rpc, calls=DO_CALLS)), sink)
+    emit(against_peer(queue_result, 10, "Wrangler"), sink)  # issue 12: at least 10x Wrangler
+    emit(against_peer(result("do_rpc_per_s", rpc, peer=peer_rpc, calls=DO_CALLS), 10, "Wrangler"), sink)
