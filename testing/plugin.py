@@ -191,9 +191,10 @@ def _run_by_pytest_asyncio(request: pytest.FixtureRequest) -> bool:
 
 
 async def _open(request: pytest.FixtureRequest) -> Any:
-    """The test's project, opened; a config that is missing or wrong fails the test with its message
-    (file, line and column for a syntax error), not a traceback through pyflows."""
-    from pyflows.runtime.errors import ConfigError, ConfigNotFoundError
+    """The test's project, opened. A config that is missing or wrong, or a Worker that cannot be
+    loaded, fails the test with its message (file, line and column for a syntax error; the Worker's
+    own traceback), not a traceback through pyflows."""
+    from pyflows.runtime.errors import ConfigError, ConfigNotFoundError, UserCodeError
     from pyflows.testing.project import open_project
 
     path = project_path(request)
@@ -206,13 +207,13 @@ async def _open(request: pytest.FixtureRequest) -> Any:
             if configured
             else f"looked in every directory from {request.path.parent} up to the rootdir"
         )
-        pytest.fail(
-            f"pyflows_project: no wrangler.jsonc, wrangler.json or wrangler.toml in {path} ({how}). Put the tests "
-            "inside the project, or set the ini option `pyflows_project` to the project's directory.",
-            pytrace=False,
+        why = (
+            f"no wrangler.jsonc, wrangler.json or wrangler.toml in {path} ({how}). Put the tests inside the "
+            "project, or set the ini option `pyflows_project` to the project's directory (or its config file)."
         )
-    except ConfigError as exc:
-        pytest.fail(f"pyflows_project: {exc}", pytrace=False)
+    except (ConfigError, UserCodeError) as exc:
+        why = str(exc)
+    pytest.fail(f"pyflows_project: {why}", pytrace=False)  # outside the except: no chained traceback
 
 
 def _anyio_runner(backend: Any) -> Any:

@@ -178,11 +178,19 @@ def test_plugin_can_be_disabled_and_configured(tmp_path: Path) -> None:
         f"option pyflows_project = 'does/not/exist', relative to the rootdir {tests})"
     ) in done.stdout, done.stdout
     assert "Traceback" not in done.stdout and "plugin.py" not in done.stdout, done.stdout
+    assert "During handling of the above exception" not in done.stdout, done.stdout
 
     # a malformed config: its file, line and column
     (project / "wrangler.jsonc").write_text('{\n  "name": "x"\n  "main": "src/entry.py"\n}\n')
     done = _pytest(project, "tests/test_signup.py::test_sync")
     assert "pyflows_project: wrangler.jsonc:3:3: expected ',' or '}'" in done.stdout, done.stdout
+    assert "During handling of the above exception" not in done.stdout, done.stdout
+
+    # a Worker that cannot be loaded: its own error, not a traceback through the fixture
+    (project / "wrangler.jsonc").write_text(WRANGLER.replace('"class_name": "Signup"', '"class_name": "Sign"'))
+    done = _pytest(project, "tests/test_signup.py::test_sync")
+    assert "pyflows_project: workflows[0].class_name is 'Sign'" in done.stdout, done.stdout
+    assert "plugin.py" not in done.stdout, done.stdout
 
 
 def _with_test_file(tmp_path: Path, name: str, source: str) -> Path:
