@@ -274,10 +274,10 @@ class Engine:
             run.stop_reason = "shutdown"
             if run.task:
                 run.task.cancel()
-        runs += [r for r in self._detached if r.task is not None and not r.task.done()]
         tasks = [r.task for r in runs if r.task]
         if tasks:
             await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S)
+        runs += self._detached  # already given CLOSE_TIMEOUT_S when they were stopped: not waited for again
         self.stuck = [_stuck(run) for run in runs if run.task is not None and not run.task.done()]
         for line in self.stuck:
             log.warning("%s", line)
