@@ -33,7 +33,15 @@ from pyflows.runtime.protocol.statuses import FINISHED, STATUSES
 from pyflows.runtime.surface.values import loads, python_from_rpc
 from pyflows.runtime.workflows import queries
 from pyflows.runtime.workflows.step_errors import StepFailedError
-from pyflows.testing.modifiers import InstanceMods, IntrospectionError, Modifier, Recorder, shown, step_key
+from pyflows.testing.modifiers import (
+    InstanceMods,
+    IntrospectionError,
+    Modifier,
+    Recorder,
+    check_called,
+    shown,
+    step_key,
+)
 
 if TYPE_CHECKING:
     from pyflows.runtime.workflows.engine import Engine
@@ -46,9 +54,10 @@ def timeout_s(timeout: Any, what: str) -> float:
     elapses). IntrospectionError otherwise."""
     if timeout is None:
         return DEFAULT_TIMEOUT_S
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout != timeout:
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout >= 0:  # NaN too
         raise IntrospectionError(
-            f"{what}: timeout must be a number of real seconds (or None for {DEFAULT_TIMEOUT_S:g} s), got {timeout!r}."
+            f"{what}: timeout must be a number of real seconds, 0 or more (or None for {DEFAULT_TIMEOUT_S:g} s), "
+            f"got {timeout!r}."
         )
     return float(timeout)
 
@@ -302,6 +311,7 @@ class WorkflowInstanceIntrospector(_AsyncOnly):
         result = fn(Modifier(self._mods))
         if inspect.isawaitable(result):
             await result
+        check_called(result, "modify")
         await self._hooks.deliver_events(self.workflow, self.id)
         return self
 
@@ -618,6 +628,7 @@ class WorkflowIntrospector(_AsyncOnly):
         result = fn(self._recorder)
         if inspect.isawaitable(result):
             await result
+        check_called(result, "modify_all")
         return self
 
     async def get(self) -> list[WorkflowInstanceIntrospector]:

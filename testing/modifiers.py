@@ -85,6 +85,15 @@ def _stored(value: Any, what: str, method: str) -> Any:
         raise IntrospectionError(f"{method}: {str(exc).rstrip('.')}.") from None
 
 
+def check_called(result: Any, method: str) -> None:
+    """IntrospectionError if `fn(m)` returned a modifier instead of calling it (`lambda m:
+    m.disable_sleeps`, without the parentheses): it would silently change nothing."""
+    for item in result if isinstance(result, tuple | list) else (result,):
+        if callable(item):
+            name = getattr(item, "__name__", None) or repr(item)
+            raise IntrospectionError(f"{method}: m.{name} was not called: add the parentheses, m.{name}(...).")
+
+
 def _times(times: Any, what: str) -> int | None:
     if times is None:
         return None
@@ -211,8 +220,8 @@ class Modifier:
         key = step_key(step, "mock_step_error")
         if key in self._mods.results:
             raise IntrospectionError(
-                f"mock_step_error: step {shown(key)} already has a mocked result, which would never be reached "
-                "after a permanent error; mock the error first (with times=N), then the result."
+                f"mock_step_error: step {shown(key)} already has a mocked result; as in Cloudflare's kit, mock the "
+                "error first, then the result (with times=N, the result answers the attempts after those N)."
             )
         info = error_payload(error, "mock_step_error")
         self._mods.failures.setdefault(key, []).append(_Failure("error", _times(times, "mock_step_error"), info))
@@ -268,6 +277,7 @@ class Recorder:
             method(*args, **kwargs)  # raises now for bad input, not at the next create()
             self.calls.append((name, args, kwargs))
 
+        record.__name__ = name  # named as the modifier it records (check_called names it)
         return record
 
     def apply(self, mods: InstanceMods) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from pyflows.testing import IntrospectionError, introspect_workflow_instance
+from pyflows.testing import IntrospectionError, introspect_workflow, introspect_workflow_instance
 
 pytestmark = pytest.mark.anyio
 APPROVED = {"type": "approval", "payload": {"ok": True}}
@@ -189,6 +189,12 @@ async def test_bad_mock_values_and_events(pyflows_project):
             await instance.modify(lambda m: m.mock_step_error({"name": "charge"}, "boom"))
         with pytest.raises(IntrospectionError, match="times must be a positive integer"):
             await instance.modify(lambda m: m.force_step_timeout({"name": "charge"}, times=0))
+        # a modifier returned instead of called would change nothing
+        with pytest.raises(IntrospectionError, match=r"modify: m.disable_sleeps was not called: add the parentheses"):
+            await instance.modify(lambda m: (m.mock_event(APPROVED), m.disable_sleeps))
+        async with introspect_workflow(pyflows_project.env.FLAKY) as workflow:
+            with pytest.raises(IntrospectionError, match=r"modify_all: m.disable_retry_delays was not called"):
+                await workflow.modify_all(lambda m: m.disable_retry_delays)
         # a misspelt key would deliver a None payload
         with pytest.raises(IntrospectionError, match="unknown key\\(s\\) 'paylaod'; an event has 'type' and 'payload'"):
             await instance.modify(lambda m: m.mock_event({"type": "approval", "paylaod": {}}))

@@ -167,7 +167,7 @@ async def test_a_mistyped_event_is_named_when_the_wait_for_it_fails(pyflows_proj
     ), str(errored.value)
 
 
-@pytest.mark.parametrize("timeout", [float("nan"), "5", True])
+@pytest.mark.parametrize("timeout", [float("nan"), "5", True, -1])
 async def test_a_timeout_that_is_not_a_number_of_seconds_is_an_error(pyflows_project, timeout):
     """NaN never elapses (the waiter hung); a string failed deep inside with a TypeError."""
     async with introspect_workflow_instance(pyflows_project.env.ORDER, "t") as instance:
